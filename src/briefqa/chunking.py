@@ -1,0 +1,159 @@
+"""Structure-aware chunking: section → paragraph → sentence-aligned windows.
+
+Chunks never cross a section boundary, end on sentence boundaries, overlap by whole
+sentences, and always fit the embedding model: a chunk's embedding text (title and
+section heading included) never exceeds the model's word-piece limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .schema import Brief, Chunk
+from .text import sentence_spans
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A sentence (or a piece of an over-long sentence) with its paragraph."""
+
+    start: int
+    end: int
+    tokens: int
+    paragraph: int
+    page: int | None
+
+
+def chunk_brief(
+    brief: Brief,
+    count_tokens: TokenCounter,
+    *,
+    max_tokens: int,
+    target_tokens: int = 160,
+    overlap_tokens: int = 40,
+) -> list[Chunk]:
+    """Split a brief into chunks.
+
+    Args:
+        count_tokens: the embedding model's word-piece counter (batch).
+        max_tokens: hard limit of the model, special tokens excluded.
+        target_tokens: preferred chunk size; windows close once they reach it.
+        overlap_tokens: most word pieces of whole trailing sentences repeated in the
+            next window of the same section.
+    """
+    groups: dict[str | None, list[_Unit]] = {}
+    order: list[str | None] = []
+    spans: list[tuple[int, int, int, int | None]] = []  # start, end, paragraph, page
+    for number, block in enumerate(brief.blocks):
+        if block.kind != "paragraph":
+            continue
+        for start, end in sentence_spans(brief.text, block.start, block.end):
+            spans.append((start, end, number, block.page))
+    counts = count_tokens([brief.text[s:e] for s, e, _, _ in spans])
+    heading_tokens = _heading_costs(brief, count_tokens)
+    sections = {number: block.section for number, block in enumerate(brief.blocks)}
+
+    for (start, end, paragraph, page), tokens in zip(spans, counts, strict=True):
+        section = sections[paragraph]
+        if section not in groups:
+            groups[section] = []
+            order.append(section)
+        budget = max_tokens - heading_tokens[section]
+        for piece in _fit(brief.text, start, end, tokens, budget, count_tokens):
+            groups[section].append(_Unit(*piece, paragraph, page))
+
+    chunks: list[Chunk] = []
+    for section in order:
+        budget = max_tokens - heading_tokens[section]
+        target = min(target_tokens, budget)
+        for first, last in _windows(groups[section], target, budget, overlap_tokens):
+            units = groups[section][first : last + 1]
+            start, end = units[0].start, units[-1].end
+            text = brief.text[start:end]
+            digest = hashlib.sha256(f"{brief.doc_id}\0{start}\0{text}".encode()).hexdigest()
+            chunks.append(
+                Chunk(
+                    chunk_id=f"{brief.doc_id}-{digest[:12]}",
+                    doc_id=brief.doc_id,
+                    index=len(chunks),
+                    text=text,
+                    start=start,
+                    end=end,
+                    title=brief.title,
+                    section=section,
+                    page=units[0].page,
+                )
+            )
+    return chunks
+
+
+def _heading_costs(brief: Brief, count_tokens: TokenCounter) -> dict[str | None, int]:
+    """Word pieces the embedding-text heading adds, per section."""
+    sections: list[str | None] = [None, *brief.sections]
+    probes = [
+        Chunk("", brief.doc_id, 0, "", 0, 0, brief.title, section).embedding_text
+        for section in sections
+    ]
+    return dict(zip(sections, count_tokens(probes), strict=True))
+
+
+def _fit(
+    text: str, start: int, end: int, tokens: int, budget: int, count_tokens: TokenCounter
+) -> list[tuple[int, int, int]]:
+    """Split a sentence longer than the budget at word boundaries; else keep it whole."""
+    if tokens <= budget:
+        return [(start, end, tokens)]
+    words: list[tuple[int, int]] = []
+    position = start
+    for word in text[start:end].split():
+        begin = text.index(word, position)
+        position = begin + len(word)
+        words.append((begin, position))
+    word_tokens = count_tokens([text[s:e] for s, e in words])
+    pieces: list[tuple[int, int, int]] = []
+    piece_start, used = words[0][0], 0
+    piece_end = piece_start
+    for (w_start, w_end), cost in zip(words, word_tokens, strict=True):
+        if used and used + cost > budget:
+            pieces.append((piece_start, piece_end, used))
+            piece_start, used = w_start, 0
+        if cost > budget:  # a single "word" longer than the model (a URL, a hash)
+            cost = budget
+        used += cost
+        piece_end = w_end
+    pieces.append((piece_start, piece_end, used))
+    return pieces
+
+
+def _windows(
+    units: list[_Unit], target: int, budget: int, overlap: int
+) -> list[tuple[int, int]]:
+    """Greedy sentence windows: fill to ``target`` (never past ``budget``), then start
+    the next window with the trailing sentences that fit in ``overlap``."""
+    windows: list[tuple[int, int]] = []
+    first = 0
+    while first < len(units):
+        used = 0
+        last = first
+        while last < len(units):
+            cost = units[last].tokens
+            if used and used + cost > budget:
+                break
+            used += cost
+            last += 1
+            if used >= target:
+                break
+        windows.append((first, last - 1))
+        if last >= len(units):
+            break
+        # Step back over whole sentences for the overlap, but always move forward.
+        back, carried = last, 0
+        while back - 1 > first and carried + units[back - 1].tokens <= overlap:
+            back -= 1
+            carried += units[back].tokens
+        first = back
+    return windows

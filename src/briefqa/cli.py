@@ -1,0 +1,119 @@
+"""The ``briefqa`` command line. It uses only the public API in :mod:`briefqa`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import briefqa
+from briefqa import BriefQA, BriefQAError, IngestReport
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except BriefQAError as exc:
+        print(f"briefqa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="briefqa", description="Document-grounded Q&A over policy briefs."
+    )
+    parser.add_argument("--version", action="version", version=briefqa.__version__)
+    parser.add_argument(
+        "--data-dir", help="index directory (default: BRIEFQA_DATA_DIR or .briefqa)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="index briefs from files and folders")
+    ingest.add_argument("paths", nargs="+", metavar="PATH", help="brief files or folders")
+    ingest.add_argument("--prune", action="store_true", help="remove briefs whose files are gone")
+    ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
+    ingest.add_argument(
+        "--if-empty", action="store_true", help="do nothing if the index already holds briefs"
+    )
+    ingest.set_defaults(func=_ingest)
+
+    docs = commands.add_parser("docs", help="list the indexed briefs")
+    docs.add_argument("--json", action="store_true", help="print the list as JSON")
+    docs.set_defaults(func=_docs)
+
+    remove = commands.add_parser("remove", help="remove a brief from the index")
+    remove.add_argument("doc_id", help="the brief's id (see `briefqa docs`)")
+    remove.set_defaults(func=_remove)
+    return parser
+
+
+def _engine(args: argparse.Namespace) -> BriefQA:
+    return BriefQA(data_dir=args.data_dir)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    with _engine(args) as qa:
+        if args.if_empty and qa.documents():
+            if not args.json:
+                print(f"index already holds {len(qa.documents())} brief(s); nothing to do")
+            else:
+                print(json.dumps(IngestReport().to_dict()))
+            return 0
+        bar: Any = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                from tqdm import tqdm
+
+                bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
+            bar.update(done - bar.n)
+
+        show = sys.stderr.isatty() and not args.json
+        report = qa.ingest(args.paths, prune=args.prune, progress=progress if show else None)
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(report.to_dict()))
+    else:
+        print(
+            f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"removed {report.removed}, failed {report.failed}; "
+            f"{report.chunks} chunks in {report.seconds:.1f} s"
+        )
+        for error in report.errors:
+            print(f"  failed: {error.path}: {error.error}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _docs(args: argparse.Namespace) -> int:
+    with _engine(args) as qa:
+        briefs = qa.documents()
+    if args.json:
+        print(json.dumps([b.to_dict() for b in briefs], ensure_ascii=False, indent=2))
+        return 0
+    if not briefs:
+        print("no briefs indexed yet: run `briefqa ingest corpus/`")
+        return 0
+    for b in briefs:
+        label = " · ".join(x for x in (f"No. {b.number}" if b.number else "", b.date or "") if x)
+        print(f"{b.doc_id}  {b.title}" + (f"  ({label})" if label else "") + f"  [{b.chunks} chunks]")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    with _engine(args) as qa:
+        qa.remove(args.doc_id)
+    print(f"removed {args.doc_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

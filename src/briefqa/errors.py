@@ -1,0 +1,64 @@
+"""The one error tree of briefqa.
+
+Every error raised on purpose by briefqa derives from :class:`BriefQAError`, so a
+caller can catch the whole family with one ``except``::
+
+    BriefQAError
+    ├── ConfigError          settings that cannot work (bad value, missing extra)
+    ├── DocumentError        a brief that cannot be read or holds no text
+    │   └── UnsupportedFormat   a file type we have no loader for
+    ├── EmbeddingError       the embedding model failed to load or to encode
+    ├── StoreError           the vector store (Chroma) failed or is out of reach
+    ├── IndexLocked          another process is ingesting into the same index
+    └── NotFound             a brief id that is not in the index
+
+Messages say what went wrong and what to do about it; they never contain secrets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class BriefQAError(Exception):
+    """Base class of every error briefqa raises on purpose."""
+
+
+class ConfigError(BriefQAError):
+    """A setting has a value briefqa cannot work with, or an optional extra is missing."""
+
+
+class DocumentError(BriefQAError):
+    """A brief could not be read, parsed, or holds no usable text.
+
+    ``path`` names the file and ``reason`` says why, in words a user can act on.
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class UnsupportedFormat(DocumentError):
+    """The file's extension has no loader (see ``briefqa.SUPPORTED_SUFFIXES``)."""
+
+
+class EmbeddingError(BriefQAError):
+    """The embedding model could not be loaded or failed to encode text."""
+
+
+class StoreError(BriefQAError):
+    """The vector store failed, or a Chroma server could not be reached."""
+
+
+class IndexLocked(BriefQAError):
+    """Another live process holds the ingest lock on this data directory."""
+
+
+class NotFound(BriefQAError):
+    """No brief with the given id is in the index."""
+
+    def __init__(self, doc_id: str) -> None:
+        self.doc_id = doc_id
+        super().__init__(f"no brief with id {doc_id!r} is indexed; `briefqa docs` lists the ids")

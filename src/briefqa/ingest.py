@@ -1,0 +1,245 @@
+"""Incremental, crash-safe ingestion of briefs into the vector store.
+
+For each file: unchanged bytes are skipped without parsing; new or changed briefs are
+chunked, embedded in full batches across briefs, written to the store, and then
+committed to the manifest. See :mod:`briefqa.manifest` for the crash-safety protocol.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chunking import chunk_brief
+from .embeddings import Embedder, Vectors
+from .errors import BriefQAError, DocumentError, IndexLocked
+from .loaders import SUPPORTED_SUFFIXES, load_brief
+from .manifest import Manifest, Source
+from .schema import Brief, Chunk, IngestError, IngestReport
+from .settings import Settings
+from .store import VectorStore
+
+#: Called as ``progress(chunks_done, chunks_total)`` while embedding.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class _Job:
+    brief: Brief
+    sources: list[Source]
+    updated: bool
+    chunks: list[Chunk] = field(default_factory=list)
+
+
+@contextmanager
+def ingest_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory's ingest lock.
+
+    An OS file lock (flock) is released by the kernel when its process dies, so a run
+    killed mid-way never leaves a lock that blocks the next one.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / "ingest.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise IndexLocked(
+                f"another briefqa process is ingesting into {data_dir}; wait for it to finish"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]]:
+    """Files to ingest: given files as they are, folders searched for supported briefs."""
+    files: list[Path] = []
+    errors: list[IngestError] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(IngestError(str(path), "no such file or folder"))
+    unique = list(dict.fromkeys(p.resolve() for p in files))
+    return unique, errors
+
+
+def flush_pending(manifest: Manifest, store: VectorStore) -> int:
+    """Delete from the store every chunk id the manifest holds as pending."""
+    pending = manifest.pending()
+    if pending:
+        store.delete(pending)
+        manifest.clear_pending(pending)
+    return len(pending)
+
+
+def run_ingest(
+    paths: Iterable[str | Path],
+    *,
+    manifest: Manifest,
+    store: VectorStore,
+    embedder: Callable[[], Embedder],
+    settings: Settings,
+    prune: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Bring the index in step with the given files. The caller holds the ingest lock.
+
+    ``embedder`` is a factory, called only when something needs embedding, so that a
+    re-ingest of an unchanged corpus never loads the model.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    flush_pending(manifest, store)  # leftovers of an interrupted run
+
+    files, report.errors = expand_paths(paths)
+    jobs = _plan(files, manifest, report)
+
+    model = embedder() if jobs else None
+    for job in jobs:
+        assert model is not None
+        job.chunks = chunk_brief(
+            job.brief,
+            model.count_tokens,
+            max_tokens=model.max_tokens,
+            target_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+        )
+    total = sum(len(job.chunks) for job in jobs)
+    if progress:
+        progress(0, total)
+
+    # Encode group N+1 while group N is written, so the store's write time hides behind
+    # the encoder, which is the real limit of ingestion speed.
+    done = 0
+    group_size = max(8 * getattr(model, "batch_size", 64), 256)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="briefqa-write") as writer:
+        in_flight: Future[None] | None = None
+        for group in _groups(jobs, group_size):
+            assert model is not None
+            chunks = [c for job in group for c in job.chunks]
+            try:
+                vectors = model.embed([c.embedding_text for c in chunks])
+            except BriefQAError as exc:
+                for job in group:
+                    _fail(report, job.sources[0].path, str(exc))
+                continue
+            if in_flight is not None:
+                in_flight.result()
+            in_flight = writer.submit(_write, group, chunks, vectors, manifest, store, report)
+            done += len(chunks)
+            if progress:
+                progress(done, total)
+        if in_flight is not None:
+            in_flight.result()
+
+    if prune:
+        for source in manifest.sources():
+            if not Path(source.path).exists():
+                dropped, _ = manifest.remove_source(source.path)
+                report.removed += dropped is not None
+    flush_pending(manifest, store)
+    report.failed = len(report.errors)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan(files: Sequence[Path], manifest: Manifest, report: IngestReport) -> list[_Job]:
+    """Sort files into unchanged ones and briefs to (re-)index."""
+    jobs: dict[str, _Job] = {}
+    for path in files:
+        key = str(path)
+        try:
+            sha = _sha256(path)
+        except OSError as exc:
+            _fail(report, key, f"cannot read the file: {exc.strerror or exc}")
+            continue
+        known = manifest.source(key)
+        if known is not None and known.sha256 == sha:
+            report.unchanged += 1
+            continue
+        try:
+            brief = load_brief(path)
+        except DocumentError as exc:
+            _fail(report, key, exc.reason)
+            continue
+        source = Source(key, brief.doc_id, sha)
+        if manifest.has_brief(brief.doc_id):
+            # Same text as a brief already indexed (a copy, or only the bytes changed):
+            # point the file at it and embed nothing.
+            manifest.point(source)
+            repointed = known is not None and known.doc_id != brief.doc_id
+            report.updated += repointed
+            report.unchanged += not repointed
+        elif brief.doc_id in jobs:
+            jobs[brief.doc_id].sources.append(source)
+            report.unchanged += 1
+        else:
+            jobs[brief.doc_id] = _Job(brief, [source], updated=known is not None)
+    return list(jobs.values())
+
+
+def _groups(jobs: list[_Job], size: int) -> Iterator[list[_Job]]:
+    group: list[_Job] = []
+    count = 0
+    for job in jobs:
+        group.append(job)
+        count += len(job.chunks)
+        if count >= size:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
+
+
+def _write(
+    group: list[_Job],
+    chunks: list[Chunk],
+    vectors: Vectors,
+    manifest: Manifest,
+    store: VectorStore,
+    report: IngestReport,
+) -> None:
+    ids = [c.chunk_id for c in chunks]
+    manifest.add_pending(ids)  # before the store sees them: a crash leaves no orphans
+    store.upsert(chunks, vectors)
+    orphaned = manifest.commit([(job.brief, [c.chunk_id for c in job.chunks], job.sources)
+                                for job in group])
+    if orphaned:
+        store.delete(orphaned)
+        manifest.clear_pending(orphaned)
+    for job in group:
+        if job.updated:
+            report.updated += 1
+        else:
+            report.added += 1
+    report.chunks += len(chunks)
+
+
+def _fail(report: IngestReport, path: str, reason: str) -> None:
+    report.errors.append(IngestError(path, reason))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+

@@ -1,0 +1,512 @@
+"""Read briefs from .txt, .md, .pdf, .html and .docx files into :class:`Brief` objects.
+
+Each format reader turns a file into a list of raw blocks (title, heading, paragraph);
+:func:`assemble` then normalises them once, recognises the bulletin front matter
+(number, date, photo credit) and builds the brief's text, in which every offset lives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import DocumentError, UnsupportedFormat
+from .schema import Block, BlockKind, Brief
+from .text import normalize
+
+RawKind = Literal["title", "heading", "paragraph"]
+
+#: File suffixes briefqa can ingest.
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
+
+# A .docx is a zip; refuse ones that would expand beyond this (zip bombs).
+MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
+MAX_DOCX_RATIO = 200
+
+
+@dataclass
+class RawBlock:
+    kind: RawKind
+    text: str
+    page: int | None = None
+
+
+def load_brief(path: str | Path) -> Brief:
+    """Read and parse one brief.
+
+    Raises:
+        UnsupportedFormat: the suffix has no reader.
+        DocumentError: the file cannot be read, is corrupt, encrypted, binary or empty.
+    """
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UnsupportedFormat(
+            path, f"unsupported file type {path.suffix or '(none)'!r}; "
+            f"briefqa reads {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise DocumentError(path, "the file is empty")
+    raws = _READERS[fmt](path, data)
+    return assemble(
+        raws,
+        source=str(path),
+        sha256=hashlib.sha256(data).hexdigest(),
+        fmt=fmt,
+        fallback_title=path.stem.replace("_", " ").replace("-", " ").strip(),
+        structured=fmt in ("md", "html", "docx"),
+    )
+
+
+# --------------------------------------------------------------------------- assembling
+
+
+def assemble(
+    raws: list[RawBlock],
+    *,
+    source: str,
+    sha256: str,
+    fmt: str,
+    fallback_title: str,
+    structured: bool,
+) -> Brief:
+    """Normalise raw blocks and build a :class:`Brief` with offsets into its text.
+
+    ``structured`` formats mark their headings; for plain text and PDF, headings are
+    recognised from the layout (a short line without end punctuation before a paragraph).
+    """
+    blocks = [RawBlock(r.kind, normalize(r.text), r.page) for r in raws]
+    blocks = [b for b in blocks if b.text]
+    if not blocks:
+        raise DocumentError(source, "no text found in the file")
+
+    title = _take_title(blocks, structured) or fallback_title
+    number, date, blocks = _take_front_matter(blocks)
+    if not structured:
+        _mark_headings(blocks)
+    if not any(b.kind == "paragraph" for b in blocks):
+        raise DocumentError(source, "no paragraphs of text found (only headings)")
+
+    parts: list[str] = []
+    spans: list[Block] = []
+    offset = 0
+    section: str | None = None
+    sections: list[str] = []
+
+    def add(kind: BlockKind, text: str, page: int | None) -> None:
+        nonlocal offset
+        if parts:
+            offset += 2  # the "\n\n" joining blocks
+        parts.append(text)
+        spans.append(Block(kind, offset, offset + len(text), section, page))
+        offset += len(text)
+
+    add("meta", title, blocks[0].page)
+    for meta in (number, date):
+        if meta:
+            add("meta", meta, blocks[0].page)
+    for block in blocks:
+        if block.kind == "heading":
+            section = block.text
+            sections.append(section)
+            add("heading", block.text, block.page)
+        else:
+            add("paragraph", block.text, block.page)
+    text = "\n\n".join(parts)
+    return Brief(
+        doc_id=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+        title=title,
+        text=text,
+        blocks=tuple(spans),
+        source=source,
+        sha256=sha256,
+        format=fmt,
+        number=number,
+        date=date,
+        sections=tuple(sections),
+    )
+
+
+def _take_title(blocks: list[RawBlock], structured: bool) -> str | None:
+    for i, block in enumerate(blocks):
+        if block.kind == "title" or (structured and block.kind == "heading" and i == 0):
+            del blocks[i]
+            return block.text
+    first = blocks[0]
+    if not structured and len(first.text) <= 200 and not first.text.endswith("."):
+        del blocks[0]
+        return first.text
+    return None
+
+
+_MONTHS = {
+    name: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DATE_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], dt.date]]] = [
+    (
+        re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"),
+        lambda m: dt.date(int(m[1]), int(m[2]), int(m[3])),
+    ),
+    (  # European day-first dates, as the institute's bulletins use: 24.08.2023
+        re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b"),
+        lambda m: dt.date(int(m[3]), int(m[2]), int(m[1])),
+    ),
+    (
+        re.compile(rf"\b(\d{{1,2}})\s+({_MONTH})\.?,?\s+(\d{{4}})\b", re.I),
+        lambda m: dt.date(int(m[3]), _MONTHS[m[2].lower()], int(m[1])),
+    ),
+    (
+        re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.I),
+        lambda m: dt.date(int(m[3]), _MONTHS[m[1].lower()], int(m[2])),
+    ),
+]
+_NUMBER = re.compile(r"(?:(?:no|nr|number|issue)\.?\s*|#\s*)?(\d{1,6})(?:\s*\(\d+\))?", re.I)
+_CREDIT = re.compile(r"^(?:photo(?:graph)?|fot\.?|foto|image|picture|credit)s?\b|^©", re.I)
+_SLASHED_CREDIT = re.compile(r"[^/.!?]{2,60}(?:/[^/.!?]{2,60}){1,4}")
+_FRONT_MATTER_SCAN = 8
+
+
+def _parse_front(text: str) -> tuple[str | None, str | None] | None:
+    """(number, ISO date) if the block is nothing but a number and/or a date."""
+    if len(text) > 60:
+        return None
+    date = None
+    for pattern, build in _DATE_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            try:
+                date = build(match).isoformat()
+            except ValueError:
+                continue
+            text = text[: match.start()] + text[match.end() :]
+            break
+    rest = text.strip(" ,;|-–—·")
+    if not rest:
+        return (None, date) if date else None
+    number = _NUMBER.fullmatch(rest)
+    return (number[1], date) if number else None
+
+
+def _take_front_matter(
+    blocks: list[RawBlock],
+) -> tuple[str | None, str | None, list[RawBlock]]:
+    """Pull out the bulletin number and date, and drop photo-credit lines."""
+    number = date = None
+    kept: list[RawBlock] = []
+    for i, block in enumerate(blocks):
+        if i < _FRONT_MATTER_SCAN and block.kind == "paragraph":
+            found = _parse_front(block.text)
+            if found and not (found[0] and number) and not (found[1] and date):
+                number = number or found[0]
+                date = date or found[1]
+                continue
+            if _is_credit(block.text, before_first_heading=not any(
+                b.kind == "heading" for b in kept
+            )):
+                continue
+        kept.append(block)
+    return number, date, kept
+
+
+def _is_credit(text: str, *, before_first_heading: bool) -> bool:
+    if len(text) > 100 or text.endswith((".", "?", "!")):
+        return False
+    if _CREDIT.search(text):
+        return True
+    # Agency-style credits, "KACPER PEMPEL/Reuters/Forum", sit near the top.
+    return before_first_heading and _SLASHED_CREDIT.fullmatch(text) is not None
+
+
+def _mark_headings(blocks: list[RawBlock]) -> None:
+    for i, block in enumerate(blocks[:-1]):
+        nxt = blocks[i + 1]
+        if (
+            block.kind == "paragraph"
+            and len(block.text) <= 100
+            and len(block.text.split()) <= 12
+            and block.text[0].isupper()
+            and not block.text.endswith((".", ",", ";", ":", "!", "?", "\"", "”"))
+            and nxt.kind == "paragraph"
+            and len(nxt.text) > max(2 * len(block.text), 120)
+        ):
+            block.kind = "heading"
+
+
+# ----------------------------------------------------------------------------- readers
+
+
+def _decode(path: Path, data: bytes) -> str:
+    head = data[:8192]
+    if b"\x00" in head and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DocumentError(path, "binary data, not text (is the file extension right?)")
+    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else (
+        "utf-8-sig",
+        "cp1252",
+    ):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for c in text[:8192] if ord(c) < 32 and c not in "\n\r\t\f")
+        if controls > 0.01 * min(len(text), 8192):
+            raise DocumentError(path, "binary data, not text (is the file extension right?)")
+        return text
+    raise DocumentError(path, "unreadable text encoding: save the file as UTF-8")
+
+
+def _read_txt(path: Path, data: bytes) -> list[RawBlock]:
+    text = _decode(path, data)
+    return [RawBlock("paragraph", part) for part in re.split(r"\n[ \t]*\n", text)]
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_MD_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_MD_INLINE = [
+    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
+    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
+    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)"), r"\1"),
+    (re.compile(r"`([^`]+)`"), r"\1"),
+]
+
+
+def markdown_blocks(text: str) -> list[RawBlock]:
+    """Markdown to blocks: ATX headings, paragraphs, one block per list item."""
+    text = text.replace("\r\n", "\n")
+    front = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    blocks: list[RawBlock] = []
+    if front:
+        text = text[front.end() :]
+        for line in front[1].splitlines():
+            key, _, value = line.partition(":")
+            value = value.strip().strip("\"'")
+            if key.strip().lower() == "title" and value:
+                blocks.append(RawBlock("title", value))
+            elif key.strip().lower() in ("date", "number") and value:
+                blocks.append(RawBlock("paragraph", value))
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            blocks.append(RawBlock("paragraph", _md_inline("\n".join(current))))
+            current.clear()
+
+    for line in text.split("\n"):
+        heading = _MD_HEADING.match(line)
+        if heading:
+            flush()
+            blocks.append(RawBlock("heading", _md_inline(heading[2])))
+        elif not line.strip() or re.fullmatch(r"\s*([-*_=])\1{2,}\s*", line):
+            flush()
+        elif _MD_LIST.match(line):
+            flush()
+            current.append(_MD_LIST.sub("", line))
+        else:
+            current.append(line.lstrip(">").strip() if line.lstrip().startswith(">") else line)
+    flush()
+    return blocks
+
+
+def _md_inline(text: str) -> str:
+    for pattern, repl in _MD_INLINE:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def _read_md(path: Path, data: bytes) -> list[RawBlock]:
+    return markdown_blocks(_decode(path, data))
+
+
+def _read_html(path: Path, data: bytes) -> list[RawBlock]:
+    import trafilatura
+
+    html = _decode(path, data)
+    # Main content only: trafilatura drops navigation, scripts, footers and comments.
+    extracted = trafilatura.extract(
+        html, output_format="markdown", include_comments=False, include_tables=True,
+        favor_recall=True, with_metadata=False,
+    )
+    if not extracted:
+        extracted = _html_fallback_text(html)
+    if not extracted or not extracted.strip():
+        raise DocumentError(path, "no readable text in the HTML page")
+    blocks = markdown_blocks(extracted)
+    metadata = trafilatura.extract_metadata(html)
+    title = metadata.title if metadata is not None else None
+    if title and not any(b.kind == "title" for b in blocks):
+        first = blocks[0] if blocks else None
+        if first is not None and first.kind == "heading" and normalize(first.text) == normalize(
+            title
+        ):
+            first.kind = "title"
+        else:
+            blocks.insert(0, RawBlock("title", title))
+    return blocks
+
+
+def _html_fallback_text(html: str) -> str:
+    # Pages too short for trafilatura's content heuristics: take the body's text.
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(html)
+    except Exception:  # lxml raises several unrelated types on broken input
+        return ""
+    for bad in root.xpath("//script|//style|//noscript|//template|//nav|//footer"):
+        bad.drop_tree()
+    parts = []
+    for el in root.iter("h1", "h2", "h3", "h4", "p", "li", "blockquote", "pre", "td"):
+        text = el.text_content().strip()
+        if text:
+            prefix = "#" * int(el.tag[1]) + " " if el.tag in ("h1", "h2", "h3", "h4") else ""
+            parts.append(prefix + text)
+    return "\n\n".join(parts)
+
+
+def _read_pdf(path: Path, data: bytes) -> list[RawBlock]:
+    import io
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError(path, "the PDF is password-protected; save an unprotected copy")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except DocumentError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise DocumentError(path, f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:  # pypdf can fail deep inside on arbitrary corruption
+        raise DocumentError(path, f"not a readable PDF ({type(exc).__name__})") from exc
+    blocks = pdf_blocks(pages)
+    if not blocks:
+        raise DocumentError(
+            path, "the PDF has no extractable text (a scanned image? run OCR on it first)"
+        )
+    return blocks
+
+
+def pdf_blocks(pages: list[str]) -> list[RawBlock]:
+    """Rebuild paragraphs from the lines of each page's extracted text.
+
+    A paragraph ends at a blank line, or at a line that ends a sentence and is clearly
+    shorter than the page's full lines; a short line without end punctuation on its own
+    is kept as its own block (a heading candidate). Bare page numbers are dropped, and a
+    paragraph running over a page break stays one block, with the page where it starts.
+    """
+    blocks: list[RawBlock] = []
+    current: list[str] = []
+    page_of_current: int | None = None
+
+    def flush() -> None:
+        nonlocal page_of_current
+        if current:
+            blocks.append(RawBlock("paragraph", "\n".join(current), page_of_current))
+            current.clear()
+        page_of_current = None
+
+    for number, page_text in enumerate(pages, start=1):
+        lines = [line.rstrip() for line in page_text.split("\n")]
+        # Running page numbers ("3", "- 3 -", "Page 3") at the top or bottom of a page.
+        while lines and _is_page_number(lines[-1]):
+            lines.pop()
+        while lines and _is_page_number(lines[0]) and number > 1:
+            lines.pop(0)
+        width = max((len(line) for line in lines), default=0)
+        for line in lines:
+            stripped = line.strip()
+            if not stripped:
+                flush()
+                continue
+            if page_of_current is None:
+                page_of_current = number
+            ends_sentence = stripped.endswith((".", "!", "?", ".”", ".\"", ":"))
+            standalone = (
+                not current
+                and len(stripped) < 0.6 * width
+                and not ends_sentence
+                and stripped[:1].isupper()
+            )
+            current.append(stripped)
+            if standalone or (ends_sentence and len(stripped) < 0.8 * width):
+                flush()
+    flush()
+    return blocks
+
+
+def _is_page_number(line: str) -> bool:
+    return re.fullmatch(r"\s*(?:page\s*)?[-–]?\s*\d{1,4}\s*[-–]?\s*", line, re.I) is not None
+
+
+def _read_docx(path: Path, data: bytes) -> list[RawBlock]:
+    import io
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+    except zipfile.BadZipFile as exc:
+        raise DocumentError(path, "not a readable .docx (the zip container is corrupt)") from exc
+    expanded = sum(info.file_size for info in infos)
+    ratio = expanded / len(data)
+    if expanded > MAX_DOCX_UNCOMPRESSED or (expanded > 10_000_000 and ratio > MAX_DOCX_RATIO):
+        raise DocumentError(
+            path, f"refused: the .docx would expand to {expanded // 1_000_000} MB (a zip bomb?)"
+        )
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise DocumentError(path, f"not a readable .docx ({type(exc).__name__})") from exc
+    except Exception as exc:  # lxml errors on broken XML parts
+        raise DocumentError(path, f"not a readable .docx ({type(exc).__name__})") from exc
+    blocks: list[RawBlock] = []
+    title = document.core_properties.title
+    for paragraph in document.paragraphs:
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        text = paragraph.text
+        if not text.strip():
+            continue
+        if style == "Title":
+            blocks.append(RawBlock("title", text))
+        elif style.startswith("Heading"):
+            blocks.append(RawBlock("heading", text))
+        else:
+            blocks.append(RawBlock("paragraph", text))
+    if title and not any(b.kind == "title" for b in blocks):
+        blocks.insert(0, RawBlock("title", title))
+    return blocks
+
+
+_FORMATS = {
+    ".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
+    ".pdf": "pdf", ".docx": "docx",
+}
+_READERS: dict[str, Callable[[Path, bytes], list[RawBlock]]] = {
+    "txt": _read_txt, "md": _read_md, "html": _read_html, "pdf": _read_pdf, "docx": _read_docx,
+}

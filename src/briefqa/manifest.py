@@ -1,0 +1,235 @@
+"""The manifest: which briefs are indexed, from which files, with which chunk ids.
+
+It lives in a SQLite file in the data directory, so every change is a transaction.
+Together with the ``pending`` table it makes ingestion crash-safe: chunk ids are
+recorded as pending *before* they are written to the vector store and cleared in the
+same transaction that commits their brief, and the ids of a replaced or removed brief
+become pending until they are deleted from the store. After a crash, whatever is still
+pending is deleted on the next run, so the store never keeps orphans.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .schema import BriefInfo, Brief
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS briefs (
+    doc_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    number TEXT,
+    date TEXT,
+    format TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    sections TEXT NOT NULL,
+    chunk_ids TEXT NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sources (
+    path TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES briefs(doc_id),
+    sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sources_doc ON sources(doc_id);
+CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY);
+"""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file that was ingested, the brief it produced and the hash of its bytes."""
+
+    path: str
+    doc_id: str
+    sha256: str
+
+
+class Manifest:
+    """Transactional record of the index's contents (safe to share across threads)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # --------------------------------------------------------------- reading
+
+    def source(self, path: str) -> Source | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT path, doc_id, sha256 FROM sources WHERE path=?", (path,)
+            ).fetchone()
+        return None if row is None else Source(*row)
+
+    def sources(self) -> list[Source]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, doc_id, sha256 FROM sources").fetchall()
+        return [Source(*row) for row in rows]
+
+    def has_brief(self, doc_id: str) -> bool:
+        with self._lock:
+            return (
+                self._db.execute("SELECT 1 FROM briefs WHERE doc_id=?", (doc_id,)).fetchone()
+                is not None
+            )
+
+    def briefs(self) -> list[BriefInfo]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc_id, title, number, date, format, sha256, sections, chunk_ids,"
+                " ingested_at FROM briefs ORDER BY date DESC, title"
+            ).fetchall()
+            paths: dict[str, list[str]] = {}
+            for path, doc_id in self._db.execute("SELECT path, doc_id FROM sources ORDER BY path"):
+                paths.setdefault(doc_id, []).append(path)
+        return [
+            BriefInfo(
+                doc_id=r[0],
+                title=r[1],
+                number=r[2],
+                date=r[3],
+                format=r[4],
+                sha256=r[5],
+                sections=tuple(json.loads(r[6])),
+                chunks=len(json.loads(r[7])),
+                sources=tuple(paths.get(r[0], ())),
+                ingested_at=r[8],
+            )
+            for r in rows
+        ]
+
+    def chunk_ids(self, doc_id: str | None = None) -> list[str]:
+        """Chunk ids of one brief, or of every brief."""
+        with self._lock:
+            if doc_id is None:
+                rows = self._db.execute("SELECT chunk_ids FROM briefs").fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT chunk_ids FROM briefs WHERE doc_id=?", (doc_id,)
+                ).fetchall()
+        return [cid for (ids,) in rows for cid in json.loads(ids)]
+
+    def pending(self) -> list[str]:
+        with self._lock:
+            return [row[0] for row in self._db.execute("SELECT chunk_id FROM pending")]
+
+    # --------------------------------------------------------------- writing
+
+    def add_pending(self, chunk_ids: Iterable[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((c,) for c in chunk_ids))
+
+    def clear_pending(self, chunk_ids: Iterable[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids))
+
+    def commit(
+        self, items: Sequence[tuple[Brief, Sequence[str], Sequence[Source]]]
+    ) -> list[str]:
+        """Record briefs whose chunks are now in the store, with the files they came from.
+
+        A file that pointed at another brief is re-pointed; a brief left without files is
+        dropped. Returns the chunk ids that are now orphaned (pending deletion).
+        """
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._transaction() as db:
+            for brief, chunk_ids, sources in items:
+                db.execute(
+                    "INSERT OR REPLACE INTO briefs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        brief.doc_id, brief.title, brief.number, brief.date, brief.format,
+                        brief.sha256, json.dumps(list(brief.sections)),
+                        json.dumps(list(chunk_ids)), now,
+                    ),
+                )
+                db.executemany(
+                    "DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids)
+                )
+            orphaned: list[str] = []
+            for _, _, sources in items:
+                for source in sources:
+                    orphaned += self._point(db, source)
+        return orphaned
+
+    def point(self, source: Source) -> list[str]:
+        """Record that ``source.path`` holds an already indexed brief."""
+        with self._transaction() as db:
+            return self._point(db, source)
+
+    def remove_source(self, path: str) -> tuple[str | None, list[str]]:
+        """Forget a file. Returns the brief dropped with it (if any) and its orphaned ids."""
+        with self._transaction() as db:
+            row = db.execute("SELECT doc_id FROM sources WHERE path=?", (path,)).fetchone()
+            if row is None:
+                return None, []
+            db.execute("DELETE FROM sources WHERE path=?", (path,))
+            orphaned = self._drop_if_unreferenced(db, row[0])
+            return (row[0] if orphaned is not None else None), orphaned or []
+
+    def remove_brief(self, doc_id: str) -> list[str] | None:
+        """Drop a brief and its files. Returns its orphaned ids, or None if unknown."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM sources WHERE doc_id=?", (doc_id,))
+            return self._drop_if_unreferenced(db, doc_id)
+
+    @staticmethod
+    def _point(db: sqlite3.Connection, source: Source) -> list[str]:
+        old = db.execute("SELECT doc_id FROM sources WHERE path=?", (source.path,)).fetchone()
+        db.execute(
+            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?)",
+            (source.path, source.doc_id, source.sha256),
+        )
+        if old is None or old[0] == source.doc_id:
+            return []
+        return Manifest._drop_if_unreferenced(db, old[0]) or []
+
+    @staticmethod
+    def _drop_if_unreferenced(db: sqlite3.Connection, doc_id: str) -> list[str] | None:
+        if db.execute("SELECT 1 FROM sources WHERE doc_id=?", (doc_id,)).fetchone():
+            return None
+        row = db.execute("SELECT chunk_ids FROM briefs WHERE doc_id=?", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        ids: list[str] = json.loads(row[0])
+        db.execute("DELETE FROM briefs WHERE doc_id=?", (doc_id,))
+        db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((c,) for c in ids))
+        return ids

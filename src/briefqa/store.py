@@ -1,0 +1,231 @@
+"""Vector stores behind one small interface, and the Chroma implementation.
+
+A store holds chunks with their embeddings and answers nearest-neighbour queries. It
+knows nothing of files or manifests: :mod:`briefqa.ingest` keeps those consistent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .embeddings import Vectors
+from .errors import ConfigError, StoreError
+from .schema import Chunk
+from .settings import Settings
+
+Where = Mapping[str, Any]
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Chunks with embeddings, addressable by chunk id.
+
+    Every method raises :class:`~briefqa.errors.StoreError` when the backend fails.
+    """
+
+    def upsert(self, chunks: Sequence[Chunk], embeddings: Vectors) -> None:
+        """Insert or replace chunks (matched by ``chunk_id``) with their vectors."""
+        ...
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        """Remove chunks; ids that are not stored are ignored."""
+        ...
+
+    def search(
+        self, embedding: Vectors, k: int, where: Where | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """The ``k`` nearest chunks to a unit vector, best first, with cosine similarity."""
+        ...
+
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        """Stored chunks by id, in the order asked; missing ids are skipped."""
+        ...
+
+    def ids(self) -> set[str]:
+        """Every stored chunk id."""
+        ...
+
+    def count(self) -> int:
+        """Number of stored chunks."""
+        ...
+
+
+class ChromaStore:
+    """A Chroma collection with cosine distance: embedded on disk, or on a server."""
+
+    def __init__(self, client: Any, collection: str) -> None:
+        self._client = client
+        try:
+            # embedding_function=None: vectors always come from our own embedder, so
+            # Chroma never loads (or downloads) its default ONNX model.
+            self._collection = client.get_or_create_collection(
+                collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+            self._max_batch = int(client.get_max_batch_size())
+        except Exception as exc:
+            raise StoreError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
+
+    @classmethod
+    def persistent(cls, path: Path, collection: str) -> ChromaStore:
+        import chromadb
+
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            client = chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+        except Exception as exc:
+            raise StoreError(f"cannot open the Chroma index at {path}: {exc}") from exc
+        return cls(client, collection)
+
+    @classmethod
+    def server(cls, url: str, collection: str) -> ChromaStore:
+        import chromadb
+
+        parsed = urlparse(url)
+        ssl = parsed.scheme == "https"
+        try:
+            client = chromadb.HttpClient(
+                host=parsed.hostname or "127.0.0.1",
+                port=parsed.port or (443 if ssl else 8000),
+                ssl=ssl,
+                settings=_chroma_settings(),
+            )
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreError(
+                f"cannot reach the Chroma server at {url} ({exc}); is `chroma run` running?"
+            ) from exc
+        return cls(client, collection)
+
+    def upsert(self, chunks: Sequence[Chunk], embeddings: Vectors) -> None:
+        if len(chunks) != len(embeddings):
+            raise ValueError("one embedding per chunk is needed")
+        for lo in range(0, len(chunks), self._max_batch):
+            part = chunks[lo : lo + self._max_batch]
+            try:
+                self._collection.upsert(
+                    ids=[c.chunk_id for c in part],
+                    embeddings=np.asarray(embeddings[lo : lo + self._max_batch]),
+                    documents=[c.text for c in part],
+                    metadatas=[_metadata(c) for c in part],
+                )
+            except Exception as exc:
+                raise StoreError(f"writing {len(part)} chunks to Chroma failed: {exc}") from exc
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        ids = list(chunk_ids)
+        for lo in range(0, len(ids), self._max_batch):
+            try:
+                self._collection.delete(ids=ids[lo : lo + self._max_batch])
+            except Exception as exc:
+                raise StoreError(f"deleting chunks from Chroma failed: {exc}") from exc
+
+    def search(
+        self, embedding: Vectors, k: int, where: Where | None = None
+    ) -> list[tuple[Chunk, float]]:
+        if k <= 0:
+            return []
+        try:
+            result = self._collection.query(
+                query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
+                n_results=k,
+                where=dict(where) if where else None,
+                include=["documents", "metadatas", "distances"],
+            )
+        except Exception as exc:
+            raise StoreError(f"Chroma query failed: {exc}") from exc
+        rows = zip(
+            result["ids"][0],
+            result["documents"][0],  # type: ignore[index]
+            result["metadatas"][0],  # type: ignore[index]
+            result["distances"][0],  # type: ignore[index]
+            strict=True,
+        )
+        return [(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in rows]
+
+    def get(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        if not chunk_ids:
+            return []
+        try:
+            result = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        except Exception as exc:
+            raise StoreError(f"reading chunks from Chroma failed: {exc}") from exc
+        found = {
+            i: _chunk(i, d, m)
+            for i, d, m in zip(
+                result["ids"], result["documents"], result["metadatas"],  # type: ignore[arg-type]
+                strict=True,
+            )
+        }
+        return [found[i] for i in chunk_ids if i in found]
+
+    def ids(self) -> set[str]:
+        return set(self._scan_ids())
+
+    def _scan_ids(self, page: int = 10_000) -> Iterator[str]:
+        offset = 0
+        while True:
+            try:
+                result = self._collection.get(include=[], limit=page, offset=offset)
+            except Exception as exc:
+                raise StoreError(f"listing Chroma ids failed: {exc}") from exc
+            yield from result["ids"]
+            if len(result["ids"]) < page:
+                return
+            offset += page
+
+    def count(self) -> int:
+        try:
+            return int(self._collection.count())
+        except Exception as exc:
+            raise StoreError(f"counting Chroma chunks failed: {exc}") from exc
+
+
+def _chroma_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def _metadata(chunk: Chunk) -> dict[str, Any]:
+    # Chroma metadata values cannot be None: absent fields are simply left out.
+    data: dict[str, Any] = {
+        "doc_id": chunk.doc_id,
+        "index": chunk.index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "title": chunk.title,
+    }
+    if chunk.section is not None:
+        data["section"] = chunk.section
+    if chunk.page is not None:
+        data["page"] = chunk.page
+    return data
+
+
+def _chunk(chunk_id: str, text: str | None, meta: Mapping[str, Any] | None) -> Chunk:
+    meta = meta or {}
+    return Chunk(
+        chunk_id=chunk_id,
+        doc_id=str(meta.get("doc_id", "")),
+        index=int(meta.get("index", 0)),
+        text=text or "",
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        title=str(meta.get("title", "")),
+        section=meta.get("section"),
+        page=meta.get("page"),
+    )
+
+
+def store_from_settings(settings: Settings, data_dir: Path) -> VectorStore:
+    """The store the settings ask for: a Chroma server if ``chroma_url`` is set."""
+    if settings.chroma_url:
+        return ChromaStore.server(settings.chroma_url, settings.collection)
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"data_dir {data_dir} exists and is not a directory")
+    return ChromaStore.persistent(data_dir / "chroma", settings.collection)

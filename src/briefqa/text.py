@@ -1,0 +1,81 @@
+"""Text normalisation and sentence splitting.
+
+Every brief is normalised exactly once, block by block, and all offsets (chunks,
+citations, quotes) refer to the normalised text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+# Characters that carry no text: soft hyphen, zero-width space/joiners, BOM, word joiner.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+# A word broken across a line end ("inter-\nnational"): rejoin when the next line goes
+# on in lower case, which is how typesetters mark a hyphenation rather than a compound.
+_HYPHENATED = re.compile(r"(\w)-[ \t]*\n[ \t]*(?=[a-z])")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Normalise one block of text into a single clean line.
+
+    NFKC folds compatibility characters (non-breaking and other odd spaces, ligatures
+    such as "ﬁ" from PDFs); invisible characters go; words hyphenated across line
+    breaks are rejoined; every run of whitespace becomes one space.
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _HYPHENATED.sub(r"\1", text)
+    return _SPACE.sub(" ", text).strip()
+
+
+# Words after which a full stop does not end a sentence.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st no nos vol pp p fig al etc vs cf approx ca dept est
+    gen col lt sgt gov sen rep inc ltd co corp jan feb mar apr jun jul aug sep sept oct
+    nov dec e.g i.e u.s u.k u.n e.u u.s.a a.m p.m""".split()
+)
+# End of a sentence: terminal punctuation, optional closing quotes/brackets, whitespace,
+# then something that can open a sentence.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+_LAST_WORD = re.compile(r"([\w.]+)$")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
+    """Yield ``(start, end)`` offsets of the sentences of ``text[start:end]``.
+
+    Spans are trimmed of surrounding whitespace and cover all non-space characters,
+    so joining the spans with the gaps between them gives back the input.
+    """
+    end = len(text) if end is None else end
+    cursor = start
+    for match in _BOUNDARY.finditer(text, start, end):
+        stop = match.end()
+        if text[match.start()] == "." and _is_abbreviation(text, cursor, match.start()):
+            continue
+        span = _trim(text, cursor, stop)
+        if span:
+            yield span
+        cursor = stop
+    span = _trim(text, cursor, end)
+    if span:
+        yield span
+
+
+def _is_abbreviation(text: str, sentence_start: int, dot: int) -> bool:
+    word = _LAST_WORD.search(text, sentence_start, dot)
+    if word is None:
+        return False
+    token = word.group(1).lower().rstrip(".")
+    # Single capital letters are initials ("J. Stoltenberg"), not sentence ends.
+    return token in _ABBREVIATIONS or (len(token) == 1 and token.isalpha())
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
