@@ -181,7 +181,11 @@ _DATE_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], dt.date]]]
         lambda m: dt.date(int(m[3]), _MONTHS[m[1].lower()], int(m[2])),
     ),
 ]
-_NUMBER = re.compile(r"(?:(?:no|nr|number|issue)\.?\s*|#\s*)?(\d{1,6})(?:\s*\(\d+\))?", re.I)
+# "116", "No. 116", "Bulletin No. 7", "#12", "No. 116 (2232)"
+_NUMBER = re.compile(
+    r"(?:(?:[A-Z][\w-]*\s+){0,3}(?:no|nr|number|issue)\.?\s*|#\s*)?(\d{1,6})(?:\s*\(\d+\))?",
+    re.I,
+)
 _CREDIT = re.compile(r"^(?:photo(?:graph)?|fot\.?|foto|image|picture|credit)s?\b|^©", re.I)
 _SLASHED_CREDIT = re.compile(r"[^/.!?]{2,60}(?:/[^/.!?]{2,60}){1,4}")
 _FRONT_MATTER_SCAN = 8
@@ -271,7 +275,7 @@ def _decode(path: Path, data: bytes) -> str:
         controls = sum(1 for c in text[:8192] if ord(c) < 32 and c not in "\n\r\t\f")
         if controls > 0.01 * min(len(text), 8192):
             raise DocumentError(path, "binary data, not text (is the file extension right?)")
-        return text
+        return text.replace("\r\n", "\n").replace("\r", "\n")
     raise DocumentError(path, "unreadable text encoding: save the file as UTF-8")
 
 
@@ -437,25 +441,34 @@ def pdf_blocks(pages: list[str]) -> list[RawBlock]:
         while lines and _is_page_number(lines[0]) and number > 1:
             lines.pop(0)
         width = max((len(line) for line in lines), default=0)
-        for line in lines:
+
+        def heading_like(line: str) -> bool:
+            return (
+                0 < len(line) < 0.6 * width
+                and not line.endswith(_SENTENCE_END)
+                and (line[:1].isupper() or line[:1].isdigit())
+            )
+
+        for i, line in enumerate(lines):
             stripped = line.strip()
             if not stripped:
                 flush()
                 continue
             if page_of_current is None:
                 page_of_current = number
-            ends_sentence = stripped.endswith((".", "!", "?", ".”", ".\"", ":"))
-            standalone = (
-                not current
-                and len(stripped) < 0.6 * width
-                and not ends_sentence
-                and stripped[:1].isupper()
-            )
+            ends_sentence = stripped.endswith(_SENTENCE_END)
+            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+            standalone = not current and heading_like(stripped)
             current.append(stripped)
-            if standalone or (ends_sentence and len(stripped) < 0.8 * width):
+            if standalone or (
+                ends_sentence and (len(stripped) < 0.8 * width or heading_like(following))
+            ):
                 flush()
     flush()
     return blocks
+
+
+_SENTENCE_END = (".", "!", "?", ".”", '."', ":")
 
 
 def _is_page_number(line: str) -> bool:

@@ -1,0 +1,100 @@
+"""Fakes and contract tests for briefqa's interfaces, shipped with the package.
+
+``HashEmbedder`` is a real embedder of a simple kind: a bag of hashed words, so texts
+that share words get similar vectors and tests of retrieval need no neural model.
+``check_vector_store`` is the contract every :class:`~briefqa.store.VectorStore`
+implementation must pass; the test suite runs it against each backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from .embeddings import Vectors
+from .errors import EmbeddingError
+from .schema import Chunk
+from .store import VectorStore
+
+_WORD = re.compile(r"\w+")
+
+
+class HashEmbedder:
+    """Deterministic bag-of-words embedder: each word adds a sha256-seeded direction."""
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 256, name: str = "hash") -> None:
+        self.dimension = dimension
+        self.max_tokens = max_tokens
+        self.name = name
+        self.batch_size = 32
+        self.calls = 0
+        self.texts_embedded = 0
+        self.fail_on: str | None = None  # embed() raises if a text contains this
+
+    def _word_vector(self, word: str) -> Vectors:
+        seed = int.from_bytes(hashlib.sha256(word.lower().encode()).digest()[:8], "little")
+        return np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.calls += 1
+        self.texts_embedded += len(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            if self.fail_on is not None and self.fail_on in text:
+                raise EmbeddingError(f"fake failure on {self.fail_on!r}")
+            for word in _WORD.findall(text):
+                out[row] += self._word_vector(word)
+            norm = float(np.linalg.norm(out[row]))
+            out[row] = out[row] / norm if norm else self._word_vector("")
+        return out
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(_WORD.findall(t)) + t.count(",") + t.count(".") for t in texts]
+
+
+def _chunk(n: int, doc: str, text: str) -> Chunk:
+    return Chunk(f"{doc}-{n}", doc, n, text, 0, len(text), f"Brief {doc}", "Section", None)
+
+
+def check_vector_store(store: VectorStore) -> None:
+    """Assert the :class:`VectorStore` contract on an empty store (raises AssertionError)."""
+    embedder = HashEmbedder()
+    assert store.count() == 0, "the contract needs an empty store"
+    texts = [
+        "France opposed a NATO liaison office in Tokyo",
+        "Japan offered financial and humanitarian assistance",
+        "South Korea sold armaments to Poland",
+    ]
+    chunks = [_chunk(i, "a" if i < 2 else "b", t) for i, t in enumerate(texts)]
+    vectors = embedder.embed(texts)
+    store.upsert(chunks, vectors)
+    assert store.count() == 3
+    assert store.ids() == {c.chunk_id for c in chunks}
+
+    # Upsert replaces by id: no duplicates, new text wins.
+    changed = _chunk(0, "a", "France and Germany disagreed about China")
+    store.upsert([changed], embedder.embed([changed.text]))
+    assert store.count() == 3
+    assert store.get(["a-0"])[0].text == changed.text
+
+    hits = store.search(embedder.embed(["South Korea armaments Poland"])[0], k=2)
+    assert len(hits) == 2
+    assert hits[0][0].chunk_id == "b-2", hits
+    assert hits[0][1] >= hits[1][1], "hits must come best first"
+    assert all(-1.0001 <= score <= 1.0001 for _, score in hits), "scores are cosine similarities"
+
+    only_a = store.search(embedder.embed(["armaments"])[0], k=5, where={"doc_id": "a"})
+    assert {h[0].doc_id for h in only_a} == {"a"}
+
+    got = store.get(["b-2", "missing", "a-1"])
+    assert [c.chunk_id for c in got] == ["b-2", "a-1"], "get keeps the asked order"
+    assert got[0] == chunks[2], "a chunk comes back exactly as stored"
+
+    store.delete(["a-0", "not-there"])
+    assert store.ids() == {"a-1", "b-2"}
+    store.delete(["a-1", "b-2"])
+    assert store.count() == 0
+    assert store.search(embedder.embed(["anything"])[0], k=3) == []

@@ -1,0 +1,95 @@
+"""Shared fixtures: hermetic data dirs, the real embedding model loaded once, the seed."""
+
+from __future__ import annotations
+
+import os
+import sys
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from briefqa import BriefQA, Settings
+from briefqa.embeddings import SentenceTransformerEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "nato-indo-pacific-partners-116-2023-08-24.txt"
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own folder, with its own data dir and no user config."""
+    for key in list(os.environ):
+        if key.startswith("BRIEFQA_"):
+            monkeypatch.delenv(key)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("BRIEFQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    """The real packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Path:
+    """A copy of the seed brief that a test may change or delete."""
+    folder = tmp_path / "briefs"
+    folder.mkdir()
+    return Path(shutil.copy(SEED, folder / SEED.name))
+
+
+@pytest.fixture
+def qa(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[BriefQA]:
+    """An engine on the real model and a real persistent Chroma in a temp dir."""
+    engine = BriefQA(data_dir=tmp_path / "data", settings=Settings(), embedder=embedder)
+    yield engine
+    engine.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    """A real `chroma run` server on 127.0.0.1, stopped after the test."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    log = open(tmp_path / "chroma.log", "wb")
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(tmp_path / "chroma-server"), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "chroma server did not start: " + (tmp_path / "chroma.log").read_text()
+                    ) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
