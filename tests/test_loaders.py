@@ -26,7 +26,12 @@ def test_seed_bulletin_metadata_and_sections() -> None:
     assert brief.title == "NATO Intensifies Cooperation with Indo-Pacific Partners"
     assert brief.number == "116"
     assert brief.date == "2023-08-24"
-    assert brief.sections == ("Basis for Cooperation", "Opportunities", "Limitations", "Conclusions")
+    assert brief.sections == (
+        "Basis for Cooperation",
+        "Opportunities",
+        "Limitations",
+        "Conclusions",
+    )
     assert brief.format == "txt"
     assert len(brief.sha256) == 64
     assert "KACPER PEMPEL" not in brief.text and "Reuters/Forum" not in brief.text
@@ -57,7 +62,7 @@ def test_block_offsets_point_into_normalised_text() -> None:
 def test_markdown_with_front_matter_headings_and_inline_markup(tmp_path: Path) -> None:
     path = tmp_path / "brief.md"
     path.write_text(
-        "---\ntitle: \"Arctic Security\"\ndate: 2024-03-05\n---\n\n"
+        '---\ntitle: "Arctic Security"\ndate: 2024-03-05\n---\n\n'
         "No. 42\n\n"
         f"{BODY}See [the report](http://example.org) and **bold** claims.\n\n"
         "## Shipping Routes\n\n- first item\n- second item\n\n"
@@ -123,13 +128,29 @@ def test_pdf_pages_paragraphs_and_hyphenation(tmp_path: Path) -> None:
     path = _pdf(
         tmp_path / "brief.pdf",
         [
-            ["Energy Security in the North", "", "No. 12", "", "03.02.2024", "",
-             full, "ness and on the protection of undersea cables in the region.", "",
-             "Undersea Cables", "",
-             "Cables carry most of the data traffic between the continents and are hard",
-             "to protect along their whole length on the seabed.", "", "1"],
-            ["Repairs take weeks because few ships in the world are equipped for them,",
-             "and the companies that own them are private.", "", "2"],
+            [
+                "Energy Security in the North",
+                "",
+                "No. 12",
+                "",
+                "03.02.2024",
+                "",
+                full,
+                "ness and on the protection of undersea cables in the region.",
+                "",
+                "Undersea Cables",
+                "",
+                "Cables carry most of the data traffic between the continents and are hard",
+                "to protect along their whole length on the seabed.",
+                "",
+                "1",
+            ],
+            [
+                "Repairs take weeks because few ships in the world are equipped for them,",
+                "and the companies that own them are private.",
+                "",
+                "2",
+            ],
         ],
     )
     brief = load_brief(path)
@@ -154,7 +175,9 @@ def test_pdf_pages_paragraphs_and_hyphenation(tmp_path: Path) -> None:
         ("notes.rtf", b"{\\rtf1 hello}", "unsupported file type"),
     ],
 )
-def test_bad_files_raise_clear_errors(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+def test_bad_files_raise_clear_errors(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(DocumentError, match=reason) as caught:

@@ -129,9 +129,7 @@ def _fit(
     return pieces
 
 
-def _windows(
-    units: list[_Unit], target: int, budget: int, overlap: int
-) -> list[tuple[int, int]]:
+def _windows(units: list[_Unit], target: int, budget: int, overlap: int) -> list[tuple[int, int]]:
     """Greedy sentence windows: fill to ``target`` (never past ``budget``), then start
     the next window with the trailing sentences that fit in ``overlap``."""
     windows: list[tuple[int, int]] = []

@@ -104,7 +104,9 @@ def _docs(args: argparse.Namespace) -> int:
         return 0
     for b in briefs:
         label = " · ".join(x for x in (f"No. {b.number}" if b.number else "", b.date or "") if x)
-        print(f"{b.doc_id}  {b.title}" + (f"  ({label})" if label else "") + f"  [{b.chunks} chunks]")
+        print(
+            f"{b.doc_id}  {b.title}" + (f"  ({label})" if label else "") + f"  [{b.chunks} chunks]"
+        )
     return 0
 
 

@@ -56,7 +56,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar on every start
 
         try:
             self._model: Any = SentenceTransformer(str(path), device=device, local_files_only=True)
@@ -67,7 +67,8 @@ class SentenceTransformerEmbedder:
         tokenizer = self._model.tokenizer
         self._tokenizer = tokenizer
         special = len(tokenizer("")["input_ids"])
-        self.max_tokens = int(self._model.max_seq_length) - special
+        limit: int = self._model.max_seq_length or tokenizer.model_max_length
+        self.max_tokens = limit - special
         # Tokenizers from `tokenizers` are not safe to share across threads mid-call.
         self._lock = threading.Lock()
 
@@ -92,14 +93,17 @@ class SentenceTransformerEmbedder:
             return []
         with self._lock:
             encoded = self._tokenizer(
-                list(texts), add_special_tokens=False, return_attention_mask=False,
-                return_token_type_ids=False, verbose=False,
+                list(texts),
+                add_special_tokens=False,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                verbose=False,
             )
         return [len(ids) for ids in encoded["input_ids"]]
 
     @property
     def dimension(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension())
+        return int(self._model.get_sentence_embedding_dimension() or 0)
 
 
 def _resolve_model(model: str) -> Path:

@@ -66,8 +66,10 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestEr
         path = Path(raw)
         if path.is_dir():
             files += sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in SUPPORTED_SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         elif path.is_file():
@@ -217,8 +219,9 @@ def _write(
     ids = [c.chunk_id for c in chunks]
     manifest.add_pending(ids)  # before the store sees them: a crash leaves no orphans
     store.upsert(chunks, vectors)
-    orphaned = manifest.commit([(job.brief, [c.chunk_id for c in job.chunks], job.sources)
-                                for job in group])
+    orphaned = manifest.commit(
+        [(job.brief, [c.chunk_id for c in job.chunks], job.sources) for job in group]
+    )
     if orphaned:
         store.delete(orphaned)
         manifest.clear_pending(orphaned)
@@ -240,6 +243,3 @@ def _sha256(path: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
-
-
-

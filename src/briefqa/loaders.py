@@ -48,8 +48,9 @@ def load_brief(path: str | Path) -> Brief:
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise UnsupportedFormat(
-            path, f"unsupported file type {path.suffix or '(none)'!r}; "
-            f"briefqa reads {', '.join(SUPPORTED_SUFFIXES)}"
+            path,
+            f"unsupported file type {path.suffix or '(none)'!r}; "
+            f"briefqa reads {', '.join(SUPPORTED_SUFFIXES)}",
         )
     try:
         data = path.read_bytes()
@@ -153,9 +154,17 @@ _MONTHS = {
     name: i
     for i, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ],
         start=1,
@@ -225,9 +234,9 @@ def _take_front_matter(
                 number = number or found[0]
                 date = date or found[1]
                 continue
-            if _is_credit(block.text, before_first_heading=not any(
-                b.kind == "heading" for b in kept
-            )):
+            if _is_credit(
+                block.text, before_first_heading=not any(b.kind == "heading" for b in kept)
+            ):
                 continue
         kept.append(block)
     return number, date, kept
@@ -250,7 +259,7 @@ def _mark_headings(blocks: list[RawBlock]) -> None:
             and len(block.text) <= 100
             and len(block.text.split()) <= 12
             and block.text[0].isupper()
-            and not block.text.endswith((".", ",", ";", ":", "!", "?", "\"", "”"))
+            and not block.text.endswith((".", ",", ";", ":", "!", "?", '"', "”"))
             and nxt.kind == "paragraph"
             and len(nxt.text) > max(2 * len(block.text), 120)
         ):
@@ -264,9 +273,13 @@ def _decode(path: Path, data: bytes) -> str:
     head = data[:8192]
     if b"\x00" in head and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DocumentError(path, "binary data, not text (is the file extension right?)")
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else (
-        "utf-8-sig",
-        "cp1252",
+    for encoding in (
+        ("utf-8-sig", "utf-16")
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        else (
+            "utf-8-sig",
+            "cp1252",
+        )
     ):
         try:
             text = data.decode(encoding)
@@ -349,8 +362,12 @@ def _read_html(path: Path, data: bytes) -> list[RawBlock]:
     html = _decode(path, data)
     # Main content only: trafilatura drops navigation, scripts, footers and comments.
     extracted = trafilatura.extract(
-        html, output_format="markdown", include_comments=False, include_tables=True,
-        favor_recall=True, with_metadata=False,
+        html,
+        output_format="markdown",
+        include_comments=False,
+        include_tables=True,
+        favor_recall=True,
+        with_metadata=False,
     )
     if not extracted:
         extracted = _html_fallback_text(html)
@@ -361,8 +378,10 @@ def _read_html(path: Path, data: bytes) -> list[RawBlock]:
     title = metadata.title if metadata is not None else None
     if title and not any(b.kind == "title" for b in blocks):
         first = blocks[0] if blocks else None
-        if first is not None and first.kind == "heading" and normalize(first.text) == normalize(
-            title
+        if (
+            first is not None
+            and first.kind == "heading"
+            and normalize(first.text) == normalize(title)
         ):
             first.kind = "title"
         else:
@@ -442,7 +461,7 @@ def pdf_blocks(pages: list[str]) -> list[RawBlock]:
             lines.pop(0)
         width = max((len(line) for line in lines), default=0)
 
-        def heading_like(line: str) -> bool:
+        def heading_like(line: str, width: int = width) -> bool:
             return (
                 0 < len(line) < 0.6 * width
                 and not line.endswith(_SENTENCE_END)
@@ -517,9 +536,18 @@ def _read_docx(path: Path, data: bytes) -> list[RawBlock]:
 
 
 _FORMATS = {
-    ".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
-    ".pdf": "pdf", ".docx": "docx",
+    ".txt": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
 }
 _READERS: dict[str, Callable[[Path, bytes], list[RawBlock]]] = {
-    "txt": _read_txt, "md": _read_md, "html": _read_html, "pdf": _read_pdf, "docx": _read_docx,
+    "txt": _read_txt,
+    "md": _read_md,
+    "html": _read_html,
+    "pdf": _read_pdf,
+    "docx": _read_docx,
 }

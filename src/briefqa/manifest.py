@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .schema import BriefInfo, Brief
+from .schema import Brief, BriefInfo
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -162,9 +162,7 @@ class Manifest:
         with self._transaction() as db:
             db.executemany("DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids))
 
-    def commit(
-        self, items: Sequence[tuple[Brief, Sequence[str], Sequence[Source]]]
-    ) -> list[str]:
+    def commit(self, items: Sequence[tuple[Brief, Sequence[str], Sequence[Source]]]) -> list[str]:
         """Record briefs whose chunks are now in the store, with the files they came from.
 
         A file that pointed at another brief is re-pointed; a brief left without files is
@@ -172,18 +170,22 @@ class Manifest:
         """
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction() as db:
-            for brief, chunk_ids, sources in items:
+            for brief, chunk_ids, _ in items:
                 db.execute(
                     "INSERT OR REPLACE INTO briefs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
-                        brief.doc_id, brief.title, brief.number, brief.date, brief.format,
-                        brief.sha256, json.dumps(list(brief.sections)),
-                        json.dumps(list(chunk_ids)), now,
+                        brief.doc_id,
+                        brief.title,
+                        brief.number,
+                        brief.date,
+                        brief.format,
+                        brief.sha256,
+                        json.dumps(list(brief.sections)),
+                        json.dumps(list(chunk_ids)),
+                        now,
                     ),
                 )
-                db.executemany(
-                    "DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids)
-                )
+                db.executemany("DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids))
             orphaned: list[str] = []
             for _, _, sources in items:
                 for source in sources:

@@ -61,9 +61,7 @@ class Settings(BaseSettings):
             "PersistentClient under data_dir."
         ),
     )
-    collection: str = Field(
-        default="briefs", min_length=3, description="Chroma collection name."
-    )
+    collection: str = Field(default="briefs", min_length=3, description="Chroma collection name.")
     chunk_tokens: int = Field(
         default=160,
         ge=32,
@@ -97,9 +95,7 @@ class Settings(BaseSettings):
         assert value is not None
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(
-                f"BRIEFQA_CHROMA_URL must look like http://HOST:PORT, got {value!r}"
-            )
+            raise ValueError(f"BRIEFQA_CHROMA_URL must look like http://HOST:PORT, got {value!r}")
         return value
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -140,9 +140,9 @@ class ChromaStore:
             raise StoreError(f"Chroma query failed: {exc}") from exc
         rows = zip(
             result["ids"][0],
-            result["documents"][0],  # type: ignore[index]
-            result["metadatas"][0],  # type: ignore[index]
-            result["distances"][0],  # type: ignore[index]
+            result["documents"][0],
+            result["metadatas"][0],
+            result["distances"][0],
             strict=True,
         )
         return [(_chunk(i, d, m), 1.0 - float(dist)) for i, d, m, dist in rows]
@@ -157,7 +157,9 @@ class ChromaStore:
         found = {
             i: _chunk(i, d, m)
             for i, d, m in zip(
-                result["ids"], result["documents"], result["metadatas"],  # type: ignore[arg-type]
+                result["ids"],
+                result["documents"],
+                result["metadatas"],
                 strict=True,
             )
         }

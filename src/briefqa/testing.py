@@ -55,7 +55,8 @@ class HashEmbedder:
         return [len(_WORD.findall(t)) + t.count(",") + t.count(".") for t in texts]
 
 
-def _chunk(n: int, doc: str, text: str) -> Chunk:
+def sample_chunk(n: int, doc: str, text: str) -> Chunk:
+    """A small chunk numbered ``n`` of brief ``doc``, for store tests."""
     return Chunk(f"{doc}-{n}", doc, n, text, 0, len(text), f"Brief {doc}", "Section", None)
 
 
@@ -68,14 +69,14 @@ def check_vector_store(store: VectorStore) -> None:
         "Japan offered financial and humanitarian assistance",
         "South Korea sold armaments to Poland",
     ]
-    chunks = [_chunk(i, "a" if i < 2 else "b", t) for i, t in enumerate(texts)]
+    chunks = [sample_chunk(i, "a" if i < 2 else "b", t) for i, t in enumerate(texts)]
     vectors = embedder.embed(texts)
     store.upsert(chunks, vectors)
     assert store.count() == 3
     assert store.ids() == {c.chunk_id for c in chunks}
 
     # Upsert replaces by id: no duplicates, new text wins.
-    changed = _chunk(0, "a", "France and Germany disagreed about China")
+    changed = sample_chunk(0, "a", "France and Germany disagreed about China")
     store.upsert([changed], embedder.embed([changed.text]))
     assert store.count() == 3
     assert store.get(["a-0"])[0].text == changed.text

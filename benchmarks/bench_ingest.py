@@ -1,0 +1,131 @@
+"""Ingest benchmark: our ingest throughput against the raw encoder on the same chunks.
+
+Builds a corpus of real text (the seed brief and the ClapNQ dev passages, one brief per
+passage) in a temp dir, then measures in one run:
+
+- raw ``SentenceTransformer.encode`` chunks/s on exactly the chunks ingest produces;
+- our ``BriefQA.ingest`` chunks/s (parse, chunk, embed, write to Chroma, manifest);
+- re-ingest of the unchanged corpus as a share of the first ingest.
+
+Writes ``benchmarks/results/latest.json`` and ``latest.md``.
+Usage: ``python benchmarks/bench_ingest.py [--quick] [--docs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from briefqa import BriefQA, Settings, load_brief
+from briefqa.chunking import chunk_brief
+from briefqa.embeddings import SentenceTransformerEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+TARGET_RATIO = 0.9
+TARGET_REINGEST = 0.02
+
+
+def build_corpus(folder: Path, limit: int | None) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "seed.txt").write_bytes(
+        (ROOT / "corpus" / "nato-indo-pacific-partners-116-2023-08-24.txt").read_bytes()
+    )
+    count = 1
+    with open(ROOT / "evals" / "clapnq_dev" / "docs.jsonl", encoding="utf-8") as rows:
+        for line in rows:
+            if limit is not None and count >= limit:
+                break
+            doc = json.loads(line)
+            name = doc["doc_id"].replace("#", "_").replace("/", "_")
+            (folder / f"{name}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
+            count += 1
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 briefs instead of all")
+    parser.add_argument("--docs", type=int, default=None, help="number of briefs to use")
+    args = parser.parse_args()
+    limit = args.docs or (100 if args.quick else None)
+
+    settings = Settings()
+    embedder = SentenceTransformerEmbedder(batch_size=settings.embedding_batch_size)
+    with tempfile.TemporaryDirectory(prefix="briefqa-bench-") as tmp:
+        corpus = Path(tmp) / "corpus"
+        briefs = build_corpus(corpus, limit)
+
+        # The exact chunks ingest will embed, for the raw encoder baseline.
+        texts = []
+        for path in sorted(corpus.iterdir()):
+            brief = load_brief(path)
+            chunks = chunk_brief(
+                brief,
+                embedder.count_tokens,
+                max_tokens=embedder.max_tokens,
+                target_tokens=settings.chunk_tokens,
+                overlap_tokens=settings.chunk_overlap_tokens,
+            )
+            texts += [c.embedding_text for c in chunks]
+        embedder.embed(texts[:64])  # warm up kernels and allocator for both runs
+
+        started = time.perf_counter()
+        embedder.embed(texts)
+        raw_seconds = time.perf_counter() - started
+
+        with BriefQA(Path(tmp) / "data", settings=settings, embedder=embedder) as qa:
+            first = qa.ingest([corpus])
+            second = qa.ingest([corpus])
+    assert first.chunks == len(texts), (first.chunks, len(texts))
+    assert first.failed == 0 and second.chunks == 0
+
+    raw_cps = len(texts) / raw_seconds
+    ingest_cps = first.chunks / first.seconds
+    ratio = ingest_cps / raw_cps
+    share = second.seconds / first.seconds
+    result = {
+        "benchmark": "ingest",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "briefs": briefs,
+        "chunks": len(texts),
+        "batch_size": settings.embedding_batch_size,
+        "raw_encode_chunks_per_s": round(raw_cps, 1),
+        "ingest_chunks_per_s": round(ingest_cps, 1),
+        "ingest_to_raw_ratio": round(ratio, 3),
+        "ingest_seconds": round(first.seconds, 2),
+        "reingest_seconds": round(second.seconds, 3),
+        "reingest_share": round(share, 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "targets": {
+            "ingest_to_raw_ratio >= 0.9": ratio >= TARGET_RATIO,
+            "reingest_share <= 0.02": share <= TARGET_REINGEST,
+        },
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = "\n".join(
+        [
+            "| metric | value | target |",
+            "|---|---|---|",
+            f"| briefs / chunks | {briefs} / {len(texts)} | |",
+            f"| raw encode | {raw_cps:.1f} chunks/s | |",
+            f"| ingest | {ingest_cps:.1f} chunks/s | |",
+            f"| ingest / raw | {ratio:.3f} | ≥ 0.9 {'met' if ratio >= TARGET_RATIO else 'NOT met'} |",
+            f"| re-ingest unchanged | {second.seconds:.3f} s = {share:.2%} of first "
+            f"| ≤ 2 % {'met' if share <= TARGET_REINGEST else 'NOT met'} |",
+            f"| peak RSS | {result['peak_rss_mb']} MB | |",
+        ]
+    )
+    (RESULTS / "latest.md").write_text(table + "\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

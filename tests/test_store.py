@@ -1,0 +1,29 @@
+"""Every VectorStore implementation passes the same contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from briefqa.store import ChromaStore
+from briefqa.testing import check_vector_store
+
+
+def test_persistent_chroma_passes_the_contract(tmp_path: Path) -> None:
+    check_vector_store(ChromaStore.persistent(tmp_path / "chroma", "briefs"))
+
+
+@pytest.mark.server
+def test_chroma_server_passes_the_contract(chroma_server: str) -> None:
+    check_vector_store(ChromaStore.server(chroma_server, "contract"))
+
+
+def test_persistent_store_survives_reopening(tmp_path: Path) -> None:
+    from briefqa.testing import HashEmbedder, sample_chunk
+
+    store = ChromaStore.persistent(tmp_path / "chroma", "briefs")
+    chunk = sample_chunk(0, "a", "text that must persist")
+    store.upsert([chunk], HashEmbedder().embed([chunk.text]))
+    reopened = ChromaStore.persistent(tmp_path / "chroma", "briefs")
+    assert reopened.get([chunk.chunk_id]) == [chunk]
