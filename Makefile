@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/briefqa ingest --if-empty corpus/
+	$(BIN)/briefqa ingest --if-empty
 	$(BIN)/briefqa docs
 
 lint: setup

@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="index briefs from files and folders")
-    ingest.add_argument("paths", nargs="+", metavar="PATH", help="brief files or folders")
+    ingest.add_argument(
+        "paths", nargs="*", metavar="PATH", help="brief files or folders (default: corpus_dir)"
+    )
     ingest.add_argument("--prune", action="store_true", help="remove briefs whose files are gone")
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.add_argument(
@@ -77,7 +79,8 @@ def _ingest(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
 
         show = sys.stderr.isatty() and not args.json
-        report = qa.ingest(args.paths, prune=args.prune, progress=progress if show else None)
+        paths = args.paths or [qa.settings.corpus_dir]
+        report = qa.ingest(paths, prune=args.prune, progress=progress if show else None)
         if bar is not None:
             bar.close()
     if args.json:
