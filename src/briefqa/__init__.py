@@ -5,9 +5,9 @@ The public API; the CLI, web UI, REST API and evals use exactly this::
     from briefqa import BriefQA
 
     qa = BriefQA(data_dir=".briefqa")
-    report = qa.ingest(["corpus/"])
-    for brief in qa.documents():
-        print(brief.doc_id, brief.title, brief.date)
+    qa.ingest(["corpus/"])
+    answer = qa.ask("Which country opposed a NATO liaison office in Tokyo?")
+    print(answer.text, [c.quote for c in answer.citations])
 """
 
 from .engine import BriefQA
@@ -17,30 +17,47 @@ from .errors import (
     DocumentError,
     EmbeddingError,
     IndexLocked,
+    InvalidQuestion,
     NotFound,
     StoreError,
     UnsupportedFormat,
 )
 from .loaders import SUPPORTED_SUFFIXES, load_brief
-from .schema import Block, Brief, BriefInfo, Chunk, IngestError, IngestReport
+from .schema import (
+    Answer,
+    Block,
+    Brief,
+    BriefInfo,
+    Chunk,
+    Citation,
+    Filters,
+    Hit,
+    IngestError,
+    IngestReport,
+)
 from .settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "Answer",
     "Block",
     "Brief",
     "BriefInfo",
     "BriefQA",
     "BriefQAError",
     "Chunk",
+    "Citation",
     "ConfigError",
     "DocumentError",
     "EmbeddingError",
+    "Filters",
+    "Hit",
     "IndexLocked",
     "IngestError",
     "IngestReport",
+    "InvalidQuestion",
     "NotFound",
     "Settings",
     "StoreError",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import briefqa
-from briefqa import BriefQA, BriefQAError, IngestReport
+from briefqa import Answer, BriefQA, BriefQAError, Filters, IngestReport, InvalidQuestion
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
     docs = commands.add_parser("docs", help="list the indexed briefs")
     docs.add_argument("--json", action="store_true", help="print the list as JSON")
     docs.set_defaults(func=_docs)
+
+    ask = commands.add_parser("ask", help="ask a question (no question: interactive chat)")
+    ask.add_argument("question", nargs="?", help="the question; omit it to chat interactively")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--doc", action="append", dest="doc_ids", help="only this brief (repeatable)")
+    ask.add_argument("--from", dest="date_from", help="only briefs dated on/after (YYYY-MM-DD)")
+    ask.add_argument("--to", dest="date_to", help="only briefs dated on/before (YYYY-MM-DD)")
+    ask.set_defaults(func=_ask)
 
     remove = commands.add_parser("remove", help="remove a brief from the index")
     remove.add_argument("doc_id", help="the brief's id (see `briefqa docs`)")
@@ -111,6 +119,65 @@ def _docs(args: argparse.Namespace) -> int:
             f"{b.doc_id}  {b.title}" + (f"  ({label})" if label else "") + f"  [{b.chunks} chunks]"
         )
     return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    filters = Filters(
+        doc_ids=tuple(args.doc_ids) if args.doc_ids else None,
+        date_from=args.date_from,
+        date_to=args.date_to,
+    )
+    with _engine(args) as qa:
+        if args.question is not None:
+            if args.json:
+                answer = qa.ask(args.question, filters=filters)
+                print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+            else:
+                _print_answer(qa.stream(args.question, filters=filters))
+            return 0
+        return _chat(qa, filters)
+
+
+def _chat(qa: BriefQA, filters: Filters) -> int:
+    """Interactive mode: each question sees the conversation so far."""
+    history: list[tuple[str, str]] = []
+    print("Ask about the briefs. An empty line or Ctrl-D quits.", file=sys.stderr)
+    while True:
+        try:
+            question = input("? ").strip()
+        except EOFError:
+            print(file=sys.stderr)
+            return 0
+        if not question:
+            return 0
+        try:
+            answer = _print_answer(qa.stream(question, history=history, filters=filters))
+        except InvalidQuestion as exc:
+            print(f"briefqa: {exc}", file=sys.stderr)
+            continue
+        history.append((question, answer.text))
+
+
+def _print_answer(pieces: Iterator[str | Answer]) -> Answer:
+    for piece in pieces:
+        if isinstance(piece, Answer):
+            answer = piece
+            break
+        if sys.stdout.isatty():
+            print(piece, end="", flush=True)
+    if sys.stdout.isatty():
+        print("\r\033[K", end="")  # replace the raw stream with the verified answer
+    print(answer.text)
+    if answer.refused:
+        for hit in answer.nearest:
+            print(f"  nearest: {hit.title} — {hit.section or 'lead'}: {hit.text[:120]}…")
+    for citation in answer.citations:
+        quote = f"“{citation.quote}” (support {citation.support:.2f})"
+        print(f"  [{citation.n}] {citation.title}: {quote}")
+    for sentence in answer.unsupported:
+        print(f"  unsupported: {sentence}")
+    print()
+    return answer
 
 
 def _remove(args: argparse.Namespace) -> int:

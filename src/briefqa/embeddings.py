@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -104,6 +105,49 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         return int(self._model.get_sentence_embedding_dimension() or 0)
+
+
+class CachedEmbedder:
+    """An embedder that remembers recent vectors by text (LRU).
+
+    Answering embeds the sentences of retrieved passages, and verification embeds the
+    same sentences again; popular passages recur across questions. The cache makes
+    each sentence cost one encoding.
+    """
+
+    def __init__(self, inner: Embedder, size: int = 50_000) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_tokens = inner.max_tokens
+        self.size = size
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            fresh = self.inner.embed(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._cache[text] = vector
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        with self._lock:
+            rows = []
+            for text in texts:
+                vector = self._cache.get(text)
+                if vector is None:  # evicted meanwhile by another thread
+                    vector = self.inner.embed([text])[0]
+                else:
+                    self._cache.move_to_end(text)
+                rows.append(vector)
+        if not rows:
+            return self.inner.embed([])
+        return np.stack(rows).astype(np.float32, copy=False)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
 
 
 def _resolve_model(model: str) -> Path:

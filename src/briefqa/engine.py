@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
+from .answering import Answerer, History
 from .embeddings import Embedder, embedder_from_settings
 from .errors import ConfigError, NotFound
 from .ingest import Progress, flush_pending, ingest_lock, run_ingest
 from .manifest import Manifest
-from .schema import BriefInfo, IngestReport
+from .retrieval import CrossEncoderReranker, Retriever
+from .schema import Answer, BriefInfo, Filters, Hit, IngestReport
 from .settings import Settings
 from .store import VectorStore, store_from_settings
 
@@ -44,6 +46,7 @@ class BriefQA:
         self._embedder = embedder
         self._store = store
         self._manifest: Manifest | None = None
+        self._answerer: Answerer | None = None
 
     # ------------------------------------------------------------------ parts
 
@@ -64,6 +67,58 @@ class BriefQA:
         if self._manifest is None:
             self._manifest = Manifest(self.data_dir / "manifest.sqlite3")
         return self._manifest
+
+    @property
+    def answerer(self) -> Answerer:
+        if self._answerer is None:
+            reranker = (
+                CrossEncoderReranker(self.settings.reranker_model, self.settings.embedding_device)
+                if self.settings.reranker_model
+                else None
+            )
+            retriever = Retriever(self.store, self.embedder, self.manifest, reranker=reranker)
+            generator = None
+            if self.settings.llm != "extractive":
+                from .llm import build_generator
+
+                generator = build_generator(self.settings)
+            self._answerer = Answerer(retriever, self.embedder, self.settings, generator)
+        return self._answerer
+
+    # -------------------------------------------------------------- questions
+
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: Filters | None = None,
+    ) -> Answer:
+        """Answer a question from the briefs, with verified citations.
+
+        ``history`` holds earlier turns, as (question, answer) pairs or
+        ``{"role", "content"}`` messages; a follow-up is rewritten into a standalone
+        question first. When the briefs do not cover the question, the answer says so,
+        ``refused`` is true and ``nearest`` lists the closest passages.
+
+        Raises:
+            InvalidQuestion: the question is empty or too long.
+        """
+        return self.answerer.ask(question, history, filters)
+
+    def stream(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: Filters | None = None,
+    ) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, yielding text pieces as they come and the final Answer last."""
+        return self.answerer.stream(question, history, filters)
+
+    def retrieve(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
+        """The ``k`` passages most relevant to ``question`` (dense + BM25, fused)."""
+        return self.answerer.retriever.retrieve(
+            question, k=k, filters=filters, mmr=self.settings.mmr
+        )
 
     # ---------------------------------------------------------------- briefs
 

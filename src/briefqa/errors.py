@@ -10,6 +10,7 @@ caller can catch the whole family with one ``except``::
     ├── EmbeddingError       the embedding model failed to load or to encode
     ├── StoreError           the vector store (Chroma) failed or is out of reach
     ├── IndexLocked          another process is ingesting into the same index
+    ├── InvalidQuestion      an empty, over-long or otherwise unusable question
     └── NotFound             a brief id that is not in the index
 
 Messages say what went wrong and what to do about it; they never contain secrets.
@@ -54,6 +55,10 @@ class StoreError(BriefQAError):
 
 class IndexLocked(BriefQAError):
     """Another live process holds the ingest lock on this data directory."""
+
+
+class InvalidQuestion(BriefQAError, ValueError):
+    """The question is empty or too long; the message says which."""
 
 
 class NotFound(BriefQAError):

@@ -148,6 +148,14 @@ class Manifest:
                 ).fetchall()
         return [cid for (ids,) in rows for cid in json.loads(ids)]
 
+    def generation(self) -> int:
+        """A counter bumped whenever the set of indexed chunks changes.
+
+        Readers that cache derived data (the BM25 index) compare it to know when to rebuild.
+        """
+        value = self.get_meta("generation")
+        return int(value) if value is not None else 0
+
     def pending(self) -> list[str]:
         with self._lock:
             return [row[0] for row in self._db.execute("SELECT chunk_id FROM pending")]
@@ -186,6 +194,7 @@ class Manifest:
                     ),
                 )
                 db.executemany("DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids))
+            _bump(db)
             orphaned: list[str] = []
             for _, _, sources in items:
                 for source in sources:
@@ -233,5 +242,13 @@ class Manifest:
             return None
         ids: list[str] = json.loads(row[0])
         db.execute("DELETE FROM briefs WHERE doc_id=?", (doc_id,))
+        _bump(db)
         db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((c,) for c in ids))
         return ids
+
+
+def _bump(db: sqlite3.Connection) -> None:
+    db.execute(
+        "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE"
+        " SET value = CAST(value AS INTEGER) + 1"
+    )

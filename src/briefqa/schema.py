@@ -134,3 +134,113 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "errors": [{"path": e.path, "error": e.error} for e in self.errors],
         }
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some briefs and/or a date range (ISO dates, inclusive)."""
+
+    doc_ids: tuple[str, ...] | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.doc_ids) or self.date_from is not None or self.date_to is not None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk.
+
+    ``score`` is the fused rank score used for ordering (reciprocal-rank fusion of dense
+    and BM25, or the reranker's score); ``dense`` is the cosine similarity to the
+    question and ``lexical`` the BM25 score, where each retriever found the chunk.
+    """
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    start: int
+    end: int
+    section: str | None = None
+    page: int | None = None
+    dense: float | None = None
+    lexical: float | None = None
+
+    @classmethod
+    def of(cls, chunk: Chunk, score: float, **scores: float | None) -> Hit:
+        return cls(
+            chunk.chunk_id,
+            chunk.doc_id,
+            chunk.title,
+            chunk.text,
+            score,
+            chunk.start,
+            chunk.end,
+            chunk.section,
+            chunk.page,
+            **scores,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A marker ``[n]`` in an answer, checked against the passage it points to.
+
+    ``quote`` is the sentence of the cited chunk that best supports the citing answer
+    sentence; ``start``/``end`` locate it in the brief's normalised text. ``support``
+    (0–1) says how well it supports the sentence; ``score`` is the chunk's retrieval score.
+    """
+
+    n: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    support: float
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with verified citations.
+
+    ``sources`` holds only the chunks actually cited; when ``refused`` is true the
+    briefs do not cover the question and ``nearest`` holds the closest passages found.
+    ``unsupported`` lists answer sentences that no cited passage supports well enough.
+    ``timings`` are milliseconds per stage.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    sources: tuple[Hit, ...]
+    refused: bool
+    unsupported: tuple[str, ...]
+    standalone_question: str
+    timings: dict[str, float]
+    nearest: tuple[Hit, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape shared by ``briefqa ask --json`` and ``POST /api/v1/ask``."""
+        return {
+            "answer": self.text,
+            "refused": self.refused,
+            "citations": [c.to_dict() for c in self.citations],
+            "sources": [s.to_dict() for s in self.sources],
+            "unsupported": list(self.unsupported),
+            "standalone_question": self.standalone_question,
+            "nearest": [h.to_dict() for h in self.nearest],
+            "timings": self.timings,
+        }

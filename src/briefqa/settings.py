@@ -8,10 +8,10 @@ are read when :func:`Settings` is instantiated, never at import time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -74,6 +74,67 @@ class Settings(BaseSettings):
         default=40,
         ge=0,
         description="Word pieces of trailing sentences repeated at the start of the next chunk.",
+    )
+
+    top_k: int = Field(default=5, ge=1, le=50, description="Passages given to the answerer.")
+    mmr: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Maximal marginal relevance weight (1 = relevance only); unset: off.",
+    )
+    reranker_model: str | None = Field(
+        default=None,
+        description="Local directory of a sentence-transformers CrossEncoder; unset: no reranker.",
+    )
+    refusal_threshold: float = Field(
+        default=0.30,
+        description=(
+            "Refuse when the best passage's cosine similarity to the question is below this "
+            "(calibrated on held-out eval questions, see evals/README.md)."
+        ),
+    )
+    answer_threshold: float = Field(
+        default=0.45,
+        description="Extractive answerer: refuse when no sentence's relevance reaches this.",
+    )
+    max_answer_sentences: int = Field(
+        default=3, ge=1, le=10, description="Extractive answerer: most sentences per answer."
+    )
+    max_question_chars: int = Field(
+        default=2000, ge=10, description="Longer questions are rejected with a clear error."
+    )
+    llm: Literal["extractive", "openai", "ollama", "llamacpp"] = Field(
+        default="extractive",
+        description=(
+            "Answer backend: 'extractive' (offline, no LLM), 'openai' (any OpenAI-compatible "
+            "server: vLLM, llama.cpp server, Ollama /v1, OpenAI), 'ollama', or 'llamacpp' "
+            "(in-process GGUF)."
+        ),
+    )
+    llm_model: str | None = Field(
+        default=None, description="Model name for the 'openai' and 'ollama' backends."
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Server URL, e.g. http://127.0.0.1:8000/v1 (openai) or :11434 (ollama).",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for the 'openai' backend (never logged)."
+    )
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an answer may use.")
+    llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the LLM.")
+    llamacpp_model_path: Path | None = Field(
+        default=None,
+        description="GGUF file for 'llamacpp'; unset: the packaged Gemma 3 270M (a base model).",
+    )
+    llamacpp_context: int = Field(default=4096, ge=512, description="llama.cpp context length.")
+    llamacpp_threads: int | None = Field(
+        default=None, ge=1, description="llama.cpp CPU threads; unset: all cores."
+    )
+    prompts_dir: Path | None = Field(
+        default=None, description="Folder of prompt files; unset: the project's prompts/."
     )
 
     @classmethod

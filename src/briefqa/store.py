@@ -50,6 +50,10 @@ class VectorStore(Protocol):
         """Every stored chunk id."""
         ...
 
+    def scan(self) -> Iterator[Chunk]:
+        """Every stored chunk, in no particular order (for building lexical indexes)."""
+        ...
+
     def count(self) -> int:
         """Number of stored chunks."""
         ...
@@ -166,17 +170,26 @@ class ChromaStore:
         return [found[i] for i in chunk_ids if i in found]
 
     def ids(self) -> set[str]:
-        return set(self._scan_ids())
+        return {chunk_id for chunk_id, _, _ in self._pages(include=[])}
 
-    def _scan_ids(self, page: int = 10_000) -> Iterator[str]:
+    def scan(self) -> Iterator[Chunk]:
+        for chunk_id, text, meta in self._pages(include=["documents", "metadatas"]):
+            yield _chunk(chunk_id, text, meta)
+
+    def _pages(
+        self, include: list[str], page: int = 5_000
+    ) -> Iterator[tuple[str, str | None, Mapping[str, Any] | None]]:
         offset = 0
         while True:
             try:
-                result = self._collection.get(include=[], limit=page, offset=offset)
+                result = self._collection.get(include=include, limit=page, offset=offset)
             except Exception as exc:
-                raise StoreError(f"listing Chroma ids failed: {exc}") from exc
-            yield from result["ids"]
-            if len(result["ids"]) < page:
+                raise StoreError(f"reading chunks from Chroma failed: {exc}") from exc
+            ids = result["ids"]
+            texts = result.get("documents") or [None] * len(ids)
+            metas = result.get("metadatas") or [None] * len(ids)
+            yield from zip(ids, texts, metas, strict=True)
+            if len(ids) < page:
                 return
             offset += page
 

@@ -90,6 +90,9 @@ def check_vector_store(store: VectorStore) -> None:
     only_a = store.search(embedder.embed(["armaments"])[0], k=5, where={"doc_id": "a"})
     assert {h[0].doc_id for h in only_a} == {"a"}
 
+    assert sorted(c.chunk_id for c in store.scan()) == ["a-0", "a-1", "b-2"]
+    assert {c.chunk_id: c for c in store.scan()}["b-2"] == chunks[2]
+
     got = store.get(["b-2", "missing", "a-1"])
     assert [c.chunk_id for c in got] == ["b-2", "a-1"], "get keeps the asked order"
     assert got[0] == chunks[2], "a chunk comes back exactly as stored"

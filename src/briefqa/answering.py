@@ -1,0 +1,259 @@
+"""The answering chain, in LangChain LCEL:
+
+    condense follow-up → retrieve → refusal gate → numbered context → answer
+    (extractive, or prompt | chat model) → parse ``[n]`` markers → verify citations
+
+Whatever writes the draft, :func:`briefqa.verify.verify` checks it, and only what is
+cited ends up in :attr:`Answer.sources`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from langchain_core.runnables import (
+    Runnable,
+    RunnableGenerator,
+    RunnableLambda,
+    RunnablePassthrough,
+)
+
+from .embeddings import CachedEmbedder, Embedder
+from .errors import InvalidQuestion
+from .extractive import extract
+from .retrieval import Retriever
+from .schema import Answer, Filters, Hit
+from .settings import Settings
+from .text import content_terms
+from .verify import verify
+
+#: What a refusal says; LLM prompts ask for exactly this sentence, too.
+REFUSAL = "The briefs do not cover this question."
+_REFUSAL_PATTERN = re.compile(r"briefs do not cover|not covered by the briefs|cannot answer", re.I)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Words that make a question lean on the conversation before it.
+_FOLLOW_UP = frozenset(
+    [
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "she",
+        "his",
+        "her",
+        "there",
+        "such",
+    ]
+)
+
+History = Sequence[tuple[str, str]] | Sequence[dict[str, str]]
+
+
+class Answerer:
+    """Answers questions with verified citations; one per engine, safe to share."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        embedder: Embedder,
+        settings: Settings,
+        generator: tuple[Runnable[dict[str, Any], str], Runnable[dict[str, Any], str]]
+        | None = None,
+    ) -> None:
+        """``generator`` is the (answer, condense) pipeline pair of an LLM backend; without
+        it the answerer is extractive."""
+        self.retriever = retriever
+        self.embedder = CachedEmbedder(embedder)
+        self.settings = settings
+        self.generator = generator
+        self.prepare: Runnable[dict[str, Any], dict[str, Any]] = (
+            RunnablePassthrough.assign(standalone=RunnableLambda(self._condense))
+            | RunnablePassthrough.assign(vector=RunnableLambda(self._embed))
+            | RunnablePassthrough.assign(hits=RunnableLambda(self._retrieve))
+            | RunnablePassthrough.assign(gate=RunnableLambda(self._gate))
+        )
+        self.draft: Runnable[dict[str, Any], str] = RunnableGenerator(self._draft)
+        self.chain: Runnable[dict[str, Any], Answer] = (
+            self.prepare
+            | RunnablePassthrough.assign(draft=self.draft)
+            | RunnableLambda(self._finish)
+        )
+
+    # ------------------------------------------------------------------ public
+
+    def ask(
+        self, question: str, history: History | None = None, filters: Filters | None = None
+    ) -> Answer:
+        return self.chain.invoke(self._inputs(question, history, filters))
+
+    def stream(
+        self, question: str, history: History | None = None, filters: Filters | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield text pieces as they are produced, then the verified :class:`Answer`."""
+        state = self.prepare.invoke(self._inputs(question, history, filters))
+        pieces: list[str] = []
+        for piece in self.draft.stream(state):
+            pieces.append(piece)
+            yield piece
+        yield self._finish({**state, "draft": "".join(pieces)})
+
+    # ------------------------------------------------------------------ stages
+
+    def _inputs(
+        self, question: str, history: History | None, filters: Filters | None
+    ) -> dict[str, Any]:
+        question = _CONTROL.sub(" ", question or "").strip()
+        if not question:
+            raise InvalidQuestion("the question is empty: type a question about the briefs")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestion(
+                f"the question is {len(question):,} characters long; the limit is "
+                f"{self.settings.max_question_chars:,} (BRIEFQA_MAX_QUESTION_CHARS)"
+            )
+        return {
+            "question": question,
+            "history": _turns(history),
+            "filters": filters,
+            "timings": {},
+            "started": time.perf_counter(),
+        }
+
+    def _condense(self, state: dict[str, Any]) -> str:
+        question: str = state["question"]
+        history: list[tuple[str, str]] = state["history"]
+        with _timer(state, "condense_ms"):
+            if not history:
+                return question
+            if self.generator is not None:
+                transcript = "\n".join(f"{role}: {text}" for role, text in history[-6:])
+                rewritten = self.generator[1].invoke({"history": transcript, "question": question})
+                rewritten = rewritten.strip().splitlines()[0].strip() if rewritten.strip() else ""
+                return rewritten or question
+            # Without a model: a follow-up ("and what about Germany?", "why did it?")
+            # borrows the terms of the previous question for retrieval.
+            words = set(re.findall(r"\w+", question.lower()))
+            previous = next((text for role, text in reversed(history) if role == "user"), None)
+            if previous and (words & _FOLLOW_UP or len(content_terms(question)) <= 2):
+                return f"{question} ({previous})"
+            return question
+
+    def _embed(self, state: dict[str, Any]) -> Any:
+        with _timer(state, "embed_ms"):
+            return self.embedder.embed([state["standalone"]])[0]
+
+    def _retrieve(self, state: dict[str, Any]) -> list[Hit]:
+        with _timer(state, "retrieve_ms"):
+            return self.retriever.retrieve(
+                state["standalone"],
+                k=self.settings.top_k,
+                filters=state["filters"],
+                mmr=self.settings.mmr,
+                query_vector=state["vector"],
+            )
+
+    def _gate(self, state: dict[str, Any]) -> bool:
+        """True when the evidence is strong enough to try answering."""
+        hits: list[Hit] = state["hits"]
+        best = max((h.dense for h in hits if h.dense is not None), default=0.0)
+        return bool(hits) and best >= self.settings.refusal_threshold
+
+    def _draft(self, states: Iterator[dict[str, Any]]) -> Iterator[str]:
+        for state in states:
+            if not state["gate"]:
+                return
+            hits: list[Hit] = state["hits"]
+            with _timer(state, "answer_ms"):
+                if self.generator is None:
+                    found = extract(
+                        state["standalone"],
+                        state["vector"],
+                        hits,
+                        self.embedder,
+                        max_sentences=self.settings.max_answer_sentences,
+                    )
+                    if found.relevance < self.settings.answer_threshold:
+                        return
+                    for i, sentence in enumerate(found.sentences):
+                        yield sentence if i == 0 else " " + sentence
+                else:
+                    inputs = {"context": format_context(hits), "question": state["standalone"]}
+                    yield from self.generator[0].stream(inputs)
+
+    def _finish(self, state: dict[str, Any]) -> Answer:
+        hits: list[Hit] = state["hits"]
+        draft: str = (state.get("draft") or "").strip()
+        timings: dict[str, float] = state["timings"]
+        # A short draft that says the briefs lack the answer is the model refusing.
+        refused = not draft or (_REFUSAL_PATTERN.search(draft) is not None and len(draft) < 200)
+        if refused:
+            timings["total_ms"] = _ms(state["started"])
+            return Answer(
+                question=state["question"],
+                text=REFUSAL,
+                citations=(),
+                sources=(),
+                refused=True,
+                unsupported=(),
+                standalone_question=state["standalone"],
+                timings=timings,
+                nearest=tuple(hits[:3]),
+            )
+        with _timer(state, "verify_ms"):
+            checked = verify(draft, hits, self.embedder)
+        timings["total_ms"] = _ms(state["started"])
+        return Answer(
+            question=state["question"],
+            text=checked.text,
+            citations=checked.citations,
+            sources=tuple(hits[i] for i in checked.cited),
+            refused=False,
+            unsupported=checked.unsupported,
+            standalone_question=state["standalone"],
+            timings=timings,
+        )
+
+
+def format_context(hits: Sequence[Hit]) -> str:
+    """Numbered passages for the prompt, each under its brief's title and section."""
+    blocks = []
+    for n, hit in enumerate(hits, start=1):
+        where = hit.title + (f" — {hit.section}" if hit.section else "")
+        blocks.append(f"[{n}] ({where})\n{hit.text}")
+    return "\n\n".join(blocks)
+
+
+def _turns(history: History | None) -> list[tuple[str, str]]:
+    """Normalise history: (question, answer) pairs or {"role", "content"} messages."""
+    turns: list[tuple[str, str]] = []
+    for item in history or ():
+        if isinstance(item, dict):
+            role = "user" if item.get("role") == "user" else "assistant"
+            turns.append((role, str(item.get("content", ""))))
+        else:
+            question, answer = item
+            turns += [("user", question), ("assistant", answer)]
+    return turns
+
+
+class _timer:
+    def __init__(self, state: dict[str, Any], key: str) -> None:
+        self.state, self.key = state, key
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.state["timings"][self.key] = _ms(self.started)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

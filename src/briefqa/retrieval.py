@@ -1,0 +1,205 @@
+"""Hybrid retrieval: dense (vector store) + BM25, fused by reciprocal rank.
+
+The BM25 side is built from the store's own chunks and rebuilt whenever the manifest's
+generation changes, so it never disagrees with the vector index. Optional MMR adds
+diversity; an optional cross-encoder reranks the fused candidates.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from .embeddings import Embedder
+from .errors import ConfigError
+from .manifest import Manifest
+from .schema import Chunk, Filters, Hit
+from .store import VectorStore
+from .text import content_terms
+
+#: Reciprocal-rank-fusion constant (Cormack et al. 2009); damps the weight of top ranks.
+RRF_K = 60
+
+
+class Reranker(Protocol):
+    """Scores (question, passage) pairs; higher is more relevant."""
+
+    def score(self, question: str, passages: Sequence[str]) -> list[float]: ...
+
+
+class CrossEncoderReranker:
+    """A sentence-transformers CrossEncoder loaded from a local directory."""
+
+    def __init__(self, path: str, device: str = "cpu") -> None:
+        from sentence_transformers import CrossEncoder
+
+        try:
+            self._model: Any = CrossEncoder(path, device=device, local_files_only=True)
+        except Exception as exc:
+            raise ConfigError(f"cannot load the reranker from {path!r}: {exc}") from exc
+
+    def score(self, question: str, passages: Sequence[str]) -> list[float]:
+        scores = self._model.predict([(question, p) for p in passages], show_progress_bar=False)
+        return [float(s) for s in scores]
+
+
+@dataclass
+class _Lexical:
+    generation: int
+    chunks: list[Chunk]
+    index: Any  # bm25s.BM25
+    vocabulary: frozenset[str]
+
+
+class Retriever:
+    """Finds the chunks most relevant to a question."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        manifest: Manifest,
+        *,
+        reranker: Reranker | None = None,
+        candidates: int = 30,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.manifest = manifest
+        self.reranker = reranker
+        self.candidates = candidates
+        self._lexical: _Lexical | None = None
+        self._lock = threading.Lock()
+
+    # ----------------------------------------------------------------- public
+
+    def retrieve(
+        self,
+        question: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        *,
+        mmr: float | None = None,
+        query_vector: np.ndarray[Any, Any] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks for ``question``, best first.
+
+        Args:
+            filters: restrict to some briefs or a date range.
+            mmr: if set (0–1), re-select for diversity with maximal marginal relevance,
+                ``mmr`` weighting relevance against novelty.
+            query_vector: the question's embedding, if the caller already has it.
+        """
+        if k <= 0:
+            return []
+        allowed = self._allowed(filters)
+        if allowed is not None and not allowed:
+            return []
+        vector = query_vector if query_vector is not None else self.embedder.embed([question])[0]
+        pool = max(self.candidates, 3 * k)
+        where = {"doc_id": {"$in": sorted(allowed)}} if allowed is not None else None
+        dense = self.store.search(vector, pool, where=where)
+        lexical = self._bm25(question, pool, allowed)
+
+        fused: dict[str, float] = {}
+        chunks: dict[str, Chunk] = {}
+        dense_scores: dict[str, float] = {}
+        lexical_scores: dict[str, float] = {}
+        for rank, (chunk, similarity) in enumerate(dense):
+            fused[chunk.chunk_id] = fused.get(chunk.chunk_id, 0.0) + 1 / (RRF_K + rank + 1)
+            chunks[chunk.chunk_id] = chunk
+            dense_scores[chunk.chunk_id] = similarity
+        for rank, (chunk, score) in enumerate(lexical):
+            fused[chunk.chunk_id] = fused.get(chunk.chunk_id, 0.0) + 1 / (RRF_K + rank + 1)
+            chunks.setdefault(chunk.chunk_id, chunk)
+            lexical_scores[chunk.chunk_id] = score
+        order = sorted(fused, key=fused.__getitem__, reverse=True)
+
+        scores = {cid: fused[cid] * RRF_K / 2 for cid in order}  # 1.0 = first in both lists
+        if self.reranker is not None and order:
+            top = order[: max(2 * k, 10)]
+            reranked = self.reranker.score(question, [chunks[c].text for c in top])
+            scores = dict(zip(top, reranked, strict=True))
+            order = sorted(top, key=scores.__getitem__, reverse=True)
+        if mmr is not None and len(order) > k:
+            order = self._mmr(vector, [chunks[c] for c in order[: 3 * k]], k, mmr)
+        return [
+            Hit.of(
+                chunks[cid],
+                round(scores[cid], 6),
+                dense=dense_scores.get(cid),
+                lexical=lexical_scores.get(cid),
+            )
+            for cid in order[:k]
+        ]
+
+    def vocabulary(self) -> frozenset[str]:
+        """Every content term in the index (to spot questions about absent topics)."""
+        return self._lexical_index().vocabulary
+
+    # ---------------------------------------------------------------- helpers
+
+    def _allowed(self, filters: Filters | None) -> set[str] | None:
+        if filters is None or not filters.active:
+            return None
+        briefs = self.manifest.briefs()
+        allowed = {b.doc_id for b in briefs}
+        if filters.doc_ids:
+            allowed &= set(filters.doc_ids)
+        if filters.date_from is not None:
+            allowed &= {b.doc_id for b in briefs if b.date and b.date >= filters.date_from}
+        if filters.date_to is not None:
+            allowed &= {b.doc_id for b in briefs if b.date and b.date <= filters.date_to}
+        return allowed
+
+    def _lexical_index(self) -> _Lexical:
+        generation = self.manifest.generation()
+        with self._lock:
+            if self._lexical is None or self._lexical.generation != generation:
+                self._lexical = self._build(generation)
+            return self._lexical
+
+    def _build(self, generation: int) -> _Lexical:
+        import bm25s
+
+        chunks = sorted(self.store.scan(), key=lambda c: c.chunk_id)
+        corpus = [content_terms(c.embedding_text) for c in chunks]
+        index = bm25s.BM25()
+        if chunks:
+            index.index(corpus, show_progress=False)
+        vocabulary = frozenset(t for terms in corpus for t in terms)
+        return _Lexical(generation, chunks, index, vocabulary)
+
+    def _bm25(self, question: str, k: int, allowed: set[str] | None) -> list[tuple[Chunk, float]]:
+        lexical = self._lexical_index()
+        terms = [t for t in content_terms(question) if t in lexical.vocabulary]
+        if not terms or not lexical.chunks:
+            return []
+        scores = np.asarray(lexical.index.get_scores(terms), dtype=np.float32)
+        if allowed is not None:
+            mask = np.fromiter((c.doc_id in allowed for c in lexical.chunks), dtype=bool)
+            scores = np.where(mask, scores, 0.0)
+        top = np.argsort(-scores)[:k]
+        return [(lexical.chunks[i], float(scores[i])) for i in top if scores[i] > 0]
+
+    def _mmr(
+        self, query: np.ndarray[Any, Any], pool: list[Chunk], k: int, weight: float
+    ) -> list[str]:
+        vectors = self.embedder.embed([c.embedding_text for c in pool])
+        relevance = vectors @ query
+        chosen: list[int] = []
+        while len(chosen) < min(k, len(pool)):
+            best, best_value = -1, -np.inf
+            for i in range(len(pool)):
+                if i in chosen:
+                    continue
+                redundancy = max((float(vectors[i] @ vectors[j]) for j in chosen), default=0.0)
+                value = weight * float(relevance[i]) - (1 - weight) * redundancy
+                if value > best_value:
+                    best, best_value = i, value
+            chosen.append(best)
+        return [pool[i].chunk_id for i in chosen]
