@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .answering import Answerer, History
 from .embeddings import Embedder, embedder_from_settings
@@ -25,6 +26,7 @@ class BriefQA:
         settings: configuration; read from the environment and ``briefqa.toml`` if omitted.
         embedder: an embedding model to use instead of the configured one (tests, reuse).
         store: a vector store to use instead of the configured Chroma.
+        chat_model: a LangChain chat model to answer with instead of ``settings.llm``.
 
     Heavy parts (the embedding model, the Chroma client) load on first use, so listing
     documents is instant.
@@ -37,6 +39,7 @@ class BriefQA:
         *,
         embedder: Embedder | None = None,
         store: VectorStore | None = None,
+        chat_model: Any | None = None,
     ) -> None:
         settings = settings if settings is not None else Settings()
         if data_dir is not None:
@@ -47,6 +50,7 @@ class BriefQA:
         self._store = store
         self._manifest: Manifest | None = None
         self._answerer: Answerer | None = None
+        self._chat_model = chat_model
 
     # ------------------------------------------------------------------ parts
 
@@ -78,10 +82,10 @@ class BriefQA:
             )
             retriever = Retriever(self.store, self.embedder, self.manifest, reranker=reranker)
             generator = None
-            if self.settings.llm != "extractive":
+            if self.settings.llm != "extractive" or self._chat_model is not None:
                 from .llm import build_generator
 
-                generator = build_generator(self.settings)
+                generator = build_generator(self.settings, self._chat_model)
             self._answerer = Answerer(retriever, self.embedder, self.settings, generator)
         return self._answerer
 

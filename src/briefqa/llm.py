@@ -39,19 +39,20 @@ def read_prompt(settings: Settings, name: str) -> str:
 
 
 def build_generator(
-    settings: Settings,
+    settings: Settings, chat_model: Any | None = None
 ) -> tuple[Runnable[dict[str, Any], str], Runnable[dict[str, Any], str]]:
     """The (answer, condense) pipelines for the configured LLM backend.
 
     Both take a dict of prompt variables and produce text; both can ``.stream()``.
+    ``chat_model`` (any LangChain chat model) replaces the configured backend.
     """
     answer: Any
-    if settings.llm == "llamacpp":
+    if settings.llm == "llamacpp" and chat_model is None:
         model: Any = LlamaCppCompletion.from_settings(settings)
         answer = PromptTemplate.from_template(read_prompt(settings, "completion"))
         condense: Any = PromptTemplate.from_template(read_prompt(settings, "condense"))
     else:
-        model = _chat_model(settings)
+        model = chat_model if chat_model is not None else _chat_model(settings)
         answer = ChatPromptTemplate.from_messages(
             [
                 ("system", read_prompt(settings, "answer_system")),

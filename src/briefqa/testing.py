@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 from .embeddings import Vectors
 from .errors import EmbeddingError
@@ -102,3 +108,44 @@ def check_vector_store(store: VectorStore) -> None:
     store.delete(["a-1", "b-2"])
     assert store.count() == 0
     assert store.search(embedder.embed(["anything"])[0], k=3) == []
+
+
+class FakeChatModel(BaseChatModel):
+    """A LangChain chat model that replies from a script and records what it was sent.
+
+    Replies are used in order (the last one repeats); streaming yields word by word, as
+    a real server streams tokens.
+    """
+
+    replies: list[str]
+    received: list[list[BaseMessage]] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake-chat"
+
+    def _next(self, messages: list[BaseMessage]) -> str:
+        self.received.append(list(messages))
+        index = min(len(self.received) - 1, len(self.replies) - 1)
+        return self.replies[index]
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        reply = self._next(messages)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=reply))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        for piece in re.split(r"(?<=\s)", self._next(messages)):
+            if piece:
+                yield ChatGenerationChunk(message=AIMessageChunk(content=piece))

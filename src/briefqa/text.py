@@ -134,7 +134,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     [
         "a",
         "about",
@@ -292,4 +292,4 @@ def stem(word: str) -> str:
 def content_terms(text: str) -> list[str]:
     """Lower-cased, lightly stemmed content words: the unit of lexical matching."""
     words = (w.lower() for w in _TERM.findall(unicodedata.normalize("NFKC", text)))
-    return [stem(w) for w in words if w not in _STOPWORDS]
+    return [stem(w) for w in words if w not in STOPWORDS]
