@@ -106,7 +106,7 @@ def test_filters_by_brief_and_date(seed_qa: BriefQA) -> None:
 
 @pytest.mark.parametrize("question", ["", "   \n\t", "x" * 20_000])
 def test_bad_questions_get_a_clear_error(seed_qa: BriefQA, question: str) -> None:
-    with pytest.raises(InvalidQuestion, match="empty|characters long"):
+    with pytest.raises(InvalidQuestion, match=r"empty|characters long"):
         seed_qa.ask(question)
 
 
