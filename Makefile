@@ -21,16 +21,26 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# llama-cpp-python's server runs the packaged Gemma for the `openai` backend's tests.
+# Built without native/AMX code paths: the default build crashes on these CPUs.
+LLAMA_STAMP := $(VENV)/.llama
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
+$(LLAMA_STAMP): $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" FORCE_CMAKE=1 $(BIN)/python -m pip install -q \
+		'llama-cpp-python[server]>=0.3,<0.4'
+	touch $@
+
 run: setup
 	$(BIN)/briefqa ingest --if-empty
 	$(BIN)/briefqa docs
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks evals
+	$(BIN)/ruff format --check src tests benchmarks evals
 	$(BIN)/mypy
 
-test: setup lint
+test: setup $(LLAMA_STAMP) lint
 	$(BIN)/python -m pytest
 
 bench: setup

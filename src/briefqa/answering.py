@@ -24,6 +24,7 @@ from langchain_core.runnables import (
 from .embeddings import CachedEmbedder, Embedder
 from .errors import InvalidQuestion
 from .extractive import extract
+from .refusal import Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever
 from .schema import Answer, Filters, Hit
 from .settings import Settings
@@ -33,6 +34,7 @@ from .verify import verify
 #: What a refusal says; LLM prompts ask for exactly this sentence, too.
 REFUSAL = "The briefs do not cover this question."
 _REFUSAL_PATTERN = re.compile(r"briefs do not cover|not covered by the briefs|cannot answer", re.I)
+_ANSWER_LABEL = re.compile(r"^\s*(?:answer|a)\s*:\s*", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Words that make a question lean on the conversation before it.
 _FOLLOW_UP = frozenset(
@@ -75,6 +77,12 @@ class Answerer:
         self.embedder = CachedEmbedder(embedder)
         self.settings = settings
         self.generator = generator
+        self.refusal = RefusalModel.load()
+        self.threshold = (
+            self.refusal.threshold
+            if settings.refusal_threshold is None
+            else settings.refusal_threshold
+        )
         self.prepare: Runnable[dict[str, Any], dict[str, Any]] = (
             RunnablePassthrough.assign(standalone=RunnableLambda(self._condense))
             | RunnablePassthrough.assign(vector=RunnableLambda(self._embed))
@@ -160,15 +168,21 @@ class Answerer:
                 query_vector=state["vector"],
             )
 
-    def _gate(self, state: dict[str, Any]) -> bool:
-        """True when the evidence is strong enough to try answering."""
-        hits: list[Hit] = state["hits"]
-        best = max((h.dense for h in hits if h.dense is not None), default=0.0)
-        return bool(hits) and best >= self.settings.refusal_threshold
+    def evidence(self, question: str, hits: Sequence[Hit], vector: Any | None = None) -> Evidence:
+        """The refusal model's signals for ``question`` over ``hits``."""
+        if vector is None:
+            vector = self.embedder.embed([question])[0]
+        return gather_evidence(question, vector, hits, self.embedder, self.retriever.idf())
+
+    def _gate(self, state: dict[str, Any]) -> float:
+        """Probability that the passages answer the question."""
+        with _timer(state, "gate_ms"):
+            found = self.evidence(state["standalone"], state["hits"], state["vector"])
+            return self.refusal.probability(found)
 
     def _draft(self, states: Iterator[dict[str, Any]]) -> Iterator[str]:
         for state in states:
-            if not state["gate"]:
+            if state["gate"] < self.threshold:
                 return
             hits: list[Hit] = state["hits"]
             with _timer(state, "answer_ms"):
@@ -180,8 +194,6 @@ class Answerer:
                         self.embedder,
                         max_sentences=self.settings.max_answer_sentences,
                     )
-                    if found.relevance < self.settings.answer_threshold:
-                        return
                     for i, sentence in enumerate(found.sentences):
                         yield sentence if i == 0 else " " + sentence
                 else:
@@ -190,7 +202,8 @@ class Answerer:
 
     def _finish(self, state: dict[str, Any]) -> Answer:
         hits: list[Hit] = state["hits"]
-        draft: str = (state.get("draft") or "").strip()
+        # Base models often echo the prompt's "Answer:" label.
+        draft = _ANSWER_LABEL.sub("", state.get("draft") or "").strip()
         timings: dict[str, float] = state["timings"]
         # A short draft that says the briefs lack the answer is the model refusing.
         refused = not draft or (_REFUSAL_PATTERN.search(draft) is not None and len(draft) < 200)
@@ -206,6 +219,7 @@ class Answerer:
                 standalone_question=state["standalone"],
                 timings=timings,
                 nearest=tuple(hits[:3]),
+                confidence=round(state["gate"], 4),
             )
         with _timer(state, "verify_ms"):
             checked = verify(draft, hits, self.embedder)
@@ -219,6 +233,7 @@ class Answerer:
             unsupported=checked.unsupported,
             standalone_question=state["standalone"],
             timings=timings,
+            confidence=round(state["gate"], 4),
         )
 
 

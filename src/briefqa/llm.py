@@ -18,6 +18,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.outputs import GenerationChunk
 from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 from langchain_core.runnables import Runnable
+from pydantic import Field, SecretStr
 
 from .errors import ConfigError
 from .settings import Settings
@@ -87,9 +88,15 @@ def _chat_model(settings: Settings) -> Any:
                 model=settings.llm_model,
                 base_url=settings.llm_base_url,
                 # Local servers (vLLM, llama.cpp, Ollama) accept any key but the client wants one.
-                api_key=key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+                api_key=SecretStr(key or os.environ.get("OPENAI_API_KEY") or "not-needed"),
                 temperature=settings.llm_temperature,
                 max_completion_tokens=settings.llm_max_tokens,
+                # Self-hosted servers (llama.cpp's among them) read the older max_tokens
+                # and ignore max_completion_tokens, then generate to the context limit.
+                extra_body={"max_tokens": settings.llm_max_tokens}
+                if settings.llm_base_url
+                else None,
+                stop_sequences=settings.llm_stop or None,
                 timeout=settings.llm_timeout,
                 max_retries=1,
             )
@@ -107,6 +114,7 @@ def _chat_model(settings: Settings) -> Any:
                 base_url=settings.llm_base_url or "http://127.0.0.1:11434",
                 temperature=settings.llm_temperature,
                 num_predict=settings.llm_max_tokens,
+                stop=settings.llm_stop or None,
             )
     raise ConfigError(f"unknown LLM backend {settings.llm!r}")
 
@@ -121,6 +129,7 @@ class LlamaCppCompletion(LLM):
     client: Any
     max_tokens: int = 400
     temperature: float = 0.0
+    stop_sequences: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaCppCompletion:
@@ -168,7 +177,7 @@ class LlamaCppCompletion(LLM):
             prompt,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
-            stop=[*(stop or []), "\nQuestion:", "\n\n\n"],
+            stop=[*(stop or []), *self.stop_sequences, "\nQuestion:", "\n\n\n"],
             stream=True,
         ):
             text = part["choices"][0]["text"]

@@ -7,8 +7,10 @@ diversity; an optional cross-encoder reranks the fused candidates.
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +55,7 @@ class _Lexical:
     chunks: list[Chunk]
     index: Any  # bm25s.BM25
     vocabulary: frozenset[str]
+    document_frequency: dict[str, int]
 
 
 class Retriever:
@@ -137,9 +140,16 @@ class Retriever:
             for cid in order[:k]
         ]
 
-    def vocabulary(self) -> frozenset[str]:
-        """Every content term in the index (to spot questions about absent topics)."""
-        return self._lexical_index().vocabulary
+    def idf(self) -> Callable[[str], float]:
+        """Inverse document frequency of a content term over the indexed chunks.
+
+        Terms absent from the index get the highest value: a question about a word no
+        brief uses is likely about something the briefs do not cover.
+        """
+        lexical = self._lexical_index()
+        total = len(lexical.chunks)
+        frequency = lexical.document_frequency
+        return lambda term: math.log((total + 1) / (frequency.get(term, 0) + 0.5))
 
     # ---------------------------------------------------------------- helpers
 
@@ -171,8 +181,8 @@ class Retriever:
         index = bm25s.BM25()
         if chunks:
             index.index(corpus, show_progress=False)
-        vocabulary = frozenset(t for terms in corpus for t in terms)
-        return _Lexical(generation, chunks, index, vocabulary)
+        frequency = Counter(t for terms in corpus for t in set(terms))
+        return _Lexical(generation, chunks, index, frozenset(frequency), dict(frequency))
 
     def _bm25(self, question: str, k: int, allowed: set[str] | None) -> list[tuple[Chunk, float]]:
         lexical = self._lexical_index()

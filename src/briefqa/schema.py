@@ -219,7 +219,8 @@ class Answer:
     ``sources`` holds only the chunks actually cited; when ``refused`` is true the
     briefs do not cover the question and ``nearest`` holds the closest passages found.
     ``unsupported`` lists answer sentences that no cited passage supports well enough.
-    ``timings`` are milliseconds per stage.
+    ``confidence`` is the refusal model's probability that the passages answer the
+    question. ``timings`` are milliseconds per stage.
     """
 
     question: str
@@ -231,6 +232,7 @@ class Answer:
     standalone_question: str
     timings: dict[str, float]
     nearest: tuple[Hit, ...] = ()
+    confidence: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by ``briefqa ask --json`` and ``POST /api/v1/ask``."""
@@ -242,5 +244,6 @@ class Answer:
             "unsupported": list(self.unsupported),
             "standalone_question": self.standalone_question,
             "nearest": [h.to_dict() for h in self.nearest],
+            "confidence": self.confidence,
             "timings": self.timings,
         }

@@ -87,16 +87,14 @@ class Settings(BaseSettings):
         default=None,
         description="Local directory of a sentence-transformers CrossEncoder; unset: no reranker.",
     )
-    refusal_threshold: float = Field(
-        default=0.30,
+    refusal_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
         description=(
-            "Refuse when the best passage's cosine similarity to the question is below this "
-            "(calibrated on held-out eval questions, see evals/README.md)."
+            "Refuse when the refusal model's probability that the passages answer the "
+            "question is below this; unset: the calibrated value (evals/README.md)."
         ),
-    )
-    answer_threshold: float = Field(
-        default=0.45,
-        description="Extractive answerer: refuse when no sentence's relevance reaches this.",
     )
     max_answer_sentences: int = Field(
         default=3, ge=1, le=10, description="Extractive answerer: most sentences per answer."
@@ -124,6 +122,10 @@ class Settings(BaseSettings):
     )
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
     llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an answer may use.")
+    llm_stop: list[str] = Field(
+        default_factory=list,
+        description="Stop sequences sent to the LLM (base models need some, e.g. '###').",
+    )
     llm_timeout: float = Field(default=120.0, gt=0, description="Seconds to wait for the LLM.")
     llamacpp_model_path: Path | None = Field(
         default=None,

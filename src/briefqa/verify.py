@@ -147,7 +147,7 @@ def verify(draft: str, hits: Sequence[Hit], embedder: Embedder) -> Verified:
                     score=hit.score,
                 )
             )
-        if best < SUPPORT_THRESHOLD and len(claim.split()) >= 3:
+        if best < SUPPORT_THRESHOLD and content_terms(claim):
             unsupported.append(claim)
         pieces.append(_with_markers(claim, [display[n] for n in numbers]))
     return Verified(" ".join(pieces), tuple(citations), tuple(unsupported), tuple(cited))

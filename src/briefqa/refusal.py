@@ -1,0 +1,197 @@
+"""When to refuse: is the retrieved evidence strong enough to answer the question?
+
+Four signals, computed from the question and the retrieved passages, feed a logistic
+model whose weights are fitted on held-out calibration questions by
+``evals/calibrate_refusal.py`` and stored in ``refusal.json`` beside this module:
+
+- ``dense``: best cosine similarity between the question and a retrieved chunk;
+- ``relevance``: best sentence relevance (meaning and wording, as the extractive
+  answerer scores it);
+- ``coverage``: IDF-weighted share of the question's content words found together in
+  one passage window (a sentence with its neighbours);
+- ``window``: the best window's joint score: its coverage, times the share of the
+  question's names (capitalised words, codes like "K2") it contains, times whether it
+  holds the kind of answer asked for (a figure for "how much", a date for "when", a
+  name for "who") — the classic answer-type check of question answering.
+
+One rule stands beside the model: a question that asks for a figure or a date is
+refused unless some passage sentence holds one with all the question's names around it
+(``kind_found``). "How much did Poland pay for its K2 tanks?" over a brief that never
+prices them is refused however close the topic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .embeddings import Embedder, Vectors
+from .schema import Hit
+from .text import STOPWORDS, content_terms, sentence_spans
+
+MODEL_FILE = Path(__file__).with_name("refusal.json")
+FEATURES = ("dense", "relevance", "coverage", "window")
+# Words that frame a question rather than say what it is about.
+_FRAMING = frozenset(
+    """many much name kind type brief briefs say says said mention mentioned describe
+    according one two call called main current currently acronym stand stands mean means
+    meaning refer refers term document cite cited consider considered identify identifies
+    suggest suggests recommend recommends example examples""".split()
+)
+_FIGURE_QUESTION = re.compile(
+    r"\bhow (?:much|many|large|big|long|far|old)\b|\b(?:budget|cost|price|amount|number|"
+    r"percentage|share|size|population|gdp|spending|figure|total)\b",
+    re.I,
+)
+_DATE_QUESTION = re.compile(r"^\s*when\b|\bwhat (?:year|date|month|day)\b|\bsince when\b", re.I)
+_NAME_QUESTION = re.compile(r"^\s*(?:who|whom|where)\b", re.I)
+_FIGURE = re.compile(
+    r"(?<![A-Za-z])\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"hundred|thousand|million|billion|trillion|dozen|half|first|second|third|fourth|fifth|"
+    r"several|few)\b",
+    re.I,
+)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DATE = re.compile(
+    rf"\b(?:1[5-9]\d\d|20\d\d|{_MONTHS}|(?:last|next|this) (?:year|month|week))\b", re.I
+)
+_NAME = re.compile(r"\b(?:[A-Z][\w’'-]*[a-z][\w’'-]*|[A-Z0-9]*[A-Z][A-Z0-9]+|[A-Z]+\d+\w*)\b")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The signals the refusal model reads (all 0–1)."""
+
+    dense: float
+    relevance: float
+    coverage: float
+    window: float
+    kind_found: bool = True
+
+    def vector(self) -> list[float]:
+        return [float(getattr(self, name)) for name in FEATURES]
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 4) for k, v in asdict(self).items()}
+
+
+def question_names(question: str) -> set[str]:
+    """Names in the question, lower-cased: "Which country opposed NATO's office in Tokyo?"
+    gives {"nato", "tokyo"}; a sentence's first word counts unless it is common."""
+    names = set()
+    for match in _NAME.finditer(question):
+        word = match.group().lower().removesuffix("’s").removesuffix("'s")
+        if match.start() == 0 and word in STOPWORDS | _FRAMING:
+            continue
+        names.add(word)
+    return names
+
+
+def answer_kind(question: str) -> re.Pattern[str] | None:
+    """The pattern an answer to ``question`` must contain, if its kind is clear."""
+    if _DATE_QUESTION.search(question):
+        return _DATE
+    if _FIGURE_QUESTION.search(question):
+        return _FIGURE
+    return None
+
+
+def gather_evidence(
+    question: str,
+    question_vector: Vectors,
+    hits: Sequence[Hit],
+    embedder: Embedder,
+    idf: Callable[[str], float],
+) -> Evidence:
+    """Measure how well ``hits`` cover ``question``."""
+    from .extractive import relevance as sentence_relevance
+
+    if not hits:
+        return Evidence(0.0, 0.0, 0.0, 0.0, False)
+    terms = {t for t in content_terms(question) if t not in _FRAMING}
+    weights = {t: idf(t) for t in terms}
+    total = sum(weights.values()) or 1.0
+    names = question_names(question)
+    kind = answer_kind(question)
+    wants_name = _NAME_QUESTION.search(question) is not None
+
+    sentences: list[str] = []
+    coverage = window_score = 0.0
+    kind_found = kind is None
+    for hit in hits:
+        spans = list(sentence_spans(hit.text))
+        sentences += [hit.text[s:e] for s, e in spans]
+        for i in range(len(spans)):
+            lo, hi = spans[max(0, i - 1)][0], spans[min(len(spans) - 1, i + 1)][1]
+            window = f"{hit.title} {hit.section or ''} {hit.text[lo:hi]}"
+            found = set(content_terms(window))
+            covered = sum(w for t, w in weights.items() if t in found) / total
+            lowered = window.lower()
+            named = sum(n in lowered for n in names) / len(names) if names else 1.0
+            sentence = hit.text[spans[i][0] : spans[i][1]]
+            if kind is not None:
+                typed = 1.0 if kind.search(sentence) else 0.0
+            elif wants_name:  # a name the question does not already contain
+                typed = 1.0 if question_names(sentence) - names else 0.0
+            else:
+                typed = 1.0
+            coverage = max(coverage, covered)
+            window_score = max(window_score, covered * named * typed)
+            if kind is not None and named == 1.0 and typed:
+                kind_found = True
+    vectors = list(embedder.embed(sentences)) if sentences else []
+    best_relevance = max(
+        (
+            sentence_relevance(question, question_vector, s, v)
+            for s, v in zip(sentences, vectors, strict=True)
+        ),
+        default=0.0,
+    )
+    dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
+    return Evidence(dense, best_relevance, coverage, window_score, kind_found)
+
+
+@dataclass(frozen=True)
+class RefusalModel:
+    """Logistic model: probability that the passages answer the question."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    note: str = ""
+
+    def probability(self, evidence: Evidence) -> float:
+        """Probability that the passages answer the question (0 when the rule refuses)."""
+        if not evidence.kind_found:
+            return 0.0
+        return self.probability_of(evidence.vector())
+
+    def probability_of(self, features: Sequence[float]) -> float:
+        """Probability for a raw feature vector, in the order of :data:`FEATURES`."""
+        z = self.bias + sum(w * float(x) for w, x in zip(self.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def answerable(self, evidence: Evidence, threshold: float | None = None) -> bool:
+        limit = self.threshold if threshold is None else threshold
+        return evidence.kind_found and self.probability(evidence) >= limit
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> RefusalModel:
+        data = json.loads(path.read_text())
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path} was fitted on other features: {data['features']}")
+        return cls(tuple(data["weights"]), data["bias"], data["threshold"], data.get("note", ""))
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        data = {
+            "features": list(FEATURES),
+            "weights": [round(w, 6) for w in self.weights],
+            "bias": round(self.bias, 6),
+            "threshold": round(self.threshold, 4),
+            "note": self.note,
+        }
+        path.write_text(json.dumps(data, indent=2) + "\n")
