@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -88,6 +88,7 @@ class Retriever:
         *,
         mmr: float | None = None,
         query_vector: np.ndarray[Any, Any] | None = None,
+        mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
     ) -> list[Hit]:
         """The ``k`` best chunks for ``question``, best first.
 
@@ -96,6 +97,7 @@ class Retriever:
             mmr: if set (0–1), re-select for diversity with maximal marginal relevance,
                 ``mmr`` weighting relevance against novelty.
             query_vector: the question's embedding, if the caller already has it.
+            mode: ``hybrid`` (default), or one retriever alone, for comparisons.
         """
         if k <= 0:
             return []
@@ -105,8 +107,8 @@ class Retriever:
         vector = query_vector if query_vector is not None else self.embedder.embed([question])[0]
         pool = max(self.candidates, 3 * k)
         where = {"doc_id": {"$in": sorted(allowed)}} if allowed is not None else None
-        dense = self.store.search(vector, pool, where=where)
-        lexical = self._bm25(question, pool, allowed)
+        dense = self.store.search(vector, pool, where=where) if mode != "lexical" else []
+        lexical = self._bm25(question, pool, allowed) if mode != "dense" else []
 
         fused: dict[str, float] = {}
         chunks: dict[str, Chunk] = {}
