@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench eval eval-ci clean
 
 # torch goes first, pinned: pip then takes the CPU build from local disk instead of
 # pulling a multi-GB CUDA build as a dependency of sentence-transformers.
@@ -45,6 +45,21 @@ test: setup $(LLAMA_STAMP) lint
 
 bench: setup
 	$(BIN)/python benchmarks/bench_ingest.py
+
+# Both question sets, with the baselines, reports under evals/reports/.
+eval: setup
+	$(BIN)/briefqa eval --dataset evals/seed_brief.jsonl --corpus corpus \
+		--baseline naive,bm25 --report evals/reports/seed_brief
+	$(BIN)/briefqa eval --dataset evals/clapnq_dev/questions.jsonl \
+		--docs evals/clapnq_dev/docs.jsonl --baseline naive,bm25 --report evals/reports/clapnq_dev
+
+# The regression gate CI runs: the seed-brief set must stay at its measured level.
+eval-ci: setup
+	$(BIN)/briefqa eval --dataset evals/seed_brief.jsonl --corpus corpus \
+		--report evals/reports/seed_brief --fail-under hit@3=0.95 --fail-under hit@5=0.97 \
+		--fail-under citation_recall=0.9 --fail-under answer_contained=0.8 \
+		--fail-under supported_share=0.95 --fail-under refused_unanswerable=0.8 \
+		--fail-under false_refusal=0.05
 
 clean:
 	rm -rf $(VENV) .briefqa

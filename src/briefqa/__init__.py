@@ -22,7 +22,16 @@ from .errors import (
     StoreError,
     UnsupportedFormat,
 )
+from .evaluation import (
+    LOWER_IS_BETTER,
+    METRICS,
+    EvalCase,
+    EvalReport,
+    load_dataset,
+    run_evaluation,
+)
 from .loaders import SUPPORTED_SUFFIXES, load_brief
+from .reports import markdown, write_report
 from .schema import (
     Answer,
     Block,
@@ -35,11 +44,13 @@ from .schema import (
     IngestError,
     IngestReport,
 )
-from .settings import Settings
+from .settings import Settings, load_settings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "LOWER_IS_BETTER",
+    "METRICS",
     "SUPPORTED_SUFFIXES",
     "Answer",
     "Block",
@@ -52,6 +63,8 @@ __all__ = [
     "ConfigError",
     "DocumentError",
     "EmbeddingError",
+    "EvalCase",
+    "EvalReport",
     "Filters",
     "Hit",
     "IndexLocked",
@@ -64,4 +77,9 @@ __all__ = [
     "UnsupportedFormat",
     "__version__",
     "load_brief",
+    "load_dataset",
+    "load_settings",
+    "markdown",
+    "run_evaluation",
+    "write_report",
 ]

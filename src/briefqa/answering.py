@@ -28,7 +28,7 @@ from .refusal import Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever
 from .schema import Answer, Filters, Hit
 from .settings import Settings
-from .text import content_terms
+from .text import content_terms, normalize
 from .verify import verify
 
 #: What a refusal says; LLM prompts ask for exactly this sentence, too.
@@ -119,7 +119,7 @@ class Answerer:
     def _inputs(
         self, question: str, history: History | None, filters: Filters | None
     ) -> dict[str, Any]:
-        question = _CONTROL.sub(" ", question or "").strip()
+        question = normalize(_CONTROL.sub(" ", question or ""))
         if not question:
             raise InvalidQuestion("the question is empty: type a question about the briefs")
         if len(question) > self.settings.max_question_chars:
@@ -205,8 +205,13 @@ class Answerer:
         # Base models often echo the prompt's "Answer:" label.
         draft = _ANSWER_LABEL.sub("", state.get("draft") or "").strip()
         timings: dict[str, float] = state["timings"]
-        # A short draft that says the briefs lack the answer is the model refusing.
-        refused = not draft or (_REFUSAL_PATTERN.search(draft) is not None and len(draft) < 200)
+        # A model refuses by (nearly) saying the refusal sentence; extractive drafts are
+        # brief text and may legitimately contain such words.
+        refused = not draft or (
+            self.generator is not None
+            and _REFUSAL_PATTERN.search(draft) is not None
+            and len(draft) < len(REFUSAL) + 40
+        )
         if refused:
             timings["total_ms"] = _ms(state["started"])
             return Answer(
@@ -252,10 +257,15 @@ def _turns(history: History | None) -> list[tuple[str, str]]:
     for item in history or ():
         if isinstance(item, dict):
             role = "user" if item.get("role") == "user" else "assistant"
-            turns.append((role, str(item.get("content", ""))))
-        else:
+            turns.append((role, str(item.get("content") or "")))
+        elif isinstance(item, tuple | list) and len(item) == 2:
             question, answer = item
-            turns += [("user", question), ("assistant", answer)]
+            turns += [("user", str(question or "")), ("assistant", str(answer or ""))]
+        else:
+            raise InvalidQuestion(
+                "history must hold (question, answer) pairs or {'role', 'content'} messages, "
+                f"not {type(item).__name__}"
+            )
     return turns
 
 

@@ -9,7 +9,21 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import briefqa
-from briefqa import Answer, BriefQA, BriefQAError, Filters, IngestReport, InvalidQuestion
+from briefqa import (
+    LOWER_IS_BETTER,
+    METRICS,
+    Answer,
+    BriefQA,
+    BriefQAError,
+    ConfigError,
+    Filters,
+    IngestReport,
+    InvalidQuestion,
+    Settings,
+    markdown,
+    run_evaluation,
+    write_report,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,6 +71,25 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--from", dest="date_from", help="only briefs dated on/after (YYYY-MM-DD)")
     ask.add_argument("--to", dest="date_to", help="only briefs dated on/before (YYYY-MM-DD)")
     ask.set_defaults(func=_ask)
+
+    evaluate = commands.add_parser("eval", help="measure answer quality on a question set")
+    evaluate.add_argument("--dataset", required=True, help="questions JSONL")
+    source = evaluate.add_mutually_exclusive_group()
+    source.add_argument("--docs", help="documents JSONL {doc_id, title, text}: index them fresh")
+    source.add_argument("--corpus", help="folder of briefs: index them fresh")
+    evaluate.add_argument("--k", type=int, default=5, help="passages per answer (default 5)")
+    evaluate.add_argument("--report", help="folder for report.json, report.md, report.html")
+    evaluate.add_argument("--baseline", default="", help="comma-separated: naive,bm25")
+    evaluate.add_argument(
+        "--fail-under",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 1 if briefqa's METRIC is below VALUE (above it for false_refusal and "
+        "latencies); repeatable",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
+    evaluate.set_defaults(func=_eval)
 
     remove = commands.add_parser("remove", help="remove a brief from the index")
     remove.add_argument("doc_id", help="the brief's id (see `briefqa docs`)")
@@ -178,6 +211,68 @@ def _print_answer(pieces: Iterator[str | Answer]) -> Answer:
         print(f"  unsupported: {sentence}")
     print()
     return answer
+
+
+def _eval(args: argparse.Namespace) -> int:
+    bounds = _parse_bounds(args.fail_under)
+    baselines = [b.strip() for b in args.baseline.split(",") if b.strip()]
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="question", desc="evaluating", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
+    report = run_evaluation(
+        args.dataset,
+        docs=args.docs,
+        corpus=args.corpus,
+        k=args.k,
+        baselines=baselines,
+        settings=settings,
+        progress=progress if sys.stderr.isatty() else None,
+    )
+    if bar is not None:
+        bar.close()
+    if args.report:
+        paths = write_report(report, args.report)
+        print(f"report: {paths['html']}", file=sys.stderr)
+    ours = report.systems["briefqa"]
+    broken = []
+    for metric, bound in bounds.items():
+        value = ours.get(metric)
+        lower_better = metric in LOWER_IS_BETTER
+        if value is None or (value > bound if lower_better else value < bound):
+            sign = "<=" if lower_better else ">="
+            broken.append(f"{metric} = {value} (needs {sign} {bound})")
+    if args.json:
+        print(
+            json.dumps({**report.to_dict(), "failed_bounds": broken}, ensure_ascii=False, indent=2)
+        )
+    else:
+        print(markdown(report).split("## Definitions")[0].rstrip())
+    for line in broken:
+        print(f"briefqa: eval bound not met: {line}", file=sys.stderr)
+    return 1 if broken else 0
+
+
+def _parse_bounds(items: list[str]) -> dict[str, float]:
+    bounds = {}
+    for item in items:
+        metric, _, value = item.partition("=")
+        if metric not in METRICS:
+            raise ConfigError(
+                f"--fail-under {item!r}: unknown metric; choose from {', '.join(METRICS)}"
+            )
+        try:
+            bounds[metric] = float(value)
+        except ValueError:
+            raise ConfigError(f"--fail-under {item!r}: the value must be a number") from None
+    return bounds
 
 
 def _remove(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -14,7 +15,7 @@ from .ingest import Progress, flush_pending, ingest_lock, run_ingest
 from .manifest import Manifest
 from .retrieval import CrossEncoderReranker, Retriever
 from .schema import Answer, BriefInfo, Filters, Hit, IngestReport
-from .settings import Settings
+from .settings import Settings, load_settings
 from .store import VectorStore, store_from_settings
 
 
@@ -41,40 +42,53 @@ class BriefQA:
         store: VectorStore | None = None,
         chat_model: Any | None = None,
     ) -> None:
-        settings = settings if settings is not None else Settings()
+        settings = settings if settings is not None else load_settings()
         if data_dir is not None:
             settings = settings.with_overrides(data_dir=Path(data_dir))
         self.settings = settings
         self.data_dir = Path(settings.data_dir).expanduser().resolve()
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise ConfigError(f"data_dir {self.data_dir} exists and is not a directory")
         self._embedder = embedder
         self._store = store
         self._manifest: Manifest | None = None
         self._answerer: Answerer | None = None
         self._chat_model = chat_model
+        # The web UI and REST API share one engine across threads: build each heavy
+        # part once.
+        self._build_lock = threading.RLock()
 
     # ------------------------------------------------------------------ parts
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = embedder_from_settings(self.settings)
-        return self._embedder
+        with self._build_lock:
+            if self._embedder is None:
+                self._embedder = embedder_from_settings(self.settings)
+            return self._embedder
 
     @property
     def store(self) -> VectorStore:
-        if self._store is None:
-            self._store = store_from_settings(self.settings, self.data_dir)
-        return self._store
+        with self._build_lock:
+            if self._store is None:
+                self._store = store_from_settings(self.settings, self.data_dir)
+            return self._store
 
     @property
     def manifest(self) -> Manifest:
-        if self._manifest is None:
-            self._manifest = Manifest(self.data_dir / "manifest.sqlite3")
-        return self._manifest
+        with self._build_lock:
+            if self._manifest is None:
+                self._manifest = Manifest(self.data_dir / "manifest.sqlite3")
+            return self._manifest
 
     @property
     def answerer(self) -> Answerer:
+        with self._build_lock:
+            return self._build_answerer()
+
+    def _build_answerer(self) -> Answerer:
         if self._answerer is None:
+            self._check_model(record=False)
             reranker = (
                 CrossEncoderReranker(self.settings.reranker_model, self.settings.embedding_device)
                 if self.settings.reranker_model
@@ -147,7 +161,7 @@ class BriefQA:
         if isinstance(paths, str | Path):
             paths = [paths]
         with ingest_lock(self.data_dir):
-            self._check_model()
+            self._check_model(record=True)
             return run_ingest(
                 paths,
                 manifest=self.manifest,
@@ -175,12 +189,14 @@ class BriefQA:
 
     # --------------------------------------------------------------- helpers
 
-    def _check_model(self) -> None:
+    def _check_model(self, *, record: bool) -> None:
+        """The index must be queried and extended with the model that built it."""
         # Compare names without loading the model: an unchanged re-ingest stays instant.
         name = self._embedder.name if self._embedder is not None else self.settings.embedding_model
         recorded = self.manifest.get_meta("embedding_model")
         if recorded is None:
-            self.manifest.set_meta("embedding_model", name)
+            if record:
+                self.manifest.set_meta("embedding_model", name)
         elif recorded != name:
             raise ConfigError(
                 f"the index in {self.data_dir} was built with embedding model {recorded!r}, "
@@ -188,10 +204,13 @@ class BriefQA:
             )
 
     def close(self) -> None:
-        """Release the manifest's database connection."""
-        if self._manifest is not None:
-            self._manifest.close()
-            self._manifest = None
+        """Release the manifest's database connection; the engine reopens what it needs
+        if used again."""
+        with self._build_lock:
+            self._answerer = None  # it holds the manifest being closed
+            if self._manifest is not None:
+                self._manifest.close()
+                self._manifest = None
 
     def __enter__(self) -> BriefQA:
         return self

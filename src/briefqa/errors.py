@@ -25,7 +25,7 @@ class BriefQAError(Exception):
     """Base class of every error briefqa raises on purpose."""
 
 
-class ConfigError(BriefQAError):
+class ConfigError(BriefQAError, ValueError):
     """A setting has a value briefqa cannot work with, or an optional extra is missing."""
 
 

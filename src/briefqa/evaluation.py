@@ -215,12 +215,19 @@ def score_records(records: Sequence[Record], with_answers: bool) -> dict[str, fl
     out["retrieval_p50_ms"] = percentile(retrieval, 50)
     out["retrieval_p95_ms"] = percentile(retrieval, 95)
     if not with_answers:
-        out["latency_p50_ms"], out["latency_p95_ms"] = out["retrieval_p50_ms"], out["retrieval_p95_ms"]
+        out["latency_p50_ms"], out["latency_p95_ms"] = (
+            out["retrieval_p50_ms"],
+            out["retrieval_p95_ms"],
+        )
         return {k: round(v, 4) for k, v in out.items()}
     answered = [r for r in answerable if r.answer is not None and not r.answer.refused]
     if answered:
-        out["answer_contained"] = _mean(contains_answer(r.answer.text, r.case.answers) for r in answered if r.answer)
-        out["token_f1"] = _mean(token_f1(r.answer.text, r.case.answers) for r in answered if r.answer)
+        out["answer_contained"] = _mean(
+            contains_answer(r.answer.text, r.case.answers) for r in answered if r.answer
+        )
+        out["token_f1"] = _mean(
+            token_f1(r.answer.text, r.case.answers) for r in answered if r.answer
+        )
         sims = [r.similarity for r in answered if r.similarity is not None]
         if sims:
             out["semantic_similarity"] = _mean(sims)
@@ -236,7 +243,9 @@ def score_records(records: Sequence[Record], with_answers: bool) -> dict[str, fl
         out["supported_share"] = 1.0 - unsupported / sentences if sentences else 0.0
     unanswerable = [r for r in records if r.case.unanswerable]
     if unanswerable:
-        out["refused_unanswerable"] = _mean(bool(r.answer and r.answer.refused) for r in unanswerable)
+        out["refused_unanswerable"] = _mean(
+            bool(r.answer and r.answer.refused) for r in unanswerable
+        )
     if answerable:
         out["false_refusal"] = _mean(bool(r.answer and r.answer.refused) for r in answerable)
     answers_ms = [r.answer_ms for r in records]
@@ -318,8 +327,7 @@ def run_evaluation(
                 if report.failed:
                     raise BriefQAError(f"could not index the eval corpus: {report.errors[:3]}")
             names = {
-                b.doc_id: Path(b.sources[0]).stem if b.sources else b.doc_id
-                for b in qa.documents()
+                b.doc_id: Path(b.sources[0]).stem if b.sources else b.doc_id for b in qa.documents()
             }
             total = len(cases) * (1 + len(baselines))
             done = 0
@@ -352,7 +360,10 @@ def run_evaluation(
         failures=_failures(ours),
         seconds=time.perf_counter() - started,
         support_scores=[c.support for r in ours if r.answer for c in r.answer.citations],
-        latencies_ms={"answer": [r.answer_ms for r in ours], "retrieval": [r.retrieval_ms for r in ours]},
+        latencies_ms={
+            "answer": [r.answer_ms for r in ours],
+            "retrieval": [r.retrieval_ms for r in ours],
+        },
     )
 
 
@@ -404,7 +415,9 @@ def _run_retrieval(
     hits = retrieve(case.question)
     retrieval_ms = (time.perf_counter() - started) * 1000
     tick()
-    return Record(case, [holds_evidence(h.text, case, _doc_name(names, h.doc_id)) for h in hits], retrieval_ms)
+    return Record(
+        case, [holds_evidence(h.text, case, _doc_name(names, h.doc_id)) for h in hits], retrieval_ms
+    )
 
 
 def _naive_retriever(qa: Any, path: Path) -> Retrieve:
@@ -467,8 +480,8 @@ __all__ = [
     "EvalReport",
     "Record",
     "contains_answer",
-    "holds_evidence",
     "hit_at",
+    "holds_evidence",
     "load_dataset",
     "ndcg",
     "normalize_answer",

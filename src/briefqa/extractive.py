@@ -15,7 +15,7 @@ import numpy as np
 
 from .embeddings import Embedder, Vectors
 from .schema import Hit
-from .text import content_terms
+from .text import term_overlap, with_marker
 from .verify import PassageSentence, passage_sentences
 
 # A sentence opening with one of these leans on the one before it.
@@ -32,8 +32,7 @@ class Extract:
 
 def relevance(question: str, question_vector: Vectors, sentence: str, vector: Vectors) -> float:
     """How well a sentence answers the question, 0–1."""
-    terms = set(content_terms(question))
-    overlap = len(terms & set(content_terms(sentence))) / len(terms) if terms else 0.0
+    overlap = term_overlap(question, sentence)
     return 0.6 * max(0.0, float(question_vector @ vector)) + 0.4 * overlap
 
 
@@ -84,12 +83,4 @@ def extract(
     for rank, hit in enumerate(hits):
         first_rank.setdefault(hit.doc_id, rank)
     ordered = sorted(picked, key=lambda s: (first_rank[hits[s.hit].doc_id], s.start))
-    return Extract(tuple(_cite(s.text, s.hit + 1) for s in ordered), best)
-
-
-def _cite(sentence: str, n: int) -> str:
-    """``"Text [n]."``: the marker goes before the sentence's closing punctuation."""
-    end = len(sentence)
-    while end and sentence[end - 1] in ".!?…\"'”’":
-        end -= 1
-    return f"{sentence[:end]} [{n}]{sentence[end:]}"
+    return Extract(tuple(with_marker(s.text, f"[{s.hit + 1}]") for s in ordered), best)

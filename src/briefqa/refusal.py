@@ -31,7 +31,7 @@ from pathlib import Path
 
 from .embeddings import Embedder, Vectors
 from .schema import Hit
-from .text import STOPWORDS, content_terms, sentence_spans
+from .text import content_terms, names, sentence_spans
 
 MODEL_FILE = Path(__file__).with_name("refusal.json")
 FEATURES = ("dense", "relevance", "coverage", "window")
@@ -59,7 +59,6 @@ _MONTHS = "january|february|march|april|may|june|july|august|september|october|n
 _DATE = re.compile(
     rf"\b(?:1[5-9]\d\d|20\d\d|{_MONTHS}|(?:last|next|this) (?:year|month|week))\b", re.I
 )
-_NAME = re.compile(r"\b(?:[A-Z][\w’'-]*[a-z][\w’'-]*|[A-Z0-9]*[A-Z][A-Z0-9]+|[A-Z]+\d+\w*)\b")
 
 
 @dataclass(frozen=True)
@@ -80,15 +79,9 @@ class Evidence:
 
 
 def question_names(question: str) -> set[str]:
-    """Names in the question, lower-cased: "Which country opposed NATO's office in Tokyo?"
-    gives {"nato", "tokyo"}; a sentence's first word counts unless it is common."""
-    names = set()
-    for match in _NAME.finditer(question):
-        word = match.group().lower().removesuffix("’s").removesuffix("'s")
-        if match.start() == 0 and word in STOPWORDS | _FRAMING:
-            continue
-        names.add(word)
-    return names
+    """Names in the question: "Which country opposed NATO's office in Tokyo?" gives
+    {"nato", "tokyo"}."""
+    return names(question, ignore=_FRAMING)
 
 
 def answer_kind(question: str) -> re.Pattern[str] | None:

@@ -7,6 +7,7 @@ compared; LangChain, Chroma and Gradio types never cross these boundaries.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 BlockKind = Literal["meta", "heading", "paragraph"]
@@ -143,6 +144,25 @@ class Filters:
     doc_ids: tuple[str, ...] | None = None
     date_from: str | None = None
     date_to: str | None = None
+
+    def __post_init__(self) -> None:
+        from .errors import InvalidQuestion
+
+        if isinstance(self.doc_ids, str) or (
+            self.doc_ids is not None and not all(isinstance(d, str) for d in self.doc_ids)
+        ):
+            raise InvalidQuestion("Filters.doc_ids must be a tuple of brief ids")
+        for name in ("date_from", "date_to"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                parsed = date.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise InvalidQuestion(
+                    f"{name} must be a date like 2023-08-24, not {value!r}"
+                ) from None
+            object.__setattr__(self, name, parsed.isoformat())
 
     @property
     def active(self) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -161,6 +161,34 @@ class Settings(BaseSettings):
             raise ValueError(f"BRIEFQA_CHROMA_URL must look like http://HOST:PORT, got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _check_overlap(self) -> Settings:
+        if self.chunk_overlap_tokens * 2 > self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be at most half of "
+                f"chunk_tokens ({self.chunk_tokens})"
+            )
+        return self
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A validated copy with some fields changed."""
         return type(self).model_validate({**self.model_dump(), **changes})
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from all sources; any invalid value becomes a :class:`ConfigError`."""
+    from pydantic import ValidationError
+
+    from .errors import ConfigError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid briefqa settings (BRIEFQA_* or briefqa.toml): {problems}"
+        ) from None
+    except ValueError as exc:  # a malformed briefqa.toml
+        raise ConfigError(f"cannot read briefqa.toml: {exc}") from None

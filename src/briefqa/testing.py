@@ -53,8 +53,9 @@ class HashEmbedder:
                 raise EmbeddingError(f"fake failure on {self.fail_on!r}")
             for word in _WORD.findall(text):
                 out[row] += self._word_vector(word)
-            norm = float(np.linalg.norm(out[row]))
-            out[row] = out[row] / norm if norm else self._word_vector("")
+            if not out[row].any():  # no words: a fixed direction, still a unit vector
+                out[row] = self._word_vector("")
+            out[row] /= float(np.linalg.norm(out[row]))
         return out
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:

@@ -293,3 +293,35 @@ def content_terms(text: str) -> list[str]:
     """Lower-cased, lightly stemmed content words: the unit of lexical matching."""
     words = (w.lower() for w in _TERM.findall(unicodedata.normalize("NFKC", text)))
     return [stem(w) for w in words if w not in STOPWORDS]
+
+
+def term_overlap(query: str, passage: str) -> float:
+    """Share of ``query``'s content terms that ``passage`` contains (0–1)."""
+    terms = set(content_terms(query))
+    return len(terms & set(content_terms(passage))) / len(terms) if terms else 0.0
+
+
+_NAME = re.compile(r"\b(?:[A-Z][\w’'-]*[a-z][\w’'-]*|[A-Z0-9]*[A-Z][A-Z0-9]+|[A-Z]+\d+\w*)\b")
+_COMMON_OPENERS = STOPWORDS | {"however", "thus", "therefore", "moreover", "according", "both"}
+
+
+def names(text: str, *, ignore: frozenset[str] = frozenset()) -> set[str]:
+    """Names in ``text``, lower-cased: capitalised words, acronyms and codes ("NATO",
+    "K2"). A sentence's first word counts unless it is a common word ("The", "However")
+    or in ``ignore``."""
+    found = set()
+    for match in _NAME.finditer(text):
+        word = match.group().lower().removesuffix("’s").removesuffix("'s")
+        if match.start() == 0 and (word in _COMMON_OPENERS or word in ignore):
+            continue
+        found.add(word)
+    return found
+
+
+def with_marker(sentence: str, marker: str) -> str:
+    """``"Text [1]."``: put a citation marker before the sentence's closing punctuation."""
+    body = sentence.rstrip()
+    end = len(body)
+    while end and body[end - 1] in ".!?…\"'”’":
+        end -= 1
+    return f"{body[:end]} {marker}{body[end:]}" if marker else body

@@ -17,7 +17,7 @@ import numpy as np
 
 from .embeddings import Embedder, Vectors
 from .schema import Citation, Hit
-from .text import STOPWORDS, content_terms, sentence_spans
+from .text import content_terms, names, sentence_spans, term_overlap, with_marker
 
 #: Below this support a sentence is reported as unsupported. Set on hand-written claims
 #: about the seed brief (evals/support_claims.jsonl): faithful paraphrases scored
@@ -30,7 +30,6 @@ _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # Markers written after the full stop ("... Tokyo. [1] Next") belong to the sentence before.
 _TRAILING_MARKERS = re.compile(r"([.!?…][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-COMMON_OPENERS = STOPWORDS | {"however", "thus", "therefore", "moreover", "according", "both"}
 
 
 @dataclass(frozen=True)
@@ -68,25 +67,13 @@ def split_markers(sentence: str) -> tuple[str, list[int]]:
 
 def support(claim: str, claim_vector: Vectors, passage: str, passage_vector: Vectors) -> float:
     """How well ``passage`` supports ``claim``, 0–1."""
-    terms = set(content_terms(claim))
-    overlap = len(terms & set(content_terms(passage))) / len(terms) if terms else 0.0
+    overlap = term_overlap(claim, passage)
     cosine = max(0.0, float(claim_vector @ passage_vector))
     score = 0.5 * cosine + 0.5 * overlap
     missing = set(_NUMBER.findall(claim)) - set(_NUMBER.findall(passage))
     if missing:  # a figure the passage does not state is the typical invented detail
         score *= 0.5
     return min(1.0, score)
-
-
-def _names(claim: str) -> set[str]:
-    """Capitalised words, names of people, places and bodies (a sentence's first word
-    counts unless it is a common word such as "The" or "However")."""
-    words = [
-        match.group()
-        for match in re.finditer(r"\b[A-Z][\w’'-]*[a-z][\w’'-]*\b", claim)
-        if match.start() > 0 or match.group().lower() not in COMMON_OPENERS
-    ]
-    return {w.lower().removesuffix("’s").removesuffix("'s") for w in words}
 
 
 def verify(draft: str, hits: Sequence[Hit], embedder: Embedder) -> Verified:
@@ -131,7 +118,7 @@ def verify(draft: str, hits: Sequence[Hit], embedder: Embedder) -> Verified:
                 continue
             value, quote = max(scored, key=lambda pair: pair[0])
             context = f"{hit.title} {hit.section or ''} {hit.text}".lower()
-            if any(name not in context for name in _names(claim)):
+            if any(name not in context for name in names(claim)):
                 value *= 0.5  # a name the cited passage never mentions was made up
             best = max(best, value)
             citations.append(
@@ -149,17 +136,5 @@ def verify(draft: str, hits: Sequence[Hit], embedder: Embedder) -> Verified:
             )
         if best < SUPPORT_THRESHOLD and content_terms(claim):
             unsupported.append(claim)
-        pieces.append(_with_markers(claim, [display[n] for n in numbers]))
+        pieces.append(with_marker(claim, "".join(f"[{display[n]}]" for n in numbers)))
     return Verified(" ".join(pieces), tuple(citations), tuple(unsupported), tuple(cited))
-
-
-def _with_markers(claim: str, numbers: list[int]) -> str:
-    """Put valid markers back at the end of the sentence, before its full stop."""
-    if not numbers:
-        return claim
-    markers = "".join(f"[{n}]" for n in numbers)
-    body = claim.rstrip()
-    end = len(body)
-    while end and body[end - 1] in ".!?…\"'”’":
-        end -= 1
-    return f"{body[:end]} {markers}{body[end:]}"
