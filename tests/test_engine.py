@@ -1,0 +1,121 @@
+"""The engine's edges: reuse after close, threads, bad settings, bad inputs, bad files."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from briefqa import (
+    BriefQA,
+    ConfigError,
+    Filters,
+    InvalidQuestion,
+    StoreError,
+    load_settings,
+)
+from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.testing import HashEmbedder
+
+from .conftest import SEED
+
+
+def test_engine_works_again_after_close(tmp_path: Path) -> None:
+    qa = BriefQA(tmp_path / "data", embedder=HashEmbedder())
+    qa.ingest([SEED])
+    first = qa.ask("Which country opposed a NATO liaison office in Tokyo?")
+    qa.close()
+    again = qa.ask("Which country opposed a NATO liaison office in Tokyo?")
+    assert again.text == first.text
+    qa.close()
+
+
+def test_parts_are_built_once_across_threads(tmp_path: Path) -> None:
+    qa = BriefQA(tmp_path / "data", embedder=HashEmbedder())
+    qa.ingest([SEED])
+    qa.close()
+    answerers = []
+
+    def work() -> None:
+        answerers.append(qa.answerer)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(a) for a in answerers}) == 1
+    qa.close()
+
+
+def test_asking_with_another_model_than_the_index_is_refused(tmp_path: Path) -> None:
+    with BriefQA(tmp_path / "data", embedder=HashEmbedder(name="model-a")) as qa:
+        qa.ingest([SEED])
+    with (
+        BriefQA(tmp_path / "data", embedder=HashEmbedder(name="model-b")) as qa,
+        pytest.raises(ConfigError, match="model-a"),
+    ):
+        qa.ask("Which country opposed the office?")
+
+
+def test_invalid_settings_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BRIEFQA_TOP_K", "0")
+    with pytest.raises(ConfigError, match="top_k"):
+        BriefQA()
+    monkeypatch.delenv("BRIEFQA_TOP_K")
+    Path("briefqa.toml").write_text("this is = = not toml")
+    with pytest.raises(ConfigError, match=r"briefqa\.toml"):
+        load_settings()
+    Path("briefqa.toml").write_text("chunk_tokens = 100\nchunk_overlap_tokens = 80\n")
+    with pytest.raises(ConfigError, match="at most half"):
+        load_settings()
+
+
+def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(ConfigError, match="not a directory"):
+        BriefQA(path)
+
+
+def test_corrupt_manifest_is_a_store_error(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="unreadable"):
+        BriefQA(data, embedder=HashEmbedder()).documents()
+
+
+def test_filters_are_validated() -> None:
+    assert Filters(date_from="2023-08-24").date_from == "2023-08-24"
+    with pytest.raises(InvalidQuestion, match="date like"):
+        Filters(date_from="2023-1-5")
+    with pytest.raises(InvalidQuestion, match="tuple"):
+        Filters(doc_ids="a330b309642cba01")  # type: ignore[arg-type]
+
+
+def test_bad_history_and_invisible_questions(tmp_path: Path) -> None:
+    with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
+        qa.ingest([SEED])
+        with pytest.raises(InvalidQuestion, match="history"):
+            qa.ask("why?", history=["hello"])  # type: ignore[list-item]
+        with pytest.raises(InvalidQuestion, match="empty"):
+            qa.ask("\u200b\u200b\ufeff")
+        answer = qa.ask("Why?", history=[{"role": "user", "content": None}])  # type: ignore[dict-item]
+        assert "None" not in answer.standalone_question
+
+
+def test_extractive_text_that_sounds_like_a_refusal_is_still_an_answer(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    brief = tmp_path / "air.md"
+    brief.write_text(
+        "# Air Defence\n\nThe alliance cannot answer every request for air defence systems "
+        "from Ukraine, because its own stocks of interceptors are low.\n"
+    )
+    with BriefQA(tmp_path / "data", embedder=embedder) as qa:
+        qa.ingest([brief])
+        answer = qa.ask("Why can the alliance not answer every request for air defence systems?")
+        assert not answer.refused
+        assert "cannot answer every request" in answer.text
