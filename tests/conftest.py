@@ -8,7 +8,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,44 +63,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def running_server(
+    command: list[str], ready_url: str, log_path: Path, timeout: float = 120
+) -> Iterator[None]:
+    """Run a server process until ``ready_url`` answers; stop it afterwards."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(ready_url, timeout=2).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        tail = log_path.read_text(errors="replace")[-3000:]
+                        raise RuntimeError(f"{command[0]} did not start:\n{tail}") from None
+                    time.sleep(0.25)
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
     """A real `chroma run` server on 127.0.0.1, stopped after the test."""
     chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
     port = free_port()
-    log = open(tmp_path / "chroma.log", "wb")  # noqa: SIM115 - closed in the finally below
-    proc = subprocess.Popen(
-        [
-            chroma,
-            "run",
-            "--path",
-            str(tmp_path / "chroma-server"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "chroma server did not start: " + (tmp_path / "chroma.log").read_text()
-                    ) from None
-                time.sleep(0.2)
+    command = [chroma, "run", "--path", str(tmp_path / "chroma-server"),
+               "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    with running_server(command, f"{url}/api/v2/heartbeat", tmp_path / "chroma.log", 60):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
 from briefqa import load_brief
 from briefqa.chunking import chunk_brief
 from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.testing import HashEmbedder
 
 from .conftest import SEED
 
@@ -78,3 +80,67 @@ def test_chunk_ids_are_stable_and_content_derived(embedder: SentenceTransformerE
     assert first == [c.chunk_id for c in _chunks(embedder)]
     assert len(set(first)) == len(first)
     assert all(cid.startswith(load_brief(SEED).doc_id) for cid in first)
+
+
+def test_sections_with_the_same_heading_stay_apart(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    path = tmp_path / "dup.md"
+    path.write_text(
+        "# Title\n\n## Background\n\nAlpha one. Alpha two.\n\n## Middle\n\n"
+        + "Middle text goes on and on here. " * 40
+        + "\n\n## Background\n\nOmega one. Omega two.\n"
+    )
+    brief = load_brief(path)
+    assert brief.sections == ("Background", "Middle", "Background")
+    chunks = _chunks(embedder, path)
+    headings = [b for b in brief.blocks if b.kind == "heading"]
+    for chunk in chunks:
+        assert not any(chunk.start < h.end and h.start < chunk.end for h in headings), (
+            "a chunk spans a heading block"
+        )
+        owner = max((h for h in headings if h.end <= chunk.start), key=lambda h: h.start)
+        assert chunk.section == brief.text[owner.start : owner.end]
+    counts = embedder.count_tokens([c.embedding_text for c in chunks])
+    assert max(counts) <= embedder.max_tokens
+    background = [c.text for c in chunks if c.section == "Background"]
+    assert background == ["Alpha one. Alpha two.", "Omega one. Omega two."]
+
+
+def test_an_over_long_title_does_not_break_chunking(
+    embedder: SentenceTransformerEmbedder, tmp_path: Path
+) -> None:
+    body = "".join(f"Sentence number {i} of the brief says something. " for i in range(60))
+    normal = tmp_path / "normal.md"
+    normal.write_text(f"# Short Title\n\n## Part\n\n{body}\n")
+    long = tmp_path / "long.md"
+    long.write_text("# " + " ".join(f"word{i}" for i in range(300)) + f"\n\n## Part\n\n{body}\n")
+    brief = load_brief(long)
+    assert len(brief.title) <= 200 and brief.title.endswith("…")
+    chunks = _chunks(embedder, long)
+    counts = embedder.count_tokens([c.embedding_text for c in chunks])
+    assert max(counts) <= embedder.max_tokens
+    assert len(chunks) <= len(_chunks(embedder, normal))
+
+
+def test_headings_too_long_for_the_model_are_shortened_in_chunks(tmp_path: Path) -> None:
+    # The loader caps titles at 200 characters; a small model limit must still work,
+    # keeping at least three quarters of it for the passage.
+    embedder = HashEmbedder(max_tokens=48)
+    title = " ".join(f"title{i}" for i in range(30))
+    section = " ".join(f"section{i}" for i in range(30))
+    body = "".join(f"Sentence {i} says a thing. " for i in range(40))
+    path = tmp_path / "small.md"
+    path.write_text(f"# {title}\n\n## {section}\n\n{body}\n\n## Short\n\n{body}\n")
+    brief = load_brief(path)
+    chunks = chunk_brief(brief, embedder.count_tokens, max_tokens=embedder.max_tokens)
+    assert chunks
+    for chunk in chunks:
+        heading = embedder.count_tokens([replace(chunk, text="").embedding_text])[0]
+        assert embedder.max_tokens - heading > 0
+        assert heading <= embedder.max_tokens // 4
+        assert embedder.count_tokens([chunk.embedding_text])[0] <= embedder.max_tokens
+        assert chunk.title.startswith("title0 title1") and chunk.title.endswith("…")
+    assert {c.section for c in chunks} >= {"Short"}
+    # Every sentence of the body is still somewhere.
+    assert "Sentence 39 says a thing." in " ".join(c.text for c in chunks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +11,8 @@ import pytest
 
 from briefqa import BriefQA, ConfigError, IndexLocked, NotFound, Settings, StoreError, load_brief
 from briefqa.embeddings import SentenceTransformerEmbedder, Vectors
-from briefqa.ingest import ingest_lock
+from briefqa.ingest import expand_paths, ingest_lock
+from briefqa.schema import Brief, IngestError
 from briefqa.store import ChromaStore
 from briefqa.testing import HashEmbedder
 
@@ -195,6 +197,105 @@ def test_embedding_failure_is_reported_per_brief(tmp_path: Path, seed: Path) -> 
         report = qa.ingest([seed])
         assert report.failed == 1 and "fake failure" in report.errors[0].error
         assert qa.documents() == [] and qa.store.count() == 0
+
+
+def _brief(word: str) -> str:
+    return f"# {word} brief\n\n" + f"The {word} region matters a great deal for security. " * 5
+
+
+def test_embedding_failure_fails_only_the_failing_brief(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, word in [("a.md", "Arctic"), ("b.md", "Baltic"), ("c.md", "Caspian")]:
+        (docs / name).write_text(_brief(word))
+    embedder = HashEmbedder()
+    embedder.fail_on = "Baltic"
+    seen: list[tuple[int, int]] = []
+    with BriefQA(tmp_path / "data", embedder=embedder) as qa:
+        report = qa.ingest([docs], progress=lambda done, total: seen.append((done, total)))
+        assert (report.added, report.updated, report.unchanged, report.failed) == (2, 0, 0, 1)
+        assert [Path(e.path).name for e in report.errors] == ["b.md"]
+        assert "fake failure" in report.errors[0].error
+        assert sorted(d.title for d in qa.documents()) == ["Arctic brief", "Caspian brief"]
+        _consistent(qa)
+    assert seen[-1][0] == seen[-1][1] > 0, "progress must reach the total"
+
+
+def test_embedding_failure_fails_every_copy_of_the_brief(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a1.md").write_text(_brief("Arctic"))
+    (docs / "a2.md").write_text(_brief("Arctic"))
+    (docs / "b.md").write_text(_brief("Baltic"))
+    embedder = HashEmbedder()
+    embedder.fail_on = "Arctic"
+    with BriefQA(tmp_path / "data", embedder=embedder) as qa:
+        report = qa.ingest([docs])
+        assert (report.added, report.unchanged, report.failed) == (1, 0, 2)
+        assert report.failed == len(report.errors)
+        assert sorted(Path(e.path).name for e in report.errors) == ["a1.md", "a2.md"]
+        assert [d.title for d in qa.documents()] == ["Baltic brief"]
+        _consistent(qa)
+
+
+def test_a_changed_file_counts_as_updated_whatever_its_new_content(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "b.md").write_text(_brief("Baltic"))
+    (docs / "d.md").write_text(_brief("Danube"))
+    (docs / "e.md").write_text(_brief("Euphrates"))
+    with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
+        qa.ingest([docs])
+        # b.md changes to the content of a new file added in the same run (sorted first).
+        (docs / "b.md").write_text(_brief("Caspian"))
+        (docs / "a-new.md").write_text(_brief("Caspian"))
+        # d.md changes to the content of a brief already indexed.
+        (docs / "d.md").write_text(_brief("Euphrates"))
+        report = qa.ingest([docs], prune=True)
+        assert (report.added, report.updated, report.unchanged, report.failed) == (1, 2, 1, 0)
+        assert report.failed == len(report.errors) == 0
+        sources = {d.title: len(d.sources) for d in qa.documents()}
+        assert sources == {"Caspian brief": 2, "Euphrates brief": 2}
+        _consistent(qa)
+
+
+def test_files_are_hashed_once_and_unchanged_ones_not_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import briefqa.ingest as ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text(_brief("Arctic"))
+    hashed: list[Path] = []
+    parsed: list[Path] = []
+    real_sha, real_load = ingest._sha256, ingest.load_brief
+
+    def sha(path: Path) -> str:
+        hashed.append(path)
+        return real_sha(path)
+
+    def load(path: str | Path) -> Brief:
+        parsed.append(Path(path))
+        return real_load(path)
+
+    monkeypatch.setattr(ingest, "_sha256", sha)
+    monkeypatch.setattr(ingest, "load_brief", load)
+    with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
+        assert qa.ingest([docs]).added == 1
+        assert (len(hashed), len(parsed)) == (0, 1), "a new file is read and hashed once"
+        [source] = qa.manifest.sources()
+        assert source.sha256 == real_load(docs / "a.md").sha256
+        assert qa.ingest([docs]).unchanged == 1
+        assert (len(hashed), len(parsed)) == (1, 1), "an unchanged file is never parsed"
+
+
+def test_a_path_that_is_not_a_regular_file_is_a_clear_error(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    files, errors = expand_paths([fifo])
+    assert files == []
+    assert errors == [IngestError(str(fifo), "not a regular file")]
 
 
 def test_ingest_lock_refuses_a_second_writer(tmp_path: Path, seed: Path) -> None:

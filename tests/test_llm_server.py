@@ -7,10 +7,7 @@ streaming, parsing) and that verification flags what the model makes up.
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,7 @@ import pytest
 from briefqa import Answer, BriefQA, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
 
-from .conftest import SEED, free_port
+from .conftest import SEED, free_port, running_server
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -31,35 +28,15 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("llama")
     model = gemma.assemble(folder / gemma.MODEL_NAME)
     port = free_port()
-    log_path = folder / "server.log"
-    with open(log_path, "wb") as log:
-        # alpaca: the GGUF has no chat template, and this format keeps the system
-        # message; one thread stays responsive on a busy 2-core machine.
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-             "--host", "127.0.0.1", "--port", str(port), "--model_alias", "gemma-3-270m",
-             "--chat_format", "alpaca", "--n_ctx", "4096", "--n_threads", "1",
-             "--n_threads_batch", "1", "--logits_all", "false", "--verbose", "false"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}/v1"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/models", timeout=2).read()
-                    break
-                except OSError:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(log_path.read_text()[-3000:]) from None
-                    time.sleep(0.25)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    base = f"http://127.0.0.1:{port}/v1"
+    # alpaca: the GGUF has no chat template, and this format keeps the system message;
+    # one thread stays responsive on a busy 2-core machine.
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+               "--host", "127.0.0.1", "--port", str(port), "--model_alias", "gemma-3-270m",
+               "--chat_format", "alpaca", "--n_ctx", "4096", "--n_threads", "1",
+               "--n_threads_batch", "1", "--logits_all", "false", "--verbose", "false"]  # fmt: skip
+    with running_server(command, f"{base}/models", folder / "server.log"):
+        yield base
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
 from briefqa import DocumentError, UnsupportedFormat, load_brief
+from briefqa.loaders import RawBlock, markdown_blocks
 
 from .conftest import SEED
 
@@ -220,3 +221,63 @@ def test_docx_zip_bomb_is_refused(tmp_path: Path) -> None:
     path.write_bytes(buffer.getvalue())
     with pytest.raises(DocumentError, match="zip bomb"):
         load_brief(path)
+
+
+def test_markdown_setext_headings(tmp_path: Path) -> None:
+    path = tmp_path / "setext.md"
+    path.write_text(
+        f"Big Title\n=========\n\nSection One\n-----------\n\n{BODY}\n\nTwo\n---\n\n{BODY}\n"
+    )
+    brief = load_brief(path)
+    assert brief.title == "Big Title"
+    assert brief.sections == ("Section One", "Two")
+    assert "=" not in brief.text and "---" not in brief.text
+
+
+def test_markdown_front_matter_may_end_the_file_without_newline() -> None:
+    assert markdown_blocks('---\ntitle: "Arctic"\n---') == [RawBlock("title", "Arctic")]
+    blocks = markdown_blocks(f"---\ntitle: Arctic\ndate: 2024-03-05\n---\n{BODY}")
+    assert [b.kind for b in blocks] == ["title", "paragraph", "paragraph"]
+    assert not any("title:" in b.text for b in blocks)
+
+
+def test_markdown_code_fences_hold_no_headings(tmp_path: Path) -> None:
+    path = tmp_path / "fence.md"
+    path.write_text(
+        f"# Title\n\n{BODY}\n\n```bash\n# not a heading\n- not a list\n```\n\n"
+        f"~~~\n## nor this\n~~~\n\n## Real\n\n{BODY}\n"
+    )
+    brief = load_brief(path)
+    assert brief.sections == ("Real",)
+    assert "# not a heading - not a list" in brief.text
+    assert "## nor this" in brief.text
+
+
+def test_stray_control_characters_are_not_binary(tmp_path: Path) -> None:
+    path = tmp_path / "weird.txt"
+    path.write_bytes(b"Title\n\n\x0bHello there\x1b friend. A second sentence.")
+    brief = load_brief(path)
+    assert brief.title == "Title"
+    assert "Hello there friend. A second sentence." in brief.text
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"Title\n\n" + b"ab\x01\x02\x03" * 40)
+    with pytest.raises(DocumentError, match="binary"):
+        load_brief(binary)
+
+
+def test_bytes_undefined_in_cp1252_fall_back_to_latin1(tmp_path: Path) -> None:
+    path = tmp_path / "c1.txt"
+    path.write_bytes(b"Title line\n\nSome text with \x81 byte in it, caf\xe9. " + BODY.encode())
+    brief = load_brief(path)
+    assert brief.title == "Title line"
+    assert "Some text with byte in it, café." in brief.text
+
+
+def test_long_titles_and_headings_are_cut_at_a_word(tmp_path: Path) -> None:
+    words = " ".join(f"word{i}" for i in range(300))
+    path = tmp_path / "long.md"
+    path.write_text(f"# {words}\n\n## {words}\n\n{BODY}\n")
+    brief = load_brief(path)
+    for label in (brief.title, brief.sections[0]):
+        assert len(label) <= 200 and label.endswith("…")
+        assert words.startswith(label[:-1]) and words[len(label) - 1] == " "

@@ -45,33 +45,42 @@ def chunk_brief(
         overlap_tokens: most word pieces of whole trailing sentences repeated in the
             next window of the same section.
     """
-    groups: dict[str | None, list[_Unit]] = {}
-    order: list[str | None] = []
+    # Group paragraphs by the heading block they follow (its position, not its text):
+    # two sections with the same heading are still two sections.
+    groups: dict[int, list[_Unit]] = {}
+    labels: dict[int, str | None] = {}
+    owner: dict[int, int] = {}  # paragraph block -> heading block (-1: before any)
     spans: list[tuple[int, int, int, int | None]] = []  # start, end, paragraph, page
+    heading = -1
     for number, block in enumerate(brief.blocks):
+        if block.kind == "heading":
+            heading = number
+            continue
         if block.kind != "paragraph":
             continue
+        owner[number] = heading
+        labels.setdefault(heading, block.section)
         for start, end in sentence_spans(brief.text, block.start, block.end):
             spans.append((start, end, number, block.page))
     counts = count_tokens([brief.text[s:e] for s, e, _, _ in spans])
-    heading_tokens = _heading_costs(brief, count_tokens)
-    sections = {number: block.section for number, block in enumerate(brief.blocks)}
+    headings = {
+        group: _fit_heading(brief, label, count_tokens, max_tokens)
+        for group, label in labels.items()
+    }
 
     for (start, end, paragraph, page), tokens in zip(spans, counts, strict=True):
-        section = sections[paragraph]
-        if section not in groups:
-            groups[section] = []
-            order.append(section)
-        budget = max_tokens - heading_tokens[section]
+        group = owner[paragraph]
+        budget = max_tokens - headings[group][2]
         for piece in _fit(brief.text, start, end, tokens, budget, count_tokens):
-            groups[section].append(_Unit(*piece, paragraph, page))
+            groups.setdefault(group, []).append(_Unit(*piece, paragraph, page))
 
     chunks: list[Chunk] = []
-    for section in order:
-        budget = max_tokens - heading_tokens[section]
+    for group, units_of_group in groups.items():
+        title, section, cost = headings[group]
+        budget = max_tokens - cost
         target = min(target_tokens, budget)
-        for first, last in _windows(groups[section], target, budget, overlap_tokens):
-            units = groups[section][first : last + 1]
+        for first, last in _windows(units_of_group, target, budget, overlap_tokens):
+            units = units_of_group[first : last + 1]
             start, end = units[0].start, units[-1].end
             text = brief.text[start:end]
             digest = hashlib.sha256(f"{brief.doc_id}\0{start}\0{text}".encode()).hexdigest()
@@ -83,7 +92,7 @@ def chunk_brief(
                     text=text,
                     start=start,
                     end=end,
-                    title=brief.title,
+                    title=title,
                     section=section,
                     page=units[0].page,
                 )
@@ -91,14 +100,61 @@ def chunk_brief(
     return chunks
 
 
-def _heading_costs(brief: Brief, count_tokens: TokenCounter) -> dict[str | None, int]:
-    """Word pieces the embedding-text heading adds, per section."""
-    sections: list[str | None] = [None, *brief.sections]
-    probes = [
-        Chunk("", brief.doc_id, 0, "", 0, 0, brief.title, section).embedding_text
-        for section in sections
-    ]
-    return dict(zip(sections, count_tokens(probes), strict=True))
+def _heading_cost(title: str, section: str | None, count_tokens: TokenCounter) -> int:
+    """Word pieces the embedding-text heading (title and section) adds to a chunk."""
+    probe = Chunk("", "", 0, "", 0, 0, title, section).embedding_text
+    return count_tokens([probe])[0]
+
+
+def _fit_heading(
+    brief: Brief, section: str | None, count_tokens: TokenCounter, max_tokens: int
+) -> tuple[str, str | None, int]:
+    """The title and section label a chunk carries, and their cost in word pieces.
+
+    Normally the brief's own; a heading too long for the model (more than a quarter of
+    ``max_tokens``) is shortened so that at least three quarters stay for the passage.
+    """
+    title = brief.title
+    cost = _heading_cost(title, section, count_tokens)
+    cap = max_tokens // 4
+    if cost > cap:
+        if section:
+            # The title gets up to half of the allowance, the section what is left.
+            title = _shorten(title, lambda t: _heading_cost(t, None, count_tokens) <= cap // 2)
+            section = _shorten(section, lambda s: _heading_cost(title, s, count_tokens) <= cap)
+        else:
+            title = _shorten(title, lambda t: _heading_cost(t, None, count_tokens) <= cap)
+        cost = _heading_cost(title, section, count_tokens)
+    if max_tokens - cost <= 0:
+        raise ValueError(f"max_tokens={max_tokens} leaves no room for a chunk's text")
+    return title, section, cost
+
+
+def _shorten(text: str, fits: Callable[[str], bool]) -> str:
+    """The longest prefix of ``text`` (whole words where possible, then "…") that fits."""
+    if fits(text):
+        return text
+    words = text.split()
+    lo, hi = 0, len(words) - 1  # the most words that fit lies in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(" ".join(words[:mid]) + "…"):
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo:
+        return " ".join(words[:lo]) + "…"
+    first = words[0] if words else ""
+    lo, hi = 0, len(first) - 1  # a single over-long word (a URL): cut inside it
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(first[:mid] + "…"):
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo:
+        return first[:lo] + "…"
+    return "…" if fits("…") else ""
 
 
 def _fit(

@@ -97,6 +97,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _ProgressBar:
+    """A tqdm bar on stderr, created on the first ``(done, total)`` report."""
+
+    def __init__(self, desc: str, unit: str) -> None:
+        self.desc, self.unit = desc, unit
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _engine(args: argparse.Namespace) -> BriefQA:
     return BriefQA(data_dir=args.data_dir)
 
@@ -109,21 +128,11 @@ def _ingest(args: argparse.Namespace) -> int:
             else:
                 print(json.dumps(IngestReport().to_dict()))
             return 0
-        bar: Any = None
-
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                from tqdm import tqdm
-
-                bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr)
-            bar.update(done - bar.n)
-
+        bar = _ProgressBar("embedding", "chunk")
         show = sys.stderr.isatty() and not args.json
         paths = args.paths or [qa.settings.corpus_dir]
-        report = qa.ingest(paths, prune=args.prune, progress=progress if show else None)
-        if bar is not None:
-            bar.close()
+        report = qa.ingest(paths, prune=args.prune, progress=bar if show else None)
+        bar.close()
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -216,16 +225,7 @@ def _print_answer(pieces: Iterator[str | Answer]) -> Answer:
 def _eval(args: argparse.Namespace) -> int:
     bounds = _parse_bounds(args.fail_under)
     baselines = [b.strip() for b in args.baseline.split(",") if b.strip()]
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            from tqdm import tqdm
-
-            bar = tqdm(total=total, unit="question", desc="evaluating", file=sys.stderr)
-        bar.update(done - bar.n)
-
+    bar = _ProgressBar("evaluating", "question")
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
     report = run_evaluation(
         args.dataset,
@@ -234,10 +234,9 @@ def _eval(args: argparse.Namespace) -> int:
         k=args.k,
         baselines=baselines,
         settings=settings,
-        progress=progress if sys.stderr.isatty() else None,
+        progress=bar if sys.stderr.isatty() else None,
     )
-    if bar is not None:
-        bar.close()
+    bar.close()
     if args.report:
         paths = write_report(report, args.report)
         print(f"report: {paths['html']}", file=sys.stderr)

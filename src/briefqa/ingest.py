@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .chunking import chunk_brief
 from .embeddings import Embedder, Vectors
 from .errors import BriefQAError, DocumentError, IndexLocked
@@ -33,7 +35,7 @@ Progress = Callable[[int, int], None]
 class _Job:
     brief: Brief
     sources: list[Source]
-    updated: bool
+    known: list[bool]  # per source: the path was indexed before (with other bytes)
     chunks: list[Chunk] = field(default_factory=list)
 
 
@@ -74,6 +76,8 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestEr
             )
         elif path.is_file():
             files.append(path)
+        elif path.exists():  # a FIFO, socket or device: reading it could block forever
+            errors.append(IngestError(str(path), "not a regular file"))
         else:
             errors.append(IngestError(str(path), "no such file or folder"))
     unique = list(dict.fromkeys(p.resolve() for p in files))
@@ -133,17 +137,14 @@ def run_ingest(
         in_flight: Future[None] | None = None
         for group in _groups(jobs, group_size):
             assert model is not None
-            chunks = [c for job in group for c in job.chunks]
-            try:
-                vectors = model.embed([c.embedding_text for c in chunks])
-            except BriefQAError as exc:
-                for job in group:
-                    _fail(report, job.sources[0].path, str(exc))
-                continue
-            if in_flight is not None:
-                in_flight.result()
-            in_flight = writer.submit(_write, group, chunks, vectors, manifest, store, report)
-            done += len(chunks)
+            size = sum(len(job.chunks) for job in group)
+            embedded = _embed(model, group, report)
+            if embedded is not None:
+                ok, chunks, vectors = embedded
+                if in_flight is not None:
+                    in_flight.result()
+                in_flight = writer.submit(_write, ok, chunks, vectors, manifest, store, report)
+            done += size
             if progress:
                 progress(done, total)
         if in_flight is not None:
@@ -161,38 +162,75 @@ def run_ingest(
 
 
 def _plan(files: Sequence[Path], manifest: Manifest, report: IngestReport) -> list[_Job]:
-    """Sort files into unchanged ones and briefs to (re-)index."""
+    """Sort files into unchanged ones and briefs to (re-)index.
+
+    Every file gets one outcome: a file known at its path with other bytes counts as
+    updated, whatever its new content is; a new file adds its brief, or is unchanged
+    when its brief is already indexed or already added by another file (a copy).
+    Files of briefs to index are counted once their brief is written (or has failed).
+    """
     jobs: dict[str, _Job] = {}
     for path in files:
         key = str(path)
-        try:
-            sha = _sha256(path)
-        except OSError as exc:
-            _fail(report, key, f"cannot read the file: {exc.strerror or exc}")
-            continue
         known = manifest.source(key)
-        if known is not None and known.sha256 == sha:
-            report.unchanged += 1
-            continue
+        if known is not None:
+            # The cheap check: unchanged bytes are skipped without parsing.
+            try:
+                sha = _sha256(path)
+            except OSError as exc:
+                _fail(report, key, f"cannot read the file: {exc.strerror or exc}")
+                continue
+            if known.sha256 == sha:
+                report.unchanged += 1
+                continue
         try:
             brief = load_brief(path)
         except DocumentError as exc:
             _fail(report, key, exc.reason)
             continue
-        source = Source(key, brief.doc_id, sha)
+        # The loader's hash is of the very bytes it parsed.
+        source = Source(key, brief.doc_id, brief.sha256)
         if manifest.has_brief(brief.doc_id):
             # Same text as a brief already indexed (a copy, or only the bytes changed):
             # point the file at it and embed nothing.
             manifest.point(source)
-            repointed = known is not None and known.doc_id != brief.doc_id
-            report.updated += repointed
-            report.unchanged += not repointed
+            if known is not None:
+                report.updated += 1
+            else:
+                report.unchanged += 1
         elif brief.doc_id in jobs:
             jobs[brief.doc_id].sources.append(source)
-            report.unchanged += 1
+            jobs[brief.doc_id].known.append(known is not None)
         else:
-            jobs[brief.doc_id] = _Job(brief, [source], updated=known is not None)
+            jobs[brief.doc_id] = _Job(brief, [source], [known is not None])
     return list(jobs.values())
+
+
+def _embed(
+    model: Embedder, group: list[_Job], report: IngestReport
+) -> tuple[list[_Job], list[Chunk], Vectors] | None:
+    """Embed a group's chunks; on failure retry brief by brief, so that only the briefs
+    that fail on their own fail. Returns the briefs embedded, their chunks and vectors
+    (None if none was)."""
+    chunks = [c for job in group for c in job.chunks]
+    try:
+        return group, chunks, model.embed([c.embedding_text for c in chunks])
+    except BriefQAError as exc:
+        if len(group) == 1:
+            _fail_job(report, group[0], str(exc))
+            return None
+    ok: list[_Job] = []
+    parts: list[Vectors] = []
+    for job in group:
+        try:
+            parts.append(model.embed([c.embedding_text for c in job.chunks]))
+        except BriefQAError as exc:
+            _fail_job(report, job, str(exc))
+            continue
+        ok.append(job)
+    if not ok:
+        return None
+    return ok, [c for job in ok for c in job.chunks], np.concatenate(parts)
 
 
 def _groups(jobs: list[_Job], size: int) -> Iterator[list[_Job]]:
@@ -222,19 +260,29 @@ def _write(
     orphaned = manifest.commit(
         [(job.brief, [c.chunk_id for c in job.chunks], job.sources) for job in group]
     )
-    if orphaned:
-        store.delete(orphaned)
-        manifest.clear_pending(orphaned)
+    if orphaned:  # the replaced versions' chunks: the only ids pending now
+        flush_pending(manifest, store)
     for job in group:
-        if job.updated:
-            report.updated += 1
-        else:
-            report.added += 1
+        added = False
+        for known in job.known:
+            if known:
+                report.updated += 1
+            elif not added:
+                report.added += 1
+                added = True
+            else:
+                report.unchanged += 1  # a copy of the brief just added
     report.chunks += len(chunks)
 
 
 def _fail(report: IngestReport, path: str, reason: str) -> None:
     report.errors.append(IngestError(path, reason))
+
+
+def _fail_job(report: IngestReport, job: _Job, reason: str) -> None:
+    """A brief that could not be indexed: every file it was read from fails."""
+    for source in job.sources:
+        _fail(report, source.path, reason)
 
 
 def _sha256(path: Path) -> str:

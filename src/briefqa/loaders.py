@@ -29,6 +29,10 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".doc
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
 MAX_DOCX_RATIO = 200
 
+#: Titles and section headings longer than this are cut (at a word boundary, with "…"):
+#: they label every chunk's embedding text, which must leave room for the passage.
+MAX_HEADING_CHARS = 200
+
 
 @dataclass
 class RawBlock:
@@ -91,7 +95,7 @@ def assemble(
     if not blocks:
         raise DocumentError(source, "no text found in the file")
 
-    title = _take_title(blocks, structured) or fallback_title
+    title = _cap_heading(_take_title(blocks, structured) or fallback_title)
     number, date, blocks = _take_front_matter(blocks)
     if not structured:
         _mark_headings(blocks)
@@ -118,9 +122,9 @@ def assemble(
             add("meta", meta, blocks[0].page)
     for block in blocks:
         if block.kind == "heading":
-            section = block.text
+            section = _cap_heading(block.text)
             sections.append(section)
-            add("heading", block.text, block.page)
+            add("heading", section, block.page)
         else:
             add("paragraph", block.text, block.page)
     text = "\n\n".join(parts)
@@ -136,6 +140,17 @@ def assemble(
         date=date,
         sections=tuple(sections),
     )
+
+
+def _cap_heading(text: str, limit: int = MAX_HEADING_CHARS) -> str:
+    """``text``, or its longest whole-word prefix under ``limit`` characters plus "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > 0:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:—–-") + "…"
 
 
 def _take_title(blocks: list[RawBlock], structured: bool) -> str | None:
@@ -276,20 +291,23 @@ def _decode(path: Path, data: bytes) -> str:
     for encoding in (
         ("utf-8-sig", "utf-16")
         if data[:2] in (b"\xff\xfe", b"\xfe\xff")
-        else (
-            "utf-8-sig",
-            "cp1252",
-        )
+        else ("utf-8-sig", "cp1252", "latin-1")  # latin-1 decodes any byte
     ):
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        # A few stray control characters (a vertical tab) are fine; many mean binary data.
         controls = sum(1 for c in text[:8192] if ord(c) < 32 and c not in "\n\r\t\f")
-        if controls > 0.01 * min(len(text), 8192):
+        if controls > 0.1 * min(len(text), 8192):
             raise DocumentError(path, "binary data, not text (is the file extension right?)")
-        return text.replace("\r\n", "\n").replace("\r", "\n")
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return text.translate(_CONTROLS)
     raise DocumentError(path, "unreadable text encoding: save the file as UTF-8")
+
+
+# C0 and C1 control characters (but tab, newline and form feed) read as spaces.
+_CONTROLS = {c: " " for c in (*range(32), *range(0x7F, 0xA0)) if chr(c) not in "\t\n\f"}
 
 
 def _read_txt(path: Path, data: bytes) -> list[RawBlock]:
@@ -299,6 +317,10 @@ def _read_txt(path: Path, data: bytes) -> list[RawBlock]:
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_MD_SETEXT = re.compile(r" {0,3}(?:=+|-+)[ \t]*")
+_MD_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+# YAML front matter; the closing "---" may end the file without a newline.
+_MD_FRONT_MATTER = re.compile(r"---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|$)", re.S)
 _MD_INLINE = [
     (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
@@ -310,13 +332,16 @@ _MD_INLINE = [
 
 
 def markdown_blocks(text: str) -> list[RawBlock]:
-    """Markdown to blocks: ATX headings, paragraphs, one block per list item."""
+    """Markdown to blocks: ATX and Setext headings, paragraphs, one block per list item.
+
+    Lines inside fenced code blocks are kept as text, never read as headings or lists.
+    """
     text = text.replace("\r\n", "\n")
-    front = re.match(r"---\n(.*?)\n---\n", text, re.S)
+    front = _MD_FRONT_MATTER.match(text)
     blocks: list[RawBlock] = []
     if front:
         text = text[front.end() :]
-        for line in front[1].splitlines():
+        for line in (front[1] or "").splitlines():
             key, _, value = line.partition(":")
             value = value.strip().strip("\"'")
             if key.strip().lower() == "title" and value:
@@ -324,25 +349,58 @@ def markdown_blocks(text: str) -> list[RawBlock]:
             elif key.strip().lower() in ("date", "number") and value:
                 blocks.append(RawBlock("paragraph", value))
     current: list[str] = []
+    in_list = False  # ``current`` holds a list item (a Setext underline cannot follow it)
+    fence: str | None = None  # the open code fence's marker
+    code: list[str] = []
 
     def flush() -> None:
+        nonlocal in_list
         if current:
             blocks.append(RawBlock("paragraph", _md_inline("\n".join(current))))
             current.clear()
+        in_list = False
 
     for line in text.split("\n"):
+        opening = _MD_FENCE.match(line)
+        if fence is not None:
+            closing = (  # the same marker, at least as long, and no info string
+                opening is not None
+                and opening[1][0] == fence[0]
+                and len(opening[1]) >= len(fence)
+                and not opening[2].strip()
+            )
+            if closing:
+                fence = None
+                if code:
+                    blocks.append(RawBlock("paragraph", "\n".join(code)))
+                    code.clear()
+                continue
+            code.append(line)
+            continue
+        if opening and not (opening[1][0] == "`" and "`" in opening[2]):
+            flush()
+            fence = opening[1]
+            continue
         heading = _MD_HEADING.match(line)
         if heading:
             flush()
             blocks.append(RawBlock("heading", _md_inline(heading[2])))
+        elif current and not in_list and _MD_SETEXT.fullmatch(line):
+            blocks.append(
+                RawBlock("heading", _md_inline(" ".join(part.strip() for part in current)))
+            )
+            current.clear()
         elif not line.strip() or re.fullmatch(r"\s*([-*_=])\1{2,}\s*", line):
             flush()
         elif _MD_LIST.match(line):
             flush()
+            in_list = True
             current.append(_MD_LIST.sub("", line))
         else:
             current.append(line.lstrip(">").strip() if line.lstrip().startswith(">") else line)
     flush()
+    if code:  # a fence left open runs to the end of the file
+        blocks.append(RawBlock("paragraph", "\n".join(code)))
     return blocks
 
 
