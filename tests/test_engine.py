@@ -119,3 +119,15 @@ def test_extractive_text_that_sounds_like_a_refusal_is_still_an_answer(
         answer = qa.ask("Why can the alliance not answer every request for air defence systems?")
         assert not answer.refused
         assert "cannot answer every request" in answer.text
+
+
+def test_changing_chunk_settings_on_an_existing_index_is_refused(tmp_path: Path) -> None:
+    from briefqa import Settings
+
+    with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
+        qa.ingest([SEED])
+    other = Settings(chunk_tokens=100, chunk_overlap_tokens=20)
+    with BriefQA(tmp_path / "data", settings=other, embedder=HashEmbedder()) as qa:
+        assert qa.ask("Which country opposed the office?").question  # asking is fine
+        with pytest.raises(ConfigError, match="chunk_tokens/overlap"):
+            qa.ingest([SEED])

@@ -190,18 +190,28 @@ class BriefQA:
     # --------------------------------------------------------------- helpers
 
     def _check_model(self, *, record: bool) -> None:
-        """The index must be queried and extended with the model that built it."""
+        """The index must be queried and extended with what built it: the same embedding
+        model, and (when adding to it) the same chunking, so chunks never mix sizes.
+
+        ``record`` (on ingest) stores these for a new index and checks the chunking too.
+        """
         # Compare names without loading the model: an unchanged re-ingest stays instant.
         name = self._embedder.name if self._embedder is not None else self.settings.embedding_model
-        recorded = self.manifest.get_meta("embedding_model")
-        if recorded is None:
-            if record:
-                self.manifest.set_meta("embedding_model", name)
-        elif recorded != name:
-            raise ConfigError(
-                f"the index in {self.data_dir} was built with embedding model {recorded!r}, "
-                f"not {name!r}; use another data_dir or the same model"
-            )
+        chunking = f"{self.settings.chunk_tokens}/{self.settings.chunk_overlap_tokens}"
+        wanted = {"embedding_model": name}
+        if record:
+            wanted["chunking"] = chunking
+        for key, value in wanted.items():
+            recorded = self.manifest.get_meta(key)
+            if recorded is None:
+                if record:
+                    self.manifest.set_meta(key, value)
+            elif recorded != value:
+                what = "embedding model" if key == "embedding_model" else "chunk_tokens/overlap"
+                raise ConfigError(
+                    f"the index in {self.data_dir} was built with {what} {recorded!r}, "
+                    f"not {value!r}; use another data_dir, or the same settings"
+                )
 
     def close(self) -> None:
         """Release the manifest's database connection; the engine reopens what it needs
