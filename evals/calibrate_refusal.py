@@ -1,10 +1,12 @@
 """Fit the refusal model (src/briefqa/refusal.json) on held-out calibration questions.
 
-Questions come from two sets with gold answerability: the ClapNQ dev set (300
-answerable, 50 unanswerable, over its 347 Wikipedia passages) and our seed-brief set.
-Each set is split in half by a hash of the question id, stratified by answerability:
-the model and its threshold are fitted on the calibration half only, and the numbers
-reported for the other half are the honest ones.
+Questions come from sets with gold answerability. ClapNQ dev (300 answerable, 50
+unanswerable, over its 347 Wikipedia passages) is split in half by a hash of the
+question id, stratified by answerability: only the calibration half is used for
+fitting. For the seed brief, a separate calibration set (seed_calibration.jsonl) is used
+for fitting and the test set (seed_brief.jsonl) never is. The model and its threshold are
+fitted on calibration rows only; the numbers reported for held-out rows are the honest
+ones.
 
 Usage: python evals/calibrate_refusal.py [--write]   (without --write: report only)
 """
@@ -87,16 +89,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="briefqa-calibrate-") as tmp:
         corpus = Path(tmp) / "clapnq"
         write_clapnq_corpus(corpus)
-        for name, docs, questions in (
-            ("clapnq", [corpus], EVALS / "clapnq_dev" / "questions.jsonl"),
-            ("seed", [ROOT / "corpus"], EVALS / "seed_brief.jsonl"),
-        ):
-            with BriefQA(Path(tmp) / f"index-{name}", settings=Settings()) as qa:
-                qa.ingest(docs)
+        # (name, corpus, questions, which rows calibrate: "half", "all" or "none")
+        plan = (
+            ("clapnq", corpus, EVALS / "clapnq_dev" / "questions.jsonl", "half"),
+            ("seed_calibration", ROOT / "corpus", EVALS / "seed_calibration.jsonl", "all"),
+            ("seed", ROOT / "corpus", EVALS / "seed_brief.jsonl", "none"),
+        )
+        for name, docs, questions, use in plan:
+            with BriefQA(Path(tmp) / f"index-{docs.name}", settings=Settings()) as qa:
+                qa.ingest([docs])
                 rows = load_rows(questions)
                 x = features(qa, rows)
             y = np.array([0 if r["unanswerable"] else 1 for r in rows])
-            calibration = calibration_mask(rows)
+            if use == "half":
+                calibration = calibration_mask(rows)
+            else:
+                calibration = np.full(len(rows), use == "all")
             sets[name] = (x, y, calibration)
             print(f"{name}: {len(rows)} questions, features done", flush=True)
 
@@ -120,8 +128,8 @@ def main() -> None:
         bias=float(fit.intercept_[0]),
         threshold=float(threshold),
         note=(
-            "fitted by evals/calibrate_refusal.py on the calibration halves of ClapNQ dev "
-            "and the seed-brief set; threshold keeps calibration false refusals <= 5%"
+            "fitted by evals/calibrate_refusal.py on the calibration half of ClapNQ dev and "
+            "evals/seed_calibration.jsonl; threshold keeps calibration false refusals <= 5%"
         ),
     )
     report: dict[str, Any] = {
@@ -131,11 +139,11 @@ def main() -> None:
     }
     for name, (x, y, calibration) in sets.items():
         p = np.array([model.probability_of(row[:-1]) if row[-1] else 0.0 for row in x])
-        report[name] = {
-            "held_out": rates(p[~calibration], y[~calibration], threshold),
-            "calibration": rates(p[calibration], y[calibration], threshold),
-            "all": rates(p, y, threshold),
-        }
+        report[name] = {"all": rates(p, y, threshold)}
+        if (~calibration).any():
+            report[name]["held_out"] = rates(p[~calibration], y[~calibration], threshold)
+        if calibration.any():
+            report[name]["calibration"] = rates(p[calibration], y[calibration], threshold)
     print(json.dumps(report, indent=2))
     (EVALS / "refusal_calibration.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.write:

@@ -2,8 +2,8 @@
 default extractive answerer, checked on every run.
 
 Retrieval and citations meet the answering issue's bar. Refusal does not fully: the
-calibrated refusal model (evals/README.md) refuses 9 of the 11 unanswerable questions
-and falsely refuses 2 of 47; the floors below guard that level against regressions. The
+refusal model, calibrated on other questions (evals/README.md), refuses 9 of these 11
+unanswerable questions and falsely refuses 2 of 47; the floors below guard that level. The
 misses are questions that need reading comprehension (an entailment or reader model,
 which is not available offline) to tell apart from answerable ones.
 """
