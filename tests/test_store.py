@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,5 +27,14 @@ def test_persistent_store_survives_reopening(tmp_path: Path) -> None:
     store = ChromaStore.persistent(tmp_path / "chroma", "briefs")
     chunk = sample_chunk(0, "a", "text that must persist")
     store.upsert([chunk], HashEmbedder().embed([chunk.text]))
-    reopened = ChromaStore.persistent(tmp_path / "chroma", "briefs")
-    assert reopened.get([chunk.chunk_id]) == [chunk]
+    # Another process: nothing can come from this process's in-memory Chroma instance.
+    script = (
+        "import sys; from pathlib import Path; from briefqa.store import ChromaStore; "
+        "s = ChromaStore.persistent(Path(sys.argv[1]), 'briefs'); "
+        "print([c.text for c in s.get(['a-0'])])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "chroma")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert result.stdout.strip() == "['text that must persist']"
