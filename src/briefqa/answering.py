@@ -38,23 +38,7 @@ _ANSWER_LABEL = re.compile(r"^\s*(?:answer|a)\s*:\s*", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Words that make a question lean on the conversation before it.
 _FOLLOW_UP = frozenset(
-    [
-        "it",
-        "its",
-        "they",
-        "them",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "he",
-        "she",
-        "his",
-        "her",
-        "there",
-        "such",
-    ]
+    "it its they them their this that these those he she his her there such".split()
 )
 
 History = Sequence[tuple[str, str]] | Sequence[dict[str, str]]
@@ -187,14 +171,14 @@ class Answerer:
             hits: list[Hit] = state["hits"]
             with _timer(state, "answer_ms"):
                 if self.generator is None:
-                    found = extract(
+                    sentences = extract(
                         state["standalone"],
                         state["vector"],
                         hits,
                         self.embedder,
                         max_sentences=self.settings.max_answer_sentences,
                     )
-                    for i, sentence in enumerate(found.sentences):
+                    for i, sentence in enumerate(sentences):
                         yield sentence if i == 0 else " " + sentence
                 else:
                     inputs = {"context": format_context(hits), "question": state["standalone"]}

@@ -9,7 +9,6 @@ and the chosen ones are put back in the order of their briefs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,14 +19,6 @@ from .verify import PassageSentence, passage_sentences
 
 # A sentence opening with one of these leans on the one before it.
 _DEPENDENT_OPENERS = ("This ", "These ", "It ", "They ", "Such ", "Thus", "However", "Nor ")
-
-
-@dataclass(frozen=True)
-class Extract:
-    """The chosen sentences, as answer text with ``[n]`` markers, and the best relevance."""
-
-    sentences: tuple[str, ...]  # each with its marker
-    relevance: float
 
 
 def relevance(question: str, question_vector: Vectors, sentence: str, vector: Vectors) -> float:
@@ -45,8 +36,9 @@ def extract(
     max_sentences: int = 3,
     keep_ratio: float = 0.85,
     redundancy: float = 0.8,
-) -> Extract:
-    """Select up to ``max_sentences`` sentences of ``hits`` that answer ``question``.
+) -> tuple[str, ...]:
+    """Select up to ``max_sentences`` sentences of ``hits`` that answer ``question``,
+    each with its ``[n]`` marker (n = 1-based position in ``hits``).
 
     A sentence is added while its relevance stays within ``keep_ratio`` of the best and
     its cosine to every chosen sentence is below ``redundancy``.
@@ -57,7 +49,7 @@ def extract(
         unique.setdefault((hits[s.hit].doc_id, s.start), s)
     candidates = list(unique.values())
     if not candidates:
-        return Extract((), 0.0)
+        return ()
     vectors = embedder.embed([s.text for s in candidates])
     scores = np.array(
         [
@@ -83,4 +75,4 @@ def extract(
     for rank, hit in enumerate(hits):
         first_rank.setdefault(hit.doc_id, rank)
     ordered = sorted(picked, key=lambda s: (first_rank[hits[s.hit].doc_id], s.start))
-    return Extract(tuple(with_marker(s.text, f"[{s.hit + 1}]") for s in ordered), best)
+    return tuple(with_marker(s.text, f"[{s.hit + 1}]") for s in ordered)

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .embeddings import Embedder, Vectors
+from .extractive import relevance as sentence_relevance
 from .schema import Hit
 from .text import content_terms, names, sentence_spans
 
@@ -101,8 +102,6 @@ def gather_evidence(
     idf: Callable[[str], float],
 ) -> Evidence:
     """Measure how well ``hits`` cover ``question``."""
-    from .extractive import relevance as sentence_relevance
-
     if not hits:
         return Evidence(0.0, 0.0, 0.0, 0.0, False)
     terms = {t for t in content_terms(question) if t not in _FRAMING}

@@ -54,8 +54,7 @@ class _Lexical:
     generation: int
     chunks: list[Chunk]
     index: Any  # bm25s.BM25
-    vocabulary: frozenset[str]
-    document_frequency: dict[str, int]
+    document_frequency: dict[str, int]  # its keys are the index's vocabulary
 
 
 class Retriever:
@@ -184,11 +183,11 @@ class Retriever:
         if chunks:
             index.index(corpus, show_progress=False)
         frequency = Counter(t for terms in corpus for t in set(terms))
-        return _Lexical(generation, chunks, index, frozenset(frequency), dict(frequency))
+        return _Lexical(generation, chunks, index, dict(frequency))
 
     def _bm25(self, question: str, k: int, allowed: set[str] | None) -> list[tuple[Chunk, float]]:
         lexical = self._lexical_index()
-        terms = [t for t in content_terms(question) if t in lexical.vocabulary]
+        terms = [t for t in content_terms(question) if t in lexical.document_frequency]
         if not terms or not lexical.chunks:
             return []
         scores = np.asarray(lexical.index.get_scores(terms), dtype=np.float32)
