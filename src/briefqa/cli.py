@@ -94,6 +94,18 @@ def _parser() -> argparse.ArgumentParser:
     remove = commands.add_parser("remove", help="remove a brief from the index")
     remove.add_argument("doc_id", help="the brief's id (see `briefqa docs`)")
     remove.set_defaults(func=_remove)
+
+    serve = commands.add_parser("serve", help="web chat at / and REST API at /api/v1")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    serve.set_defaults(func=_serve)
+
+    hashpw = commands.add_parser(
+        "hash-password", help="print a 'user:hash' line for BRIEFQA_AUTH_FILE"
+    )
+    hashpw.add_argument("user", help="the user name")
+    hashpw.set_defaults(func=_hash_password)
     return parser
 
 
@@ -278,6 +290,30 @@ def _remove(args: argparse.Namespace) -> int:
     with _engine(args) as qa:
         qa.remove(args.doc_id)
     print(f"removed {args.doc_id}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from briefqa.server import serve
+
+    serve(args.host, args.port, _engine(args), log_level=args.log_level)
+    return 0
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from briefqa.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.user}: ")
+        if password != getpass.getpass("again: "):
+            raise ConfigError("the passwords differ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise ConfigError("the password is empty")
+    print(f"{args.user}:{hash_password(password)}")
     return 0
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
+import re
 import threading
+import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 from .answering import Answerer, History
 from .embeddings import Embedder, embedder_from_settings
-from .errors import ConfigError, NotFound
+from .errors import ConfigError, DocumentError, FileTooLarge, NotFound, UnsupportedFormat
 from .ingest import Progress, flush_pending, ingest_lock, run_ingest
+from .loaders import SUPPORTED_SUFFIXES
 from .manifest import Manifest
 from .retrieval import CrossEncoderReranker, Retriever
 from .schema import Answer, BriefInfo, Filters, Hit, IngestReport
@@ -57,6 +64,9 @@ class BriefQA:
         # The web UI and REST API share one engine across threads: build each heavy
         # part once.
         self._build_lock = threading.RLock()
+        # Threads of one process queue for the index; other processes get IndexLocked.
+        self._write_lock = threading.RLock()
+        self._feedback_lock = threading.Lock()
 
     # ------------------------------------------------------------------ parts
 
@@ -160,7 +170,7 @@ class BriefQA:
         """
         if isinstance(paths, str | Path):
             paths = [paths]
-        with ingest_lock(self.data_dir):
+        with self._write_lock, ingest_lock(self.data_dir):
             self._check_model(record=True)
             return run_ingest(
                 paths,
@@ -172,9 +182,108 @@ class BriefQA:
                 progress=progress,
             )
 
+    def add(self, filename: str, data: bytes) -> BriefInfo:
+        """Keep an uploaded brief under ``data_dir/uploads`` and index it.
+
+        Only the file name's last component is used, cleaned of anything but letters,
+        digits and ``. _ - ( )``, and the file lands in a folder named by the hash of its
+        bytes, so an upload can never write outside the data directory, and two different
+        files with the same name are both kept. Uploading the same bytes again (even at
+        the same moment) indexes them once.
+
+        Raises:
+            FileTooLarge: the file exceeds ``max_upload_mb``.
+            UnsupportedFormat: the name's suffix has no reader.
+            DocumentError: the file cannot be parsed; nothing is kept.
+        """
+        name = safe_filename(filename)
+        limit_mb = self.settings.max_upload_mb
+        if len(data) > limit_mb * 1024 * 1024:
+            raise FileTooLarge(
+                name,
+                f"the file is {len(data) / 1048576:.1f} MB; the limit is {limit_mb:g} MB "
+                "(BRIEFQA_MAX_UPLOAD_MB)",
+            )
+        if PurePosixPath(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise UnsupportedFormat(
+                name,
+                f"unsupported file type {PurePosixPath(name).suffix or '(none)'!r}; "
+                f"briefqa reads {', '.join(SUPPORTED_SUFFIXES)}",
+            )
+        folder = self.data_dir / "uploads" / hashlib.sha256(data).hexdigest()[:16]
+        target = folder / name
+        with self._write_lock:
+            kept = target.exists()
+            if not kept:
+                folder.mkdir(parents=True, exist_ok=True)
+                partial = folder / f".{name}.part"
+                partial.write_bytes(data)
+                os.replace(partial, target)  # never a half-written brief on disk
+            report = self.ingest([target])
+            if report.errors:
+                if not kept:
+                    target.unlink(missing_ok=True)
+                    _remove_empty(folder)
+                raise DocumentError(name, report.errors[0].error)
+            source = self.manifest.source(str(target.resolve()))
+            assert source is not None
+            return self.brief(source.doc_id)
+
     def documents(self) -> list[BriefInfo]:
         """Every indexed brief, newest first."""
         return self.manifest.briefs()
+
+    def brief(self, doc_id: str) -> BriefInfo:
+        """What the index holds about one brief.
+
+        Raises:
+            NotFound: no brief has this id.
+        """
+        for info in self.manifest.briefs():
+            if info.doc_id == doc_id:
+                return info
+        raise NotFound(doc_id)
+
+    def feedback(
+        self, answer: Answer, rating: Literal["like", "dislike"] | None, comment: str = ""
+    ) -> dict[str, Any]:
+        """Record a user's verdict on an answer in ``data_dir/feedback.jsonl``.
+
+        Each call appends one event; events about the same answer share ``answer_id``
+        (derived from the question and the answer text), so an evaluator can group a
+        rating with a later comment and turn the pair into an eval case. Returns the
+        record written.
+        """
+        if rating not in ("like", "dislike", None):
+            raise ValueError(f"rating must be 'like', 'dislike' or None, not {rating!r}")
+        answer_id = hashlib.sha256(f"{answer.question}\x00{answer.text}".encode()).hexdigest()[:16]
+        record = {
+            "answer_id": answer_id,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "rating": rating,
+            "comment": comment.strip()[:4000],
+            "question": answer.question,
+            "standalone_question": answer.standalone_question,
+            "answer": answer.text,
+            "refused": answer.refused,
+            "citations": [c.to_dict() for c in answer.citations],
+            "unsupported": list(answer.unsupported),
+        }
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "feedback.jsonl"
+        with self._feedback_lock, open(path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        return record
+
+    def warm_up(self) -> None:
+        """Load the embedding model and build the retrieval indexes now, so the first
+        question is as fast as the rest (servers call this before accepting requests)."""
+        answerer = self.answerer
+        answerer.retriever.idf()
+        self.embedder.embed(["warm-up"])
 
     def remove(self, doc_id: str) -> None:
         """Remove a brief and its chunks from the index.
@@ -182,7 +291,7 @@ class BriefQA:
         Raises:
             NotFound: no brief has this id.
         """
-        with ingest_lock(self.data_dir):
+        with self._write_lock, ingest_lock(self.data_dir):
             if self.manifest.remove_brief(doc_id) is None:
                 raise NotFound(doc_id)
             flush_pending(self.manifest, self.store)
@@ -232,3 +341,24 @@ class BriefQA:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_UNSAFE = re.compile(r"[^\w.() -]+")
+
+
+def safe_filename(filename: str) -> str:
+    """The last path component of ``filename``, cleaned for use as a file name.
+
+    "../../etc/passwd.txt" and "C:\\x\\..\\brief.pdf" become "passwd.txt" and
+    "brief.pdf"; a name that cleans to nothing raises :class:`DocumentError`.
+    """
+    last = PurePosixPath(filename.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", last).strip(" .")[:150]
+    if not cleaned or cleaned.startswith("."):
+        raise DocumentError(filename[:80] or "(no name)", "the upload has no usable file name")
+    return cleaned
+
+
+def _remove_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty: another upload shares the folder
+        folder.rmdir()

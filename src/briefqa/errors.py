@@ -6,7 +6,8 @@ caller can catch the whole family with one ``except``::
     BriefQAError
     ├── ConfigError          settings that cannot work (bad value, missing extra)
     ├── DocumentError        a brief that cannot be read or holds no text
-    │   └── UnsupportedFormat   a file type we have no loader for
+    │   ├── UnsupportedFormat   a file type we have no loader for
+    │   └── FileTooLarge        an upload over the size limit
     ├── EmbeddingError       the embedding model failed to load or to encode
     ├── StoreError           the vector store (Chroma) failed or is out of reach
     ├── IndexLocked          another process is ingesting into the same index
@@ -43,6 +44,10 @@ class DocumentError(BriefQAError):
 
 class UnsupportedFormat(DocumentError):
     """The file's extension has no loader (see ``briefqa.SUPPORTED_SUFFIXES``)."""
+
+
+class FileTooLarge(DocumentError):
+    """An uploaded file is larger than ``max_upload_mb`` allows."""
 
 
 class EmbeddingError(BriefQAError):

@@ -267,3 +267,26 @@ class Answer:
             "confidence": self.confidence,
             "timings": self.timings,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], question: str = "") -> Answer:
+        """Rebuild an answer from :meth:`to_dict`'s JSON (e.g. sent back by a client).
+
+        Raises:
+            ValueError: a field is missing or has the wrong shape.
+        """
+        try:
+            return cls(
+                question=question or str(data.get("question") or data["standalone_question"]),
+                text=str(data["answer"]),
+                citations=tuple(Citation(**c) for c in data.get("citations", ())),
+                sources=tuple(Hit(**h) for h in data.get("sources", ())),
+                refused=bool(data.get("refused", False)),
+                unsupported=tuple(str(u) for u in data.get("unsupported", ())),
+                standalone_question=str(data.get("standalone_question") or question),
+                timings=dict(data.get("timings") or {}),
+                nearest=tuple(Hit(**h) for h in data.get("nearest", ())),
+                confidence=float(data.get("confidence", 0.0)),
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not an answer as /api/v1/ask returns it: {exc}") from None

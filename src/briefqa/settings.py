@@ -135,6 +135,19 @@ class Settings(BaseSettings):
     llamacpp_threads: int | None = Field(
         default=None, ge=1, description="llama.cpp CPU threads; unset: all cores."
     )
+    auth_file: Path | None = Field(
+        default=None,
+        description=(
+            "File of 'user:password-hash' lines (`briefqa hash-password` makes a hash); "
+            "set: the web UI and REST API require a login."
+        ),
+    )
+    max_upload_mb: float = Field(
+        default=20.0, gt=0, le=1024, description="Largest brief a user may upload, in MB."
+    )
+    server_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Chat answers computed at once by `briefqa serve`."
+    )
     prompts_dir: Path | None = Field(
         default=None, description="Folder of prompt files; unset: the project's prompts/."
     )

@@ -1,0 +1,366 @@
+"""``briefqa serve``: one FastAPI app with the REST API under ``/api/v1`` and the Gradio
+chat at ``/``, both over one shared :class:`briefqa.BriefQA`.
+
+Request handlers are plain ``def`` functions: FastAPI runs them in its thread pool, so
+CPU-bound answering never blocks the event loop. Errors from the engine's error tree map
+to 4xx codes with the engine's own message as ``detail``.
+"""
+
+
+import logging
+import os
+import time
+from typing import Annotated, Any, Literal
+
+# Gradio must not phone home (no network here, and staff questions stay private).
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel, Field
+
+import briefqa
+from briefqa import (
+    Answer,
+    BriefQA,
+    BriefQAError,
+    DocumentError,
+    Filters,
+    IndexLocked,
+    InvalidQuestion,
+    NotFound,
+    StoreError,
+    UnsupportedFormat,
+)
+from briefqa.auth import Users
+from briefqa.errors import EmbeddingError, FileTooLarge
+
+log = logging.getLogger("briefqa.server")
+
+_STATUS: list[tuple[type[BriefQAError], int]] = [
+    (NotFound, 404),
+    (FileTooLarge, 413),
+    (UnsupportedFormat, 415),
+    (DocumentError, 422),
+    (InvalidQuestion, 422),
+    (IndexLocked, 409),
+    (StoreError, 503),
+    (EmbeddingError, 503),
+]
+
+
+# ------------------------------------------------------------------ API models
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class FilterModel(BaseModel):
+    doc_ids: list[str] | None = Field(default=None, description="only these briefs")
+    date_from: str | None = Field(default=None, description="briefs dated on/after, YYYY-MM-DD")
+    date_to: str | None = Field(default=None, description="briefs dated on/before, YYYY-MM-DD")
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the question, up to max_question_chars characters")
+    history: list[Message] = Field(default_factory=list, description="earlier turns, oldest first")
+    filters: FilterModel | None = None
+
+
+class CitationModel(BaseModel):
+    n: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    quote: str = Field(description="the cited passage's sentence that supports the claim")
+    start: int = Field(description="quote offset in the brief's normalised text")
+    end: int
+    support: float = Field(description="0-1: how well the quote supports the sentence")
+    score: float = Field(description="the passage's retrieval score")
+
+
+class HitModel(BaseModel):
+    chunk_id: str
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    start: int
+    end: int
+    section: str | None = None
+    page: int | None = None
+    dense: float | None = None
+    lexical: float | None = None
+
+
+class AnswerModel(BaseModel):
+    """The same JSON as ``briefqa ask --json``."""
+
+    answer: str
+    refused: bool
+    citations: list[CitationModel]
+    sources: list[HitModel] = Field(description="the passages cited, and only those")
+    unsupported: list[str] = Field(description="answer sentences no cited passage supports")
+    standalone_question: str
+    nearest: list[HitModel] = Field(description="closest passages when refused")
+    confidence: float
+    timings: dict[str, float]
+
+
+class BriefModel(BaseModel):
+    doc_id: str
+    title: str
+    number: str | None
+    date: str | None
+    format: str
+    sha256: str
+    sections: list[str]
+    chunks: int
+    sources: list[str]
+    ingested_at: str
+
+
+class UploadResult(BaseModel):
+    filename: str
+    ok: bool
+    brief: BriefModel | None = None
+    error: str | None = None
+
+
+class UploadResponse(BaseModel):
+    results: list[UploadResult]
+
+
+class FeedbackRequest(BaseModel):
+    question: str
+    answer: AnswerModel
+    rating: Literal["like", "dislike"] | None
+    comment: str = Field(default="", max_length=4000)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    briefs: int
+    chunks: int
+
+
+# ------------------------------------------------------------------------ app
+
+
+def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
+    """The FastAPI app: REST under ``/api/v1``, the chat at ``/`` (unless ``ui=False``).
+
+    With ``auth_file`` set, every route requires a login: HTTP Basic on the REST API,
+    Gradio's login page on the chat.
+    """
+    qa = qa if qa is not None else BriefQA()
+    settings = qa.settings
+    users = Users.from_file(settings.auth_file) if settings.auth_file else None
+    max_bytes = int(settings.max_upload_mb * 1024 * 1024)
+
+    app = FastAPI(
+        title="briefqa",
+        version=briefqa.__version__,
+        description="Answers from policy briefs, every claim with a verified citation.",
+        openapi_url=None,  # served below, behind the same login as the rest
+        docs_url=None,
+        redoc_url=None,
+    )
+    basic = HTTPBasic(auto_error=False, realm="briefqa")
+
+    def require_user(
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
+    ) -> str | None:
+        if users is None:
+            return None
+        if credentials is None or not users.check(credentials.username, credentials.password):
+            raise HTTPException(
+                401,
+                "this briefqa server requires a login (HTTP Basic user and password)",
+                headers={"WWW-Authenticate": 'Basic realm="briefqa"'},
+            )
+        return credentials.username
+
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_user)])
+
+    @app.exception_handler(BriefQAError)
+    def _engine_error(request: Request, exc: BriefQAError) -> JSONResponse:
+        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @api.post("/ask", response_model=AnswerModel, summary="Answer a question from the briefs")
+    def ask(request: AskRequest) -> dict[str, Any]:
+        filters = None
+        if request.filters is not None:
+            f = request.filters
+            filters = Filters(
+                doc_ids=tuple(f.doc_ids) if f.doc_ids else None,
+                date_from=f.date_from,
+                date_to=f.date_to,
+            )
+        history = [{"role": m.role, "content": m.content} for m in request.history]
+        return qa.ask(request.question, history=history, filters=filters).to_dict()
+
+    @api.get("/documents", response_model=list[BriefModel], summary="List the indexed briefs")
+    def documents() -> list[dict[str, Any]]:
+        return [b.to_dict() for b in qa.documents()]
+
+    @api.post(
+        "/documents",
+        response_model=UploadResponse,
+        status_code=201,
+        summary="Upload briefs (PDF, DOCX, HTML, Markdown, text) and index them",
+        responses={
+            413: {"description": "a file is over max_upload_mb"},
+            415: {"description": "a file type briefqa cannot read"},
+            422: {"description": "a file could not be parsed"},
+        },
+    )
+    def upload(
+        files: Annotated[list[UploadFile], File(description="one or more brief files")],
+    ) -> Any:
+        results: list[dict[str, Any]] = []
+        first_error: BriefQAError | None = None
+        for upload in files:
+            name = upload.filename or ""
+            try:
+                data = upload.file.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise FileTooLarge(
+                        name,
+                        f"the file is over the {settings.max_upload_mb:g} MB limit "
+                        "(BRIEFQA_MAX_UPLOAD_MB)",
+                    )
+                info = qa.add(name, data)
+                results.append({"filename": name, "ok": True, "brief": info.to_dict()})
+            except BriefQAError as exc:
+                first_error = first_error or exc
+                reason = getattr(exc, "reason", str(exc))
+                results.append({"filename": name, "ok": False, "error": reason})
+        body = {"results": results}
+        if first_error is None:
+            return body
+        # The whole batch was processed; the status says what went wrong first.
+        status = next((c for kind, c in _STATUS if isinstance(first_error, kind)), 422)
+        return JSONResponse({**body, "detail": str(first_error)}, status_code=status)
+
+    @api.delete(
+        "/documents/{doc_id}",
+        status_code=204,
+        summary="Remove a brief and its passages",
+        responses={404: {"description": "no brief has this id"}},
+    )
+    def remove(doc_id: str) -> Response:
+        qa.remove(doc_id)
+        return Response(status_code=204)
+
+    @api.post("/feedback", status_code=201, summary="Record a like/dislike and comment")
+    def feedback(request: FeedbackRequest) -> dict[str, Any]:
+        answer = Answer.from_dict(request.answer.model_dump(), question=request.question)
+        return qa.feedback(answer, request.rating, request.comment)
+
+    @api.get("/healthz", response_model=Health, summary="Liveness and index size")
+    def healthz() -> dict[str, Any]:
+        docs = qa.documents()
+        return {
+            "status": "ok",
+            "version": briefqa.__version__,
+            "briefs": len(docs),
+            "chunks": sum(d.chunks for d in docs),
+        }
+
+    @api.get("/openapi.json", include_in_schema=False)
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    app.include_router(api)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Any) -> Any:
+        # Refuse an oversized upload before its body is read, not after.
+        length = request.headers.get("content-length")
+        limit = 8 * max_bytes + 1024 * 1024  # several files per request are fine
+        if request.method == "POST" and length and length.isdigit() and int(length) > limit:
+            return JSONResponse(
+                {"detail": f"the request is over the upload limit ({limit // 1048576} MB)"},
+                status_code=413,
+            )
+        return await call_next(request)
+
+    if ui:
+        import gradio as gr
+
+        from briefqa.ui import CSS, HEAD, build_ui
+
+        blocks = build_ui(qa)
+        blocks.queue(default_concurrency_limit=settings.server_concurrency, max_size=256)
+        app = gr.mount_gradio_app(
+            app,
+            blocks,
+            path="/",
+            auth=users.check if users is not None else None,
+            auth_message="Log in with your briefqa user name and password.",
+            max_file_size=max_bytes,
+            ssr_mode=False,
+            show_error=True,
+            footer_links=["api"],
+            css=CSS,
+            head=HEAD,
+        )
+    return app
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    qa: BriefQA | None = None,
+    *,
+    log_level: str = "info",
+) -> None:
+    """Start the server; an empty index first gets the briefs in ``corpus_dir``."""
+    import uvicorn
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
+    started = time.perf_counter()
+    qa = qa if qa is not None else BriefQA()
+    corpus = qa.settings.corpus_dir
+    if not qa.documents() and corpus.is_dir():
+        log.info("the index is empty: ingesting %s", corpus)
+        report = qa.ingest([corpus], progress=_log_progress())
+        log.info(
+            "ingested %d brief(s), %d chunks in %.1f s; %d failed",
+            report.added,
+            report.chunks,
+            report.seconds,
+            report.failed,
+        )
+        for error in report.errors:
+            log.warning("not ingested: %s: %s", error.path, error.error)
+    qa.warm_up()
+    app = create_app(qa)
+    log.info(
+        "briefqa ready in %.1f s: http://%s:%d/ (REST: /api/v1, schema: /api/v1/openapi.json)",
+        time.perf_counter() - started,
+        host,
+        port,
+    )
+    uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+
+
+def _log_progress() -> Any:
+    shown = [-1]
+
+    def report(done: int, total: int) -> None:
+        tenth = 10 * done // total if total else 10
+        if tenth != shown[0]:
+            shown[0] = tenth
+            log.info("embedding chunks: %d/%d", done, total)
+
+    return report

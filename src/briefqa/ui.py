@@ -1,0 +1,473 @@
+"""The web chat staff use: a Gradio app over the public :class:`briefqa.BriefQA` API.
+
+Everything a brief contributes to a page (titles, passages, quotes, answers) is escaped
+here before Gradio sees it: brief text is data, never markup. Citation markers become
+links (``a.bq-cite``) whose click opens and highlights the cited passage in the sources
+panel; a small script in :data:`HEAD` does that, because the chat and the panel are
+separate components.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import gradio as gr
+
+from briefqa import (
+    SUPPORTED_SUFFIXES,
+    Answer,
+    BriefInfo,
+    BriefQA,
+    BriefQAError,
+    Citation,
+    Filters,
+    Hit,
+)
+
+CSS = """
+.bq-cite { font-weight: 600; text-decoration: none; cursor: pointer; padding: 0 1px; }
+.bq-unsupported { text-decoration: underline wavy #c2410c; text-underline-offset: 3px; }
+.bq-flag { color: #c2410c; font-size: 0.85em; }
+.bq-refusal { border-left: 4px solid #6b7280; padding: 4px 10px; background: #f3f4f6;
+  color: #374151; font-style: italic; }
+.bq-sources { font-size: 0.92em; }
+.bq-turn h4 { margin: 10px 0 6px; }
+.bq-source { border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 10px;
+  margin-bottom: 8px; scroll-margin: 40px; }
+.bq-source.bq-active { border-color: #2563eb; box-shadow: 0 0 0 3px #bfdbfe; }
+.bq-source.bq-nearest { border-style: dashed; }
+.bq-meta { color: #6b7280; font-size: 0.9em; }
+.bq-passage { margin-top: 6px; line-height: 1.45; white-space: pre-wrap; }
+.bq-passage mark { background: #fde68a; padding: 0 1px; }
+.bq-source.bq-active mark { background: #fbbf24; }
+.bq-score { color: #6b7280; font-size: 0.85em; margin-top: 4px; }
+"""
+
+# Clicking [n] in an answer: open that turn's sources, highlight the passage, scroll to it.
+HEAD = """
+<script>
+document.addEventListener("click", function (event) {
+  const link = event.target.closest ? event.target.closest("a.bq-cite") : null;
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  // The chat's sanitiser keeps href but drops data-* attributes.
+  const target = document.getElementById((link.getAttribute("href") || "").slice(1));
+  if (!target) return;
+  const folded = target.closest("details");
+  if (folded) folded.open = true;
+  document.querySelectorAll(".bq-source.bq-active").forEach(function (el) {
+    el.classList.remove("bq-active");
+  });
+  target.classList.add("bq-active");
+  target.scrollIntoView({ behavior: "smooth", block: "center" });
+}, true);
+</script>
+"""
+
+EMPTY_SOURCES = (
+    '<div class="bq-sources"><p class="bq-meta">Sources of each answer appear here. '
+    "Click a citation such as [1] to see the sentence it rests on.</p></div>"
+)
+# Gradio finds the progress tracker by this default value.
+_PROGRESS = gr.Progress()
+_MARKER = re.compile(r"\[(\d+)\]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def build_ui(qa: BriefQA) -> gr.Blocks:
+    """The chat and briefs tabs, wired to ``qa``."""
+    with gr.Blocks(title="briefqa — policy briefs Q&A", analytics_enabled=False) as demo:
+        # Per browser session: the answers so far, and which chat message holds which.
+        session = gr.State(_new_session)
+        with gr.Tab("Chat"), gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(
+                    label="briefqa",
+                    elem_id="bq-chat",
+                    height=520,
+                    placeholder="Ask about the institute's briefs. Every claim in an "
+                    "answer cites the passage it comes from.",
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy"],
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder="Ask a question about the briefs…",
+                        elem_id="bq-question",
+                        scale=5,
+                        max_lines=4,
+                    )
+                    ask = gr.Button("Ask", variant="primary", elem_id="bq-ask", scale=1)
+                new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
+                gr.Examples(
+                    examples=[[q] for q in example_questions(qa)] or [[""]],
+                    inputs=question,
+                    label="Try",
+                )
+                with gr.Row(visible=False) as comment_row:
+                    comment = gr.Textbox(
+                        label="Thanks! Anything to add about this answer? (optional)",
+                        elem_id="bq-comment",
+                        scale=5,
+                    )
+                    send_comment = gr.Button("Send", scale=1, elem_id="bq-send-comment")
+                with gr.Accordion("Limit to some briefs or dates", open=False):
+                    doc_filter = gr.Dropdown(
+                        label="Briefs", multiselect=True, choices=[], elem_id="bq-doc-filter"
+                    )
+                    with gr.Row():
+                        date_from = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="bq-from")
+                        date_to = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="bq-to")
+            with gr.Column(scale=2):
+                sources = gr.HTML(EMPTY_SOURCES, elem_id="bq-sources")
+        with gr.Tab("Briefs"):
+            briefs = gr.Dataframe(
+                headers=["Title", "Number", "Date", "Chunks", "Format", "Id"],
+                interactive=False,
+                elem_id="bq-briefs",
+                wrap=True,
+            )
+            with gr.Row():
+                with gr.Column():
+                    files = gr.File(
+                        label=f"Add briefs ({', '.join(SUPPORTED_SUFFIXES)})",
+                        file_count="multiple",
+                        file_types=list(SUPPORTED_SUFFIXES),
+                        elem_id="bq-upload",
+                    )
+                    add = gr.Button("Add to the index", variant="primary", elem_id="bq-add")
+                    added = gr.Dataframe(
+                        headers=["File", "Result"],
+                        interactive=False,
+                        elem_id="bq-upload-result",
+                        wrap=True,
+                    )
+                with gr.Column():
+                    to_remove = gr.Dropdown(label="Remove a brief", choices=[], elem_id="bq-pick")
+                    remove = gr.Button("Remove", variant="stop", elem_id="bq-remove")
+                    removed = gr.Markdown()
+
+        # ----------------------------------------------------------- handlers
+
+        def respond(
+            message: str,
+            chat: list[dict[str, Any]],
+            state: dict[str, Any],
+            doc_ids: list[str] | None,
+            start: str,
+            end: str,
+        ) -> Iterator[tuple[Any, ...]]:
+            try:
+                filters = Filters(
+                    doc_ids=tuple(doc_ids) if doc_ids else None,
+                    date_from=(start or "").strip() or None,
+                    date_to=(end or "").strip() or None,
+                )
+                history = [(a.question, a.text) for a in state["answers"]]
+                pieces = qa.stream(message or "", history=history, filters=filters)
+                first = next(pieces)  # validates the question before the chat changes
+            except BriefQAError as exc:
+                raise gr.Error(str(exc)) from None
+            chat = [
+                *chat,
+                {"role": "user", "content": _md(message.strip())},
+                {"role": "assistant", "content": ""},
+            ]
+            draft = ""
+            answer: Answer | None = None
+            for piece in _chain(first, pieces):
+                if isinstance(piece, Answer):
+                    answer = piece
+                    break
+                draft += piece
+                chat[-1] = {"role": "assistant", "content": _md(draft)}
+                yield "", chat, gr.skip(), state
+            assert answer is not None
+            turn = len(state["answers"])
+            state = {
+                "answers": [*state["answers"], answer],
+                "by_message": {**state["by_message"], len(chat) - 1: turn},
+            }
+            chat[-1] = {"role": "assistant", "content": render_answer(answer, turn)}
+            yield "", chat, render_sources(state["answers"], _brief_index(qa)), state
+
+        chat_inputs = [question, chatbot, session, doc_filter, date_from, date_to]
+        chat_outputs = [question, chatbot, sources, session]
+        ask.click(respond, chat_inputs, chat_outputs, api_name="ask")
+        question.submit(respond, chat_inputs, chat_outputs, api_visibility="private")
+
+        def reset() -> tuple[Any, ...]:
+            return [], EMPTY_SOURCES, _new_session(), gr.Row(visible=False), ""
+
+        private: dict[str, Any] = {"api_visibility": "private"}  # UI-only events
+        new_chat.click(reset, None, [chatbot, sources, session, comment_row, question], **private)
+
+        def rate(state: dict[str, Any], data: gr.LikeData) -> tuple[Any, ...]:
+            index = data.index[0] if isinstance(data.index, tuple | list) else data.index
+            turn = state["by_message"].get(index)
+            if turn is None:  # a user message or an error line: nothing to rate
+                return gr.Row(visible=False), state
+            rating: Literal["like", "dislike"] | None = (
+                "like" if data.liked is True or data.liked == "Like" else "dislike"
+            )
+            if data.liked in ("", None):  # the rating was taken back
+                rating = None
+            qa.feedback(state["answers"][turn], rating)
+            return gr.Row(visible=True), {**state, "rated": (turn, rating)}
+
+        chatbot.like(rate, [session], [comment_row, session], api_visibility="private")
+
+        def send_feedback(text: str, state: dict[str, Any]) -> tuple[Any, ...]:
+            rated = state.get("rated")
+            if rated is None or not text.strip():
+                return gr.Row(visible=rated is not None), text
+            turn, rating = rated
+            qa.feedback(state["answers"][turn], rating, text)
+            gr.Info("Thank you: your comment is recorded with the answer.")
+            return gr.Row(visible=False), ""
+
+        send_comment.click(
+            send_feedback, [comment, session], [comment_row, comment], api_visibility="private"
+        )
+        comment.submit(send_feedback, [comment, session], [comment_row, comment], **private)
+
+        def refresh() -> tuple[Any, ...]:
+            docs = qa.documents()
+            choices = [(_label(b), b.doc_id) for b in docs]
+            rows = [
+                [b.title, b.number or "", b.date or "", b.chunks, b.format, b.doc_id] for b in docs
+            ]
+            return rows, gr.Dropdown(choices=choices), gr.Dropdown(choices=choices, value=None)
+
+        lists = [briefs, doc_filter, to_remove]
+        demo.load(refresh, None, lists, api_visibility="private")
+
+        def upload(paths: list[str] | None, progress: gr.Progress = _PROGRESS) -> Any:
+            if not paths:
+                raise gr.Error("Choose one or more files to add first.")
+            rows = []
+            for i, path in enumerate(paths):
+                name = Path(path).name
+                progress((i, len(paths)), desc=f"Indexing {name}")
+                try:
+                    info = qa.add(name, Path(path).read_bytes())
+                    rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
+                except BriefQAError as exc:
+                    rows.append([name, f"failed: {getattr(exc, 'reason', exc)}"])
+            progress((len(paths), len(paths)), desc="Done")
+            return (rows, None, *refresh())
+
+        add.click(upload, [files], [added, files, *lists], api_name="add_briefs")
+
+        def drop(doc_id: str | None) -> Any:
+            if not doc_id:
+                raise gr.Error("Pick the brief to remove first.")
+            try:
+                title = qa.brief(doc_id).title
+                qa.remove(doc_id)
+            except BriefQAError as exc:
+                raise gr.Error(str(exc)) from None
+            return (f"Removed **{_md(title)}**.", *refresh())
+
+        remove.click(drop, [to_remove], [removed, *lists], api_visibility="private")
+    blocks: gr.Blocks = demo
+    return blocks
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_answer(answer: Answer, turn: int) -> str:
+    """An answer as chat markup: escaped text, clickable citations, flagged claims."""
+    if answer.refused:
+        return (
+            f'<div class="bq-refusal">{html.escape(answer.text)} '
+            "The closest passages found are listed beside the chat; none answers it.</div>"
+        )
+    text = answer.text
+    flagged: list[tuple[int, int]] = []
+    for claim in answer.unsupported:
+        at = text.find(claim)
+        if at >= 0:
+            flagged.append((at, at + len(claim)))
+    out: list[str] = []
+    cursor = 0
+    for start, end in sorted(flagged):
+        if start < cursor:
+            continue
+        out.append(_with_links(text[cursor:start], turn))
+        out.append(
+            '<span class="bq-unsupported" title="No cited passage supports this sentence">'
+            f"{_with_links(text[start:end], turn)}</span>"
+            ' <span class="bq-flag">(unsupported)</span>'
+        )
+        cursor = end
+    out.append(_with_links(text[cursor:], turn))
+    return "".join(out)
+
+
+def render_sources(answers: Sequence[Answer], briefs: dict[str, BriefInfo]) -> str:
+    """The sources panel: the latest answer's passages first, earlier turns folded."""
+    if not answers:
+        return EMPTY_SOURCES
+    parts = ['<div class="bq-sources">']
+    for turn in range(len(answers) - 1, -1, -1):
+        answer = answers[turn]
+        body = _turn_sources(answer, turn, briefs)
+        heading = f"<h4>Q{turn + 1}: {html.escape(answer.question)}</h4>"
+        if turn == len(answers) - 1:
+            parts.append(f'<section class="bq-turn" id="bq-turn-{turn}">{heading}{body}</section>')
+        else:
+            parts.append(
+                f'<details class="bq-turn" id="bq-turn-{turn}"><summary>'
+                f"Q{turn + 1}: {html.escape(answer.question)}</summary>{body}</details>"
+            )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _turn_sources(answer: Answer, turn: int, briefs: dict[str, BriefInfo]) -> str:
+    if answer.refused:
+        cards = [
+            _card(f"bq-near-{turn}-{i}", hit, [], briefs, label="nearest", extra=" bq-nearest")
+            for i, hit in enumerate(answer.nearest, 1)
+        ]
+        intro = (
+            '<p class="bq-meta">The briefs do not cover this question. Nearest passages '
+            "(not an answer):</p>"
+        )
+        return intro + "".join(cards)
+    if not answer.citations:
+        return '<p class="bq-meta">This answer cites no passage.</p>'
+    by_n: dict[int, list[Citation]] = {}
+    for citation in answer.citations:
+        by_n.setdefault(citation.n, []).append(citation)
+    hits = {hit.chunk_id: hit for hit in answer.sources}
+    cards = []
+    for n, cites in sorted(by_n.items()):
+        hit = hits.get(cites[0].chunk_id)
+        if hit is not None:
+            cards.append(_card(f"src-{turn}-{n}", hit, cites, briefs, label=f"[{n}]"))
+    return "".join(cards)
+
+
+def _card(
+    element_id: str,
+    hit: Hit,
+    citations: Sequence[Citation],
+    briefs: dict[str, BriefInfo],
+    *,
+    label: str,
+    extra: str = "",
+) -> str:
+    info = briefs.get(hit.doc_id)
+    meta = [
+        f"No. {info.number}" if info and info.number else "",
+        info.date if info and info.date else "",
+        hit.section or "lead",
+        f"p. {hit.page}" if hit.page else "",
+    ]
+    # Quote offsets are in the brief's text; the passage starts at hit.start.
+    spans = sorted(
+        {(c.start - hit.start, c.end - hit.start) for c in citations if c.start >= hit.start}
+    )
+    passage: list[str] = []
+    cursor = 0
+    for start, end in spans:
+        if start < cursor or end > len(hit.text):
+            continue
+        passage.append(html.escape(hit.text[cursor:start]))
+        passage.append(f'<mark class="bq-quote">{html.escape(hit.text[start:end])}</mark>')
+        cursor = end
+    passage.append(html.escape(hit.text[cursor:]))
+    if citations:
+        best = max(c.support for c in citations)
+        score = f"support {best:.2f} · retrieval score {citations[0].score:.3f}"
+    else:
+        score = f"similarity {hit.dense:.2f}" if hit.dense is not None else ""
+    return (
+        f'<div class="bq-source{extra}" id="{element_id}" tabindex="-1">'
+        f"<div><b>{html.escape(label)} {html.escape(hit.title)}</b></div>"
+        f'<div class="bq-meta">{html.escape(" · ".join(m for m in meta if m))}</div>'
+        f'<div class="bq-passage">{"".join(passage)}</div>'
+        f'<div class="bq-score">{score}</div></div>'
+    )
+
+
+def _with_links(text: str, turn: int) -> str:
+    out: list[str] = []
+    cursor = 0
+    for match in _MARKER.finditer(text):
+        out.append(_md(text[cursor : match.start()]))
+        n = match.group(1)
+        out.append(
+            f'<a class="bq-cite" href="#src-{turn}-{n}" '
+            f'title="Show the passage cited as [{n}]">[{n}]</a>'
+        )
+        cursor = match.end()
+    out.append(_md(text[cursor:]))
+    return "".join(out)
+
+
+def _md(text: str) -> str:
+    """Plain text made safe for the chat's Markdown renderer: HTML escaped, Markdown
+    punctuation backslash-escaped, so brief text always shows as written."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def example_questions(qa: BriefQA, limit: int = 4) -> list[str]:
+    """Questions the indexed briefs do answer, drawn from their section headings.
+
+    Each candidate is asked of the engine and kept only if it is answered, so an example
+    never leads a new user to a refusal.
+    """
+    found: list[str] = []
+    tried = 0
+    for info in qa.documents():
+        for section in (*info.sections, None):
+            if len(found) >= limit or tried >= 3 * limit:
+                return found
+            topic = section.lower() if section else _short(info.title)
+            candidate = f"What does the brief say about {topic}?"
+            if section is None:
+                candidate = f"What is the brief “{_short(info.title)}” about?"
+            tried += 1
+            try:
+                answer = qa.ask(candidate, filters=Filters(doc_ids=(info.doc_id,)))
+            except BriefQAError:
+                continue
+            if not answer.refused and not answer.unsupported and candidate not in found:
+                found.append(candidate)
+    return found
+
+
+def _short(title: str, words: int = 8) -> str:
+    parts = title.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def _label(info: BriefInfo) -> str:
+    extra = " · ".join(x for x in (info.number or "", info.date or "") if x)
+    return f"{_short(info.title)} ({extra})" if extra else _short(info.title)
+
+
+def _brief_index(qa: BriefQA) -> dict[str, BriefInfo]:
+    return {b.doc_id: b for b in qa.documents()}
+
+
+def _new_session() -> dict[str, Any]:
+    return {"answers": [], "by_message": {}, "rated": None}
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    yield first
+    yield from rest
