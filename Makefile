@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test lint bench eval eval-ci clean
+.PHONY: setup run test lint bench eval eval-ci screenshots clean
 
 # torch goes first, pinned: pip then takes the CPU build from local disk instead of
 # pulling a multi-GB CUDA build as a dependency of sentence-transformers.
@@ -31,9 +31,14 @@ $(LLAMA_STAMP): $(STAMP)
 		'llama-cpp-python[server]>=0.3,<0.4'
 	touch $@
 
+# The web chat at http://127.0.0.1:7860/ and the REST API at /api/v1; an empty index
+# first gets the briefs in corpus/.
 run: setup
-	$(BIN)/briefqa ingest --if-empty
-	$(BIN)/briefqa docs
+	$(BIN)/briefqa serve
+
+# Refresh the README's screenshots from the browser tests.
+screenshots: setup
+	BRIEFQA_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/test_web.py
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks evals

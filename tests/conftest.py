@@ -65,11 +65,15 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    command: list[str], ready_url: str, log_path: Path, timeout: float = 120
+    command: list[str],
+    ready_url: str,
+    log_path: Path,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> Iterator[None]:
     """Run a server process until ``ready_url`` answers; stop it afterwards."""
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             deadline = time.monotonic() + timeout
             while True:

@@ -6,7 +6,6 @@ CPU-bound answering never blocks the event loop. Errors from the engine's error 
 to 4xx codes with the engine's own message as ``detail``.
 """
 
-
 import logging
 import os
 import time

@@ -83,7 +83,7 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
     """The chat and briefs tabs, wired to ``qa``."""
     with gr.Blocks(title="briefqa — policy briefs Q&A", analytics_enabled=False) as demo:
         # Per browser session: the answers so far, and which chat message holds which.
-        session = gr.State(_new_session)
+        session = gr.State(None)  # None until the first answer: see _session()
         with gr.Tab("Chat"), gr.Row():
             with gr.Column(scale=3):
                 chatbot = gr.Chatbot(
@@ -158,11 +158,12 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
         def respond(
             message: str,
             chat: list[dict[str, Any]],
-            state: dict[str, Any],
+            state: dict[str, Any] | None,
             doc_ids: list[str] | None,
             start: str,
             end: str,
         ) -> Iterator[tuple[Any, ...]]:
+            state = _session(state)
             try:
                 filters = Filters(
                     doc_ids=tuple(doc_ids) if doc_ids else None,
@@ -203,12 +204,13 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
         question.submit(respond, chat_inputs, chat_outputs, api_visibility="private")
 
         def reset() -> tuple[Any, ...]:
-            return [], EMPTY_SOURCES, _new_session(), gr.Row(visible=False), ""
+            return [], EMPTY_SOURCES, None, gr.Row(visible=False), ""
 
         private: dict[str, Any] = {"api_visibility": "private"}  # UI-only events
         new_chat.click(reset, None, [chatbot, sources, session, comment_row, question], **private)
 
-        def rate(state: dict[str, Any], data: gr.LikeData) -> tuple[Any, ...]:
+        def rate(state: dict[str, Any] | None, data: gr.LikeData) -> tuple[Any, ...]:
+            state = _session(state)
             index = data.index[0] if isinstance(data.index, tuple | list) else data.index
             turn = state["by_message"].get(index)
             if turn is None:  # a user message or an error line: nothing to rate
@@ -223,12 +225,12 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
 
         chatbot.like(rate, [session], [comment_row, session], api_visibility="private")
 
-        def send_feedback(text: str, state: dict[str, Any]) -> tuple[Any, ...]:
-            rated = state.get("rated")
+        def send_feedback(text: str, state: dict[str, Any] | None) -> tuple[Any, ...]:
+            rated = _session(state).get("rated")
             if rated is None or not text.strip():
                 return gr.Row(visible=rated is not None), text
             turn, rating = rated
-            qa.feedback(state["answers"][turn], rating, text)
+            qa.feedback(_session(state)["answers"][turn], rating, text)
             gr.Info("Thank you: your comment is recorded with the answer.")
             return gr.Row(visible=False), ""
 
@@ -335,7 +337,7 @@ def render_sources(answers: Sequence[Answer], briefs: dict[str, BriefInfo]) -> s
 def _turn_sources(answer: Answer, turn: int, briefs: dict[str, BriefInfo]) -> str:
     if answer.refused:
         cards = [
-            _card(f"bq-near-{turn}-{i}", hit, [], briefs, label="nearest", extra=" bq-nearest")
+            _card(f"bq-near-{turn}-{i}", hit, [], briefs, label=f"{i}.", extra=" bq-nearest")
             for i, hit in enumerate(answer.nearest, 1)
         ]
         intro = (
@@ -466,6 +468,11 @@ def _brief_index(qa: BriefQA) -> dict[str, BriefInfo]:
 
 def _new_session() -> dict[str, Any]:
     return {"answers": [], "by_message": {}, "rated": None}
+
+
+def _session(state: dict[str, Any] | None) -> dict[str, Any]:
+    # A State with a callable default would add an API endpoint; start from None instead.
+    return state if state is not None else _new_session()
 
 
 def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:

@@ -1,0 +1,230 @@
+"""`briefqa serve` as staff meet it: a real server process, driven through gradio_client
+and through headless Chromium (Debian's, via Playwright).
+
+Set BRIEFQA_SCREENSHOTS=docs/screenshots (``make screenshots``) to refresh the README's
+screenshots; otherwise they go to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from briefqa.auth import hash_password
+
+from .conftest import ROOT, SEED, free_port, running_server
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+QUESTION = "Which country opposed a NATO liaison office in Tokyo?"
+HOSTILE_BRIEF = """Arctic <b>Shipping</b> Routes Open Up
+
+The Northern Sea Route carried 36 million tonnes of cargo in 2023, a record year.
+Analysts quoted the line <script>window.bqPwned = 1; alert("pwned")</script> in their notes.
+An image tag <img src=x onerror="window.bqPwned = 2"> appeared in the draft as well.
+"""
+
+
+def _serve(tmp: Path, **env: str) -> Iterator[tuple[str, Path]]:
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")},
+        "BRIEFQA_DATA_DIR": str(tmp / "data"),
+        "BRIEFQA_CORPUS_DIR": str(corpus),
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_TEMP_DIR": str(tmp / "gradio"),
+        **env,
+    }
+    command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    # The page itself answers with or without logins on.
+    with running_server(command, f"{url}/", tmp / "serve.log", 180, environment):
+        yield url, tmp / "data"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A server on the seed corpus: its URL and data dir."""
+    yield from _serve(tmp_path_factory.mktemp("serve"))
+
+
+@pytest.fixture(scope="module")
+def server(served: tuple[str, Path]) -> str:
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("BRIEFQA_SCREENSHOTS")
+    path = ROOT / folder if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: apt-get install chromium (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: object, url: str) -> object:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    page.goto(url)
+    return page
+
+
+def _ask(page: object, question: str) -> None:
+    page.fill("#bq-question textarea", question)  # type: ignore[attr-defined]
+    page.click("#bq-ask")  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------- gradio_client
+
+
+def test_gradio_client_gets_a_streamed_cited_answer(server: str) -> None:
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    job = client.submit(QUESTION, [], [], "", "", api_name="/ask")
+    cleared, chat, sources = job.result(timeout=120)
+    assert len(job.outputs()) >= 2, "the answer arrives in pieces"
+    assert cleared == ""
+    answer = chat[-1]["content"][0]["text"] if isinstance(chat[-1]["content"], list) else ""
+    assert chat[-1]["role"] == "assistant" and "France" in answer
+    assert 'class="bq-cite"' in answer
+    assert "<mark" in sources and "France’s opposition" in sources
+
+
+def test_gradio_client_errors_on_empty_question(server: str) -> None:
+    from gradio_client import Client
+
+    with pytest.raises(Exception, match="empty"):
+        Client(server, verbose=False).predict("  ", [], [], "", "", api_name="/ask")
+
+
+# --------------------------------------------------------------------- browser
+
+
+def test_chat_answer_citation_click_shows_highlighted_quote(
+    served: tuple[str, Path], browser: object, shots: Path
+) -> None:
+    server, data_dir = served
+    page = _page(browser, server)
+    page.wait_for_selector("#bq-question textarea", timeout=60_000)
+    page.screenshot(path=str(shots / "empty.png"))
+    _ask(page, QUESTION)
+    page.wait_for_selector("#bq-chat a.bq-cite", timeout=60_000)
+    assert "France" in page.inner_text("#bq-chat")
+    cite = page.locator("#bq-chat a.bq-cite").last
+    target = cite.get_attribute("href")[1:]
+    cite.click()
+    active = page.locator(".bq-source.bq-active")
+    active.wait_for(timeout=10_000)
+    assert active.get_attribute("id") == target
+    quote = active.locator("mark").first.inner_text()
+    assert quote.strip() in SEED.read_text()
+    assert "support" in active.inner_text()
+    page.screenshot(path=str(shots / "chat.png"))
+
+    # Feedback: a dislike, then a comment, both stored with the answer for evaluators.
+    page.locator("#bq-chat button[aria-label='Dislike']").last.click()
+    page.fill("#bq-comment textarea", "France should come first")
+    page.click("#bq-send-comment")
+    page.wait_for_selector("#bq-comment", state="hidden", timeout=30_000)
+    events = [json.loads(line) for line in (data_dir / "feedback.jsonl").read_text().splitlines()]
+    assert [e["rating"] for e in events] == ["dislike", "dislike"]
+    assert events[-1]["comment"] == "France should come first"
+    assert events[0]["answer_id"] == events[1]["answer_id"]
+    assert events[-1]["question"] == QUESTION and events[-1]["citations"]
+
+    # A follow-up uses the conversation.
+    _ask(page, "Why did it object to the office?")
+    page.wait_for_selector("#bq-turn-1", timeout=60_000)
+    assert "China" in page.locator("#bq-chat .message").last.inner_text()
+    assert not page.dialogs
+
+
+def test_refusal_looks_different_and_lists_nearest(
+    server: str, browser: object, shots: Path
+) -> None:
+    page = _page(browser, server)
+    page.wait_for_selector("#bq-question textarea", timeout=60_000)
+    _ask(page, "Who won the 2022 football World Cup final?")
+    page.wait_for_selector("#bq-chat .bq-refusal", timeout=60_000)
+    assert "do not cover" in page.inner_text("#bq-chat .bq-refusal")
+    assert page.locator("#bq-sources .bq-nearest").count() >= 1
+    assert page.locator("#bq-chat a.bq-cite").count() == 0
+    page.screenshot(path=str(shots / "refusal.png"))
+
+
+def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
+    server: str, browser: object, shots: Path, tmp_path: Path
+) -> None:
+    brief = tmp_path / "arctic-shipping.txt"
+    brief.write_text(HOSTILE_BRIEF)
+    page = _page(browser, server)
+    page.wait_for_selector("#bq-question textarea", timeout=60_000)
+    page.get_by_role("tab", name="Briefs").click()
+    page.set_input_files("#bq-upload input[type=file]", str(brief))
+    page.wait_for_selector("#bq-upload :text('arctic-shipping.txt')", timeout=30_000)
+    page.click("#bq-add")
+    page.wait_for_function(
+        "document.querySelector('#bq-upload-result').innerText.includes('indexed:')",
+        timeout=120_000,
+    )
+    assert "failed" not in page.inner_text("#bq-upload-result")
+    assert "Arctic <b>Shipping</b> Routes Open Up" in page.inner_text("#bq-briefs")
+    page.screenshot(path=str(shots / "briefs.png"))
+
+    page.get_by_role("tab", name="Chat").click()
+    _ask(page, "How much cargo did the Northern Sea Route carry in 2023?")
+    page.wait_for_selector("#bq-chat a.bq-cite", timeout=60_000)
+    assert "36 million tonnes" in page.inner_text("#bq-chat")
+    _ask(page, "What did analysts quote in their notes about the script?")
+    page.wait_for_selector("#bq-turn-1", timeout=60_000)
+    panel = page.inner_text("#bq-sources")
+    assert "<script>" in panel and "Arctic <b>Shipping</b>" in panel
+    assert page.evaluate("window.bqPwned") is None, "brief text ran as code"
+    assert not page.dialogs, page.dialogs
+
+
+def test_with_auth_the_page_asks_for_a_login(
+    tmp_path_factory: pytest.TempPathFactory, browser: object, shots: Path
+) -> None:
+    tmp = tmp_path_factory.mktemp("auth")
+    users = tmp / "users"
+    users.write_text(f"alice:{hash_password('s3cret-pass')}\n")
+    for url, _ in _serve(tmp, BRIEFQA_AUTH_FILE=str(users)):
+        page = _page(browser, url)
+        page.wait_for_selector("input[type=password]", timeout=60_000)
+        assert page.locator("#bq-question").count() == 0
+        page.screenshot(path=str(shots / "login.png"))
+        page.fill("input[type=text]", "alice")
+        page.fill("input[type=password]", "wrong")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(":text('Incorrect')", timeout=30_000)
+        page.fill("input[type=text]", "alice")
+        page.fill("input[type=password]", "s3cret-pass")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#bq-question textarea", timeout=60_000)
