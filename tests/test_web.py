@@ -208,6 +208,21 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
     assert page.evaluate("window.bqPwned") is None, "brief text ran as code"
     assert not page.dialogs, page.dialogs
 
+    # New chat clears the conversation and the sources.
+    page.click("#bq-new")
+    page.wait_for_selector("#bq-turn-0", state="detached", timeout=30_000)
+    assert page.locator("#bq-chat a.bq-cite").count() == 0
+
+    # Remove the brief again from the Briefs tab.
+    page.get_by_role("tab", name="Briefs").click()
+    page.click("#bq-pick input")
+    page.get_by_role("option", name="Arctic <b>Shipping</b> Routes Open Up").click()
+    page.click("#bq-remove")
+    page.wait_for_function(
+        "!document.querySelector('#bq-briefs').innerText.includes('Arctic')", timeout=60_000
+    )
+    assert "NATO Intensifies" in page.inner_text("#bq-briefs")
+
 
 def test_with_auth_the_page_asks_for_a_login(
     tmp_path_factory: pytest.TempPathFactory, browser: object, shots: Path
