@@ -28,6 +28,8 @@ from briefqa.refusal import FEATURES, RefusalModel
 EVALS = Path(__file__).resolve().parent
 ROOT = EVALS.parent
 MAX_FALSE_REFUSAL = 0.05  # on the calibration half
+# Candidates for the answer-kind rule's share (RefusalModel.kind_coverage).
+KIND_COVERAGES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 
 
 def calibration_mask(rows: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
@@ -57,12 +59,12 @@ def write_clapnq_corpus(folder: Path) -> None:
 
 
 def features(qa: BriefQA, rows: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
-    """One row per question: the model's features, then the answer-kind rule (0/1)."""
+    """One row per question: the model's features, then the answer-kind share."""
     out = []
     for row in rows:
         hits = qa.retrieve(row["question"], k=qa.settings.top_k)
         evidence = qa.answerer.evidence(row["question"], hits)
-        out.append([*evidence.vector(), float(evidence.kind_found)])
+        out.append([*evidence.vector(), evidence.kind_share])
     return np.array(out)
 
 
@@ -79,11 +81,50 @@ def rates(p: np.ndarray[Any, Any], y: np.ndarray[Any, Any], threshold: float) ->
     }
 
 
+def probabilities(model: RefusalModel, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The model's probabilities for feature rows (the last column: the kind share)."""
+    return np.array(
+        [model.probability_of(row[:-1]) if row[-1] >= model.kind_coverage else 0.0 for row in x]
+    )
+
+
+def fit(
+    x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], kind_coverage: float
+) -> tuple[RefusalModel, float]:
+    """Fit the model with the answer-kind rule at ``kind_coverage``; return it and the
+    share of calibration unanswerables it refuses."""
+    from sklearn.linear_model import LogisticRegression
+
+    # The answer-kind rule refuses on its own; the model learns from the rest.
+    passed = x[:, -1] >= kind_coverage
+    regression = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit(
+        x[passed, :-1], y[passed]
+    )
+    p = np.where(passed, regression.predict_proba(x[:, :-1])[:, 1], 0.0)
+    # The highest threshold (most refusals) that keeps false refusals on the
+    # calibration rows under the limit.
+    candidates = sorted(set(np.round(p, 4)))
+    threshold = max(
+        (t for t in candidates if rates(p, y, t)["false_refusal"] <= MAX_FALSE_REFUSAL),
+        default=0.5,
+    )
+    model = RefusalModel(
+        weights=tuple(float(w) for w in regression.coef_[0]),
+        bias=float(regression.intercept_[0]),
+        threshold=float(threshold),
+        note=(
+            "fitted by evals/calibrate_refusal.py on the calibration half of ClapNQ dev and "
+            "evals/seed_calibration.jsonl; threshold keeps calibration false refusals <= 5%"
+        ),
+        kind_coverage=kind_coverage,
+    )
+    return model, rates(probabilities(model, x), y, model.threshold)["refused_unanswerable"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="save the fitted model")
     args = parser.parse_args()
-    from sklearn.linear_model import LogisticRegression
 
     sets: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="briefqa-calibrate-") as tmp:
@@ -110,35 +151,26 @@ def main() -> None:
 
     x_cal = np.vstack([x[c] for x, _, c in sets.values()])
     y_cal = np.concatenate([y[c] for _, y, c in sets.values()])
-    # The answer-kind rule refuses on its own; the model learns from the rest.
-    passed = x_cal[:, -1] == 1
-    fit = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit(
-        x_cal[passed, :-1], y_cal[passed]
-    )
-    p_cal = np.where(passed, fit.predict_proba(x_cal[:, :-1])[:, 1], 0.0)
-    # The highest threshold (most refusals) that keeps false refusals on the calibration
-    # half under the limit.
-    candidates = sorted(set(np.round(p_cal, 4)))
-    threshold = max(
-        (t for t in candidates if rates(p_cal, y_cal, t)["false_refusal"] <= MAX_FALSE_REFUSAL),
-        default=0.5,
-    )
-    model = RefusalModel(
-        weights=tuple(float(w) for w in fit.coef_[0]),
-        bias=float(fit.intercept_[0]),
-        threshold=float(threshold),
-        note=(
-            "fitted by evals/calibrate_refusal.py on the calibration half of ClapNQ dev and "
-            "evals/seed_calibration.jsonl; threshold keeps calibration false refusals <= 5%"
-        ),
-    )
+    # For each candidate share of the answer-kind rule: fit, then take the highest
+    # threshold that keeps calibration false refusals under the limit; keep the
+    # candidate that refuses most calibration unanswerables (ties: the smaller share).
+    best: tuple[float, RefusalModel] | None = None
+    for kind_coverage in KIND_COVERAGES:
+        model, refused = fit(x_cal, y_cal, kind_coverage)
+        print(f"kind_coverage {kind_coverage}: calibration refused {refused:.3f}", flush=True)
+        if best is None or refused > best[0]:
+            best = (refused, model)
+    assert best is not None
+    model = best[1]
+    threshold = model.threshold
     report: dict[str, Any] = {
         "features": list(FEATURES),
         "weights": dict(zip(FEATURES, model.weights, strict=True)),
         "threshold": model.threshold,
+        "kind_coverage": model.kind_coverage,
     }
     for name, (x, y, calibration) in sets.items():
-        p = np.array([model.probability_of(row[:-1]) if row[-1] else 0.0 for row in x])
+        p = probabilities(model, x)
         report[name] = {"all": rates(p, y, threshold)}
         if (~calibration).any():
             report[name]["held_out"] = rates(p[~calibration], y[~calibration], threshold)

@@ -9,6 +9,7 @@ import pytest
 
 from briefqa import Answer, BriefQA, Filters, InvalidQuestion, Settings, load_brief
 from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.schema import Hit
 from briefqa.testing import FakeChatModel
 from briefqa.verify import SUPPORT_THRESHOLD
 
@@ -195,3 +196,58 @@ def test_prompt_injection_in_a_brief_changes_nothing(
         assert (
             text.index("<passages>") < text.index("Ignore all previous") < text.index("</passages>")
         )
+
+
+def test_roots_join_word_forms_for_refusal_coverage() -> None:
+    from briefqa.text import root, stem
+
+    assert root("discussion") == root("discussed")
+    assert root("authorise") == root("authorised")
+    assert root("Ukraine") == root("Ukrainians")
+    assert root("membership") != root("members")
+    assert stem("discussion") != stem("discussed")  # the ranking stemmer is unchanged
+
+
+def _seed_hit(text: str) -> Hit:
+    return Hit("c1", "d1", "Brief", text, 1.0, 0, len(text), dense=0.5)
+
+
+def test_a_name_no_brief_uses_is_matched_through_its_alias(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    from briefqa.refusal import gather_evidence
+
+    hit = _seed_hit(
+        "Japan has offered aid. However, the South Korean authorities have not authorised "
+        "direct arms transfers to Ukraine. Australia gave howitzers."
+    )
+    vocabulary = {"japan", "south", "korean", "authoritie", "ukraine", "authorised"}
+
+    def idf(term: str) -> float:
+        return 1.0 if term in vocabulary else 3.0
+
+    question = "Has Seoul authorised arms transfers to Ukraine?"
+    vector = embedder.embed([question])[0]
+    evidence = gather_evidence(question, vector, [hit], embedder, idf)
+    assert evidence.window == pytest.approx(evidence.coverage)  # every name found
+    assert evidence.coverage == pytest.approx(1.0)
+
+
+def test_a_date_about_something_else_does_not_answer_a_when_question(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    from briefqa.refusal import RefusalModel, gather_evidence
+
+    hit = _seed_hit("Talks on a NATO presence in Tokyo began in January.")
+
+    def idf(term: str) -> float:
+        return 1.0 if term in {"talk", "nato", "presence", "tokyo", "began", "january"} else 3.0
+
+    model = RefusalModel((0.0, 0.0, 0.0, 0.0), 10.0, 0.5, kind_coverage=0.05)
+    for question, answered in (
+        ("When will the NATO office in Tokyo open?", False),
+        ("When did talks on a NATO presence in Tokyo start?", True),
+    ):
+        vector = embedder.embed([question])[0]
+        evidence = gather_evidence(question, vector, [hit], embedder, idf)
+        assert model.answerable(evidence) is answered, (question, evidence)

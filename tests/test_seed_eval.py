@@ -3,7 +3,7 @@ default extractive answerer, checked on every run.
 
 Retrieval and citations meet the answering issue's bar. Refusal does not fully: the
 refusal model, calibrated on other questions (evals/README.md), refuses 9 of these 11
-unanswerable questions and falsely refuses 2 of 47; the floors below guard that level. The
+unanswerable questions and falsely refuses 1 of 47; the floors below guard that level. The
 misses are questions that need reading comprehension (an entailment or reader model,
 which is not available offline) to tell apart from answerable ones.
 """
@@ -53,7 +53,7 @@ def test_evidence_is_retrieved_in_the_top_3(results: list[dict]) -> None:
 
 def test_false_refusals_stay_rare(results: list[dict]) -> None:
     refused = [r["id"] for r in results if not r["unanswerable"] and r["answer"].refused]
-    assert len(refused) <= 2, refused
+    assert len(refused) <= 1, refused
 
 
 def test_unanswerable_questions_are_refused(results: list[dict]) -> None:

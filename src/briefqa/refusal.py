@@ -8,16 +8,24 @@ model whose weights are fitted on held-out calibration questions by
 - ``relevance``: best sentence relevance (meaning and wording, as the extractive
   answerer scores it);
 - ``coverage``: IDF-weighted share of the question's content words found together in
-  one passage window (a sentence with its neighbours);
+  one passage window (a sentence with its neighbours), matched by root ("discussion"
+  and "discussed", "Ukraine" and "Ukrainians" match; :func:`briefqa.text.root`);
 - ``window``: the best window's joint score: its coverage, times the share of the
   question's names (capitalised words, codes like "K2") it contains, times whether it
   holds the kind of answer asked for (a figure for "how much", a date for "when", a
   name for "who") — the classic answer-type check of question answering.
 
+A question name that no brief uses at all ("Seoul" over a brief that only says "South
+Korea") is matched through an alias: the one name in the retrieved passages whose
+embedding is nearest to it, if close enough. Names the briefs do use are matched as
+written, because embeddings put neighbours close too ("Ukraine" and "Russia").
+
 One rule stands beside the model: a question that asks for a figure or a date is
 refused unless some passage sentence holds one with all the question's names around it
-(``kind_found``). "How much did Poland pay for its K2 tanks?" over a brief that never
-prices them is refused however close the topic.
+and at least a calibrated share of the question's other words (``kind_share``). "How
+much did Poland pay for its K2 tanks?" over a brief that never prices them is refused
+however close the topic, and so is a date question whose only dated sentence is about
+something else.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from pathlib import Path
 from .embeddings import Embedder, Vectors
 from .extractive import relevance as sentence_relevance
 from .schema import Hit
-from .text import content_terms, names, sentence_spans
+from .text import content_terms, names, root, roots, sentence_spans, stem
 
 MODEL_FILE = Path(__file__).with_name("refusal.json")
 FEATURES = ("dense", "relevance", "coverage", "window")
@@ -56,6 +64,13 @@ _FIGURE = re.compile(
     r"several|few)\b",
     re.I,
 )
+# Runs of capitalised words: "South Korea", "New Zealand", "Taiwan Strait".
+_NAME_RUN = re.compile(r"\b[A-Z][\w’'-]*[a-z][\w’'-]*(?:\s+[A-Z][\w’'-]*[a-z][\w’'-]*)+")
+# A question name no brief uses may stand for a passage name this close (cosine).
+ALIAS_SIMILARITY = 0.6
+# Share of its other words (IDF-weighted) a sentence needs beside the figure or date;
+# the default for models saved without one (calibrate_refusal.py chooses it).
+KIND_COVERAGE = 0.1
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE = re.compile(
     rf"\b(?:1[5-9]\d\d|20\d\d|{_MONTHS}|(?:last|next|this) (?:year|month|week))\b", re.I
@@ -71,6 +86,10 @@ class Evidence:
     coverage: float
     window: float
     kind_found: bool = True
+    # Diagnostic: for a figure or date question, the best share of the question's other
+    # words found in a sentence that holds such an answer and all the question's names
+    # (-1 when none does); the rule refuses below KIND_COVERAGE.
+    kind_share: float = 1.0
 
     def vector(self) -> list[float]:
         return [float(getattr(self, name)) for name in FEATURES]
@@ -103,27 +122,35 @@ def gather_evidence(
 ) -> Evidence:
     """Measure how well ``hits`` cover ``question``."""
     if not hits:
-        return Evidence(0.0, 0.0, 0.0, 0.0, False)
+        return Evidence(0.0, 0.0, 0.0, 0.0, False, -1.0)
     terms = {t for t in content_terms(question) if t not in _FRAMING}
     weights = {t: idf(t) for t in terms}
     total = sum(weights.values()) or 1.0
     names = question_names(question)
+    aliases = _aliases(names, hits, embedder, idf)
+    # A question term is found in a window when a word of the window shares its root,
+    # or, for a name no brief uses, when the window holds the name it stands for.
+    wanted = {t: {root(t)} for t in terms}
+    for name, alias in aliases.items():
+        wanted.setdefault(name, set()).update({alias, root(alias)})
+    name_roots = {n: {root(n)} | wanted.get(n, set()) for n in names}
     kind = answer_kind(question)
     wants_name = _NAME_QUESTION.search(question) is not None
+    plain = {t: w for t, w in weights.items() if t not in names}
+    plain_total = sum(plain.values())
 
     sentences: list[str] = []
     coverage = window_score = 0.0
-    kind_found = kind is None
+    kind_share = 1.0 if kind is None else -1.0
     for hit in hits:
         spans = list(sentence_spans(hit.text))
         sentences += [hit.text[s:e] for s, e in spans]
         for i in range(len(spans)):
             lo, hi = spans[max(0, i - 1)][0], spans[min(len(spans) - 1, i + 1)][1]
             window = f"{hit.title} {hit.section or ''} {hit.text[lo:hi]}"
-            found = set(content_terms(window))
-            covered = sum(w for t, w in weights.items() if t in found) / total
-            lowered = window.lower()
-            named = sum(n in lowered for n in names) / len(names) if names else 1.0
+            found = _keys(window)
+            covered = sum(w for t, w in weights.items() if wanted[t] & found) / total
+            named = sum(bool(r & found) for r in name_roots.values()) / len(names) if names else 1.0
             sentence = hit.text[spans[i][0] : spans[i][1]]
             if kind is not None:
                 typed = 1.0 if kind.search(sentence) else 0.0
@@ -134,7 +161,12 @@ def gather_evidence(
             coverage = max(coverage, covered)
             window_score = max(window_score, covered * named * typed)
             if kind is not None and named == 1.0 and typed:
-                kind_found = True
+                # The figure or date must come with what the question asks about, not
+                # only with its names: "When will the office open?" is not answered by
+                # "the office had been discussed since January".
+                said = _keys(sentence)
+                share = sum(w for t, w in plain.items() if wanted[t] & said)
+                kind_share = max(kind_share, share / plain_total if plain_total else 1.0)
     vectors = list(embedder.embed(sentences)) if sentences else []
     best_relevance = max(
         (
@@ -144,7 +176,43 @@ def gather_evidence(
         default=0.0,
     )
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
-    return Evidence(dense, best_relevance, coverage, window_score, kind_found)
+    kind_found = kind_share >= KIND_COVERAGE
+    return Evidence(dense, best_relevance, coverage, window_score, kind_found, kind_share)
+
+
+def _keys(text: str) -> set[str]:
+    """What a window offers to match: the roots of its words and its multi-word names."""
+    return roots(text) | {n.lower() for n in _NAME_RUN.findall(text)}
+
+
+def _aliases(
+    names: set[str], hits: Sequence[Hit], embedder: Embedder, idf: Callable[[str], float]
+) -> dict[str, str]:
+    """For each question name that no brief uses ("Seoul" over a brief that says "South
+    Korea"), the name in ``hits`` it most likely stands for, if any is close enough.
+
+    Only names absent from the index get an alias: a name the briefs do use must be
+    matched as written, since close embeddings also join neighbours ("Ukraine" and
+    "Russia"). Each alias is the single nearest passage name, not every near one.
+    """
+    unseen = idf("")  # the empty string is never a term: the weight of an unknown word
+    strangers = sorted(n for n in names if idf(stem(n)) >= unseen)
+    if not strangers:
+        return {}
+    candidates = sorted(
+        {n.lower() for hit in hits for n in _NAME_RUN.findall(hit.text)}
+        | {n for hit in hits for n in question_names(hit.text)}
+    )
+    if not candidates:
+        return {}
+    vectors = embedder.embed([*strangers, *candidates])
+    out = {}
+    for i, name in enumerate(strangers):
+        scores = [float(vectors[i] @ vectors[len(strangers) + j]) for j in range(len(candidates))]
+        best = max(range(len(candidates)), key=scores.__getitem__)
+        if scores[best] >= ALIAS_SIMILARITY:
+            out[name] = candidates[best]
+    return out
 
 
 @dataclass(frozen=True)
@@ -155,12 +223,18 @@ class RefusalModel:
     bias: float
     threshold: float
     note: str = ""
+    kind_coverage: float = KIND_COVERAGE
 
     def probability(self, evidence: Evidence) -> float:
         """Probability that the passages answer the question (0 when the rule refuses)."""
-        if not evidence.kind_found:
+        if not self.kind_passes(evidence):
             return 0.0
         return self.probability_of(evidence.vector())
+
+    def kind_passes(self, evidence: Evidence) -> bool:
+        """The answer-kind rule: a figure or date question needs a sentence holding one
+        with the question's names and at least ``kind_coverage`` of its other words."""
+        return evidence.kind_share >= self.kind_coverage
 
     def probability_of(self, features: Sequence[float]) -> float:
         """Probability for a raw feature vector, in the order of :data:`FEATURES`."""
@@ -169,14 +243,20 @@ class RefusalModel:
 
     def answerable(self, evidence: Evidence, threshold: float | None = None) -> bool:
         limit = self.threshold if threshold is None else threshold
-        return evidence.kind_found and self.probability(evidence) >= limit
+        return self.kind_passes(evidence) and self.probability(evidence) >= limit
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> RefusalModel:
         data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES:
             raise ValueError(f"{path} was fitted on other features: {data['features']}")
-        return cls(tuple(data["weights"]), data["bias"], data["threshold"], data.get("note", ""))
+        return cls(
+            tuple(data["weights"]),
+            data["bias"],
+            data["threshold"],
+            data.get("note", ""),
+            data.get("kind_coverage", KIND_COVERAGE),
+        )
 
     def save(self, path: Path = MODEL_FILE) -> None:
         data = {
@@ -184,6 +264,7 @@ class RefusalModel:
             "weights": [round(w, 6) for w in self.weights],
             "bias": round(self.bias, 6),
             "threshold": round(self.threshold, 4),
+            "kind_coverage": self.kind_coverage,
             "note": self.note,
         }
         path.write_text(json.dumps(data, indent=2) + "\n")

@@ -192,3 +192,36 @@ def with_marker(sentence: str, marker: str) -> str:
     while end and body[end - 1] in ".!?…\"'”’":
         end -= 1
     return f"{body[:end]} {marker}{body[end:]}" if marker else body
+
+
+# Endings :func:`root` strips, longest first: inflections, -ise/-ize verbs and their
+# nouns, and demonyms ("Ukrainian", "Japanese").
+_ROOT_SUFFIXES = tuple(
+    sorted(
+        """isations izations isation ization ations ation itions ition ions ion ised ized
+        ises izes ise ize ings ing ated ates ate ied ies ed es s ians ian ans an ese ly
+        ments ment""".split(),
+        key=len,
+        reverse=True,
+    )
+)
+
+
+def root(term: str) -> str:
+    """A harder stem than :func:`stem`, for matching a question's words to a passage's
+    when it does not matter which form the passage uses: "discussion" and "discussed",
+    "authorise" and "authorised", "Ukraine" and "Ukrainians" share a root. Too coarse
+    for ranking; only equality of roots is meaningful."""
+    word = stem(term.lower())
+    for suffix in _ROOT_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 4 and word[-1] in "aey":
+        word = word[:-1]
+    return word
+
+
+def roots(text: str) -> set[str]:
+    """The roots of ``text``'s content words."""
+    return {root(t) for t in content_terms(text)}
