@@ -49,7 +49,7 @@ test: setup $(LLAMA_STAMP) lint
 	$(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 # Both question sets, with the baselines, reports under evals/reports/.
 eval: setup

@@ -122,9 +122,13 @@ def test_control_characters_are_cleaned(seed_qa: BriefQA) -> None:
 def test_llm_answer_is_verified_against_its_citations(
     indexed: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
+    # Cite the passage that does say it, wherever retrieval ranks it.
+    with BriefQA(indexed, settings=Settings(), embedder=embedder) as plain:
+        hits = plain.retrieve(FRANCE)
+    n = 1 + next(i for i, h in enumerate(hits) if "France’s opposition" in h.text)
     reply = (
-        "France opposed the establishment of a NATO liaison office in Tokyo [1]. "
-        "France also pledged 40 billion euros to Japan in 2021 [1]. "
+        f"France opposed the establishment of a NATO liaison office in Tokyo [{n}]. "
+        f"France also pledged 40 billion euros to Japan in 2021 [{n}]. "
         "The office would have had 300 staff [9]. "
         "Stoltenberg is a keen sailor."
     )

@@ -264,3 +264,36 @@ def test_with_auth_every_route_requires_a_login(
         assert ok.status_code == 200
         assert "bq-chat" in client.get("/config").text
     qa.close()
+
+
+def test_fifo_gate_admits_in_arrival_order_and_bounds_width() -> None:
+    import threading
+    import time
+
+    from briefqa.server import FifoGate
+
+    gate = FifoGate(2)
+    order: list[int] = []
+    inside = [0]
+    most = [0]
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        with gate:
+            with lock:
+                order.append(n)
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            time.sleep(0.02)
+            with lock:
+                inside[0] -= 1
+
+    threads = []
+    for n in range(12):
+        thread = threading.Thread(target=work, args=(n,))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.005)  # arrive in order
+    for thread in threads:
+        thread.join()
+    assert order == list(range(12)) and most[0] == 2

@@ -27,8 +27,9 @@ from .extractive import extract
 from .refusal import Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever
 from .schema import Answer, Filters, Hit
+from .sentences import SentenceVectors
 from .settings import Settings
-from .text import content_terms, normalize
+from .text import content_terms, normalize, sentence_spans
 from .verify import verify
 
 #: What a refusal says; LLM prompts ask for exactly this sentence, too.
@@ -54,11 +55,14 @@ class Answerer:
         settings: Settings,
         generator: tuple[Runnable[dict[str, Any], str], Runnable[dict[str, Any], str]]
         | None = None,
+        *,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         """``generator`` is the (answer, condense) pipeline pair of an LLM backend; without
         it the answerer is extractive."""
         self.retriever = retriever
         self.embedder = CachedEmbedder(embedder)
+        self.sentences = sentences
         self.settings = settings
         self.generator = generator
         self.refusal = RefusalModel.load()
@@ -144,13 +148,27 @@ class Answerer:
 
     def _retrieve(self, state: dict[str, Any]) -> list[Hit]:
         with _timer(state, "retrieve_ms"):
-            return self.retriever.retrieve(
+            hits = self.retriever.retrieve(
                 state["standalone"],
                 k=self.settings.top_k,
                 filters=state["filters"],
                 mmr=self.settings.mmr,
                 query_vector=state["vector"],
             )
+            self._recall_sentences(hits)
+            return hits
+
+    def _recall_sentences(self, hits: Sequence[Hit]) -> None:
+        """Put the hits' stored sentence vectors in the cache, so that scoring, extracting
+        and verifying their sentences encodes nothing."""
+        if self.sentences is None or not hits:
+            return
+        stored = self.sentences.get([h.chunk_id for h in hits])
+        for hit in hits:
+            vectors = stored.get(hit.chunk_id)
+            spans = list(sentence_spans(hit.text))
+            if vectors is not None and len(vectors) == len(spans):
+                self.embedder.remember([hit.text[a:b] for a, b in spans], vectors)
 
     def evidence(self, question: str, hits: Sequence[Hit], vector: Any | None = None) -> Evidence:
         """The refusal model's signals for ``question`` over ``hits``."""

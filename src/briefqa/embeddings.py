@@ -89,6 +89,36 @@ class SentenceTransformerEmbedder:
             raise EmbeddingError(f"embedding failed: {exc}") from exc
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Vectors of passages built from their parts, and of those parts.
+
+        Each span (a sentence) and the text before the first span (a heading) is encoded
+        once, however many passages repeat it; a passage's vector is the normalised mean
+        of its parts' vectors. Overlapping chunks share sentences, so this encodes fewer
+        tokens than encoding whole chunks, and answering later scores those sentences with
+        the stored vectors instead of encoding them at question time. On our eval sets it
+        retrieves as well as whole-chunk vectors (evals/README.md).
+        """
+        parts = [
+            [p for p in (t[: s[0][0]].strip() if s else t,) if p] + [t[a:b] for a, b in s]
+            for t, s in zip(texts, spans, strict=True)
+        ]
+        unique = list(dict.fromkeys(p for ps in parts for p in ps))
+        encoded = dict(zip(unique, self.embed(unique), strict=True)) if unique else {}
+        passages = []
+        for ps in parts:
+            mean = np.mean([encoded[p] for p in ps], axis=0)
+            passages.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+        sentences = [
+            np.stack([encoded[t[a:b]] for a, b in s]).astype(np.float32)
+            if s
+            else np.zeros((0, self.dimension), np.float32)
+            for t, s in zip(texts, spans, strict=True)
+        ]
+        return np.stack(passages).astype(np.float32), sentences
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
@@ -145,6 +175,15 @@ class CachedEmbedder:
         if not rows:
             return self.inner.embed([])
         return np.stack(rows).astype(np.float32, copy=False)
+
+    def remember(self, texts: Sequence[str], vectors: Vectors) -> None:
+        """Seed the cache with vectors computed elsewhere (stored at ingest)."""
+        with self._lock:
+            for text, vector in zip(texts, vectors, strict=True):
+                if text not in self._cache:
+                    self._cache[text] = vector
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return self.inner.count_tokens(texts)

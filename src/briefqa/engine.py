@@ -22,6 +22,7 @@ from .loaders import SUPPORTED_SUFFIXES
 from .manifest import Manifest
 from .retrieval import CrossEncoderReranker, Retriever
 from .schema import Answer, BriefInfo, Filters, Hit, IngestReport
+from .sentences import SentenceVectors
 from .settings import Settings, load_settings
 from .store import VectorStore, store_from_settings
 
@@ -59,6 +60,7 @@ class BriefQA:
         self._embedder = embedder
         self._store = store
         self._manifest: Manifest | None = None
+        self._sentences: SentenceVectors | None = None
         self._answerer: Answerer | None = None
         self._chat_model = chat_model
         # The web UI and REST API share one engine across threads: build each heavy
@@ -92,6 +94,13 @@ class BriefQA:
             return self._manifest
 
     @property
+    def sentences(self) -> SentenceVectors:
+        with self._build_lock:
+            if self._sentences is None:
+                self._sentences = SentenceVectors(self.data_dir / "sentences.sqlite3")
+            return self._sentences
+
+    @property
     def answerer(self) -> Answerer:
         with self._build_lock:
             return self._build_answerer()
@@ -110,7 +119,9 @@ class BriefQA:
                 from .llm import build_generator
 
                 generator = build_generator(self.settings, self._chat_model)
-            self._answerer = Answerer(retriever, self.embedder, self.settings, generator)
+            self._answerer = Answerer(
+                retriever, self.embedder, self.settings, generator, sentences=self.sentences
+            )
         return self._answerer
 
     # -------------------------------------------------------------- questions
@@ -180,6 +191,7 @@ class BriefQA:
                 settings=self.settings,
                 prune=prune,
                 progress=progress,
+                sentences=self.sentences,
             )
 
     def add(self, filename: str, data: bytes) -> BriefInfo:
@@ -294,7 +306,7 @@ class BriefQA:
         with self._write_lock, ingest_lock(self.data_dir):
             if self.manifest.remove_brief(doc_id) is None:
                 raise NotFound(doc_id)
-            flush_pending(self.manifest, self.store)
+            flush_pending(self.manifest, self.store, self.sentences)
 
     # --------------------------------------------------------------- helpers
 
@@ -330,6 +342,9 @@ class BriefQA:
             if self._manifest is not None:
                 self._manifest.close()
                 self._manifest = None
+            if self._sentences is not None:
+                self._sentences.close()
+                self._sentences = None
 
     def __enter__(self) -> BriefQA:
         return self

@@ -24,8 +24,10 @@ from .errors import BriefQAError, DocumentError, IndexLocked
 from .loaders import SUPPORTED_SUFFIXES, load_brief
 from .manifest import Manifest, Source
 from .schema import Brief, Chunk, IngestError, IngestReport
+from .sentences import SentenceVectors
 from .settings import Settings
 from .store import VectorStore
+from .text import sentence_spans
 
 #: Called as ``progress(chunks_done, chunks_total)`` while embedding.
 Progress = Callable[[int, int], None]
@@ -84,11 +86,15 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestEr
     return unique, errors
 
 
-def flush_pending(manifest: Manifest, store: VectorStore) -> int:
+def flush_pending(
+    manifest: Manifest, store: VectorStore, sentences: SentenceVectors | None = None
+) -> int:
     """Delete from the store every chunk id the manifest holds as pending."""
     pending = manifest.pending()
     if pending:
         store.delete(pending)
+        if sentences is not None:
+            sentences.delete(pending)
         manifest.clear_pending(pending)
     return len(pending)
 
@@ -102,6 +108,7 @@ def run_ingest(
     settings: Settings,
     prune: bool = False,
     progress: Progress | None = None,
+    sentences: SentenceVectors | None = None,
 ) -> IngestReport:
     """Bring the index in step with the given files. The caller holds the ingest lock.
 
@@ -110,7 +117,7 @@ def run_ingest(
     """
     started = time.perf_counter()
     report = IngestReport()
-    flush_pending(manifest, store)  # leftovers of an interrupted run
+    flush_pending(manifest, store, sentences)  # leftovers of an interrupted run
 
     files, report.errors = expand_paths(paths)
     jobs = _plan(files, manifest, report)
@@ -138,12 +145,14 @@ def run_ingest(
         for group in _groups(jobs, group_size):
             assert model is not None
             size = sum(len(job.chunks) for job in group)
-            embedded = _embed(model, group, report)
+            embedded = _embed(model, group, report, want_sentences=sentences is not None)
             if embedded is not None:
-                ok, chunks, vectors = embedded
+                ok, chunks, vectors, parts = embedded
                 if in_flight is not None:
                     in_flight.result()
-                in_flight = writer.submit(_write, ok, chunks, vectors, manifest, store, report)
+                in_flight = writer.submit(
+                    _write, ok, chunks, vectors, parts, manifest, store, sentences, report
+                )
             done += size
             if progress:
                 progress(done, total)
@@ -155,7 +164,7 @@ def run_ingest(
             if not Path(source.path).exists():
                 dropped, _ = manifest.remove_source(source.path)
                 report.removed += dropped is not None
-    flush_pending(manifest, store)
+    flush_pending(manifest, store, sentences)
     report.failed = len(report.errors)
     report.seconds = time.perf_counter() - started
     return report
@@ -206,31 +215,56 @@ def _plan(files: Sequence[Path], manifest: Manifest, report: IngestReport) -> li
     return list(jobs.values())
 
 
+_Embedded = tuple[list[_Job], list[Chunk], Vectors, list[Vectors] | None]
+
+
 def _embed(
-    model: Embedder, group: list[_Job], report: IngestReport
-) -> tuple[list[_Job], list[Chunk], Vectors] | None:
-    """Embed a group's chunks; on failure retry brief by brief, so that only the briefs
-    that fail on their own fail. Returns the briefs embedded, their chunks and vectors
-    (None if none was)."""
+    model: Embedder, group: list[_Job], report: IngestReport, *, want_sentences: bool
+) -> _Embedded | None:
+    """Embed a group's chunks (and their sentences, when the model can in the same pass);
+    on failure retry brief by brief, so that only the briefs that fail on their own fail.
+    Returns the briefs embedded, their chunks, vectors and sentence vectors (None if no
+    brief was embedded)."""
+    with_spans = getattr(model, "embed_with_spans", None) if want_sentences else None
+
+    def encode(chunks: list[Chunk]) -> tuple[Vectors, list[Vectors] | None]:
+        texts = [c.embedding_text for c in chunks]
+        if with_spans is None:
+            return model.embed(texts), None
+        # A chunk's sentences sit after its heading line in the text the model reads.
+        spans = [
+            [
+                (a + len(t) - len(c.text), b + len(t) - len(c.text))
+                for a, b in sentence_spans(c.text)
+            ]
+            for c, t in zip(chunks, texts, strict=True)
+        ]
+        vectors, parts = with_spans(texts, spans)
+        return vectors, parts
+
     chunks = [c for job in group for c in job.chunks]
     try:
-        return group, chunks, model.embed([c.embedding_text for c in chunks])
+        return (group, chunks, *encode(chunks))
     except BriefQAError as exc:
         if len(group) == 1:
             _fail_job(report, group[0], str(exc))
             return None
     ok: list[_Job] = []
-    parts: list[Vectors] = []
+    vectors: list[Vectors] = []
+    sentence_parts: list[Vectors] | None = [] if with_spans is not None else None
     for job in group:
         try:
-            parts.append(model.embed([c.embedding_text for c in job.chunks]))
+            job_vectors, job_parts = encode(job.chunks)
         except BriefQAError as exc:
             _fail_job(report, job, str(exc))
             continue
         ok.append(job)
+        vectors.append(job_vectors)
+        if sentence_parts is not None and job_parts is not None:
+            sentence_parts += job_parts
     if not ok:
         return None
-    return ok, [c for job in ok for c in job.chunks], np.concatenate(parts)
+    return ok, [c for job in ok for c in job.chunks], np.concatenate(vectors), sentence_parts
 
 
 def _groups(jobs: list[_Job], size: int) -> Iterator[list[_Job]]:
@@ -250,18 +284,22 @@ def _write(
     group: list[_Job],
     chunks: list[Chunk],
     vectors: Vectors,
+    sentence_vectors: list[Vectors] | None,
     manifest: Manifest,
     store: VectorStore,
+    sentences: SentenceVectors | None,
     report: IngestReport,
 ) -> None:
     ids = [c.chunk_id for c in chunks]
     manifest.add_pending(ids)  # before the store sees them: a crash leaves no orphans
+    if sentences is not None and sentence_vectors is not None:
+        sentences.put(ids, sentence_vectors)
     store.upsert(chunks, vectors)
     orphaned = manifest.commit(
         [(job.brief, [c.chunk_id for c in job.chunks], job.sources) for job in group]
     )
     if orphaned:  # the replaced versions' chunks: the only ids pending now
-        flush_pending(manifest, store)
+        flush_pending(manifest, store, sentences)
     for job in group:
         added = False
         for known in job.known:

@@ -8,7 +8,10 @@ to 4xx codes with the engine's own message as ``detail``.
 
 import logging
 import os
+import threading
 import time
+from collections import deque
+from types import TracebackType
 from typing import Annotated, Any, Literal
 
 # Gradio must not phone home (no network here, and staff questions stay private).
@@ -148,6 +151,42 @@ class Health(BaseModel):
     chunks: int
 
 
+class FifoGate:
+    """Lets at most ``width`` callers in at once, in order of arrival.
+
+    Answering is CPU-bound and the machine has few cores: more answers at once only
+    share them. Requests beyond ``width`` wait their turn, first come first served
+    (``threading.Semaphore`` promises no order, and under load some requests starved
+    for seconds while others passed).
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self._active = 0
+        self._waiting: deque[object] = deque()
+        self._changed = threading.Condition()
+
+    def __enter__(self) -> None:
+        ticket = object()
+        with self._changed:
+            self._waiting.append(ticket)
+            while self._waiting[0] is not ticket or self._active >= self.width:
+                self._changed.wait()
+            self._waiting.popleft()
+            self._active += 1
+            self._changed.notify_all()  # the next in line may fit too
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with self._changed:
+            self._active -= 1
+            self._changed.notify_all()
+
+
 # ------------------------------------------------------------------------ app
 
 
@@ -186,6 +225,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
         return credentials.username
 
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_user)])
+    answering = FifoGate(settings.server_concurrency)
 
     @app.exception_handler(BriefQAError)
     def _engine_error(request: Request, exc: BriefQAError) -> JSONResponse:
@@ -205,7 +245,8 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
                 date_to=f.date_to,
             )
         history = [{"role": m.role, "content": m.content} for m in request.history]
-        return qa.ask(request.question, history=history, filters=filters).to_dict()
+        with answering:
+            return qa.ask(request.question, history=history, filters=filters).to_dict()
 
     @api.get("/documents", response_model=list[BriefModel], summary="List the indexed briefs")
     def documents() -> list[dict[str, Any]]:

@@ -1,0 +1,70 @@
+"""Sentence vectors of every chunk, kept beside the index (``data_dir/sentences.sqlite3``).
+
+Ingest gets them for free from the forward pass that embeds each chunk (see
+:meth:`SentenceTransformerEmbedder.embed_with_spans`); answering reads them for the few
+retrieved chunks instead of encoding their sentences again, which was most of the time
+of a question. They are stored as float16, keyed by the content-derived chunk id, so a
+row can never describe another text than its chunk's. Missing rows (an index built
+before, or by an embedder without spans) just mean the sentences are encoded on demand.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .embeddings import Vectors
+
+
+class SentenceVectors:
+    """chunk id → (sentences, dim) array, safe to share across threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (chunk_id TEXT PRIMARY KEY, dim INTEGER, data BLOB)"
+        )
+        self._lock = threading.Lock()
+
+    def put(self, chunk_ids: Sequence[str], arrays: Sequence[Vectors]) -> None:
+        rows = [
+            (cid, int(a.shape[1]) if a.ndim == 2 else 0, a.astype(np.float16).tobytes())
+            for cid, a in zip(chunk_ids, arrays, strict=True)
+        ]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def get(self, chunk_ids: Sequence[str]) -> dict[str, Vectors]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT chunk_id, dim, data FROM vectors WHERE chunk_id IN ({marks})",
+                list(chunk_ids),
+            ).fetchall()
+        return {
+            cid: np.frombuffer(data, dtype=np.float16).reshape(-1, dim).astype(np.float32)
+            for cid, dim, data in rows
+            if dim
+        }
+
+    def delete(self, chunk_ids: Sequence[str]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "DELETE FROM vectors WHERE chunk_id = ?", [(c,) for c in chunk_ids]
+            )
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
