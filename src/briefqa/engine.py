@@ -113,7 +113,13 @@ class BriefQA:
                 if self.settings.reranker_model
                 else None
             )
-            retriever = Retriever(self.store, self.embedder, self.manifest, reranker=reranker)
+            retriever = Retriever(
+                self.store,
+                self.embedder,
+                self.manifest,
+                reranker=reranker,
+                cache_dir=self.data_dir / "bm25",
+            )
             generator = None
             if self.settings.llm != "extractive" or self._chat_model is not None:
                 from .llm import build_generator

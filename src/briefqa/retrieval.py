@@ -1,17 +1,24 @@
 """Hybrid retrieval: dense (vector store) + BM25, fused by reciprocal rank.
 
 The BM25 side is built from the store's own chunks and rebuilt whenever the manifest's
-generation changes, so it never disagrees with the vector index. Optional MMR adds
-diversity; an optional cross-encoder reranks the fused candidates.
+generation changes, so it never disagrees with the vector index. Each build is saved
+under ``data_dir/bm25/gen-N`` and memory-mapped by every engine (and worker process)
+that meets the same generation, so a restart or a second worker does not rebuild it.
+Optional MMR adds diversity; an optional cross-encoder reranks the fused candidates.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+import os
+import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -22,6 +29,8 @@ from .manifest import Manifest
 from .schema import Chunk, Filters, Hit
 from .store import VectorStore
 from .text import content_terms
+
+log = logging.getLogger(__name__)
 
 #: Reciprocal-rank-fusion constant (Cormack et al. 2009); damps the weight of top ranks.
 RRF_K = 60
@@ -52,8 +61,9 @@ class CrossEncoderReranker:
 @dataclass
 class _Lexical:
     generation: int
-    chunks: list[Chunk]
-    index: Any  # bm25s.BM25
+    chunk_ids: list[str]  # row order of the index; texts are fetched from the store
+    doc_ids: np.ndarray[Any, Any]  # per row, for filters
+    index: Any  # bm25s.BM25, memory-mapped when loaded from disk
     document_frequency: dict[str, int]  # its keys are the index's vocabulary
 
 
@@ -68,12 +78,14 @@ class Retriever:
         *,
         reranker: Reranker | None = None,
         candidates: int = 30,
+        cache_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.manifest = manifest
         self.reranker = reranker
         self.candidates = candidates
+        self.cache_dir = cache_dir
         self._lexical: _Lexical | None = None
         self._lock = threading.Lock()
 
@@ -148,7 +160,7 @@ class Retriever:
         brief uses is likely about something the briefs do not cover.
         """
         lexical = self._lexical_index()
-        total = len(lexical.chunks)
+        total = len(lexical.chunk_ids)
         frequency = lexical.document_frequency
         return lambda term: math.log((total + 1) / (frequency.get(term, 0) + 0.5))
 
@@ -171,7 +183,7 @@ class Retriever:
         generation = self.manifest.generation()
         with self._lock:
             if self._lexical is None or self._lexical.generation != generation:
-                self._lexical = self._build(generation)
+                self._lexical = self._load(generation) or self._build(generation)
             return self._lexical
 
     def _build(self, generation: int) -> _Lexical:
@@ -183,19 +195,81 @@ class Retriever:
         if chunks:
             index.index(corpus, show_progress=False)
         frequency = Counter(t for terms in corpus for t in set(terms))
-        return _Lexical(generation, chunks, index, dict(frequency))
+        lexical = _Lexical(
+            generation,
+            [c.chunk_id for c in chunks],
+            np.array([c.doc_id for c in chunks], dtype=object),
+            index,
+            dict(frequency),
+        )
+        if self.cache_dir is not None and chunks:
+            self._save(lexical)
+        return lexical
+
+    def _save(self, lexical: _Lexical) -> None:
+        """Write the index where other engines find it; a failure only costs a rebuild."""
+        assert self.cache_dir is not None
+        target = self.cache_dir / f"gen-{lexical.generation}"
+        partial = self.cache_dir / f".partial-{os.getpid()}-{threading.get_ident()}"
+        try:
+            shutil.rmtree(partial, ignore_errors=True)
+            lexical.index.save(str(partial), show_progress=False)
+            rows = {
+                "chunk_ids": lexical.chunk_ids,
+                "doc_ids": list(lexical.doc_ids),
+                "document_frequency": lexical.document_frequency,
+            }
+            (partial / "rows.json").write_text(json.dumps(rows))
+            try:
+                os.rename(partial, target)  # atomic: readers see all of it or nothing
+            except OSError:  # another worker saved this generation first
+                shutil.rmtree(partial, ignore_errors=True)
+            for old in self.cache_dir.glob("gen-*"):
+                if old.name != target.name:
+                    shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            log.warning("could not save the BM25 index to %s: %s", target, exc)
+
+    def _load(self, generation: int) -> _Lexical | None:
+        if self.cache_dir is None:
+            return None
+        path = self.cache_dir / f"gen-{generation}"
+        if not (path / "rows.json").exists():
+            return None
+        import bm25s
+
+        try:
+            rows = json.loads((path / "rows.json").read_text())
+            index = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
+        except (OSError, ValueError) as exc:  # removed meanwhile, or damaged: rebuild
+            log.warning("could not load the BM25 index from %s: %s", path, exc)
+            return None
+        return _Lexical(
+            generation,
+            rows["chunk_ids"],
+            np.array(rows["doc_ids"], dtype=object),
+            index,
+            rows["document_frequency"],
+        )
 
     def _bm25(self, question: str, k: int, allowed: set[str] | None) -> list[tuple[Chunk, float]]:
         lexical = self._lexical_index()
         terms = [t for t in content_terms(question) if t in lexical.document_frequency]
-        if not terms or not lexical.chunks:
+        if not terms or not lexical.chunk_ids:
             return []
         scores = np.asarray(lexical.index.get_scores(terms), dtype=np.float32)
         if allowed is not None:
-            mask = np.fromiter((c.doc_id in allowed for c in lexical.chunks), dtype=bool)
+            mask = np.fromiter((d in allowed for d in lexical.doc_ids), dtype=bool)
             scores = np.where(mask, scores, 0.0)
-        top = np.argsort(-scores)[:k]
-        return [(lexical.chunks[i], float(scores[i])) for i in top if scores[i] > 0]
+        top = [int(i) for i in np.argsort(-scores)[:k] if scores[i] > 0]
+        # Only the winners' texts are needed: fetch them rather than keep every chunk.
+        found = {c.chunk_id: c for c in self.store.get([lexical.chunk_ids[i] for i in top])}
+        return [
+            (found[lexical.chunk_ids[i]], float(scores[i]))
+            for i in top
+            if lexical.chunk_ids[i] in found
+        ]
 
     def _mmr(
         self, query: np.ndarray[Any, Any], pool: list[Chunk], k: int, weight: float

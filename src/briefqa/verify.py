@@ -13,8 +13,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from .embeddings import Embedder, Vectors
 from .schema import Citation, Hit
 from .text import content_terms, names, sentence_spans, term_overlap, with_marker
@@ -29,6 +27,7 @@ SUPPORT_THRESHOLD = 0.5
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # Markers written after the full stop ("... Tokyo. [1] Next") belong to the sentence before.
 _TRAILING_MARKERS = re.compile(r"([.!?…][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?…])")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -57,6 +56,10 @@ class Verified:
     citations: tuple[Citation, ...]
     unsupported: tuple[str, ...]
     cited: tuple[int, ...]  # context indexes; display number n is cited[n - 1] + 1
+
+
+def _squash(text: str) -> str:
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split()))
 
 
 def split_markers(sentence: str) -> tuple[str, list[int]]:
@@ -92,9 +95,14 @@ def verify(draft: str, hits: Sequence[Hit], embedder: Embedder) -> Verified:
         if clean:
             claims.append((clean, valid))
     sentences = passage_sentences(hits)
-    texts = [c for c, _ in claims] + [s.text for s in sentences]
-    vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-    claim_vectors, sentence_vectors = vectors[: len(claims)], vectors[len(claims) :]
+    sentence_vectors = embedder.embed([s.text for s in sentences])
+    # A claim quoted from a passage (every extractive one) reuses that sentence's vector,
+    # even when only spacing differs ("sent ." in tokenised text); others are encoded.
+    known = {_squash(s.text): v for s, v in zip(sentences, sentence_vectors, strict=True)}
+    fresh = [c for c, _ in claims if _squash(c) not in known]
+    if fresh:
+        known.update(zip(map(_squash, fresh), embedder.embed(fresh), strict=True))
+    claim_vectors = [known[_squash(c)] for c, _ in claims]
 
     # Markers are renumbered in order of first use, so that [1] is the first source listed.
     cited: list[int] = []

@@ -1,0 +1,44 @@
+"""The BM25 side is saved per index generation and shared by engines on the same data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from briefqa import BriefQA, Settings
+from briefqa.embeddings import SentenceTransformerEmbedder
+
+from .conftest import SEED
+
+ARCTIC = "Arctic Routes\n\nThe Northern Sea Route carried 36 million tonnes of cargo in 2023.\n"
+
+
+def test_bm25_is_saved_loaded_and_follows_new_briefs(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    data = tmp_path / "data"
+    with BriefQA(data, settings=Settings(), embedder=embedder) as first:
+        first.ingest([SEED])
+        first.retrieve("liaison office in Tokyo")
+        saved = sorted(p.name for p in (data / "bm25").iterdir())
+        assert saved == [f"gen-{first.manifest.generation()}"]
+
+    # A second engine (a restart, or another worker) maps the saved index: no scan.
+    second = BriefQA(data, settings=Settings(), embedder=embedder)
+    scans = []
+    store = second.store
+    original = store.scan
+    store.scan = lambda: scans.append(1) or original()  # type: ignore[method-assign]
+    hits = second.retrieve("liaison office in Tokyo", k=3)
+    assert hits and any(h.lexical is not None for h in hits) and scans == []
+
+    # A brief added through a third engine reaches the second one's BM25 side.
+    brief = tmp_path / "arctic.txt"
+    brief.write_text(ARCTIC)
+    with BriefQA(data, settings=Settings(), embedder=embedder) as third:
+        third.ingest([brief])
+    hits = second.retrieve("Northern Sea Route cargo tonnes", k=1)
+    assert hits[0].title == "Arctic Routes" and hits[0].lexical is not None
+    assert sorted(p.name for p in (data / "bm25").iterdir()) == [
+        f"gen-{second.manifest.generation()}"
+    ]
+    second.close()
