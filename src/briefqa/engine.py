@@ -9,6 +9,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -328,6 +329,7 @@ class BriefQA:
         wanted = {"embedding_model": name}
         if record:
             wanted["chunking"] = chunking
+        self._check_owner(record=record)
         for key, value in wanted.items():
             recorded = self.manifest.get_meta(key)
             if recorded is None:
@@ -339,6 +341,29 @@ class BriefQA:
                     f"the index in {self.data_dir} was built with {what} {recorded!r}, "
                     f"not {value!r}; use another data_dir, or the same settings"
                 )
+
+    def _check_owner(self, *, record: bool) -> None:
+        """One vector collection, one manifest: workers that share a Chroma server must
+        share the data_dir too. The collection carries the id of the manifest that fills
+        it; an engine with another manifest is refused before it reads or writes."""
+        owner = getattr(self.store, "owner", None)
+        if owner is None:  # a store without stamps (tests, custom stores)
+            return
+        index_id = self.manifest.get_meta("index_id")
+        stamped = owner()
+        if index_id is None and record:
+            index_id = uuid.uuid4().hex
+            self.manifest.set_meta("index_id", index_id)
+        if stamped is None and index_id is not None and record:
+            self.store.claim(index_id)  # type: ignore[attr-defined]
+            stamped = index_id
+        if stamped is not None and stamped != index_id:
+            raise ConfigError(
+                f"the Chroma collection {self.settings.collection!r} belongs to another "
+                f"briefqa index (manifest {stamped}), not to {self.data_dir}; workers that "
+                "share a Chroma server must share one BRIEFQA_DATA_DIR, or use another "
+                "BRIEFQA_COLLECTION"
+            )
 
     def close(self) -> None:
         """Release the manifest's database connection; the engine reopens what it needs

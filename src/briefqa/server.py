@@ -371,9 +371,15 @@ def serve(
     started = time.perf_counter()
     qa = qa if qa is not None else BriefQA()
     corpus = qa.settings.corpus_dir
-    if not qa.documents() and corpus.is_dir():
+    while not qa.documents() and corpus.is_dir():
         log.info("the index is empty: ingesting %s", corpus)
-        report = qa.ingest([corpus], progress=_log_progress())
+        try:
+            report = qa.ingest([corpus], progress=_log_progress())
+        except IndexLocked:
+            # Workers sharing a data_dir start together: one indexes, the others wait.
+            log.info("another worker is indexing %s; waiting for it", corpus)
+            time.sleep(2)
+            continue
         log.info(
             "ingested %d brief(s), %d chunks in %.1f s; %d failed",
             report.added,
@@ -383,6 +389,7 @@ def serve(
         )
         for error in report.errors:
             log.warning("not ingested: %s: %s", error.path, error.error)
+        break
     qa.warm_up()
     app = create_app(qa)
     log.info(

@@ -59,11 +59,15 @@ class VectorStore(Protocol):
         ...
 
 
+_OWNER = "briefqa_index"
+
+
 class ChromaStore:
     """A Chroma collection with cosine distance: embedded on disk, or on a server."""
 
     def __init__(self, client: Any, collection: str) -> None:
         self._client = client
+        self.name = collection
         try:
             # embedding_function=None: vectors always come from our own embedder, so
             # Chroma never loads (or downloads) its default ONNX model.
@@ -73,6 +77,26 @@ class ChromaStore:
             self._max_batch = int(client.get_max_batch_size())
         except Exception as exc:
             raise StoreError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
+
+    def owner(self) -> str | None:
+        """The id of the briefqa index (manifest) this collection belongs to, if any.
+
+        Several workers may share one collection only when they share one manifest; the
+        stamp lets a worker with another manifest notice instead of corrupting both.
+        """
+        try:
+            metadata = self._client.get_collection(self.name).metadata or {}
+        except Exception as exc:
+            raise StoreError(f"cannot read Chroma collection {self.name!r}: {exc}") from exc
+        value = metadata.get(_OWNER)
+        return None if value is None else str(value)
+
+    def claim(self, owner: str) -> None:
+        """Stamp the collection as belonging to the index ``owner``."""
+        try:
+            self._collection.modify(metadata={_OWNER: owner})
+        except Exception as exc:
+            raise StoreError(f"cannot stamp Chroma collection {self.name!r}: {exc}") from exc
 
     @classmethod
     def persistent(cls, path: Path, collection: str) -> ChromaStore:
