@@ -118,6 +118,10 @@ def test_a_second_data_dir_cannot_take_over_the_collection(
     settings = Settings(chroma_url=chroma_server)
     with BriefQA(tmp_path / "one", settings=settings, embedder=embedder) as first:
         first.ingest([SEED])
+    # An empty data dir is refused too: it would answer from chunks it cannot list.
+    empty = BriefQA(tmp_path / "empty", settings=settings, embedder=embedder)
+    with empty, pytest.raises(ConfigError, match="another briefqa index"):
+        empty.ask("Which country opposed a NATO liaison office in Tokyo?")
     with BriefQA(tmp_path / "two", settings=settings, embedder=embedder) as second:
         with pytest.raises(ConfigError, match="share one BRIEFQA_DATA_DIR"):
             second.ingest([SEED])

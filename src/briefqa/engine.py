@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -235,7 +236,9 @@ class BriefQA:
             kept = target.exists()
             if not kept:
                 folder.mkdir(parents=True, exist_ok=True)
-                partial = folder / f".{name}.part"
+                # Per process and thread: workers sharing the data dir may receive the
+                # same upload at once, and must not write into each other's partial file.
+                partial = folder / f".{name}.{os.getpid()}-{threading.get_ident()}.part"
                 partial.write_bytes(data)
                 os.replace(partial, target)  # never a half-written brief on disk
             report = self.ingest([target])
@@ -292,6 +295,7 @@ class BriefQA:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / "feedback.jsonl"
         with self._feedback_lock, open(path, "a", encoding="utf-8") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # other workers append to the same file
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
@@ -355,8 +359,7 @@ class BriefQA:
             index_id = uuid.uuid4().hex
             self.manifest.set_meta("index_id", index_id)
         if stamped is None and index_id is not None and record:
-            self.store.claim(index_id)  # type: ignore[attr-defined]
-            stamped = index_id
+            stamped = self.store.claim(index_id)  # type: ignore[attr-defined]
         if stamped is not None and stamped != index_id:
             raise ConfigError(
                 f"the Chroma collection {self.settings.collection!r} belongs to another "

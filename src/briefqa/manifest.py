@@ -45,6 +45,9 @@ CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY);
 """
 
 
+_BUSY_TIMEOUT_S = 30.0
+
+
 @dataclass(frozen=True)
 class Source:
     """A file that was ingested, the brief it produced and the hash of its bytes."""
@@ -61,7 +64,12 @@ class Manifest:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            # Autocommit: every read outside a transaction sees what other processes
+            # (workers sharing this data dir) have committed. Writers wait for each other
+            # rather than fail at once (SQLite's default is 5 s).
+            self._db = sqlite3.connect(
+                path, check_same_thread=False, isolation_level=None, timeout=_BUSY_TIMEOUT_S
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the manifest {path}: {exc}") from exc
         try:
@@ -70,6 +78,11 @@ class Manifest:
             self._db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             self._db.close()
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreError(
+                    f"the manifest {path} stayed locked by another process for "
+                    f"{_BUSY_TIMEOUT_S:g} s ({exc}); try again"
+                ) from exc
             raise StoreError(
                 f"the manifest {path} is unreadable ({exc}); move it away and re-ingest"
             ) from exc
@@ -78,6 +91,16 @@ class Manifest:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """Several reads that see one state, even while another process commits."""
+        with self._lock:
+            self._db.execute("BEGIN DEFERRED")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -123,7 +146,7 @@ class Manifest:
             )
 
     def briefs(self) -> list[BriefInfo]:
-        with self._lock:
+        with self._snapshot():
             rows = self._db.execute(
                 "SELECT doc_id, title, number, date, format, sha256, sections, chunk_ids,"
                 " ingested_at FROM briefs ORDER BY date DESC, title"
@@ -177,8 +200,17 @@ class Manifest:
             db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((c,) for c in chunk_ids))
 
     def clear_pending(self, chunk_ids: Iterable[str]) -> None:
+        """Forget pending ids once they are deleted from the store.
+
+        This bumps the generation again: the bump that dropped their brief came *before*
+        the store deletion, so a BM25 index another worker built in between still holds
+        the deleted chunks, and must be rebuilt.
+        """
         with self._transaction() as db:
+            before = db.total_changes
             db.executemany("DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids))
+            if db.total_changes != before:
+                _bump(db)
 
     def commit(self, items: Sequence[tuple[Brief, Sequence[str], Sequence[Source]]]) -> list[str]:
         """Record briefs whose chunks are now in the store, with the files they came from.

@@ -91,12 +91,26 @@ class ChromaStore:
         value = metadata.get(_OWNER)
         return None if value is None else str(value)
 
-    def claim(self, owner: str) -> None:
-        """Stamp the collection as belonging to the index ``owner``."""
+    def claim(self, owner: str) -> str:
+        """Stamp the collection as belonging to the index ``owner``, unless it already
+        belongs to one; returns the owner it has now.
+
+        Chroma has no compare-and-set, so the stamp is read again after writing: of two
+        indexes claiming one new collection at the same moment, the one that reads the
+        other's stamp backs off. (Both can pass if one reads before the other writes;
+        the one whose stamp was overwritten is refused as soon as it builds its answerer,
+        which a server does before it serves.)
+        """
         try:
-            self._collection.modify(metadata={_OWNER: owner})
+            current = self._client.get_collection(self.name).metadata or {}
+            if current.get(_OWNER) is None:
+                # modify() replaces the whole metadata, and refuses "hnsw:*" keys (the
+                # distance lives in the collection's configuration): keep the rest.
+                kept = {k: v for k, v in current.items() if not k.startswith("hnsw:")}
+                self._collection.modify(metadata={**kept, _OWNER: owner})
         except Exception as exc:
             raise StoreError(f"cannot stamp Chroma collection {self.name!r}: {exc}") from exc
+        return self.owner() or owner
 
     @classmethod
     def persistent(cls, path: Path, collection: str) -> ChromaStore:
