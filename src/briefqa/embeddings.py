@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -70,6 +70,11 @@ class SentenceTransformerEmbedder:
         special = len(tokenizer("")["input_ids"])
         limit: int = self._model.max_seq_length or tokenizer.model_max_length
         self.max_tokens = limit - special
+        # Read once: ingest asks for it with every batch. (The method was renamed in
+        # sentence-transformers 5; the old name warns.)
+        size = getattr(self._model, "get_embedding_dimension", None)
+        size = size or self._model.get_sentence_embedding_dimension
+        self._dimension = int(size() or 0)
         # Tokenizers from `tokenizers` are not safe to share across threads mid-call.
         self._lock = threading.Lock()
 
@@ -101,23 +106,7 @@ class SentenceTransformerEmbedder:
         the stored vectors instead of encoding them at question time. On our eval sets it
         retrieves as well as whole-chunk vectors (evals/README.md).
         """
-        parts = [
-            [p for p in (t[: s[0][0]].strip() if s else t,) if p] + [t[a:b] for a, b in s]
-            for t, s in zip(texts, spans, strict=True)
-        ]
-        unique = list(dict.fromkeys(p for ps in parts for p in ps))
-        encoded = dict(zip(unique, self.embed(unique), strict=True)) if unique else {}
-        passages = []
-        for ps in parts:
-            mean = np.mean([encoded[p] for p in ps], axis=0)
-            passages.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
-        sentences = [
-            np.stack([encoded[t[a:b]] for a, b in s]).astype(np.float32)
-            if s
-            else np.zeros((0, self.dimension), np.float32)
-            for t, s in zip(texts, spans, strict=True)
-        ]
-        return np.stack(passages).astype(np.float32), sentences
+        return embed_passages(self.embed, texts, spans, self.dimension)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -134,7 +123,34 @@ class SentenceTransformerEmbedder:
 
     @property
     def dimension(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension() or 0)
+        return self._dimension
+
+
+def embed_passages(
+    embed: Callable[[Sequence[str]], Vectors],
+    texts: Sequence[str],
+    spans: Sequence[Sequence[tuple[int, int]]],
+    dimension: int,
+) -> tuple[Vectors, list[Vectors]]:
+    """Passage and sentence vectors from one ``embed`` call over the distinct parts; see
+    :meth:`SentenceTransformerEmbedder.embed_with_spans`."""
+    parts = [
+        [p for p in (t[: s[0][0]].strip() if s else t,) if p] + [t[a:b] for a, b in s]
+        for t, s in zip(texts, spans, strict=True)
+    ]
+    unique = list(dict.fromkeys(p for ps in parts for p in ps))
+    encoded = dict(zip(unique, embed(unique), strict=True)) if unique else {}
+    passages = []
+    for ps in parts:
+        mean = np.mean([encoded[p] for p in ps], axis=0)
+        passages.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+    sentences = [
+        np.stack([encoded[t[a:b]] for a, b in s]).astype(np.float32)
+        if s
+        else np.zeros((0, dimension), np.float32)
+        for t, s in zip(texts, spans, strict=True)
+    ]
+    return np.stack(passages).astype(np.float32), sentences
 
 
 class CachedEmbedder:

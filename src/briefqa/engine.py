@@ -18,9 +18,9 @@ from typing import Any, Literal
 
 from .answering import Answerer, History
 from .embeddings import Embedder, embedder_from_settings
-from .errors import ConfigError, DocumentError, FileTooLarge, NotFound, UnsupportedFormat
+from .errors import ConfigError, DocumentError, FileTooLarge, NotFound
 from .ingest import Progress, flush_pending, ingest_lock, run_ingest
-from .loaders import SUPPORTED_SUFFIXES
+from .loaders import brief_format
 from .manifest import Manifest
 from .retrieval import CrossEncoderReranker, Retriever
 from .schema import Answer, BriefInfo, Filters, Hit, IngestReport
@@ -224,12 +224,7 @@ class BriefQA:
                 f"the file is {len(data) / 1048576:.1f} MB; the limit is {limit_mb:g} MB "
                 "(BRIEFQA_MAX_UPLOAD_MB)",
             )
-        if PurePosixPath(name).suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise UnsupportedFormat(
-                name,
-                f"unsupported file type {PurePosixPath(name).suffix or '(none)'!r}; "
-                f"briefqa reads {', '.join(SUPPORTED_SUFFIXES)}",
-            )
+        brief_format(name)  # an unreadable type is refused before anything is written
         folder = self.data_dir / "uploads" / hashlib.sha256(data).hexdigest()[:16]
         target = folder / name
         with self._write_lock:
@@ -261,10 +256,10 @@ class BriefQA:
         Raises:
             NotFound: no brief has this id.
         """
-        for info in self.manifest.briefs():
-            if info.doc_id == doc_id:
-                return info
-        raise NotFound(doc_id)
+        info = self.manifest.brief(doc_id)
+        if info is None:
+            raise NotFound(doc_id)
+        return info
 
     def feedback(
         self, answer: Answer, rating: Literal["like", "dislike"] | None, comment: str = ""

@@ -19,7 +19,7 @@ Messages say what went wrong and what to do about it; they never contain secrets
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import PurePath
 
 
 class BriefQAError(Exception):
@@ -36,7 +36,7 @@ class DocumentError(BriefQAError):
     ``path`` names the file and ``reason`` says why, in words a user can act on.
     """
 
-    def __init__(self, path: str | Path, reason: str) -> None:
+    def __init__(self, path: str | PurePath, reason: str) -> None:
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")

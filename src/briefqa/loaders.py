@@ -13,7 +13,7 @@ import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Literal
 
 from .errors import DocumentError, UnsupportedFormat
@@ -41,6 +41,23 @@ class RawBlock:
     page: int | None = None
 
 
+def brief_format(path: str | PurePath) -> str:
+    """The reader a file name calls for ("pdf", "md", ...).
+
+    Raises:
+        UnsupportedFormat: the suffix has no reader.
+    """
+    suffix = PurePath(path).suffix
+    fmt = _FORMATS.get(suffix.lower())
+    if fmt is None:
+        raise UnsupportedFormat(
+            path,
+            f"unsupported file type {suffix or '(none)'!r}; "
+            f"briefqa reads {', '.join(SUPPORTED_SUFFIXES)}",
+        )
+    return fmt
+
+
 def load_brief(path: str | Path) -> Brief:
     """Read and parse one brief.
 
@@ -49,13 +66,7 @@ def load_brief(path: str | Path) -> Brief:
         DocumentError: the file cannot be read, is corrupt, encrypted, binary or empty.
     """
     path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise UnsupportedFormat(
-            path,
-            f"unsupported file type {path.suffix or '(none)'!r}; "
-            f"briefqa reads {', '.join(SUPPORTED_SUFFIXES)}",
-        )
+    fmt = brief_format(path)
     try:
         data = path.read_bytes()
     except OSError as exc:

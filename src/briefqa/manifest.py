@@ -146,13 +146,22 @@ class Manifest:
             )
 
     def briefs(self) -> list[BriefInfo]:
+        return self._infos("", ())
+
+    def brief(self, doc_id: str) -> BriefInfo | None:
+        infos = self._infos(" WHERE doc_id=?", (doc_id,))
+        return infos[0] if infos else None
+
+    def _infos(self, where: str, args: tuple[str, ...]) -> list[BriefInfo]:
         with self._snapshot():
             rows = self._db.execute(
                 "SELECT doc_id, title, number, date, format, sha256, sections, chunk_ids,"
-                " ingested_at FROM briefs ORDER BY date DESC, title"
+                f" ingested_at FROM briefs{where} ORDER BY date DESC, title",
+                args,
             ).fetchall()
             paths: dict[str, list[str]] = {}
-            for path, doc_id in self._db.execute("SELECT path, doc_id FROM sources ORDER BY path"):
+            sources = f"SELECT path, doc_id FROM sources{where} ORDER BY path"
+            for path, doc_id in self._db.execute(sources, args):
                 paths.setdefault(doc_id, []).append(path)
         return [
             BriefInfo(

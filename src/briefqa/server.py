@@ -26,10 +26,13 @@ from pydantic import BaseModel, Field
 import briefqa
 from briefqa import (
     Answer,
+    BriefInfo,
     BriefQA,
     BriefQAError,
+    Citation,
     DocumentError,
     Filters,
+    Hit,
     IndexLocked,
     InvalidQuestion,
     NotFound,
@@ -73,63 +76,26 @@ class AskRequest(BaseModel):
     filters: FilterModel | None = None
 
 
-class CitationModel(BaseModel):
-    n: int
-    doc_id: str
-    title: str
-    chunk_id: str
-    quote: str = Field(description="the cited passage's sentence that supports the claim")
-    start: int = Field(description="quote offset in the brief's normalised text")
-    end: int
-    support: float = Field(description="0-1: how well the quote supports the sentence")
-    score: float = Field(description="the passage's retrieval score")
-
-
-class HitModel(BaseModel):
-    chunk_id: str
-    doc_id: str
-    title: str
-    text: str
-    score: float
-    start: int
-    end: int
-    section: str | None = None
-    page: int | None = None
-    dense: float | None = None
-    lexical: float | None = None
-
-
+# Citations, passages and briefs are briefqa's own dataclasses: the API shows exactly
+# what the engine returns, and a field added there appears here too.
 class AnswerModel(BaseModel):
     """The same JSON as ``briefqa ask --json``."""
 
     answer: str
     refused: bool
-    citations: list[CitationModel]
-    sources: list[HitModel] = Field(description="the passages cited, and only those")
+    citations: list[Citation]
+    sources: list[Hit] = Field(description="the passages cited, and only those")
     unsupported: list[str] = Field(description="answer sentences no cited passage supports")
     standalone_question: str
-    nearest: list[HitModel] = Field(description="closest passages when refused")
+    nearest: list[Hit] = Field(description="closest passages when refused")
     confidence: float
     timings: dict[str, float]
-
-
-class BriefModel(BaseModel):
-    doc_id: str
-    title: str
-    number: str | None
-    date: str | None
-    format: str
-    sha256: str
-    sections: list[str]
-    chunks: int
-    sources: list[str]
-    ingested_at: str
 
 
 class UploadResult(BaseModel):
     filename: str
     ok: bool
-    brief: BriefModel | None = None
+    brief: BriefInfo | None = None
     error: str | None = None
 
 
@@ -248,7 +214,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
         with answering:
             return qa.ask(request.question, history=history, filters=filters).to_dict()
 
-    @api.get("/documents", response_model=list[BriefModel], summary="List the indexed briefs")
+    @api.get("/documents", response_model=list[BriefInfo], summary="List the indexed briefs")
     def documents() -> list[dict[str, Any]]:
         return [b.to_dict() for b in qa.documents()]
 

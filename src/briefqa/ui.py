@@ -9,7 +9,9 @@ separate components.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,6 +28,7 @@ from briefqa import (
     Citation,
     Filters,
     Hit,
+    NotFound,
 )
 
 CSS = """
@@ -182,7 +185,7 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
             ]
             draft = ""
             answer: Answer | None = None
-            for piece in _chain(first, pieces):
+            for piece in itertools.chain([first], pieces):
                 if isinstance(piece, Answer):
                     answer = piece
                     break
@@ -196,7 +199,8 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                 "by_message": {**state["by_message"], len(chat) - 1: turn},
             }
             chat[-1] = {"role": "assistant", "content": render_answer(answer, turn)}
-            yield "", chat, render_sources(state["answers"], _brief_index(qa)), state
+            answers = state["answers"]
+            yield "", chat, render_sources(answers, _brief_index(qa, answers)), state
 
         chat_inputs = [question, chatbot, session, doc_filter, date_from, date_to]
         chat_outputs = [question, chatbot, sources, session]
@@ -462,8 +466,14 @@ def _label(info: BriefInfo) -> str:
     return f"{_short(info.title)} ({extra})" if extra else _short(info.title)
 
 
-def _brief_index(qa: BriefQA) -> dict[str, BriefInfo]:
-    return {b.doc_id: b for b in qa.documents()}
+def _brief_index(qa: BriefQA, answers: Sequence[Answer]) -> dict[str, BriefInfo]:
+    """Number and date of the briefs the answers show, looked up one by one: reading
+    the whole archive's list for every answer would grow with the archive."""
+    index = {}
+    for doc_id in {h.doc_id for a in answers for h in (*a.sources, *a.nearest)}:
+        with contextlib.suppress(NotFound):  # removed since it was cited
+            index[doc_id] = qa.brief(doc_id)
+    return index
 
 
 def _new_session() -> dict[str, Any]:
@@ -473,8 +483,3 @@ def _new_session() -> dict[str, Any]:
 def _session(state: dict[str, Any] | None) -> dict[str, Any]:
     # A State with a callable default would add an API endpoint; start from None instead.
     return state if state is not None else _new_session()
-
-
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
