@@ -26,7 +26,6 @@ import random
 import resource
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,16 +41,10 @@ from corpus import PooledEmbedder, generate, questions
 
 from briefqa import BriefQA, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.evaluation import percentile  # the definition the evals use
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def rss_mb() -> float:
@@ -100,12 +93,12 @@ def bench_latency(
         "refused": refused,
         "bm25_build_s": round(bm25_build, 3),
         "bm25_load_s": round(bm25_load, 3),
-        "ask_p50_ms": round(statistics.median(total), 1),
-        "ask_p95_ms": round(percentile(total, 0.95), 1),
-        "retrieval_p50_ms": round(statistics.median(retrieval), 1),
-        "retrieval_p95_ms": round(percentile(retrieval, 0.95), 1),
-        "answer_p50_ms": round(statistics.median(answer), 1),
-        "answer_p95_ms": round(percentile(answer, 0.95), 1),
+        "ask_p50_ms": round(percentile(total, 50), 1),
+        "ask_p95_ms": round(percentile(total, 95), 1),
+        "retrieval_p50_ms": round(percentile(retrieval, 50), 1),
+        "retrieval_p95_ms": round(percentile(retrieval, 95), 1),
+        "answer_p50_ms": round(percentile(answer, 50), 1),
+        "answer_p95_ms": round(percentile(answer, 95), 1),
         "peak_rss_mb": round(rss_mb(), 1),
     }
 
@@ -189,8 +182,8 @@ def bench_serve(data_dir: Path, asked: list[str], clients: int, seconds: float) 
         "seconds": round(elapsed, 1),
         "requests": len(latencies),
         "requests_per_s": round(len(latencies) / elapsed, 2),
-        "p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "p95_ms": round(percentile(latencies, 0.95) * 1000, 1) if latencies else None,
+        "p50_ms": round(percentile(latencies, 50) * 1000, 1) if latencies else None,
+        "p95_ms": round(percentile(latencies, 95) * 1000, 1) if latencies else None,
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
     }
