@@ -9,10 +9,13 @@ Parts, each against a target from the performance issue:
    time in a fresh engine, warm ``ask`` latency p50/p95 split into retrieval and answer,
    peak RSS;
 3. ``briefqa serve`` on the largest index: time until it answers, its peak RSS, and 16
-   concurrent HTTP clients asking ``/api/v1/ask`` for 60 s.
+   concurrent HTTP clients asking ``/api/v1/ask`` for 60 s;
+4. the load test (``load.py``): 50 chat sessions for 60 s on a fresh server, mixing
+   questions, follow-ups, uploads and feedback, through the web chat and the REST API.
 
-Writes ``benchmarks/results/latest.json`` and ``latest.md``.
-Usage: ``python benchmarks/bench.py [--quick] [--sizes 1000,10000,100000]``.
+Writes ``benchmarks/results/latest.json`` and ``latest.md``, and ``load.json``/``load.md``
+(``quick``, ``load-quick`` with ``--quick``).
+Usage: ``python benchmarks/bench.py [--quick] [--sizes 1000,10000,100000] [--no-load]``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ingest import run_ingest_benchmark
 from corpus import PooledEmbedder, generate, questions
+from load import load_test, write_results
 
 from briefqa import BriefQA, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
@@ -191,10 +195,13 @@ def bench_serve(data_dir: Path, asked: list[str], clients: int, seconds: float) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1k chunks, 15 s of load: < 3 min")
+    parser.add_argument(
+        "--quick", action="store_true", help="1k chunks, 15 s of load, 20 s load test: < 4 min"
+    )
     parser.add_argument("--sizes", help="comma-separated chunk counts (default 1000,10000,100000)")
     parser.add_argument("--questions", type=int, default=None, help="questions per size")
     parser.add_argument("--name", help="results file name (default: latest, or quick)")
+    parser.add_argument("--no-load", action="store_true", help="skip the 50-session load test")
     args = parser.parse_args()
     sizes = [
         int(s) for s in (args.sizes or ("1000" if args.quick else "1000,10000,100000")).split(",")
@@ -235,6 +242,11 @@ def main() -> None:
     table = markdown(result)
     (RESULTS / f"{name}.md").write_text(table + "\n")
     print(table)
+    if not args.no_load:
+        seconds = 20.0 if args.quick else 60.0
+        print(f"\nload: 50 sessions for {seconds:.0f} s on a fresh server …", flush=True)
+        report = write_results(load_test(50, seconds), "load-quick" if args.quick else "load")
+        print(report.read_text())
 
 
 def targets(r: dict[str, Any]) -> dict[str, bool | None]:

@@ -24,6 +24,7 @@ from langchain_core.runnables import (
 from .embeddings import CachedEmbedder, Embedder
 from .errors import InvalidQuestion
 from .extractive import extract
+from .llm import model_failures
 from .refusal import Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever
 from .schema import Answer, Filters, Hit
@@ -131,7 +132,10 @@ class Answerer:
                 return question
             if self.generator is not None:
                 transcript = "\n".join(f"{role}: {text}" for role, text in history[-6:])
-                rewritten = self.generator[1].invoke({"history": transcript, "question": question})
+                with model_failures(self.settings):
+                    rewritten = self.generator[1].invoke(
+                        {"history": transcript, "question": question}
+                    )
                 rewritten = rewritten.strip().splitlines()[0].strip() if rewritten.strip() else ""
                 return rewritten or question
             # Without a model: a follow-up ("and what about Germany?", "why did it?")
@@ -200,7 +204,8 @@ class Answerer:
                         yield sentence if i == 0 else " " + sentence
                 else:
                     inputs = {"context": format_context(hits), "question": state["standalone"]}
-                    yield from self.generator[0].stream(inputs)
+                    with model_failures(self.settings):
+                        yield from self.generator[0].stream(inputs)
 
     def _finish(self, state: dict[str, Any]) -> Answer:
         hits: list[Hit] = state["hits"]

@@ -91,6 +91,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
     evaluate.set_defaults(func=_eval)
 
+    check = commands.add_parser(
+        "check",
+        help="compare the manifest with the vector store (exit 0: consistent, 1: not)",
+    )
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="re-embed missing or damaged chunks from their files, delete orphans",
+    )
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.set_defaults(func=_check)
+
     remove = commands.add_parser("remove", help="remove a brief from the index")
     remove.add_argument("doc_id", help="the brief's id (see `briefqa docs`)")
     remove.set_defaults(func=_remove)
@@ -284,6 +296,32 @@ def _parse_bounds(items: list[str]) -> dict[str, float]:
         except ValueError:
             raise ConfigError(f"--fail-under {item!r}: the value must be a number") from None
     return bounds
+
+
+def _check(args: argparse.Namespace) -> int:
+    with _engine(args) as qa:
+        found = qa.check(repair=args.repair)
+    if args.json:
+        print(json.dumps(found.to_dict(), indent=2))
+        return 0 if found.consistent else 1
+    print(
+        f"{found.briefs} briefs, {found.chunks} chunks listed, {found.stored} stored: "
+        + ("consistent" if found.consistent else "NOT consistent")
+    )
+    for kind, count in found.repaired.items():
+        print(f"  repaired: {kind.replace('_', ' ')}: {count}")
+    for kind, count in found.problems().items():
+        examples = getattr(found, kind)
+        shown = f" (e.g. {', '.join(examples[:3])})" if isinstance(examples, list) else ""
+        print(f"  {kind.replace('_', ' ')}: {count}{shown}")
+    for doc_id in found.unrecoverable:
+        print(
+            f"  brief {doc_id}: no file holds its text any more; ingest it again "
+            f"or `briefqa remove {doc_id}`"
+        )
+    if not found.consistent and not found.repaired:
+        print("run `briefqa check --repair` to fix it", file=sys.stderr)
+    return 0 if found.consistent else 1
 
 
 def _remove(args: argparse.Namespace) -> int:

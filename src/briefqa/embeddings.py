@@ -6,6 +6,7 @@ its model reads, so that the chunker can guarantee no chunk is silently truncate
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
 from collections import OrderedDict
@@ -66,7 +67,6 @@ class SentenceTransformerEmbedder:
         self.name = model
         self.batch_size = batch_size
         tokenizer = self._model.tokenizer
-        self._tokenizer = tokenizer
         special = len(tokenizer("")["input_ids"])
         limit: int = self._model.max_seq_length or tokenizer.model_max_length
         self.max_tokens = limit - special
@@ -77,6 +77,10 @@ class SentenceTransformerEmbedder:
         self._dimension = int(size() or 0)
         # Tokenizers from `tokenizers` are not safe to share across threads mid-call.
         self._lock = threading.Lock()
+        # Token counting (chunking an upload) gets a tokenizer of its own, so that it
+        # does not queue behind every question's forward pass while a server is busy.
+        self._counter = copy.deepcopy(tokenizer)
+        self._counter_lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -111,8 +115,8 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
-        with self._lock:
-            encoded = self._tokenizer(
+        with self._counter_lock:
+            encoded = self._counter(
                 list(texts),
                 add_special_tokens=False,
                 return_attention_mask=False,

@@ -20,10 +20,10 @@ from .answering import Answerer, History
 from .embeddings import Embedder, embedder_from_settings
 from .errors import ConfigError, DocumentError, FileTooLarge, NotFound
 from .ingest import Progress, flush_pending, ingest_lock, run_ingest
-from .loaders import brief_format
+from .loaders import brief_format, load_brief
 from .manifest import Manifest
 from .retrieval import CrossEncoderReranker, Retriever
-from .schema import Answer, BriefInfo, Filters, Hit, IngestReport
+from .schema import Answer, BriefInfo, Filters, Hit, IndexCheck, IngestReport
 from .sentences import SentenceVectors
 from .settings import Settings, load_settings
 from .store import VectorStore, store_from_settings
@@ -202,6 +202,35 @@ class BriefQA:
                 sentences=self.sentences,
             )
 
+    def check(self, repair: bool = False) -> IndexCheck:
+        """Compare the manifest with the vector store and the files beside them.
+
+        Reports missing, orphaned, duplicated and damaged chunks, ids an interrupted
+        ingest left pending, and stray side files (see :mod:`briefqa.integrity`). With
+        ``repair``, missing and damaged chunks are embedded again from their briefs'
+        files, and orphans and strays are deleted; the returned check is of the state
+        after the repair.
+
+        Raises:
+            IndexLocked: another process is ingesting into the same data directory.
+            ConfigError: the index belongs to other settings or another manifest.
+            StoreError: the vector store failed.
+        """
+        from .integrity import check_index
+
+        with self._write_lock, ingest_lock(self.data_dir):
+            # A repair embeds: it must chunk like the index was built (record checks that).
+            self._check_model(record=repair)
+            return check_index(
+                self.data_dir,
+                self.manifest,
+                self.store,
+                self.sentences,
+                settings=self.settings,
+                embedder=lambda: self.embedder,
+                repair=repair,
+            )
+
     def add(self, filename: str, data: bytes) -> BriefInfo:
         """Keep an uploaded brief under ``data_dir/uploads`` and index it.
 
@@ -227,24 +256,37 @@ class BriefQA:
         brief_format(name)  # an unreadable type is refused before anything is written
         folder = self.data_dir / "uploads" / hashlib.sha256(data).hexdigest()[:16]
         target = folder / name
-        with self._write_lock:
-            kept = target.exists()
-            if not kept:
+        known = self.manifest.source(str(target.resolve())) if target.exists() else None
+        if known is not None:  # these very bytes, under this name, are indexed already
+            return self.brief(known.doc_id)
+        # Written aside first, per process and thread: workers sharing the data dir may
+        # receive the same upload at once and must not write into each other's file. The
+        # name keeps its suffix, which tells the loader the format.
+        incoming = self.data_dir / "uploads" / ".incoming"
+        incoming.mkdir(parents=True, exist_ok=True)
+        partial = incoming / f".{os.getpid()}-{threading.get_ident()}.{name}"
+        try:
+            partial.write_bytes(data)
+            # Parse before queueing for the index: a broken file is refused at once, not
+            # after every upload ahead of it has been embedded.
+            try:
+                load_brief(partial)
+            except DocumentError as exc:
+                raise type(exc)(name, exc.reason) from None
+            with self._write_lock:
                 folder.mkdir(parents=True, exist_ok=True)
-                # Per process and thread: workers sharing the data dir may receive the
-                # same upload at once, and must not write into each other's partial file.
-                partial = folder / f".{name}.{os.getpid()}-{threading.get_ident()}.part"
-                partial.write_bytes(data)
-                os.replace(partial, target)  # never a half-written brief on disk
-            report = self.ingest([target])
-            if report.errors:
-                if not kept:
+                os.replace(partial, target)  # never a half-written brief under its name
+                report = self.ingest([target])
+                if report.errors and self.manifest.source(str(target.resolve())) is None:
                     target.unlink(missing_ok=True)
                     _remove_empty(folder)
-                raise DocumentError(name, report.errors[0].error)
-            source = self.manifest.source(str(target.resolve()))
-            assert source is not None
-            return self.brief(source.doc_id)
+        finally:
+            partial.unlink(missing_ok=True)
+        if report.errors:
+            raise DocumentError(name, report.errors[0].error)
+        source = self.manifest.source(str(target.resolve()))
+        assert source is not None
+        return self.brief(source.doc_id)
 
     def documents(self) -> list[BriefInfo]:
         """Every indexed brief, newest first."""
@@ -397,10 +439,16 @@ def safe_filename(filename: str) -> str:
     "brief.pdf"; a name that cleans to nothing raises :class:`DocumentError`.
     """
     last = PurePosixPath(filename.replace("\\", "/")).name
-    cleaned = _UNSAFE.sub("_", last).strip(" .")[:150]
+    cleaned = _UNSAFE.sub("_", last).strip(" .")
     if not cleaned or cleaned.startswith("."):
         raise DocumentError(filename[:80] or "(no name)", "the upload has no usable file name")
-    return cleaned
+    # File systems allow 255 bytes a name, and the partial file's name adds a prefix:
+    # a long stem is cut, in bytes and at a character boundary; the suffix is kept.
+    path = PurePosixPath(cleaned)
+    suffix = path.suffix if len(path.suffix) <= 10 else ""
+    stem = cleaned[: len(cleaned) - len(suffix)]
+    stem = stem.encode()[: 150 - len(suffix.encode())].decode(errors="ignore").rstrip(" .")
+    return (stem or "upload") + suffix
 
 
 def _remove_empty(folder: Path) -> None:

@@ -9,6 +9,7 @@ caller can catch the whole family with one ``except``::
     │   ├── UnsupportedFormat   a file type we have no loader for
     │   └── FileTooLarge        an upload over the size limit
     ├── EmbeddingError       the embedding model failed to load or to encode
+    ├── ModelError           the answer model (an LLM server) failed or is out of reach
     ├── StoreError           the vector store (Chroma) failed or is out of reach
     ├── IndexLocked          another process is ingesting into the same index
     ├── InvalidQuestion      an empty, over-long or otherwise unusable question
@@ -19,6 +20,8 @@ Messages say what went wrong and what to do about it; they never contain secrets
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import PurePath
 
 
@@ -54,6 +57,10 @@ class EmbeddingError(BriefQAError):
     """The embedding model could not be loaded or failed to encode text."""
 
 
+class ModelError(BriefQAError):
+    """The answer model failed: its server is down, refused the key, or timed out."""
+
+
 class StoreError(BriefQAError):
     """The vector store failed, or a Chroma server could not be reached."""
 
@@ -72,3 +79,16 @@ class NotFound(BriefQAError):
     def __init__(self, doc_id: str) -> None:
         self.doc_id = doc_id
         super().__init__(f"no brief with id {doc_id!r} is indexed; `briefqa docs` lists the ids")
+
+
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with user:password parts of URLs and the given secrets masked, for
+    messages and logs that may quote a backend's own error."""
+    text = _URL_CREDENTIALS.sub("***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

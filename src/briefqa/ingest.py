@@ -122,6 +122,67 @@ def run_ingest(
     files, report.errors = expand_paths(paths)
     jobs = _plan(files, manifest, report)
 
+    _index(jobs, embedder, settings, manifest, store, sentences, report, progress)
+    if prune:
+        for source in manifest.sources():
+            if not Path(source.path).exists():
+                dropped, _ = manifest.remove_source(source.path)
+                report.removed += dropped is not None
+    flush_pending(manifest, store, sentences)
+    report.failed = len(report.errors)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def reindex(
+    sources: dict[str, list[Source]],
+    *,
+    manifest: Manifest,
+    store: VectorStore,
+    embedder: Callable[[], Embedder],
+    settings: Settings,
+    sentences: SentenceVectors | None = None,
+) -> tuple[list[str], list[str]]:
+    """Embed and write again briefs the manifest lists (doc id → its files), whatever
+    the store holds of them. The caller holds the ingest lock.
+
+    A brief is read back from the first of its files that still holds the same text.
+    Returns the doc ids rewritten and those no file could restore (their manifest record
+    is kept: it is the only trace of what the index should hold).
+    """
+    jobs: list[_Job] = []
+    lost: list[str] = []
+    for doc_id, files in sources.items():
+        brief = next((b for b in map(_reload, files) if b and b.doc_id == doc_id), None)
+        if brief is None:
+            lost.append(doc_id)
+        else:
+            jobs.append(_Job(brief, list(files), [True] * len(files)))
+    report = IngestReport()
+    _index(jobs, embedder, settings, manifest, store, sentences, report)
+    failed = {e.path for e in report.errors}
+    lost += [j.brief.doc_id for j in jobs if any(s.path in failed for s in j.sources)]
+    return [j.brief.doc_id for j in jobs if j.brief.doc_id not in lost], lost
+
+
+def _reload(source: Source) -> Brief | None:
+    try:
+        return load_brief(Path(source.path))
+    except DocumentError:
+        return None
+
+
+def _index(
+    jobs: list[_Job],
+    embedder: Callable[[], Embedder],
+    settings: Settings,
+    manifest: Manifest,
+    store: VectorStore,
+    sentences: SentenceVectors | None,
+    report: IngestReport,
+    progress: Progress | None = None,
+) -> None:
+    """Chunk, embed and write the briefs of ``jobs``, committing each group."""
     model = embedder() if jobs else None
     for job in jobs:
         assert model is not None
@@ -139,7 +200,8 @@ def run_ingest(
     # Encode group N+1 while group N is written, so the store's write time hides behind
     # the encoder, which is the real limit of ingestion speed.
     done = 0
-    group_size = max(8 * getattr(model, "batch_size", 64), 256)
+    # Several model batches per write, so that each write's fixed cost is shared.
+    group_size = 8 * getattr(model, "batch_size", 64)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="briefqa-write") as writer:
         in_flight: Future[None] | None = None
         for group in _groups(jobs, group_size):
@@ -158,16 +220,6 @@ def run_ingest(
                 progress(done, total)
         if in_flight is not None:
             in_flight.result()
-
-    if prune:
-        for source in manifest.sources():
-            if not Path(source.path).exists():
-                dropped, _ = manifest.remove_source(source.path)
-                report.removed += dropped is not None
-    flush_pending(manifest, store, sentences)
-    report.failed = len(report.errors)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _plan(files: Sequence[Path], manifest: Manifest, report: IngestReport) -> list[_Job]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 from langchain_core.runnables import Runnable
 from pydantic import Field, SecretStr
 
-from .errors import ConfigError
+from .errors import BriefQAError, ConfigError, ModelError, redact
 from .settings import Settings
 
 #: Where the project's prompt files live when ``settings.prompts_dir`` is unset.
@@ -184,6 +185,26 @@ class LlamaCppCompletion(LLM):
             if run_manager is not None:
                 run_manager.on_llm_new_token(text)
             yield GenerationChunk(text=text)
+
+
+@contextmanager
+def model_failures(settings: Settings) -> Iterator[None]:
+    """Turn a backend's own exception into a :class:`ModelError` that names the backend
+    and never the key (nor a password in the server URL)."""
+    try:
+        yield
+    except BriefQAError:
+        raise
+    except Exception as exc:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        where = f" at {redact(settings.llm_base_url)}" if settings.llm_base_url else ""
+        detail = redact(f"{type(exc).__name__}: {exc}", [key, os.environ.get("OPENAI_API_KEY")])
+        # "from None": the chained exception's traceback may carry request objects that
+        # hold the key; the message keeps what an operator needs.
+        raise ModelError(
+            f"the answer model ({settings.llm}{where}) failed: {detail[:300]}; "
+            "check that its server is running and the BRIEFQA_LLM_* settings"
+        ) from None
 
 
 def packaged_gguf(data_dir: Path) -> Path:

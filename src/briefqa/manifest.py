@@ -190,6 +190,17 @@ class Manifest:
                 ).fetchall()
         return [cid for (ids,) in rows for cid in json.loads(ids)]
 
+    def chunk_owners(self) -> dict[str, list[str]]:
+        """chunk id → the briefs that list it, once per listing (a sound index lists
+        each chunk exactly once)."""
+        owners: dict[str, list[str]] = {}
+        with self._lock:
+            rows = self._db.execute("SELECT doc_id, chunk_ids FROM briefs").fetchall()
+        for doc_id, ids in rows:
+            for cid in json.loads(ids):
+                owners.setdefault(cid, []).append(doc_id)
+        return owners
+
     def generation(self) -> int:
         """A counter bumped whenever the set of indexed chunks changes.
 
@@ -251,6 +262,23 @@ class Manifest:
                 for source in sources:
                     orphaned += self._point(db, source)
         return orphaned
+
+    def dedupe_chunk_ids(self) -> int:
+        """Keep each chunk id once, in the brief its id was derived from (ids start with
+        their brief's id); returns how many listings were removed."""
+        removed = 0
+        with self._transaction() as db:
+            for doc_id, ids in db.execute("SELECT doc_id, chunk_ids FROM briefs").fetchall():
+                listed: list[str] = json.loads(ids)
+                kept = [cid for cid in dict.fromkeys(listed) if cid.startswith(f"{doc_id}-")]
+                if len(kept) != len(listed):
+                    removed += len(listed) - len(kept)
+                    db.execute(
+                        "UPDATE briefs SET chunk_ids=? WHERE doc_id=?", (json.dumps(kept), doc_id)
+                    )
+            if removed:
+                _bump(db)
+        return removed
 
     def point(self, source: Source) -> list[str]:
         """Record that ``source.path`` holds an already indexed brief."""

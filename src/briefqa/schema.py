@@ -137,6 +137,73 @@ class IngestReport:
         }
 
 
+@dataclass
+class IndexCheck:
+    """Outcome of :meth:`BriefQA.check`: how the manifest and the vector store agree.
+
+    Lists hold chunk ids (``stray_files``: paths). See :mod:`briefqa.integrity` for what
+    each kind of disagreement means and how ``repair`` fixes it.
+    """
+
+    briefs: int
+    chunks: int  # listed by the manifest
+    stored: int  # held by the vector store
+    missing: list[str] = field(default_factory=list)
+    orphaned: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+    stray_sentences: int = 0
+    stray_files: list[str] = field(default_factory=list)
+    #: Doc ids whose chunks could not be restored: no source file holds their text.
+    unrecoverable: list[str] = field(default_factory=list)
+    #: What ``repair`` did, by kind (empty when not asked to repair).
+    repaired: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def consistent(self) -> bool:
+        return not (
+            self.missing
+            or self.orphaned
+            or self.duplicated
+            or self.damaged
+            or self.pending
+            or self.stray_sentences
+            or self.stray_files
+        )
+
+    def problems(self) -> dict[str, int]:
+        """Count of each kind of disagreement found (zeros left out)."""
+        counts = {
+            "missing": len(self.missing),
+            "orphaned": len(self.orphaned),
+            "duplicated": len(self.duplicated),
+            "damaged": len(self.damaged),
+            "pending": len(self.pending),
+            "stray_sentences": self.stray_sentences,
+            "stray_files": len(self.stray_files),
+        }
+        return {kind: n for kind, n in counts.items() if n}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "consistent": self.consistent,
+            "briefs": self.briefs,
+            "chunks": self.chunks,
+            "stored": self.stored,
+            "problems": self.problems(),
+            "missing": self.missing,
+            "orphaned": self.orphaned,
+            "duplicated": self.duplicated,
+            "damaged": self.damaged,
+            "pending": self.pending,
+            "stray_sentences": self.stray_sentences,
+            "stray_files": self.stray_files,
+            "unrecoverable": self.unrecoverable,
+            "repaired": self.repaired,
+        }
+
+
 @dataclass(frozen=True)
 class Filters:
     """Restrict retrieval to some briefs and/or a date range (ISO dates, inclusive)."""

@@ -57,6 +57,11 @@ class SentenceVectors:
             if dim
         }
 
+    def ids(self) -> set[str]:
+        """Every chunk id that has sentence vectors."""
+        with self._lock:
+            return {row[0] for row in self._db.execute("SELECT chunk_id FROM vectors")}
+
     def delete(self, chunk_ids: Sequence[str]) -> None:
         with self._lock:
             self._db.execute("BEGIN")

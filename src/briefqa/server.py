@@ -8,6 +8,7 @@ to 4xx codes with the engine's own message as ``detail``.
 
 import logging
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -17,11 +18,15 @@ from typing import Annotated, Any, Literal
 # Gradio must not phone home (no network here, and staff questions stay private).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Gradio's queue rebuilds a summary of up to 10,000 past events after every event (7-21 ms
+# of CPU each under load, benchmarks/results/load.md); now and then is enough.
+os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
+from starlette.routing import Mount
 
 import briefqa
 from briefqa import (
@@ -40,7 +45,7 @@ from briefqa import (
     UnsupportedFormat,
 )
 from briefqa.auth import Users
-from briefqa.errors import EmbeddingError, FileTooLarge
+from briefqa.errors import EmbeddingError, FileTooLarge, ModelError
 
 log = logging.getLogger("briefqa.server")
 
@@ -53,7 +58,26 @@ _STATUS: list[tuple[type[BriefQAError], int]] = [
     (IndexLocked, 409),
     (StoreError, 503),
     (EmbeddingError, 503),
+    (ModelError, 503),
 ]
+
+
+# What a browser needs before logging in to the chat: the login page, the login and
+# logout actions, and static files (scripts, styles, icons) that hold no briefs.
+_PUBLIC = re.compile(
+    r"^/(?:|login/?|logout|favicon\.ico|robots\.txt|manifest\.json|(?:gradio_api/)?theme\.css"
+    r"|(?:assets|static|svelte)/.+|pwa_icon(?:/\d+)?)$"
+)
+
+
+def _chat_user(gradio_app: Any, request: Request) -> str | None:
+    """The user logged in to the chat by the session cookie Gradio's /login sets."""
+    cookie_id = gradio_app.cookie_id
+    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
+        f"access-token-unsecure-{cookie_id}"
+    )
+    user = gradio_app.tokens.get(token) if token else None
+    return None if user is None else str(user)
 
 
 # ------------------------------------------------------------------ API models
@@ -288,6 +312,20 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
 
     app.include_router(api)
 
+    gradio_app: Any = None  # the mounted chat, whose login cookies are checked below
+
+    @app.middleware("http")
+    async def _require_login(request: Request, call_next: Any) -> Any:
+        # The REST router checks its own login (see require_user). Everything else is the
+        # chat: Gradio leaves some of its routes open (schemas, event streams, session
+        # ids), so one gate here refuses them all, except the login page and its assets.
+        path = request.url.path
+        if users is None or path.startswith("/api/v1/") or _PUBLIC.match(path):
+            return await call_next(request)
+        if gradio_app is not None and _chat_user(gradio_app, request) is not None:
+            return await call_next(request)
+        return JSONResponse({"detail": "not logged in: log in at / first"}, status_code=401)
+
     @app.middleware("http")
     async def _limit_body(request: Request, call_next: Any) -> Any:
         # Refuse an oversized upload before its body is read, not after.
@@ -320,6 +358,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
             css=CSS,
             head=HEAD,
         )
+        gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "")
     return app
 
 

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .embeddings import Vectors
-from .errors import ConfigError, StoreError
+from .errors import ConfigError, StoreError, redact
 from .schema import Chunk
 from .settings import Settings
 
@@ -139,7 +139,7 @@ class ChromaStore:
             client.heartbeat()
         except Exception as exc:
             raise StoreError(
-                f"cannot reach the Chroma server at {url} ({exc}); is `chroma run` running?"
+                redact(f"cannot reach the Chroma server at {url} ({exc}); is `chroma run` running?")
             ) from exc
         return cls(client, collection)
 

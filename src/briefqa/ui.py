@@ -177,7 +177,7 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                 pieces = qa.stream(message or "", history=history, filters=filters)
                 first = next(pieces)  # validates the question before the chat changes
             except BriefQAError as exc:
-                raise gr.Error(str(exc)) from None
+                raise gr.Error(str(exc), print_exception=False) from None
             chat = [
                 *chat,
                 {"role": "user", "content": _md(message.strip())},
@@ -256,7 +256,7 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
 
         def upload(paths: list[str] | None, progress: gr.Progress = _PROGRESS) -> Any:
             if not paths:
-                raise gr.Error("Choose one or more files to add first.")
+                raise gr.Error("Choose one or more files to add first.", print_exception=False)
             rows = []
             for i, path in enumerate(paths):
                 name = Path(path).name
@@ -273,12 +273,12 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
 
         def drop(doc_id: str | None) -> Any:
             if not doc_id:
-                raise gr.Error("Pick the brief to remove first.")
+                raise gr.Error("Pick the brief to remove first.", print_exception=False)
             try:
                 title = qa.brief(doc_id).title
                 qa.remove(doc_id)
             except BriefQAError as exc:
-                raise gr.Error(str(exc)) from None
+                raise gr.Error(str(exc), print_exception=False) from None
             return (f"Removed **{_md(title)}**.", *refresh())
 
         remove.click(drop, [to_remove], [removed, *lists], api_visibility="private")

@@ -1,0 +1,183 @@
+"""Checking that the manifest, the vector store and the files beside them agree.
+
+The manifest says which chunks the index should hold; the store holds what was written.
+After a crash, a disk problem or a hand edit they can disagree in a few ways, and
+:func:`check_index` names each:
+
+- **missing**: listed by a brief in the manifest, absent from the store (answers lose it);
+- **orphaned**: in the store, listed by no brief (answers cite text no brief owns);
+- **duplicated**: a chunk listed twice, or one passage stored under two ids;
+- **damaged**: stored text or metadata that no longer hashes to its content-derived id;
+- **pending**: ids an interrupted ingest left for deletion;
+- **stray**: sentence vectors of unknown chunks, a BM25 index saved for the current
+  generation that lists other chunks, partial files of processes that died.
+
+``repair`` fixes what it can without losing anything stored: missing and damaged chunks
+are embedded again from their brief's source file (the manifest's record of the brief is
+kept either way), orphans and strays are deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+from .embeddings import Embedder
+from .ingest import flush_pending, reindex
+from .manifest import Manifest, Source
+from .schema import Chunk, IndexCheck
+from .sentences import SentenceVectors
+from .settings import Settings
+from .store import VectorStore
+
+# A partial file's name carries the pid of the process writing it: uploads are written
+# as ".<pid>-<thread>.<name>", BM25 indexes as ".partial-<pid>-<thread>".
+_PARTIAL = re.compile(r"^\.(?:(\d+)-\d+\..+|partial-(\d+)-\d+)$")
+
+
+def check_index(
+    data_dir: Path,
+    manifest: Manifest,
+    store: VectorStore,
+    sentences: SentenceVectors,
+    *,
+    settings: Settings,
+    embedder: Callable[[], Embedder],
+    repair: bool = False,
+) -> IndexCheck:
+    """Compare manifest, store and side files; with ``repair``, fix and check again.
+
+    The caller holds the ingest lock, so no ingest changes the index meanwhile.
+    """
+    found = _inspect(data_dir, manifest, store, sentences)
+    if not repair or found.consistent:
+        return found
+
+    repaired: dict[str, int] = {}
+    # Briefs first: re-embedding writes their chunks under the ids the manifest lists.
+    lost = set(found.missing) | set(found.damaged)
+    owners = manifest.chunk_owners()
+    broken = sorted({doc for cid in lost for doc in owners.get(cid, ())})
+    if found.damaged:
+        store.delete(found.damaged)  # their ids come back with the right content
+    if broken:
+        restored, unrecoverable = reindex(
+            {doc: _sources_of(manifest, doc) for doc in broken},
+            manifest=manifest,
+            store=store,
+            sentences=sentences,
+            embedder=embedder,
+            settings=settings,
+        )
+        repaired["briefs_reindexed"] = len(restored)
+        found.unrecoverable = unrecoverable
+    if found.duplicated:
+        repaired["listings_deduplicated"] = manifest.dedupe_chunk_ids()
+    if found.pending:
+        repaired["pending_cleared"] = flush_pending(manifest, store, sentences)
+
+    # Whatever no brief lists now (stale versions, leftovers) is deleted.
+    listed = set(manifest.chunk_ids())
+    orphaned = sorted(set(store.ids()) - listed)
+    if orphaned:
+        store.delete(orphaned)
+        repaired["orphans_deleted"] = len(orphaned)
+    stray = sorted(set(sentences.ids()) - listed)
+    if stray:
+        sentences.delete(stray)
+        repaired["sentence_rows_deleted"] = len(stray)
+    for path in found.stray_files:
+        target = Path(path)
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+    if found.stray_files:
+        repaired["files_deleted"] = len(found.stray_files)
+
+    after = _inspect(data_dir, manifest, store, sentences)
+    after.repaired = {kind: n for kind, n in repaired.items() if n}
+    after.unrecoverable = found.unrecoverable
+    return after
+
+
+def _inspect(
+    data_dir: Path, manifest: Manifest, store: VectorStore, sentences: SentenceVectors
+) -> IndexCheck:
+    owners = manifest.chunk_owners()
+    listings = Counter({cid: len(docs) for cid, docs in owners.items()})
+    listed = set(owners)
+    pending = set(manifest.pending())
+
+    stored: dict[str, Chunk] = {c.chunk_id: c for c in store.scan()}
+    # Only listed chunks count as damaged: an unlisted one is an orphan whatever it holds.
+    damaged = sorted(cid for cid in listed & set(stored) if not _intact(stored[cid]))
+    by_passage = Counter((c.doc_id, c.start, c.end) for c in stored.values())
+    duplicated = {cid for cid, n in listings.items() if n > 1}
+    duplicated |= {
+        c.chunk_id for c in stored.values() if by_passage[(c.doc_id, c.start, c.end)] > 1
+    }
+    check = IndexCheck(
+        briefs=len(manifest.briefs()),
+        chunks=len(listed),
+        stored=len(stored),
+        missing=sorted(listed - set(stored)),
+        # Pending ids are known leftovers, reported as such and not twice.
+        orphaned=sorted(set(stored) - listed - pending),
+        duplicated=sorted(duplicated),
+        damaged=damaged,
+        pending=sorted(pending),
+        stray_sentences=len(set(sentences.ids()) - listed),
+        stray_files=_stray_files(data_dir, manifest, listed),
+    )
+    return check
+
+
+def _intact(chunk: Chunk) -> bool:
+    """Does the stored chunk still hash to its id? (see :func:`briefqa.chunking.chunk_brief`)"""
+    digest = hashlib.sha256(f"{chunk.doc_id}\0{chunk.start}\0{chunk.text}".encode()).hexdigest()
+    return chunk.chunk_id == f"{chunk.doc_id}-{digest[:12]}" and chunk.end - chunk.start == len(
+        chunk.text
+    )
+
+
+def _sources_of(manifest: Manifest, doc_id: str) -> list[Source]:
+    return [s for s in manifest.sources() if s.doc_id == doc_id]
+
+
+def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[str]:
+    """Partial files of dead processes, and a saved BM25 index that does not match."""
+    stray: list[str] = []
+    for folder in (data_dir / "uploads", data_dir / "bm25"):
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob(".*"):
+            match = _PARTIAL.match(path.name)
+            if match and not _alive(int(match.group(1) or match.group(2))):
+                stray.append(str(path))
+    # The BM25 index saved for the current generation must list exactly the chunks.
+    saved = data_dir / "bm25" / f"gen-{manifest.generation()}" / "rows.json"
+    if saved.exists():
+        try:
+            rows = set(json.loads(saved.read_text())["chunk_ids"])
+        except (OSError, ValueError, KeyError, TypeError):
+            rows = set()
+        if rows != listed:
+            stray.append(str(saved.parent))
+    return sorted(stray)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True

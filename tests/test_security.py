@@ -1,0 +1,207 @@
+"""Security of `briefqa serve` with logins on: every route of the app refuses a caller
+without credentials, secrets never reach logs or error messages, uploads stay inside the
+data dir and size limits hold."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from briefqa import BriefQA, Settings
+from briefqa.auth import hash_password
+from briefqa.server import _PUBLIC, create_app
+from briefqa.testing import HashEmbedder
+
+from .conftest import SEED, free_port
+from .test_server import NEW_BRIEF
+from .test_web import _serve
+
+PASSWORD = "correct-horse-battery-7"
+WRONG_PASSWORD = "wrong-horse-Secret-9"
+API_KEY = "sk-briefqa-test-0123456789abcdef"
+URL_PASSWORD = "url-pass-5ecret"
+
+
+def _app_routes(app: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(method, path) of every HTTP route, the mounted chat's and included routers' too."""
+    for route in app.routes:
+        if hasattr(route, "original_router"):  # an included router (FastAPI >= 0.120)
+            included = route.include_context.prefix or ""
+            yield from _app_routes(route.original_router, prefix + included)
+        elif hasattr(route, "methods"):
+            for method in sorted(route.methods):
+                yield method, prefix + route.path
+        elif hasattr(route, "routes"):  # a mount
+            yield from _app_routes(route, prefix + route.path.rstrip("/"))
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("users") / "users"
+    path.write_text(f"alice:{hash_password(PASSWORD)}\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def routes(users_file: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
+    """Every route the server has, read from the very app it runs."""
+    data = tmp_path_factory.mktemp("routes") / "data"
+    settings = Settings(auth_file=users_file)
+    with BriefQA(data, settings=settings, embedder=HashEmbedder()) as qa:
+        found = sorted(set(_app_routes(create_app(qa))))
+    assert ("POST", "/api/v1/ask") in found and ("POST", "/gradio_api/queue/join") in found
+    return found
+
+
+@pytest.fixture(scope="module")
+def locked(
+    tmp_path_factory: pytest.TempPathFactory, users_file: Path
+) -> Iterator[tuple[str, Path]]:
+    """A real server with logins on, answering through an LLM server that is down, and
+    configured with an API key and a password in the LLM's URL: secrets to leak."""
+    closed = free_port()
+    tmp = tmp_path_factory.mktemp("locked")
+    env = {
+        "BRIEFQA_AUTH_FILE": str(users_file),
+        "BRIEFQA_LLM": "openai",
+        "BRIEFQA_LLM_MODEL": "some-model",
+        "BRIEFQA_LLM_API_KEY": API_KEY,
+        "BRIEFQA_LLM_BASE_URL": f"http://ops:{URL_PASSWORD}@127.0.0.1:{closed}/v1",
+        "BRIEFQA_LLM_TIMEOUT": "5",
+    }
+    for url, _ in _serve(tmp, **env):
+        yield url, tmp
+
+
+def _probe(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    url = re.sub(r"\{[^}]+\}", "x", path)
+    if method == "POST":
+        kwargs.setdefault("json", {})
+    return client.request(method, url, **kwargs)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_with_logins_on_every_route_refuses_an_anonymous_caller(
+    locked: tuple[str, Path], routes: list[tuple[str, str]]
+) -> None:
+    url, _ = locked
+    public = [(m, p) for m, p in routes if _PUBLIC.match(re.sub(r"\{[^}]+\}", "x", p))]
+    # Only the login page, the login and logout actions and static files are public.
+    assert {p for _, p in public} <= {
+        "/", "/login", "/login/", "/logout", "/favicon.ico", "/robots.txt", "/manifest.json",
+        "/theme.css", "/gradio_api/theme.css", "/assets/{path:path}", "/static/{path:path}",
+        "/svelte/{path:path}", "/pwa_icon", "/pwa_icon/{size}",
+    }  # fmt: skip
+    refused = 0
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for method, path in routes:
+            for auth in (None, ("alice", WRONG_PASSWORD), ("mallory", PASSWORD)):
+                response = _probe(client, method, path, auth=auth)
+                if (method, path) in public:
+                    # Reachable, but nothing of the briefs or the chat before a login.
+                    assert "NATO" not in response.text and "bq-chat" not in response.text
+                    continue
+                assert response.status_code == 401, (method, path, auth, response.text[:200])
+                refused += 1
+        # The chat opens with the session cookie its login page sets; the REST API with
+        # HTTP Basic.
+        assert client.get("/config").status_code == 401
+        login = client.post("/login", data={"username": "alice", "password": PASSWORD})
+        assert login.status_code == 200
+        assert "bq-chat" in client.get("/config").text
+        assert client.get("/gradio_api/info").status_code == 200
+    with httpx.Client(base_url=url, timeout=30) as client:
+        assert client.get("/api/v1/healthz", auth=("alice", PASSWORD)).json()["briefs"] == 1
+    # Every route but the public ones (78 with Gradio 6), each asked three ways.
+    assert refused == 3 * (len(routes) - len(public)) and len(routes) - len(public) > 70
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_secrets_never_reach_logs_or_error_messages(locked: tuple[str, Path]) -> None:
+    url, tmp = locked
+    secrets = [PASSWORD, WRONG_PASSWORD, API_KEY, URL_PASSWORD]
+    seen: list[str] = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        for _ in range(2):
+            seen.append(client.get("/api/v1/documents", auth=("alice", WRONG_PASSWORD)).text)
+            seen.append(
+                client.post("/login", data={"username": "alice", "password": WRONG_PASSWORD}).text
+            )
+        # The LLM server is down: the answer fails with a clear error, and no secret.
+        failed = client.post(
+            "/api/v1/ask",
+            auth=("alice", PASSWORD),
+            json={"question": "Which country opposed a NATO liaison office in Tokyo?"},
+        )
+        assert failed.status_code == 503, failed.text
+        detail = failed.json()["detail"]
+        assert "answer model (openai at http://***@127.0.0.1" in detail
+        seen.append(failed.text)
+    # The command line says the same, without the secrets either.
+    env = {
+        **{k: v for k, v in __import__("os").environ.items()},
+        "BRIEFQA_DATA_DIR": str(tmp / "data"),
+        "BRIEFQA_LLM": "openai",
+        "BRIEFQA_LLM_MODEL": "some-model",
+        "BRIEFQA_LLM_API_KEY": API_KEY,
+        "BRIEFQA_LLM_BASE_URL": f"http://ops:{URL_PASSWORD}@127.0.0.1:{free_port()}/v1",
+    }
+    cli = subprocess.run(
+        [sys.executable, "-m", "briefqa.cli", "ask", "What did Japan offer?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert cli.returncode == 2 and "the answer model (openai" in cli.stderr
+    seen += [cli.stdout, cli.stderr]
+    log = (tmp / "serve.log").read_text(errors="replace")
+    assert "POST /api/v1/ask" in log  # the log is the server's, and has the requests
+    for text in [*seen, log]:
+        for secret in secrets:
+            assert secret not in text
+
+
+def test_uploads_stay_inside_the_data_dir_and_limits_hold(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = Settings(max_upload_mb=0.05)
+    qa = BriefQA(data, settings=settings, embedder=HashEmbedder())
+    names = [
+        "../../escape.md", "/etc/cron.d/escape.md", "..\\..\\escape.md", "a/../../escape.md",
+        "C:\\Windows\\escape.md", "%2e%2e%2fescape.md", "escape\x00.md", "~/.bashrc.md",
+        "é" * 300 + ".md", ".hidden.md",
+    ]  # fmt: skip
+    before = {p for p in tmp_path.rglob("*") if not p.is_relative_to(data)}
+    with TestClient(create_app(qa, ui=False)) as client:
+        for n, name in enumerate(names):
+            body = NEW_BRIEF.replace("36 million", f"{n} million").encode()
+            response = client.post("/api/v1/documents", files={"files": (name, body)})
+            assert response.status_code in (201, 422), (name, response.text)
+        # Over the limit: refused by the size of the request, before its body is read.
+        response = client.post(
+            "/api/v1/documents",
+            content=b"x" * 100,
+            headers={"content-length": str(10**9), "content-type": "multipart/form-data"},
+        )
+        assert response.status_code == 413
+        big = client.post("/api/v1/documents", files={"files": ("big.md", b"word " * 20_000)})
+        assert big.status_code == 413 and "limit" in big.json()["detail"]
+    qa.close()
+    after = {p for p in tmp_path.rglob("*") if not p.is_relative_to(data)}
+    assert after == before, "nothing is written outside the data dir"
+    stored = [p for p in (data / "uploads").rglob("*") if p.is_file()]
+    assert len(stored) == len(names)
+    assert not [p for p in stored if p.name.startswith(".")], "no hidden files"
+    assert max(len(p.name.encode()) for p in stored) <= 150
+    assert all(p.resolve().is_relative_to((data / "uploads").resolve()) for p in stored)
+    assert SEED.exists()
