@@ -249,12 +249,29 @@ class Answerer:
         )
 
 
+# A brief may try to pass for the prompt around it: close the passages block, start a
+# passage of its own ("[7] ..."), or begin a new question. Such text is kept readable
+# but can no longer pose as structure.
+_FORGED = re.compile(r"</?\s*passages\s*>|^\s*\[(\d+)\]|^\s*(question|answer)\s*:", re.I | re.M)
+
+
+def _defang(text: str) -> str:
+    def quiet(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return f"({match.group(1)})"
+        if match.group(2) is not None:
+            return f"{match.group(2)} -"
+        return match.group(0).replace("<", "‹").replace(">", "›")
+
+    return _FORGED.sub(quiet, text)
+
+
 def format_context(hits: Sequence[Hit]) -> str:
     """Numbered passages for the prompt, each under its brief's title and section."""
     blocks = []
     for n, hit in enumerate(hits, start=1):
-        where = hit.title + (f" — {hit.section}" if hit.section else "")
-        blocks.append(f"[{n}] ({where})\n{hit.text}")
+        where = _defang(hit.title + (f" — {hit.section}" if hit.section else ""))
+        blocks.append(f"[{n}] ({where})\n{_defang(hit.text)}")
     return "\n\n".join(blocks)
 
 

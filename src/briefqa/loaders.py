@@ -428,8 +428,8 @@ def _read_md(path: Path, data: bytes) -> list[RawBlock]:
 def _read_html(path: Path, data: bytes) -> list[RawBlock]:
     import trafilatura
 
-    html = _decode(path, data)
-    # Main content only: trafilatura drops navigation, scripts, footers and comments.
+    html = _without_code(_decode(path, data))
+    # Main content only: trafilatura drops navigation, footers and comments.
     extracted = trafilatura.extract(
         html,
         output_format="markdown",
@@ -458,6 +458,23 @@ def _read_html(path: Path, data: bytes) -> list[RawBlock]:
     return blocks
 
 
+_CODE = "//script|//style|//noscript|//template|//iframe|//object|//embed"
+
+
+def _without_code(html: str) -> str:
+    """The page without scripts, styles and embedded objects, which hold no brief text
+    (trafilatura keeps <noscript> text when it favours recall)."""
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(html)
+    except Exception:  # lxml raises several unrelated types on broken input
+        return html
+    for element in root.xpath(_CODE):
+        element.drop_tree()
+    return str(lxml.html.tostring(root, encoding="unicode"))
+
+
 def _html_fallback_text(html: str) -> str:
     # Pages too short for trafilatura's content heuristics: take the body's text.
     import lxml.html
@@ -466,7 +483,7 @@ def _html_fallback_text(html: str) -> str:
         root = lxml.html.fromstring(html)
     except Exception:  # lxml raises several unrelated types on broken input
         return ""
-    for bad in root.xpath("//script|//style|//noscript|//template|//nav|//footer"):
+    for bad in root.xpath(f"{_CODE}|//nav|//footer"):
         bad.drop_tree()
     parts = []
     for el in root.iter("h1", "h2", "h3", "h4", "p", "li", "blockquote", "pre", "td"):
