@@ -113,7 +113,9 @@ def _left_by_kill(data: Path) -> str:
 
 
 @pytest.mark.slow
-def test_ingest_survives_sigkill_at_24_points(tmp_path: Path) -> None:
+def test_ingest_survives_sigkill_at_24_points(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     corpus = tmp_path / "corpus"
     # Uninterrupted runs: what every interrupted one must end up with, and how long
     # each kind of run takes (the kill points are spread over that time).
@@ -162,10 +164,11 @@ def test_ingest_survives_sigkill_at_24_points(tmp_path: Path) -> None:
             assert _sentence_rows(data) == listed
             shutil.rmtree(data)
 
-    print(
-        f"\n{kills} SIGKILLs survived (fresh run {fresh_seconds:.1f} s, update"
-        f" {update_seconds:.1f} s); left: {dict(phases)}; check after the kill:"
-        f" {dict(found_after_kill)}"
-    )
+    with capsys.disabled():  # the figures belong in every test log, not only on failure
+        print(
+            f"\n{kills} SIGKILLs survived (fresh run {fresh_seconds:.1f} s, update"
+            f" {update_seconds:.1f} s); left: {dict(phases)}; check after the kill:"
+            f" {dict(found_after_kill)}"
+        )
     assert kills >= 20
     assert phases["mid-write (pending ids)"] >= 2, "kills should land inside writes too"
