@@ -255,3 +255,22 @@ def test_a_date_about_something_else_does_not_answer_a_when_question(
         vector = embedder.embed([question])[0]
         evidence = gather_evidence(question, vector, [hit], embedder, idf)
         assert model.answerable(evidence) is answered, (question, evidence)
+
+
+def test_a_briefs_own_footnote_numbers_are_not_read_as_citations(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    brief = tmp_path / "grid.md"
+    brief.write_text(
+        "# Baltic Grid Sync\n\n## Findings\n\n"
+        "The Baltic states left the Russian power grid in February 2025 [2].\n"
+        "Estonia built two new interconnectors with Finland [3][4].\n\n"
+        "## Notes\n\n[2] Elering press release. [3] ENTSO-E report. [4] Ibid.\n"
+    )
+    with BriefQA(tmp_path / "data", embedder=embedder) as qa:
+        qa.ingest([brief])
+        answer = qa.ask("When did the Baltic states leave the Russian power grid?")
+    assert "February 2025" in answer.text and "[2]" not in answer.text
+    first = answer.citations[0]
+    assert first.n == 1 and first.quote.endswith("February 2025 [2].")
+    assert first.support >= SUPPORT_THRESHOLD and not answer.unsupported

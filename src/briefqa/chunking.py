@@ -204,10 +204,15 @@ def _windows(units: list[_Unit], target: int, budget: int, overlap: int) -> list
         windows.append((first, last - 1))
         if last >= len(units):
             break
-        # Step back over whole sentences for the overlap, but always move forward.
+        # Step back over whole sentences for the overlap, but always move forward. The
+        # carried sentences must stay under the target and leave budget for the next new
+        # one: otherwise the next window closed on them alone, a copy of this one's tail.
         back, carried = last, 0
-        while back - 1 > first and carried + units[back - 1].tokens <= overlap:
+        while back - 1 > first:
+            cost = carried + units[back - 1].tokens
+            if cost > overlap or cost >= target or cost + units[last].tokens > budget:
+                break
             back -= 1
-            carried += units[back].tokens
+            carried = cost
         first = back
     return windows

@@ -15,7 +15,7 @@ import numpy as np
 from .embeddings import Embedder, Vectors
 from .schema import Hit
 from .text import term_overlap, with_marker
-from .verify import PassageSentence, passage_sentences
+from .verify import PassageSentence, passage_sentences, split_markers
 
 # A sentence opening with one of these leans on the one before it.
 _DEPENDENT_OPENERS = ("This ", "These ", "It ", "They ", "Such ", "Thus", "However", "Nor ")
@@ -75,4 +75,6 @@ def extract(
     for rank, hit in enumerate(hits):
         first_rank.setdefault(hit.doc_id, rank)
     ordered = sorted(picked, key=lambda s: (first_rank[hits[s.hit].doc_id], s.start))
-    return tuple(with_marker(s.text, f"[{s.hit + 1}]") for s in ordered)
+    # A brief's own footnote references ("rose 4 % [2].") would read as citations of
+    # other passages: the quote drops them and carries only its own marker.
+    return tuple(with_marker(split_markers(s.text)[0], f"[{s.hit + 1}]") for s in ordered)

@@ -504,7 +504,9 @@ def _read_pdf(path: Path, data: bytes) -> list[RawBlock]:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError(path, "the PDF is password-protected; save an unprotected copy")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        # Text extraction can yield control characters (odd font encodings): as spaces,
+        # like the other formats.
+        pages = [(page.extract_text() or "").translate(_CONTROLS) for page in reader.pages]
     except DocumentError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:

@@ -25,7 +25,10 @@ def normalize(text: str) -> str:
     such as "ﬁ" from PDFs); invisible characters go; words hyphenated across line
     breaks are rejoined; every run of whitespace becomes one space.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    # Invisible characters go before NFKC, not after: removed afterwards, they left
+    # sequences NFKC had not composed ("e\u200b\u0301" gave "e\u0301", not "é"), so
+    # normalising twice changed the text.
+    text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE))
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _HYPHENATED.sub(r"\1", text)
     return _SPACE.sub(" ", text).strip()

@@ -59,7 +59,9 @@ class Verified:
 
 
 def _squash(text: str) -> str:
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(text.split()))
+    # Markers out too: an extractive claim is its passage sentence less the brief's own
+    # footnote references.
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(_MARKER.sub("", text).split()))
 
 
 def split_markers(sentence: str) -> tuple[str, list[int]]:
