@@ -7,8 +7,11 @@ killed run left behind (its lock, its pending ids) in the way.
 
 Two kinds of run are killed: a first ingest into an empty data dir, and an update
 (changed, deleted and new briefs, with ``--prune``) of a complete index. The model runs
-with batches of one text, so a run commits many small groups and the kills land before,
-between and inside store writes, not only in the model's forward passes.
+with batches of one text, so a run commits many small groups. The test watches the
+manifest (read-only) while the run goes on and kills it on an event, not after a time,
+so the points are the same on a fast or a busy machine: during start-up, inside the
+k-th write (chunk ids pending, the store being written), and right after the k-th
+commit (the next group being embedded).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import pytest
 
 from .conftest import ROOT, SEED
 
-POINTS_PER_KIND = 12
 DOCS = 40
 
 
@@ -68,20 +70,77 @@ def _briefqa(data: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _ingest(data: Path, corpus: Path, kill_after: float | None = None) -> tuple[int, float]:
-    """Run the ingest (killed after ``kill_after`` s); returns exit code and seconds."""
+def _ingest(data: Path, corpus: Path) -> float:
+    """An uninterrupted run; returns its seconds."""
+    started = time.monotonic()
+    proc = _briefqa(data, "ingest", str(corpus), "--prune", "--json")
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out)["failed"] == 0
+    return time.monotonic() - started
+
+
+class _Watch:
+    """The manifest's state as a killed run leaves it, read without locking it."""
+
+    def __init__(self, data: Path) -> None:
+        self.path = data / "manifest.sqlite3"
+        self.db: sqlite3.Connection | None = None
+
+    def state(self) -> tuple[int, int] | None:
+        """(generation, pending ids), or None before the manifest exists."""
+        if self.db is None:
+            if not self.path.exists():
+                return None
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            pending = self.db.execute("SELECT count(*) FROM pending").fetchone()[0]
+        except sqlite3.OperationalError:  # the schema is being created
+            return None
+        return (int(row[0]) if row else 0), int(pending)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+
+
+def _kill_on(data: Path, corpus: Path, point: tuple[str, float]) -> str | None:
+    """Run an ingest and SIGKILL it at ``point``; returns what the kill interrupted, or
+    None if the run ended first.
+
+    Points: ("start", s) s seconds in; ("write", k) while the k-th write's ids are
+    pending; ("commit", k) once the generation has moved k steps.
+    """
+    kind, k = point
+    watch = _Watch(data)
+    first = watch.state()
+    base = first[0] if first else 0
+    writes, was_pending = 0, False
     started = time.monotonic()
     proc = _briefqa(data, "ingest", str(corpus), "--prune", "--json")
     try:
-        out, err = proc.communicate(timeout=kill_after if kill_after is not None else 600)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        out, err = proc.communicate()
-    seconds = time.monotonic() - started
-    if kill_after is None:
-        assert proc.returncode == 0, err.decode()
-        assert json.loads(out)["failed"] == 0
-    return proc.returncode, seconds
+        while proc.poll() is None:
+            state = watch.state()
+            pending = bool(state and state[1])
+            writes += pending and not was_pending
+            was_pending = pending
+            hit = (
+                (kind == "start" and time.monotonic() - started >= k)
+                or (kind == "write" and pending and writes >= k)
+                or (kind == "commit" and state is not None and state[0] - base >= k)
+            )
+            if hit:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate()
+                # What the kill left, not what the trigger saw a moment before it.
+                after = watch.state()
+                return "mid-write (pending ids)" if after and after[1] else f"after {kind}"
+            time.sleep(0.002)
+        proc.communicate()
+        return None
+    finally:
+        watch.close()
 
 
 def _check(data: Path) -> tuple[int, dict[str, object]]:
@@ -103,13 +162,10 @@ def _sentence_rows(data: Path) -> set[str]:
         return {row[0] for row in db.execute("SELECT chunk_id FROM vectors")}
 
 
-def _left_by_kill(data: Path) -> str:
-    """What the killed run left: a coarse phase, for the spread of kill points."""
-    if not (data / "manifest.sqlite3").exists():
-        return "before the index was opened"
-    with sqlite3.connect(f"file:{data / 'manifest.sqlite3'}?mode=ro", uri=True) as db:
-        pending = db.execute("SELECT count(*) FROM pending").fetchone()[0]
-    return "mid-write (pending ids)" if pending else "between writes"
+# Per kind of run: 2 points in start-up (imports, model load), 5 inside writes, 5 after
+# commits; 24 in all.
+POINTS = [("start", 0.5), ("start", 3.0)] + [("write", k) for k in (1, 2, 3, 4, 5)]
+POINTS += [("commit", k) for k in (1, 2, 3, 5, 7)]
 
 
 @pytest.mark.slow
@@ -117,48 +173,43 @@ def test_ingest_survives_sigkill_at_24_points(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     corpus = tmp_path / "corpus"
-    # Uninterrupted runs: what every interrupted one must end up with, and how long
-    # each kind of run takes (the kill points are spread over that time).
+    # Uninterrupted runs: what every interrupted one must end up with.
     _write_corpus(corpus, "a")
     complete_a = tmp_path / "complete-a"
-    _, fresh_seconds = _ingest(complete_a, corpus)
+    fresh_seconds = _ingest(complete_a, corpus)
     expected_a = _contents(complete_a)
     assert len(expected_a) == DOCS + 1
     _write_corpus(corpus, "b")
     complete_b = tmp_path / "complete-b"
     shutil.copytree(complete_a, complete_b)
-    _, update_seconds = _ingest(complete_b, corpus)
+    update_seconds = _ingest(complete_b, corpus)
     expected_b = _contents(complete_b)
     assert expected_b != expected_a and len(expected_b) == DOCS + 1
 
-    kills = 0
-    phases: Counter[str] = Counter()
+    interrupted: Counter[str] = Counter()
     found_after_kill: Counter[str] = Counter()
-    for kind, seconds, version, expected in (
-        ("fresh", fresh_seconds, "a", expected_a),
-        ("update", update_seconds, "b", expected_b),
-    ):
+    for kind, version, expected in (("fresh", "a", expected_a), ("update", "b", expected_b)):
         _write_corpus(corpus, version)
-        for point in range(POINTS_PER_KIND):
-            data = tmp_path / f"{kind}-{point}"
+        for n, point in enumerate(POINTS):
+            data = tmp_path / f"{kind}-{n}"
             if kind == "update":
                 shutil.copytree(complete_a, data)
-            kill_after = seconds * (point + 1) / (POINTS_PER_KIND + 1)
-            code, _ = _ingest(data, corpus, kill_after=kill_after)
-            if code == -signal.SIGKILL:
-                kills += 1
-                phases[_left_by_kill(data)] += 1
-                if (data / "manifest.sqlite3").exists():
-                    status, report = _check(data)
-                    problems = report["problems"]
-                    assert isinstance(problems, dict)
-                    found_after_kill.update(problems.keys() if status else ["consistent"])
+            what = _kill_on(data, corpus, point)
+            assert what is not None, f"the {kind} run ended before {point}"
+            interrupted[what] += 1
+            if (data / "manifest.sqlite3").exists():
+                status, report = _check(data)
+                problems = report["problems"]
+                assert isinstance(problems, dict)
+                found_after_kill.update(problems.keys() if status else ["consistent"])
+                if what.startswith("mid-write"):
+                    assert status == 1 and "pending" in problems, report
 
             _ingest(data, corpus)  # the next run is not blocked and finishes the work
             status, report = _check(data)
             assert status == 0 and report["consistent"], (kind, point, report)
             contents = _contents(data)
-            assert contents == expected, f"{kind} run killed after {kill_after:.1f} s"
+            assert contents == expected, f"{kind} run killed at {point}"
             listed = {cid for ids in contents.values() for cid in ids}
             assert report["stored"] == report["chunks"] == len(listed)
             assert _sentence_rows(data) == listed
@@ -166,9 +217,9 @@ def test_ingest_survives_sigkill_at_24_points(
 
     with capsys.disabled():  # the figures belong in every test log, not only on failure
         print(
-            f"\n{kills} SIGKILLs survived (fresh run {fresh_seconds:.1f} s, update"
-            f" {update_seconds:.1f} s); left: {dict(phases)}; check after the kill:"
-            f" {dict(found_after_kill)}"
+            f"\n{sum(interrupted.values())} SIGKILLs survived (uninterrupted: fresh run"
+            f" {fresh_seconds:.1f} s, update {update_seconds:.1f} s); interrupted:"
+            f" {dict(interrupted)}; `briefqa check` right after the kill: {dict(found_after_kill)}"
         )
-    assert kills >= 20
-    assert phases["mid-write (pending ids)"] >= 2, "kills should land inside writes too"
+    assert sum(interrupted.values()) == 2 * len(POINTS) == 24
+    assert interrupted["mid-write (pending ids)"] >= 10

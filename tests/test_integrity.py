@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +40,13 @@ def _damage(qa: BriefQA, data: Path) -> dict[str, str]:
 
     qa.manifest.add_pending([seed_ids[0] + "-leftover"])
     qa.sentences.put(["ghost-chunk"], [np.ones((2, 384), dtype=np.float32)])
-    partial = data / "uploads" / "0123456789abcdef" / ".999999999-1.brief.md"
+    partial = data / "uploads" / ".incoming" / ".999999999-1.brief.md"
     partial.parent.mkdir(parents=True)
     partial.write_text("half an upload")
+    hour_ago = time.time() - 3601
+    os.utime(partial, (hour_ago, hour_ago))
+    fresh = partial.with_name(f".{os.getpid()}-1.upload.md")  # an upload in progress
+    fresh.write_text("an upload in progress")
 
     # A chunk listed twice: a hand-edited manifest.
     with sqlite3.connect(data / "manifest.sqlite3") as db:
@@ -104,6 +110,7 @@ def test_check_finds_every_kind_of_damage_and_repair_restores_the_index(
     assert restored.text in NEW_BRIEF
     assert qa.store.get([examples["missing"]])
     assert not Path(examples["stray_files"]).exists()
+    assert (data / "uploads" / ".incoming" / f".{os.getpid()}-1.upload.md").exists()
     answer = qa.ask("How much cargo did the Northern Sea Route carry?")
     assert "36 million tonnes" in answer.text and not answer.refused
     assert main(["--data-dir", str(data), "check"]) == 0
@@ -136,3 +143,32 @@ def test_a_stale_saved_bm25_index_is_found_and_dropped(qa: BriefQA, seed: Path) 
     saved.write_text(json.dumps(rows))
     assert qa.check().stray_files == [str(saved.parent)]
     assert qa.check(repair=True).consistent and not saved.exists()
+
+
+def test_a_repair_killed_before_its_commit_loses_no_listed_chunk(qa: BriefQA, seed: Path) -> None:
+    """Rewriting a brief marks its (listed) ids pending until the commit; if the run dies
+    in between, the next flush must not delete chunks the manifest still lists."""
+    qa.ingest([seed])
+    listed = qa.manifest.chunk_ids()
+    qa.manifest.add_pending(listed)  # what a repair killed mid-write leaves
+    found = qa.check()
+    assert found.pending == sorted(listed) and not found.missing
+    assert qa.check(repair=True).consistent
+    assert qa.store.ids() == set(listed)
+    qa.manifest.add_pending(listed)
+    qa.ingest([seed])  # an ingest flushes leftovers the same way
+    assert qa.store.ids() == set(listed) and qa.check().consistent
+
+
+def test_duplicate_listings_are_removed_by_repair(qa: BriefQA, seed: Path, tmp_path: Path) -> None:
+    qa.ingest([seed])
+    [brief] = qa.documents()
+    ids = qa.manifest.chunk_ids(brief.doc_id)
+    with sqlite3.connect(tmp_path / "data" / "manifest.sqlite3") as db:
+        db.execute(
+            "UPDATE briefs SET chunk_ids=? WHERE doc_id=?", (json.dumps([*ids, ids[0]]), brief.doc_id)
+        )
+    assert qa.check().duplicated == [ids[0]]
+    repaired = qa.check(repair=True)
+    assert repaired.consistent and repaired.repaired == {"listings_deduplicated": 1}
+    assert qa.manifest.chunk_ids(brief.doc_id) == ids

@@ -172,6 +172,31 @@ def test_secrets_never_reach_logs_or_error_messages(locked: tuple[str, Path]) ->
             assert secret not in text
 
 
+def test_the_server_log_masks_secrets_whatever_logs_them() -> None:
+    """HTTP clients log every URL they call at INFO: an LLM URL with a password in it,
+    or a key echoed by a library, is masked by the server's log filter."""
+    import io
+    import logging
+
+    from briefqa.server import _redact_logs
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        _redact_logs(Settings(llm_api_key=API_KEY))
+        url = f"http://ops:{URL_PASSWORD}@127.0.0.1:8000/v1/chat/completions"
+        logging.getLogger("httpx2").warning("HTTP Request: POST %s 200 OK", url)
+        logging.getLogger("some.library").error("bad key %s", API_KEY)
+    finally:
+        root.removeHandler(handler)
+    written = stream.getvalue()
+    assert "HTTP Request: POST http://***@127.0.0.1:8000/v1" in written
+    assert "bad key ***" in written
+    assert URL_PASSWORD not in written and API_KEY not in written
+
+
 def test_uploads_stay_inside_the_data_dir_and_limits_hold(tmp_path: Path) -> None:
     data = tmp_path / "data"
     settings = Settings(max_upload_mb=0.05)
@@ -196,6 +221,13 @@ def test_uploads_stay_inside_the_data_dir_and_limits_hold(tmp_path: Path) -> Non
         assert response.status_code == 413
         big = client.post("/api/v1/documents", files={"files": ("big.md", b"word " * 20_000)})
         assert big.status_code == 413 and "limit" in big.json()["detail"]
+        # A body without a length could grow without bound before anyone measured it.
+        chunked = client.post(
+            "/api/v1/documents",
+            content=iter([b"--x\r\n", b"x" * 1000]),
+            headers={"content-type": "multipart/form-data; boundary=x"},
+        )
+        assert chunked.status_code == 411
     qa.close()
     after = {p for p in tmp_path.rglob("*") if not p.is_relative_to(data)}
     assert after == before, "nothing is written outside the data dir"

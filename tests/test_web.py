@@ -179,8 +179,9 @@ def test_refusal_looks_different_and_lists_nearest(
 
 
 def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
-    server: str, browser: object, shots: Path, tmp_path: Path
+    served: tuple[str, Path], browser: object, shots: Path, tmp_path: Path
 ) -> None:
+    server, data = served
     brief = tmp_path / "arctic-shipping.txt"
     brief.write_text(HOSTILE_BRIEF)
     page = _page(browser, server)
@@ -196,6 +197,9 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
     assert "failed" not in page.inner_text("#bq-upload-result")
     assert "Arctic <b>Shipping</b> Routes Open Up" in page.inner_text("#bq-briefs")
     page.screenshot(path=str(shots / "briefs.png"))
+    # The brief is kept in the data dir only: Gradio's copy of the upload is gone.
+    assert list(data.rglob("arctic-shipping.txt"))
+    assert not list((data.parent / "gradio").rglob("arctic-shipping.txt"))
 
     page.get_by_role("tab", name="Chat").click()
     _ask(page, "How much cargo did the Northern Sea Route carry in 2023?")

@@ -250,9 +250,11 @@ class Answerer:
 
 
 # A brief may try to pass for the prompt around it: close the passages block, start a
-# passage of its own ("[7] ..."), or begin a new question. Such text is kept readable
-# but can no longer pose as structure.
-_FORGED = re.compile(r"</?\s*passages\s*>|^\s*\[(\d+)\]|^\s*(question|answer)\s*:", re.I | re.M)
+# passage of its own ("[7] ..."), or begin a new question. Lines of a paragraph are
+# joined by the loaders, so such text can sit anywhere; it is kept readable but can no
+# longer pose as structure. (A brief's own footnote numbers become "(2)" as well, which
+# the model cannot mistake for a passage number either.)
+_FORGED = re.compile(r"</?\s*passages\s*>|\[(\d+)\]|\b(Question|Answer)\s*:", re.I)
 
 
 def _defang(text: str) -> str:

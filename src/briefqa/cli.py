@@ -316,8 +316,8 @@ def _check(args: argparse.Namespace) -> int:
         print(f"  {kind.replace('_', ' ')}: {count}{shown}")
     for doc_id in found.unrecoverable:
         print(
-            f"  brief {doc_id}: no file holds its text any more; ingest it again "
-            f"or `briefqa remove {doc_id}`"
+            f"  brief {doc_id}: no file holds its text any more; `briefqa remove {doc_id}`, "
+            "then ingest its file again"
         )
     if not found.consistent and not found.repaired:
         print("run `briefqa check --repair` to fix it", file=sys.stderr)

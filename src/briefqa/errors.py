@@ -81,7 +81,7 @@ class NotFound(BriefQAError):
         super().__init__(f"no brief with id {doc_id!r} is indexed; `briefqa docs` lists the ids")
 
 
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s:]+(?::[^/@\s]*)?@")
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:

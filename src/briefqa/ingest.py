@@ -89,12 +89,16 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestEr
 def flush_pending(
     manifest: Manifest, store: VectorStore, sentences: SentenceVectors | None = None
 ) -> int:
-    """Delete from the store every chunk id the manifest holds as pending."""
+    """Delete from the store every chunk id the manifest holds as pending, unless a brief
+    lists it: rewriting a brief's chunks under their own ids (a repair) makes them
+    pending too, and a run killed before its commit must not take them away."""
     pending = manifest.pending()
     if pending:
-        store.delete(pending)
+        listed = set(manifest.chunk_ids())
+        doomed = [cid for cid in pending if cid not in listed]
+        store.delete(doomed)
         if sentences is not None:
-            sentences.delete(pending)
+            sentences.delete(doomed)
         manifest.clear_pending(pending)
     return len(pending)
 

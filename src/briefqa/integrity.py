@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,8 @@ from .store import VectorStore
 # A partial file's name carries the pid of the process writing it: uploads are written
 # as ".<pid>-<thread>.<name>", BM25 indexes as ".partial-<pid>-<thread>".
 _PARTIAL = re.compile(r"^\.(?:(\d+)-\d+\..+|partial-(\d+)-\d+)$")
+_STALE_S = 3600.0  # a partial file this old is stray whoever wrote it
+_DEAD_STALE_S = 600.0  # and one of a process that is gone, this old
 
 
 def check_index(
@@ -64,8 +67,8 @@ def check_index(
     lost = set(found.missing) | set(found.damaged)
     owners = manifest.chunk_owners()
     broken = sorted({doc for cid in lost for doc in owners.get(cid, ())})
-    if found.damaged:
-        store.delete(found.damaged)  # their ids come back with the right content
+    # Damaged chunks are not deleted first: rewriting them under their ids fixes them,
+    # and if no file can restore their brief, a damaged chunk is better than none.
     if broken:
         restored, unrecoverable = reindex(
             {doc: _sources_of(manifest, doc) for doc in broken},
@@ -159,7 +162,13 @@ def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[s
             continue
         for path in folder.rglob(".*"):
             match = _PARTIAL.match(path.name)
-            if match and not _alive(int(match.group(1) or match.group(2))):
+            if match is None:
+                continue
+            # A pid alone can mislead (reused after a restart, or another container's),
+            # and an upload may wait its turn for minutes: only old partials are stray.
+            age = time.time() - path.stat().st_mtime
+            dead = not _alive(int(match.group(1) or match.group(2)))
+            if age > _STALE_S or (dead and age > _DEAD_STALE_S):
                 stray.append(str(path))
     # The BM25 index saved for the current generation must list exactly the chunks.
     saved = data_dir / "bm25" / f"gen-{manifest.generation()}" / "rows.json"

