@@ -166,7 +166,8 @@ def test_duplicate_listings_are_removed_by_repair(qa: BriefQA, seed: Path, tmp_p
     ids = qa.manifest.chunk_ids(brief.doc_id)
     with sqlite3.connect(tmp_path / "data" / "manifest.sqlite3") as db:
         db.execute(
-            "UPDATE briefs SET chunk_ids=? WHERE doc_id=?", (json.dumps([*ids, ids[0]]), brief.doc_id)
+            "UPDATE briefs SET chunk_ids=? WHERE doc_id=?",
+            (json.dumps([*ids, ids[0]]), brief.doc_id),
         )
     assert qa.check().duplicated == [ids[0]]
     repaired = qa.check(repair=True)
