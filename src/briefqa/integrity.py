@@ -136,7 +136,7 @@ def _inspect(
         duplicated=sorted(duplicated),
         damaged=damaged,
         pending=sorted(pending),
-        stray_sentences=len(set(sentences.ids()) - listed),
+        stray_sentences=len(set(sentences.ids()) - listed - pending),
         stray_files=_stray_files(data_dir, manifest, listed),
     )
     return check
