@@ -197,9 +197,7 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
     assert "failed" not in page.inner_text("#bq-upload-result")
     assert "Arctic <b>Shipping</b> Routes Open Up" in page.inner_text("#bq-briefs")
     page.screenshot(path=str(shots / "briefs.png"))
-    # The brief is kept in the data dir only: Gradio's copy of the upload is gone.
-    assert list(data.rglob("arctic-shipping.txt"))
-    assert not list((data.parent / "gradio").rglob("arctic-shipping.txt"))
+    assert list(data.rglob("arctic-shipping.txt")), "the brief is kept in the data dir"
 
     page.get_by_role("tab", name="Chat").click()
     _ask(page, "How much cargo did the Northern Sea Route carry in 2023?")

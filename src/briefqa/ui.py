@@ -84,7 +84,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 
 def build_ui(qa: BriefQA) -> gr.Blocks:
     """The chat and briefs tabs, wired to ``qa``."""
-    with gr.Blocks(title="briefqa — policy briefs Q&A", analytics_enabled=False) as demo:
+    # Gradio keeps each upload in its cache (the server puts it inside the data dir), one
+    # file per content shared by every session that uploads the same bytes: it cannot be
+    # deleted when one session is done with it, so Gradio sweeps files an hour old.
+    with gr.Blocks(
+        title="briefqa — policy briefs Q&A", analytics_enabled=False, delete_cache=(600, 3600)
+    ) as demo:
         # Per browser session: the answers so far, and which chat message holds which.
         session = gr.State(None)  # None until the first answer: see _session()
         with gr.Tab("Chat"), gr.Row():
@@ -272,12 +277,8 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                     rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
                 except BriefQAError as exc:
                     rows.append([name, f"failed: {getattr(exc, 'reason', exc)}"])
-                finally:
-                    # Gradio's copy of the upload: the brief now lives in the data dir
-                    # (or was refused), and no other copy of it may linger.
-                    Path(path).unlink(missing_ok=True)
-                    with contextlib.suppress(OSError):
-                        Path(path).parent.rmdir()
+                except OSError:  # Gradio's copy was cleaned up while the upload queued
+                    rows.append([name, "failed: the upload expired before its turn; add it again"])
             progress((len(paths), len(paths)), desc="Done")
             return (rows, None, *refresh())
 
