@@ -28,6 +28,12 @@ class _Unit:
     page: int | None
 
 
+def chunk_id(doc_id: str, start: int, text: str) -> str:
+    """The content-derived id of the passage ``text`` at ``start`` in brief ``doc_id``."""
+    digest = hashlib.sha256(f"{doc_id}\0{start}\0{text}".encode()).hexdigest()
+    return f"{doc_id}-{digest[:12]}"
+
+
 def chunk_brief(
     brief: Brief,
     count_tokens: TokenCounter,
@@ -83,10 +89,9 @@ def chunk_brief(
             units = units_of_group[first : last + 1]
             start, end = units[0].start, units[-1].end
             text = brief.text[start:end]
-            digest = hashlib.sha256(f"{brief.doc_id}\0{start}\0{text}".encode()).hexdigest()
             chunks.append(
                 Chunk(
-                    chunk_id=f"{brief.doc_id}-{digest[:12]}",
+                    chunk_id=chunk_id(brief.doc_id, start, text),
                     doc_id=brief.doc_id,
                     index=len(chunks),
                     text=text,

@@ -19,7 +19,6 @@ kept either way), orphans and strays are deleted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from .chunking import chunk_id
 from .embeddings import Embedder
 from .ingest import flush_pending, reindex
 from .manifest import Manifest, Source
@@ -70,8 +70,12 @@ def check_index(
     # Damaged chunks are not deleted first: rewriting them under their ids fixes them,
     # and if no file can restore their brief, a damaged chunk is better than none.
     if broken:
+        files: dict[str, list[Source]] = {doc: [] for doc in broken}
+        for source in manifest.sources():  # read once, not once per brief
+            if source.doc_id in files:
+                files[source.doc_id].append(source)
         restored, unrecoverable = reindex(
-            {doc: _sources_of(manifest, doc) for doc in broken},
+            files,
             manifest=manifest,
             store=store,
             sentences=sentences,
@@ -143,15 +147,10 @@ def _inspect(
 
 
 def _intact(chunk: Chunk) -> bool:
-    """Does the stored chunk still hash to its id? (see :func:`briefqa.chunking.chunk_brief`)"""
-    digest = hashlib.sha256(f"{chunk.doc_id}\0{chunk.start}\0{chunk.text}".encode()).hexdigest()
-    return chunk.chunk_id == f"{chunk.doc_id}-{digest[:12]}" and chunk.end - chunk.start == len(
-        chunk.text
+    """Does the stored chunk still hash to its id?"""
+    return chunk.chunk_id == chunk_id(chunk.doc_id, chunk.start, chunk.text) and (
+        chunk.end - chunk.start == len(chunk.text)
     )
-
-
-def _sources_of(manifest: Manifest, doc_id: str) -> list[Source]:
-    return [s for s in manifest.sources() if s.doc_id == doc_id]
 
 
 def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[str]:
