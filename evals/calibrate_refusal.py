@@ -1,14 +1,34 @@
-"""Fit the refusal model (src/briefqa/refusal.json) on held-out calibration questions.
+"""Fit the refusal model (src/briefqa/refusal.json) and report it leave-one-corpus-out.
 
-Questions come from sets with gold answerability. ClapNQ dev (300 answerable, 50
-unanswerable, over its 347 Wikipedia passages) is split in half by a hash of the
-question id, stratified by answerability: only the calibration half is used for
-fitting. For the seed brief, a separate calibration set (seed_calibration.jsonl) is used
-for fitting and the test set (seed_brief.jsonl) never is. The model and its threshold are
-fitted on calibration rows only; the numbers reported for held-out rows are the honest
-ones.
+Two corpora with gold answerability:
 
-Usage: python evals/calibrate_refusal.py [--write]   (without --write: report only)
+- "seed": the seed brief; ``seed_calibration.jsonl`` is its fitting set and
+  ``seed_brief.jsonl`` its test set, never fitted on;
+- "clapnq": ClapNQ dev, full (``clapnq_dev_full/``: 300 answerable and 300 unanswerable
+  questions over 597 Wikipedia passages), split in half by a hash of the question id,
+  stratified by answerability, for within-corpus held-out numbers.
+
+A fixed list of off-topic questions (``OFF_TOPIC``) is asked over the seed brief; every
+one must be refused, whatever the model was fitted on.
+
+Every fitted number (weights, the refusal threshold, the confidence threshold) is
+reported on questions it was not fitted on: fitted on one corpus and reported on the
+other, both ways, and within ClapNQ on the held-out half. The model that ships is then
+fitted on all calibration data (seed_calibration and all of ClapNQ dev full), so its own
+numbers on those sets are in-sample: the honest ones are the directions above.
+
+The fit: a class-balanced logistic regression on the features of
+:data:`briefqa.refusal.FEATURES`; the refusal threshold is the highest that refuses at
+most ``MAX_FALSE_REFUSAL`` of the fitting set's answerable questions; the confidence
+threshold is probability 0.5 (the balanced model's even odds), never below the refusal
+threshold. The answer-kind check (``kind_coverage``) is fixed, not fitted: it only moves
+answers into the low-confidence band.
+
+With ``--compare``, the designs tried before this one are fitted and reported the same
+way (for evals/README.md).
+
+Usage: python evals/calibrate_refusal.py [--write] [--compare]
+       (without --write: report only; the report goes to evals/refusal_calibration.json)
 """
 
 from __future__ import annotations
@@ -16,28 +36,121 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from briefqa import BriefQA, Settings
-from briefqa.refusal import FEATURES, RefusalModel
+from briefqa.refusal import FEATURES, Evidence, RefusalModel
 
 EVALS = Path(__file__).resolve().parent
 ROOT = EVALS.parent
-MAX_FALSE_REFUSAL = 0.05  # on the calibration half
-# Candidates for the answer-kind rule's share (RefusalModel.kind_coverage).
-KIND_COVERAGES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+REPORT = EVALS / "refusal_calibration.json"
+# Share of the fitting set's answerable questions the refusal threshold may refuse. Low
+# on purpose: a false refusal costs more than a low-confidence answer, and the share
+# grows on a corpus the model was not fitted on.
+MAX_FALSE_REFUSAL = 0.01
+CONFIDENT = 0.5
+KIND_COVERAGE = 0.0
+# Asked over the seed brief; each must be refused (a few name countries the brief is about).
+OFF_TOPIC = (
+    "What was Japan's GDP in 2022?",
+    "What is the GDP of Japan?",
+    "What is Japan's population?",
+    "Who won the 2022 football World Cup?",
+    "Which football club has won the most Champions League titles?",
+    "Who scored the most goals for South Korea's national football team?",
+    "What will the weather be like in Brussels tomorrow?",
+    "Will it rain in Tokyo this weekend?",
+    "What is the weather forecast for Canberra?",
+    "How do I bake sourdough bread?",
+    "Who painted the Mona Lisa?",
+    "How many calories are in a banana?",
+    "What is the exchange rate between the euro and the dollar today?",
+    "When is the next solar eclipse?",
+    "How tall is Mount Everest?",
+    "Who is the lead singer of Coldplay?",
+    "How do I renew my passport?",
+    "What is the speed of light?",
+    "Which country won the most medals at the 2020 Olympics?",
+    "How much does a Toyota Corolla cost in Japan?",
+)
 
 
-def calibration_mask(rows: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
+@dataclass
+class QuestionSet:
+    """One set's evidence and gold labels (1 = answerable)."""
+
+    evidence: list[Evidence]
+    y: np.ndarray[Any, Any]
+
+    def subset(self, mask: np.ndarray[Any, Any]) -> QuestionSet:
+        return QuestionSet([e for e, m in zip(self.evidence, mask, strict=True) if m], self.y[mask])
+
+
+@dataclass(frozen=True)
+class Design:
+    """A way to turn evidence into a probability and two cut points."""
+
+    name: str
+    features: tuple[str, ...]
+    kind: str  # "cap": the kind check only lowers confidence; "refuse": it refuses; "off"
+    max_false_refusal: float
+    confident: float | None = CONFIDENT
+    kind_coverage: float = KIND_COVERAGE
+
+
+SHIPPED = Design("chosen", FEATURES, "cap", MAX_FALSE_REFUSAL)
+# What was tried before settling on SHIPPED (reported with --compare).
+ALTERNATIVES = (
+    Design(
+        "before: 4 signals (relevance for sentence), kind rule refuses, FR <= 5%",
+        ("dense", "relevance", "coverage", "window"),
+        "refuse",
+        0.05,
+        confident=None,
+    ),
+    Design(
+        "before, with FR <= 1% and a band",
+        ("dense", "relevance", "coverage", "window"),
+        "refuse",
+        0.01,
+    ),
+    Design(
+        "before's signals, kind check caps confidence, FR <= 1%",
+        ("dense", "relevance", "coverage", "window"),
+        "cap",
+        0.01,
+    ),
+    Design("chosen, no kind check", FEATURES, "off", MAX_FALSE_REFUSAL),
+    Design("chosen, FR <= 2%", FEATURES, "cap", 0.02),
+    Design("sentence and window only", ("sentence", "window"), "cap", MAX_FALSE_REFUSAL),
+    Design("dense and coverage only", ("dense", "coverage"), "cap", MAX_FALSE_REFUSAL),
+)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """A fitted design: probability for each piece of evidence, and its cut points."""
+
+    probability: Callable[[Evidence], float]
+    threshold: float
+    confident: float
+    model: RefusalModel | None = None
+
+
+def calibration_mask(ids: list[str], y: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """Half of each class, chosen by a hash of the question id (stable across runs)."""
-    mask = np.zeros(len(rows), dtype=bool)
-    for unanswerable in (False, True):
-        members = [i for i, r in enumerate(rows) if r["unanswerable"] == unanswerable]
-        members.sort(key=lambda i: hashlib.sha256(str(rows[i]["id"]).encode()).hexdigest())
+    mask = np.zeros(len(ids), dtype=bool)
+    for label in (0, 1):
+        members = [i for i in range(len(ids)) if y[i] == label]
+        members.sort(key=lambda i: hashlib.sha256(str(ids[i]).encode()).hexdigest())
         mask[members[::2]] = True
     return mask
 
@@ -52,132 +165,225 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 
 def write_clapnq_corpus(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for line in (EVALS / "clapnq_dev" / "docs.jsonl").open(encoding="utf-8"):
+    for line in (EVALS / "clapnq_dev_full" / "docs.jsonl").open(encoding="utf-8"):
         doc = json.loads(line)
         name = doc["doc_id"].replace("#", "_").replace("/", "_")
         (folder / f"{name}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
 
 
-def features(qa: BriefQA, rows: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
-    """One row per question: the model's features, then the answer-kind share."""
-    out = []
+def gather(qa: BriefQA, rows: list[dict[str, Any]]) -> QuestionSet:
+    evidence = []
     for row in rows:
         hits = qa.retrieve(row["question"], k=qa.settings.top_k)
-        evidence = qa.answerer.evidence(row["question"], hits)
-        out.append([*evidence.vector(), evidence.kind_share])
-    return np.array(out)
+        evidence.append(qa.answerer.evidence(row["question"], hits))
+    y = np.array([0 if row["unanswerable"] else 1 for row in rows])
+    return QuestionSet(evidence, y)
 
 
-def rates(p: np.ndarray[Any, Any], y: np.ndarray[Any, Any], threshold: float) -> dict[str, float]:
-    refused = p < threshold
-    unanswerable = y == 0
-    return {
-        "refused_unanswerable": round(float(refused[unanswerable].mean()), 3)
-        if unanswerable.any()
-        else float("nan"),
-        "false_refusal": round(float(refused[~unanswerable].mean()), 3),
-        "answerable": int((~unanswerable).sum()),
-        "unanswerable": int(unanswerable.sum()),
+def matrix(design: Design, evidence: list[Evidence]) -> np.ndarray[Any, Any]:
+    return np.array([[float(getattr(e, f)) for f in design.features] for e in evidence])
+
+
+def fit(design: Design, data: QuestionSet) -> Gate:
+    """Fit ``design`` on ``data``: the logistic weights, then the two thresholds."""
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    def kind_ok(e: Evidence) -> bool:
+        return design.kind == "off" or e.kind_share >= design.kind_coverage
+
+    # A refusing kind rule decides its questions alone; the model learns from the rest.
+    keep = np.array([design.kind != "refuse" or kind_ok(e) for e in data.evidence])
+    x = matrix(design, data.evidence)
+    regression = LogisticRegression(class_weight="balanced", C=1.0, max_iter=2000)
+    regression.fit(x[keep], data.y[keep])
+    weights = tuple(float(w) for w in regression.coef_[0])
+    bias = float(regression.intercept_[0])
+
+    def raw(e: Evidence) -> float:
+        z = bias + sum(
+            w * float(getattr(e, f)) for w, f in zip(weights, design.features, strict=True)
+        )
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def refuse_rule(e: Evidence) -> float:
+        return raw(e) if kind_ok(e) else 0.0
+
+    # The highest threshold that refuses at most max_false_refusal of the answerable
+    # questions, rounded down so that the saved (rounded) value refuses no more.
+    base = refuse_rule if design.kind == "refuse" else raw
+    answerable = np.sort([base(e) for e, y in zip(data.evidence, data.y, strict=True) if y == 1])
+    allowed = math.floor(design.max_false_refusal * len(answerable))
+    threshold = math.floor(float(answerable[allowed]) * 10_000) / 10_000
+    confident = threshold if design.confident is None else max(design.confident, threshold)
+
+    if design.features == FEATURES and design.kind != "refuse":
+        model = RefusalModel(
+            weights,
+            bias,
+            threshold,
+            note="",
+            kind_coverage=design.kind_coverage if design.kind == "cap" else -math.inf,
+            confident=confident,
+        )
+        return Gate(model.probability, threshold, confident, model)
+    if design.kind == "cap":
+
+        def capped(e: Evidence) -> float:
+            p = raw(e)
+            return p if kind_ok(e) else min(p, math.nextafter(confident, 0.0))
+
+        return Gate(capped, threshold, confident)
+    return Gate(refuse_rule if design.kind == "refuse" else raw, threshold, confident)
+
+
+def rates(gate: Gate, data: QuestionSet) -> dict[str, Any]:
+    """The three outcomes' shares among answerable and unanswerable questions."""
+    p = np.array([gate.probability(e) for e in data.evidence])
+    refused = p < gate.threshold
+    low = ~refused & (p < gate.confident)
+    out: dict[str, Any] = {
+        "answerable": int((data.y == 1).sum()),
+        "unanswerable": int((data.y == 0).sum()),
     }
+    for label, name in ((1, "answerable"), (0, "unanswerable")):
+        members = data.y == label
+        if not members.any():
+            continue
+        out[f"refused_{name}_count"] = int(refused[members].sum())
+        out[f"refused_{name}"] = round(float(refused[members].mean()), 3)
+        out[f"low_confidence_{name}"] = round(float(low[members].mean()), 3)
+        out[f"answered_{name}"] = round(float((~refused & ~low)[members].mean()), 3)
+    if "refused_answerable" in out:
+        out["false_refusal"] = out["refused_answerable"]
+    return out
 
 
-def probabilities(model: RefusalModel, x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """The model's probabilities for feature rows (the last column: the kind share)."""
-    return np.array(
-        [model.probability_of(row[:-1]) if row[-1] >= model.kind_coverage else 0.0 for row in x]
-    )
+def all_calibration(sets: dict[str, QuestionSet]) -> QuestionSet:
+    """What the shipped model is fitted on: seed_calibration and all of ClapNQ."""
+    seed, clapnq = sets["seed_calibration"], sets["clapnq"]
+    return QuestionSet(seed.evidence + clapnq.evidence, np.concatenate([seed.y, clapnq.y]))
 
 
-def fit(
-    x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], kind_coverage: float
-) -> tuple[RefusalModel, float]:
-    """Fit the model with the answer-kind rule at ``kind_coverage``; return it and the
-    share of calibration unanswerables it refuses."""
-    from sklearn.linear_model import LogisticRegression
+def evaluate(design: Design, sets: dict[str, QuestionSet]) -> dict[str, Any]:
+    """Fit ``design`` each way and report it on sets it was not fitted on."""
+    clap_fit = sets["clapnq_calibration_half"]
+    seed_fit = sets["seed_calibration"]
+    plan = (
+        ("seed -> clapnq", "seed_calibration", seed_fit,
+         ("clapnq", "seed_brief", "off_topic")),
+        ("clapnq -> seed", "clapnq (all 600)", sets["clapnq"],
+         ("seed_brief", "seed_calibration", "off_topic")),
+        ("clapnq half -> clapnq held-out half", "clapnq_calibration_half", clap_fit,
+         ("clapnq_held_out_half",)),
+        ("shipped: all calibration data", "seed_calibration + clapnq (all 600)",
+         all_calibration(sets),
+         ("seed_brief", "off_topic", "seed_calibration", "clapnq")),
+    )  # fmt: skip
+    out: dict[str, Any] = {}
+    for direction, fitted_on, data, reported in plan:
+        gate = fit(design, data)
+        out[direction] = {
+            "fitted_on": fitted_on,
+            "threshold": gate.threshold,
+            "confident": gate.confident,
+            "sets": {name: rates(gate, sets[name]) for name in reported},
+        }
+        if gate.model is not None:
+            out[direction]["weights"] = dict(zip(FEATURES, gate.model.weights, strict=True))
+            out[direction]["bias"] = gate.model.bias
+    shipped = out["shipped: all calibration data"]
+    shipped["in_sample"] = ["seed_calibration", "clapnq"]
+    return out
 
-    # The answer-kind rule refuses on its own; the model learns from the rest.
-    passed = x[:, -1] >= kind_coverage
-    regression = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000).fit(
-        x[passed, :-1], y[passed]
-    )
-    p = np.where(passed, regression.predict_proba(x[:, :-1])[:, 1], 0.0)
-    # The highest threshold (most refusals) that keeps false refusals on the
-    # calibration rows under the limit.
-    candidates = sorted(set(np.round(p, 4)))
-    threshold = max(
-        (t for t in candidates if rates(p, y, t)["false_refusal"] <= MAX_FALSE_REFUSAL),
-        default=0.5,
-    )
-    model = RefusalModel(
-        weights=tuple(float(w) for w in regression.coef_[0]),
-        bias=float(regression.intercept_[0]),
-        threshold=float(threshold),
-        note=(
-            "fitted by evals/calibrate_refusal.py on the calibration half of ClapNQ dev and "
-            "evals/seed_calibration.jsonl; threshold keeps calibration false refusals <= 5%"
-        ),
-        kind_coverage=kind_coverage,
-    )
-    return model, rates(probabilities(model, x), y, model.threshold)["refused_unanswerable"]
+
+def table(results: dict[str, Any]) -> str:
+    """A markdown table of one design's report: per direction, per set."""
+    lines = [
+        "| fitted on → reported on | false refusals | answerable low-conf. "
+        "| unanswerable refused | unanswerable low-conf. |",
+        "|---|---|---|---|---|",
+    ]
+    for direction, result in results.items():
+        for name, r in result["sets"].items():
+            seen = " (fitted on)" if name in result.get("in_sample", ()) else ""
+            fr = (
+                f"{r['false_refusal']:.3f} ({r['refused_answerable_count']}/{r['answerable']})"
+                if "false_refusal" in r
+                else "–"
+            )
+            lowa = f"{r['low_confidence_answerable']:.2f}" if "false_refusal" in r else "–"
+            lines.append(
+                f"| {direction}: {name}{seen} | {fr} | {lowa} | "
+                f"{r['refused_unanswerable']:.2f} ({r['refused_unanswerable_count']}/"
+                f"{r['unanswerable']}) | {r['low_confidence_unanswerable']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def collect() -> dict[str, QuestionSet]:
+    sets: dict[str, QuestionSet] = {}
+    with tempfile.TemporaryDirectory(prefix="briefqa-calibrate-") as tmp:
+        corpus = Path(tmp) / "clapnq"
+        write_clapnq_corpus(corpus)
+        plan: tuple[tuple[str, Path, list[dict[str, Any]]], ...] = (
+            ("clapnq", corpus, load_rows(EVALS / "clapnq_dev_full" / "questions.jsonl")),
+            ("seed_calibration", ROOT / "corpus", load_rows(EVALS / "seed_calibration.jsonl")),
+            ("seed_brief", ROOT / "corpus", load_rows(EVALS / "seed_brief.jsonl")),
+            ("off_topic", ROOT / "corpus",
+             [{"id": q, "question": q, "unanswerable": True} for q in OFF_TOPIC]),
+        )  # fmt: skip
+        for name, docs, rows in plan:
+            with BriefQA(Path(tmp) / f"index-{docs.name}", settings=Settings()) as qa:
+                qa.ingest([docs])
+                sets[name] = gather(qa, rows)
+            print(f"{name}: {len(rows)} questions, evidence gathered", flush=True)
+            if name == "clapnq":
+                half = calibration_mask([r["id"] for r in rows], sets[name].y)
+                sets["clapnq_calibration_half"] = sets[name].subset(half)
+                sets["clapnq_held_out_half"] = sets[name].subset(~half)
+    return sets
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="save the fitted model")
+    parser.add_argument("--write", action="store_true", help="save the shipped model")
+    parser.add_argument("--compare", action="store_true", help="also report earlier designs")
     args = parser.parse_args()
 
-    sets: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
-    with tempfile.TemporaryDirectory(prefix="briefqa-calibrate-") as tmp:
-        corpus = Path(tmp) / "clapnq"
-        write_clapnq_corpus(corpus)
-        # (name, corpus, questions, which rows calibrate: "half", "all" or "none")
-        plan = (
-            ("clapnq", corpus, EVALS / "clapnq_dev" / "questions.jsonl", "half"),
-            ("seed_calibration", ROOT / "corpus", EVALS / "seed_calibration.jsonl", "all"),
-            ("seed", ROOT / "corpus", EVALS / "seed_brief.jsonl", "none"),
-        )
-        for name, docs, questions, use in plan:
-            with BriefQA(Path(tmp) / f"index-{docs.name}", settings=Settings()) as qa:
-                qa.ingest([docs])
-                rows = load_rows(questions)
-                x = features(qa, rows)
-            y = np.array([0 if r["unanswerable"] else 1 for r in rows])
-            if use == "half":
-                calibration = calibration_mask(rows)
-            else:
-                calibration = np.full(len(rows), use == "all")
-            sets[name] = (x, y, calibration)
-            print(f"{name}: {len(rows)} questions, features done", flush=True)
-
-    x_cal = np.vstack([x[c] for x, _, c in sets.values()])
-    y_cal = np.concatenate([y[c] for _, y, c in sets.values()])
-    # For each candidate share of the answer-kind rule: fit, then take the highest
-    # threshold that keeps calibration false refusals under the limit; keep the
-    # candidate that refuses most calibration unanswerables (ties: the smaller share).
-    best: tuple[float, RefusalModel] | None = None
-    for kind_coverage in KIND_COVERAGES:
-        model, refused = fit(x_cal, y_cal, kind_coverage)
-        print(f"kind_coverage {kind_coverage}: calibration refused {refused:.3f}", flush=True)
-        if best is None or refused > best[0]:
-            best = (refused, model)
-    assert best is not None
-    model = best[1]
-    threshold = model.threshold
+    sets = collect()
+    chosen = evaluate(SHIPPED, sets)
     report: dict[str, Any] = {
-        "features": list(FEATURES),
-        "weights": dict(zip(FEATURES, model.weights, strict=True)),
-        "threshold": model.threshold,
-        "kind_coverage": model.kind_coverage,
+        "date": date.today().isoformat(),
+        "design": {
+            "features": list(FEATURES),
+            "max_false_refusal_when_fitting": MAX_FALSE_REFUSAL,
+            "confident": CONFIDENT,
+            "kind_coverage": KIND_COVERAGE,
+            "kind_check": "caps the probability below `confident` (low-confidence); never refuses",
+        },
+        "rates": "per set: false_refusal = refused_answerable; low_confidence_* and "
+        "answered_* are shares of the answerable or unanswerable questions",
+        "directions": chosen,
     }
-    for name, (x, y, calibration) in sets.items():
-        p = probabilities(model, x)
-        report[name] = {"all": rates(p, y, threshold)}
-        if (~calibration).any():
-            report[name]["held_out"] = rates(p[~calibration], y[~calibration], threshold)
-        if calibration.any():
-            report[name]["calibration"] = rates(p[calibration], y[calibration], threshold)
-    print(json.dumps(report, indent=2))
-    (EVALS / "refusal_calibration.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(table(chosen))
+    if args.compare:
+        report["designs_tried"] = {}
+        for design in ALTERNATIVES:
+            results = evaluate(design, sets)
+            report["designs_tried"][design.name] = results
+            print(f"\n{design.name}\n{table(results)}", flush=True)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    shipped = fit(SHIPPED, all_calibration(sets))
+    assert shipped.model is not None
+    model = replace(
+        shipped.model,
+        note=(
+            "fitted by evals/calibrate_refusal.py on all calibration data "
+            "(evals/seed_calibration.jsonl and evals/clapnq_dev_full); refuses at most "
+            f"{MAX_FALSE_REFUSAL:.0%} of their answerable questions; leave-one-corpus-out "
+            "numbers in evals/refusal_calibration.json"
+        ),
+    )
     if args.write:
         model.save()
         print("saved", model)

@@ -10,8 +10,9 @@ import pytest
 from briefqa import Answer, BriefQA, Filters, InvalidQuestion, Settings, load_brief
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.schema import Hit
-from briefqa.testing import FakeChatModel
+from briefqa.testing import FakeChatModel, check_writer
 from briefqa.verify import SUPPORT_THRESHOLD
+from briefqa.writing import writer_from_settings
 
 from .conftest import SEED
 
@@ -274,3 +275,9 @@ def test_a_briefs_own_footnote_numbers_are_not_read_as_citations(
     first = answer.citations[0]
     assert first.n == 1 and first.quote.endswith("February 2025 [2].")
     assert first.support >= SUPPORT_THRESHOLD and not answer.unsupported
+
+
+def test_every_writer_passes_the_writer_contract(embedder: SentenceTransformerEmbedder) -> None:
+    check_writer(writer_from_settings(Settings(), embedder), embedder)
+    scripted = FakeChatModel(replies=["France opposed it [1]."])
+    check_writer(writer_from_settings(Settings(), embedder, scripted), embedder)

@@ -58,6 +58,7 @@ def routes(users_file: Path, tmp_path_factory: pytest.TempPathFactory) -> list[t
     with BriefQA(data, settings=settings, embedder=HashEmbedder()) as qa:
         found = sorted(set(_app_routes(create_app(qa))))
     assert ("POST", "/api/v1/ask") in found and ("POST", "/gradio_api/queue/join") in found
+    assert ("GET", "/api/v1/documents/{doc_id}/summary") in found
     return found
 
 
@@ -121,7 +122,7 @@ def test_with_logins_on_every_route_refuses_an_anonymous_caller(
         assert client.get("/gradio_api/info").status_code == 200
     with httpx.Client(base_url=url, timeout=30) as client:
         assert client.get("/api/v1/healthz", auth=("alice", PASSWORD)).json()["briefs"] == 1
-    # Every route but the public ones (78 with Gradio 6), each asked three ways.
+    # Every route but the public ones (79 with Gradio 6), each asked three ways.
     assert refused == 3 * (len(routes) - len(public)) and len(routes) - len(public) > 70
 
 

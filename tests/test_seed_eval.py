@@ -1,11 +1,13 @@
 """Our own questions over the seed brief (evals/seed_brief.jsonl), end to end with the
 default extractive answerer, checked on every run.
 
-Retrieval and citations meet the answering issue's bar. Refusal does not fully: the
-refusal model, calibrated on other questions (evals/README.md), refuses 9 of these 11
-unanswerable questions and falsely refuses 1 of 47; the floors below guard that level. The
-misses are questions that need reading comprehension (an entailment or reader model,
-which is not available offline) to tell apart from answerable ones.
+Retrieval and citations meet the answering issue's bar. The refusal gate, calibrated on
+other questions (evals/README.md), refuses none of the 47 answerable questions, and of the
+11 unanswerable ones refuses 5, marks 4 low-confidence and answers 2: it is set to refuse
+only what is clearly not covered, since a false refusal costs staff more than a marked
+answer. The floors below guard that level. Telling the last on-topic unanswerable
+questions apart needs reading comprehension (an entailment or reader model, which is not
+available offline).
 """
 
 from __future__ import annotations
@@ -56,9 +58,12 @@ def test_false_refusals_stay_rare(results: list[dict]) -> None:
     assert len(refused) <= 1, refused
 
 
-def test_unanswerable_questions_are_refused(results: list[dict]) -> None:
-    answered = [r["id"] for r in results if r["unanswerable"] and not r["answer"].refused]
+def test_unanswerable_questions_are_refused_or_marked(results: list[dict]) -> None:
+    unanswerable = [r for r in results if r["unanswerable"]]
+    answered = [r["id"] for r in unanswerable if r["answer"].outcome == "answered"]
+    refused = [r["id"] for r in unanswerable if r["answer"].refused]
     assert len(answered) <= 2, answered
+    assert len(refused) >= 5, refused
     by_question = {r["question"]: r["answer"] for r in results}
     assert by_question["What was Japan's GDP in 2022?"].refused
     assert by_question["Who won the 2022 football World Cup?"].refused

@@ -56,6 +56,7 @@ def test_ask_returns_the_cli_json_with_verified_citations(client: TestClient) ->
     body = response.json()
     assert {"answer", "refused", "citations", "sources", "unsupported", "timings"} <= set(body)
     assert "France" in body["answer"] and not body["refused"]
+    assert body["outcome"] in ("answered", "low_confidence") and body["kind"] == "search"
     text = SEED.read_text()
     france = [c for c in body["citations"] if "France" in c["quote"]]
     assert france, body["citations"]
@@ -87,6 +88,46 @@ def test_unanswerable_question_is_refused_with_nearest_passages(client: TestClie
         "/api/v1/ask", json={"question": "Who won the 2022 football World Cup final?"}
     ).json()
     assert body["refused"] and body["citations"] == [] and body["nearest"]
+    assert body["outcome"] == "refused"
+
+
+def test_summary_of_a_brief_is_cited_like_an_answer(client: TestClient) -> None:
+    doc_id = client.get("/api/v1/documents").json()[0]["doc_id"]
+    response = client.get(f"/api/v1/documents/{doc_id}/summary")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["outcome"] == "answered" and body["kind"] == "brief" and not body["refused"]
+    assert body["citations"] and not body["unsupported"] and "[1]" in body["answer"]
+    words = " ".join(SEED.read_text().split())  # the seed has a no-break space or two
+    for citation in body["citations"]:
+        assert citation["doc_id"] == doc_id and " ".join(citation["quote"].split()) in words
+        source = next(s for s in body["sources"] if s["chunk_id"] == citation["chunk_id"])
+        assert source["text"][citation["start"] - source["start"] :].startswith(citation["quote"])
+    # The lead comes first: the brief's opening sentence.
+    assert body["answer"].startswith("The participation of the leaders of Australia")
+
+    missing = client.get("/api/v1/documents/no-such-brief/summary")
+    assert missing.status_code == 404
+    assert "no brief with id 'no-such-brief'" in missing.json()["detail"]
+
+
+def test_low_confidence_answers_come_with_the_nearest_passages(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    # Every answer the refusal model is not certain of falls in the low-confidence band.
+    qa = _engine(tmp_path, embedder, refusal_threshold=0.05, confidence_threshold=1.0)
+    with TestClient(create_app(qa, ui=False)) as unsure:
+        body = unsure.post("/api/v1/ask", json={"question": QUESTION}).json()
+        assert body["outcome"] == "low_confidence" and not body["refused"], body["confidence"]
+        assert "France" in body["answer"] and body["citations"] and body["nearest"]
+        # Sent back with feedback as /ask returned it, and as clients saved it before.
+        for answer in (body, {k: v for k, v in body.items() if k not in ("outcome", "kind")}):
+            response = unsure.post(
+                "/api/v1/feedback", json={"question": QUESTION, "answer": answer, "rating": "like"}
+            )
+            assert response.status_code == 201, response.text
+    qa.close()
+    assert len((tmp_path / "data" / "feedback.jsonl").read_text().splitlines()) == 2
 
 
 @pytest.mark.parametrize(
@@ -199,8 +240,10 @@ def test_feedback_is_stored_for_evaluators(client: TestClient, tmp_path: Path) -
 def test_openapi_schema_lists_every_route(client: TestClient) -> None:
     schema = client.get("/api/v1/openapi.json").json()
     assert {"/api/v1/ask", "/api/v1/documents", "/api/v1/documents/{doc_id}",
-            "/api/v1/healthz", "/api/v1/feedback"} <= set(schema["paths"])  # fmt: skip
-    assert "citations" in json.dumps(schema["components"]["schemas"]["AnswerModel"])
+            "/api/v1/documents/{doc_id}/summary", "/api/v1/healthz",
+            "/api/v1/feedback"} <= set(schema["paths"])  # fmt: skip
+    answer = json.dumps(schema["components"]["schemas"]["AnswerModel"])
+    assert "citations" in answer and "low_confidence" in answer and "kind" in answer
 
 
 # ------------------------------------------------------------------------ auth
@@ -231,6 +274,7 @@ ROUTES = [
     ("get", "/api/v1/documents", {}),
     ("post", "/api/v1/documents", {"files": {"files": ("a.md", NEW_BRIEF.encode())}}),
     ("delete", "/api/v1/documents/abc", {}),
+    ("get", "/api/v1/documents/abc/summary", {}),
     ("post", "/api/v1/ask", {"json": {"question": QUESTION}}),
     ("post", "/api/v1/feedback", {"json": {}}),
     ("get", "/api/v1/openapi.json", {}),

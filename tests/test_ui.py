@@ -1,16 +1,19 @@
-"""The chat's rendering: brief text is always escaped, claims and refusals are marked."""
+"""The chat's rendering: brief text is always escaped; claims, low-confidence answers and
+refusals are marked."""
 
 from __future__ import annotations
 
 import io
 import sys
+from dataclasses import replace
+from typing import cast
 
 import pytest
 
-from briefqa import Answer, BriefInfo, Citation, Hit
+from briefqa import Answer, BriefInfo, BriefQA, Citation, Filters, Hit
 from briefqa.auth import verify_password
 from briefqa.cli import main
-from briefqa.ui import render_answer, render_sources
+from briefqa.ui import example_questions, render_answer, render_sources
 
 PASSAGE = "Intro. France <b>opposed</b> the office <script>x()</script>. More text."
 
@@ -62,6 +65,99 @@ def test_earlier_turns_fold_and_refusals_list_nearest() -> None:
     html = render_sources([_answer(), refused], {})
     assert html.index('id="bq-turn-1"') < html.index('<details class="bq-turn" id="bq-turn-0"')
     assert 'class="bq-source bq-nearest"' in html
+
+
+NEAR = Hit("c2", "d1", "Brief <i>One</i>", "Japan <em>offered</em> aid.", 0.4, 300, 327, "Aid")
+# A brief's "about card": its manifest fields as a passage, cited from offset 0.
+ABOUT = Hit(
+    "d1#about", "d1", "Brief <i>One</i>", "Title: Brief <i>One</i>\nNumber: 7/2024", 1.0, 0, 36,
+    "About this brief",
+)  # fmt: skip
+
+
+def test_low_confidence_answer_has_a_banner_citations_and_nearest_passages() -> None:
+    unsure = _answer(outcome="low_confidence", nearest=(*_answer().sources, NEAR))
+    html = render_answer(unsure, turn=2)
+    assert 'class="bq-low"' in html and "Low confidence — check the sources" in html
+    # The banner is its own HTML block; the answer below it is still Markdown with links.
+    assert html.index("bq-low") < html.index("\n\nFrance &lt;b&gt;opposed")
+    assert html.count('<a class="bq-cite" href="#src-2-1"') == 2 and "<b>" not in html
+    assert "bq-low" not in render_answer(_answer(), 2), "a sure answer has no banner"
+
+    panel = render_sources([unsure], {})
+    assert "Low confidence" in panel and 'id="src-0-1"' in panel and "<mark" in panel
+    # The nearest passages not already cited follow, escaped.
+    assert panel.count('class="bq-source bq-nearest"') == 1
+    assert "Japan &lt;em&gt;offered&lt;/em&gt; aid." in panel and "<em>" not in panel
+
+
+def test_refusal_shows_its_own_words_escaped() -> None:
+    text = "“Brief <b>One</b>” (No. 7/2024) does not give the names of its authors."
+    refused = _answer(
+        refused=True, outcome="refused", kind="brief", text=text, citations=(), sources=(),
+        unsupported=(), nearest=(ABOUT,),
+    )  # fmt: skip
+    html = render_answer(refused, 0)
+    assert 'class="bq-refusal"' in html and "bq-low" not in html and "bq-cite" not in html
+    assert "“Brief &lt;b&gt;One&lt;/b&gt;” (No. 7/2024) does not give" in html
+    assert "do not cover" not in html and "<b>" not in html
+    panel = render_sources([refused], {})
+    assert "does not give the names" in panel and "do not cover" not in panel
+    assert 'id="bq-near-0-1"' in panel and "Number: 7/2024" in panel
+    assert "About this brief" in panel and "<i>" not in panel
+    alone = render_answer(replace(refused, nearest=()), 0)
+    assert "listed beside" not in alone, "no passages to point at"
+
+
+def test_citations_of_the_about_card_highlight_its_lines() -> None:
+    quote = "Number: 7/2024"
+    start = ABOUT.text.index(quote)
+    cite = Citation(1, "d1", ABOUT.title, ABOUT.chunk_id, quote, start, start + len(quote), 1, 1)
+    dated = _answer(text="It is number 7/2024 [1].", citations=(cite,), sources=(ABOUT,),
+                    unsupported=(), kind="brief")  # fmt: skip
+    panel = render_sources([dated], {})
+    assert '<mark class="bq-quote">Number: 7/2024</mark>' in panel
+
+
+class _Archive:
+    """Just enough of BriefQA for example_questions: answers scripted by question."""
+
+    def __init__(self, docs: list[BriefInfo], outcomes: dict[str, Answer]) -> None:
+        self.docs, self.outcomes = docs, outcomes
+        self.asked: list[tuple[str, Filters | None]] = []
+
+    def documents(self) -> list[BriefInfo]:
+        return self.docs
+
+    def ask(self, question: str, filters: Filters | None = None) -> Answer:
+        self.asked.append((question, filters))
+        # By default a sure answer citing the brief asked about (the first, unfiltered).
+        doc_id = filters.doc_ids[0] if filters and filters.doc_ids else self.docs[0].doc_id
+        cited = replace(_answer().citations[0], doc_id=doc_id)
+        return self.outcomes.get(question, _answer(unsupported=(), citations=(cited,)))
+
+
+def test_examples_start_with_a_whole_brief_question_and_keep_only_sure_answers() -> None:
+    one = BriefInfo("d1", "Brief One", "7", "2024-03-05", "txt", "0", ("Aid", "Limits"), 1, (), "")
+    two = BriefInfo("d2", "Brief Two", None, None, "txt", "0", ("Outlook",), 1, (), "")
+    unsure = _answer(unsupported=(), outcome="low_confidence")
+    elsewhere = _answer(unsupported=(), citations=(replace(_answer().citations[0], doc_id="d2"),))
+    archive = _Archive(
+        [one, two],
+        {
+            "What does the brief say about aid?": unsure,
+            "What does the brief say about limits?": elsewhere,
+        },
+    )
+    found = example_questions(cast(BriefQA, archive), limit=3)
+    assert found == [
+        "What is brief 7 about?",
+        "What is the brief “Brief One” about?",
+        "What does the brief say about outlook?",
+    ]
+    assert archive.asked[0] == ("What is brief 7 about?", None), "asked as a user would"
+    single = _Archive([two], {})
+    assert example_questions(cast(BriefQA, single), limit=1) == ["What is this brief about?"]
 
 
 def test_hash_password_command(

@@ -26,6 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 QUESTION = "Which country opposed a NATO liaison office in Tokyo?"
+PASSWORD = "s3cret-pass"
 HOSTILE_BRIEF = """Arctic <b>Shipping</b> Routes Open Up
 
 The Northern Sea Route carried 36 million tonnes of cargo in 2023, a record year.
@@ -66,6 +67,22 @@ def server(served: tuple[str, Path]) -> str:
 
 
 @pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server with logins on whose answers all fall in the low-confidence band (refused
+    below 0.05, sure only at 1.0): both kinds of test share one start, for CI's sake."""
+    tmp = tmp_path_factory.mktemp("guarded")
+    users = tmp / "users"
+    users.write_text(f"alice:{hash_password(PASSWORD)}\n")
+    env = {
+        "BRIEFQA_AUTH_FILE": str(users),
+        "BRIEFQA_REFUSAL_THRESHOLD": "0.05",
+        "BRIEFQA_CONFIDENCE_THRESHOLD": "1.0",
+    }
+    for url, _ in _serve(tmp, **env):
+        yield url
+
+
+@pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = os.environ.get("BRIEFQA_SCREENSHOTS")
     path = ROOT / folder if folder else tmp_path_factory.mktemp("screenshots")
@@ -92,6 +109,22 @@ def _page(browser: object, url: str) -> object:
     page.dialogs = dialogs
     page.goto(url)
     return page
+
+
+def _settle(page: object) -> None:
+    """Wait until no event is pending and nothing fades, for a clean screenshot."""
+    page.wait_for_function(  # type: ignore[attr-defined]
+        "!document.querySelector('.pending')"
+        " && !document.getAnimations().some(a => a instanceof CSSTransition)",
+        timeout=30_000,
+    )
+
+
+def _log_in(page: object, password: str = PASSWORD) -> None:
+    page.wait_for_selector("input[type=password]", timeout=60_000)  # type: ignore[attr-defined]
+    page.fill("input[type=text]", "alice")  # type: ignore[attr-defined]
+    page.fill("input[type=password]", password)  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
 
 
 def _ask(page: object, question: str) -> None:
@@ -132,6 +165,7 @@ def test_chat_answer_citation_click_shows_highlighted_quote(
     server, data_dir = served
     page = _page(browser, server)
     page.wait_for_selector("#bq-question textarea", timeout=60_000)
+    _settle(page)
     page.screenshot(path=str(shots / "empty.png"))
     _ask(page, QUESTION)
     page.wait_for_selector("#bq-chat a.bq-cite", timeout=60_000)
@@ -175,7 +209,52 @@ def test_refusal_looks_different_and_lists_nearest(
     assert "do not cover" in page.inner_text("#bq-chat .bq-refusal")
     assert page.locator("#bq-sources .bq-nearest").count() >= 1
     assert page.locator("#bq-chat a.bq-cite").count() == 0
+    assert page.locator("#bq-chat .bq-low").count() == 0
     page.screenshot(path=str(shots / "refusal.png"))
+
+    # A refusal in the brief's own terms: what it lacks, beside its details.
+    _ask(page, "Who wrote this brief?")
+    page.wait_for_selector("#bq-turn-1", timeout=60_000)
+    refusal = page.locator("#bq-chat .bq-refusal").last.inner_text()
+    assert "does not give the names of its authors" in refusal
+    assert "Number: 116" in page.inner_text("#bq-turn-1 .bq-nearest")
+
+
+def test_summary_from_the_briefs_tab_is_cited_in_the_chat(
+    served: tuple[str, Path], browser: object, shots: Path
+) -> None:
+    server, data_dir = served
+    page = _page(browser, server)
+    page.wait_for_selector("#bq-question textarea", timeout=60_000)
+    page.get_by_role("tab", name="Briefs").click()
+    # Clicking a brief's row picks it for the summary.
+    page.locator("#bq-briefs [role=gridcell]", has_text="NATO Intensifies").first.click()
+    page.wait_for_function(
+        "document.querySelector('#bq-summary-pick input').value.includes('NATO Intensifies')",
+        timeout=30_000,
+    )
+    page.click("#bq-summary")
+    page.wait_for_selector("#bq-chat a.bq-cite", timeout=60_000)  # back in the chat
+    chat = page.inner_text("#bq-chat")
+    assert "Summary of “NATO Intensifies Cooperation" in chat
+    assert "The participation of the leaders of Australia" in chat
+    cite = page.locator("#bq-chat a.bq-cite").last
+    target = cite.get_attribute("href")[1:]
+    cite.click()
+    active = page.locator(".bq-source.bq-active")
+    active.wait_for(timeout=10_000)
+    assert active.get_attribute("id") == target
+    assert " ".join(active.locator("mark").first.inner_text().split()) in " ".join(
+        SEED.read_text().split()
+    )
+    page.screenshot(path=str(shots / "summary.png"))
+
+    # A summary is rated like any answer.
+    page.locator("#bq-chat button[aria-label='Like']").last.click()
+    page.wait_for_selector("#bq-comment", timeout=30_000)
+    event = json.loads((data_dir / "feedback.jsonl").read_text().splitlines()[-1])
+    assert event["rating"] == "like" and event["question"].startswith("Summary of")
+    assert not page.dialogs
 
 
 def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
@@ -196,6 +275,7 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
     )
     assert "failed" not in page.inner_text("#bq-upload-result")
     assert "Arctic <b>Shipping</b> Routes Open Up" in page.inner_text("#bq-briefs")
+    _settle(page)  # the lists refresh after the result shows, and fade back in
     page.screenshot(path=str(shots / "briefs.png"))
     assert list(data.rglob("arctic-shipping.txt")), "the brief is kept in the data dir"
 
@@ -226,22 +306,33 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
     assert "NATO Intensifies" in page.inner_text("#bq-briefs")
 
 
-def test_with_auth_the_page_asks_for_a_login(
-    tmp_path_factory: pytest.TempPathFactory, browser: object, shots: Path
+def test_with_auth_the_page_asks_for_a_login(guarded: str, browser: object, shots: Path) -> None:
+    page = _page(browser, guarded)
+    page.wait_for_selector("input[type=password]", timeout=60_000)
+    assert page.locator("#bq-question").count() == 0
+    page.screenshot(path=str(shots / "login.png"))
+    _log_in(page, "wrong")
+    page.wait_for_selector(":text('Incorrect')", timeout=30_000)
+    _log_in(page)
+    page.wait_for_selector("#bq-question textarea", timeout=60_000)
+
+
+def test_low_confidence_answer_is_marked_and_lists_nearest(
+    guarded: str, browser: object, shots: Path
 ) -> None:
-    tmp = tmp_path_factory.mktemp("auth")
-    users = tmp / "users"
-    users.write_text(f"alice:{hash_password('s3cret-pass')}\n")
-    for url, _ in _serve(tmp, BRIEFQA_AUTH_FILE=str(users)):
-        page = _page(browser, url)
-        page.wait_for_selector("input[type=password]", timeout=60_000)
-        assert page.locator("#bq-question").count() == 0
-        page.screenshot(path=str(shots / "login.png"))
-        page.fill("input[type=text]", "alice")
-        page.fill("input[type=password]", "wrong")
-        page.keyboard.press("Enter")
-        page.wait_for_selector(":text('Incorrect')", timeout=30_000)
-        page.fill("input[type=text]", "alice")
-        page.fill("input[type=password]", "s3cret-pass")
-        page.keyboard.press("Enter")
-        page.wait_for_selector("#bq-question textarea", timeout=60_000)
+    page = _page(browser, guarded)
+    _log_in(page)
+    page.wait_for_selector("#bq-question textarea", timeout=60_000)
+    _ask(page, QUESTION)
+    page.wait_for_selector("#bq-chat .bq-low", timeout=60_000)
+    banner = page.locator("#bq-chat .bq-low")
+    assert "Low confidence — check the sources" in banner.inner_text()
+    # Still an answer, with working citations, not a refusal.
+    message = page.locator("#bq-chat .message").last.inner_text()
+    assert "France" in message and "\\" not in message, "the Markdown below is rendered"
+    assert page.locator("#bq-chat .bq-refusal").count() == 0
+    page.locator("#bq-chat a.bq-cite").last.click()
+    page.locator(".bq-source.bq-active mark").first.wait_for(timeout=10_000)
+    assert "Low confidence" in page.inner_text("#bq-sources")
+    assert page.locator("#bq-sources .bq-nearest").count() >= 1
+    page.screenshot(path=str(shots / "low-confidence.png"))

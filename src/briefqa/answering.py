@@ -1,10 +1,14 @@
 """The answering chain, in LangChain LCEL:
 
-    condense follow-up → retrieve → refusal gate → numbered context → answer
-    (extractive, or prompt | chat model) → parse ``[n]`` markers → verify citations
+    condense follow-up → route → retrieve → refusal gate → write → verify citations
 
-Whatever writes the draft, :func:`briefqa.verify.verify` checks it, and only what is
-cited ends up in :attr:`Answer.sources`.
+Routing sends whole-brief and archive questions ("what is this brief about?", "which
+briefs do we have?") to :mod:`briefqa.overview`, which answers them from the brief's
+structure and the manifest; every other question is searched for, and the refusal gate
+decides among three outcomes: answered, answered but marked low-confidence, refused. A
+:class:`~briefqa.writing.Writer` (extractive by default, or a language model) writes the
+answer, :func:`briefqa.verify.verify` checks every citation, and only what is cited ends
+up in :attr:`Answer.sources`.
 """
 
 from __future__ import annotations
@@ -12,38 +16,54 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from langchain_core.runnables import (
-    Runnable,
-    RunnableGenerator,
-    RunnableLambda,
-    RunnablePassthrough,
-)
+from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
-from .embeddings import CachedEmbedder, Embedder
+from .embeddings import CachedEmbedder, Embedder, Vectors
 from .errors import InvalidQuestion
-from .extractive import extract
-from .llm import model_failures
+from .extractive import is_reason_follow_up
+from .overview import Overview, Plan, classify
 from .refusal import Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever
-from .schema import Answer, Filters, Hit
+from .schema import Answer, BriefInfo, Filters, Hit
 from .sentences import SentenceVectors
 from .settings import Settings
-from .text import content_terms, normalize, sentence_spans
+from .text import normalize, sentence_spans
 from .verify import verify
+from .writing import Draft, Turn, Writer
 
 #: What a refusal says; LLM prompts ask for exactly this sentence, too.
 REFUSAL = "The briefs do not cover this question."
 _REFUSAL_PATTERN = re.compile(r"briefs do not cover|not covered by the briefs|cannot answer", re.I)
 _ANSWER_LABEL = re.compile(r"^\s*(?:answer|a)\s*:\s*", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Words that make a question lean on the conversation before it.
-_FOLLOW_UP = frozenset(
-    "it its they them their this that these those he she his her there such".split()
-)
 
 History = Sequence[tuple[str, str]] | Sequence[dict[str, str]]
+
+
+@dataclass
+class State:
+    """What the chain knows about one question, step by step."""
+
+    question: str
+    history: list[Turn]
+    filters: Filters | None
+    started: float = field(default_factory=time.perf_counter)
+    timings: dict[str, float] = field(default_factory=dict)
+    standalone: str = ""
+    reason: bool = False  # a why/how follow-up
+    previous: str = ""  # the last answer, for a follow-up
+    plan: Plan | None = None  # a whole-brief or archive question's plan
+    vector: Vectors | None = None
+    hits: list[Hit] = field(default_factory=list)
+    gate: float = 1.0  # probability that the passages answer the question
+    draft: str = ""
+
+    @property
+    def passages(self) -> list[Hit]:
+        return self.plan.passages if self.plan is not None else self.hits
 
 
 class Answerer:
@@ -54,60 +74,82 @@ class Answerer:
         retriever: Retriever,
         embedder: Embedder,
         settings: Settings,
-        generator: tuple[Runnable[dict[str, Any], str], Runnable[dict[str, Any], str]]
-        | None = None,
+        writer: Writer,
+        overview: Overview,
         *,
         sentences: SentenceVectors | None = None,
     ) -> None:
-        """``generator`` is the (answer, condense) pipeline pair of an LLM backend; without
-        it the answerer is extractive."""
         self.retriever = retriever
-        self.embedder = CachedEmbedder(embedder)
+        self.embedder = (
+            embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
+        )
         self.sentences = sentences
         self.settings = settings
-        self.generator = generator
+        self.writer = writer
+        self.overview = overview
         self.refusal = RefusalModel.load()
         self.threshold = (
             self.refusal.threshold
             if settings.refusal_threshold is None
             else settings.refusal_threshold
         )
-        self.prepare: Runnable[dict[str, Any], dict[str, Any]] = (
-            RunnablePassthrough.assign(standalone=RunnableLambda(self._condense))
-            | RunnablePassthrough.assign(vector=RunnableLambda(self._embed))
-            | RunnablePassthrough.assign(hits=RunnableLambda(self._retrieve))
-            | RunnablePassthrough.assign(gate=RunnableLambda(self._gate))
+        confident = (
+            settings.confidence_threshold
+            if settings.confidence_threshold is not None
+            else self.refusal.confident
         )
-        self.draft: Runnable[dict[str, Any], str] = RunnableGenerator(self._draft)
-        self.chain: Runnable[dict[str, Any], Answer] = (
-            self.prepare
-            | RunnablePassthrough.assign(draft=self.draft)
-            | RunnableLambda(self._finish)
+        self.confident = max(self.threshold, confident if confident is not None else 0.0)
+        self.prepare: Runnable[State, State] = (
+            RunnableLambda(self._condense)
+            | RunnableLambda(self._route)
+            | RunnableLambda(self._retrieve)
+            | RunnableLambda(self._gate)
         )
+        self.write: Runnable[State, str] = RunnableGenerator(self._write)
 
     # ------------------------------------------------------------------ public
 
     def ask(
         self, question: str, history: History | None = None, filters: Filters | None = None
     ) -> Answer:
-        return self.chain.invoke(self._inputs(question, history, filters))
+        """The verified answer: the last event of :meth:`stream`."""
+        *_, answer = self.stream(question, history, filters)
+        assert isinstance(answer, Answer)
+        return answer
 
     def stream(
         self, question: str, history: History | None = None, filters: Filters | None = None
     ) -> Iterator[str | Answer]:
         """Yield text pieces as they are produced, then the verified :class:`Answer`."""
-        state = self.prepare.invoke(self._inputs(question, history, filters))
+        return self._answer(self.prepare.invoke(self._start(question, history, filters)))
+
+    def summary(self, info: BriefInfo) -> Answer:
+        """The brief's lead and the gist of its conclusions, cited."""
+        state = State(f"Summary of “{info.title}”", [], Filters((info.doc_id,)))
+        state.standalone = state.question
+        state.plan = self.overview.digest(info)
+        *_, answer = self._answer(state)
+        assert isinstance(answer, Answer)
+        return answer
+
+    def _answer(self, state: State) -> Iterator[str | Answer]:
+        """Write, then verify: the steps after the passages are chosen."""
         pieces: list[str] = []
-        for piece in self.draft.stream(state):
+        for piece in self.write.stream(state):
             pieces.append(piece)
             yield piece
-        yield self._finish({**state, "draft": "".join(pieces)})
+        state.draft = "".join(pieces)
+        yield self._finish(state)
+
+    def evidence(self, question: str, hits: Sequence[Hit], vector: Any | None = None) -> Evidence:
+        """The refusal model's signals for ``question`` over ``hits``."""
+        if vector is None:
+            vector = self.embedder.embed([question])[0]
+        return gather_evidence(question, vector, hits, self.embedder, self.retriever.idf())
 
     # ------------------------------------------------------------------ stages
 
-    def _inputs(
-        self, question: str, history: History | None, filters: Filters | None
-    ) -> dict[str, Any]:
+    def _start(self, question: str, history: History | None, filters: Filters | None) -> State:
         question = normalize(_CONTROL.sub(" ", question or ""))
         if not question:
             raise InvalidQuestion("the question is empty: type a question about the briefs")
@@ -116,51 +158,49 @@ class Answerer:
                 f"the question is {len(question):,} characters long; the limit is "
                 f"{self.settings.max_question_chars:,} (BRIEFQA_MAX_QUESTION_CHARS)"
             )
-        return {
-            "question": question,
-            "history": _turns(history),
-            "filters": filters,
-            "timings": {},
-            "started": time.perf_counter(),
-        }
+        return State(question, _turns(history), filters)
 
-    def _condense(self, state: dict[str, Any]) -> str:
-        question: str = state["question"]
-        history: list[tuple[str, str]] = state["history"]
+    def _condense(self, state: State) -> State:
         with _timer(state, "condense_ms"):
-            if not history:
-                return question
-            if self.generator is not None:
-                transcript = "\n".join(f"{role}: {text}" for role, text in history[-6:])
-                with model_failures(self.settings):
-                    rewritten = self.generator[1].invoke(
-                        {"history": transcript, "question": question}
-                    )
-                rewritten = rewritten.strip().splitlines()[0].strip() if rewritten.strip() else ""
-                return rewritten or question
-            # Without a model: a follow-up ("and what about Germany?", "why did it?")
-            # borrows the terms of the previous question for retrieval.
-            words = set(re.findall(r"\w+", question.lower()))
-            previous = next((text for role, text in reversed(history) if role == "user"), None)
-            if previous and (words & _FOLLOW_UP or len(content_terms(question)) <= 2):
-                return f"{question} ({previous})"
-            return question
-
-    def _embed(self, state: dict[str, Any]) -> Any:
-        with _timer(state, "embed_ms"):
-            return self.embedder.embed([state["standalone"]])[0]
-
-    def _retrieve(self, state: dict[str, Any]) -> list[Hit]:
-        with _timer(state, "retrieve_ms"):
-            hits = self.retriever.retrieve(
-                state["standalone"],
-                k=self.settings.top_k,
-                filters=state["filters"],
-                mmr=self.settings.mmr,
-                query_vector=state["vector"],
+            state.standalone = self.writer.condense(state.question, state.history)
+            state.reason = is_reason_follow_up(state.question, state.history)
+            state.previous = next(
+                (text for role, text in reversed(state.history) if role == "assistant"), ""
             )
-            self._recall_sentences(hits)
-            return hits
+        return state
+
+    def _route(self, state: State) -> State:
+        """A whole-brief or archive question gets its plan; a search question about a
+        brief it names ("bulletin 116") is kept inside that brief."""
+        with _timer(state, "route_ms"):
+            # The user's own words say what kind of question it is; the standalone form
+            # (which may carry the previous question along) says which brief it is about.
+            intent = classify(state.question)
+            if intent is not None:
+                state.plan = self.overview.plan(state.standalone, intent, state.filters)
+            if state.plan is None:
+                state.standalone, state.filters = self.overview.scope(
+                    state.standalone, state.filters
+                )
+        return state
+
+    def _retrieve(self, state: State) -> State:
+        plan = state.plan
+        if plan is not None and (plan.written or plan.quotes):
+            return state  # answered from the brief's structure or the manifest
+        with _timer(state, "embed_ms"):
+            state.vector = self.embedder.embed([state.standalone])[0]
+        if plan is None:
+            with _timer(state, "retrieve_ms"):
+                state.hits = self.retriever.retrieve(
+                    state.standalone,
+                    k=self.settings.top_k,
+                    filters=state.filters,
+                    mmr=self.settings.mmr,
+                    query_vector=state.vector,
+                )
+        self._recall_sentences(state.passages)
+        return state
 
     def _recall_sentences(self, hits: Sequence[Hit]) -> None:
         """Put the hits' stored sentence vectors in the cache, so that scoring, extracting
@@ -174,112 +214,98 @@ class Answerer:
             if vectors is not None and len(vectors) == len(spans):
                 self.embedder.remember([hit.text[a:b] for a, b in spans], vectors)
 
-    def evidence(self, question: str, hits: Sequence[Hit], vector: Any | None = None) -> Evidence:
-        """The refusal model's signals for ``question`` over ``hits``."""
-        if vector is None:
-            vector = self.embedder.embed([question])[0]
-        return gather_evidence(question, vector, hits, self.embedder, self.retriever.idf())
-
-    def _gate(self, state: dict[str, Any]) -> float:
-        """Probability that the passages answer the question."""
+    def _gate(self, state: State) -> State:
+        """Probability that the passages answer the question (a plan answers by design)."""
+        if state.plan is not None:
+            return state
         with _timer(state, "gate_ms"):
-            found = self.evidence(state["standalone"], state["hits"], state["vector"])
-            return self.refusal.probability(found)
+            found = self.evidence(state.standalone, state.hits, state.vector)
+            state.gate = self.refusal.probability(found)
+        return state
 
-    def _draft(self, states: Iterator[dict[str, Any]]) -> Iterator[str]:
+    def _write(self, states: Iterator[State]) -> Iterator[str]:
         for state in states:
-            if state["gate"] < self.threshold:
+            plan = state.plan
+            if plan is not None and plan.written:
+                yield plan.text
                 return
-            hits: list[Hit] = state["hits"]
+            if state.gate < self.threshold:
+                return
+            draft = Draft(
+                question=state.standalone,
+                vector=state.vector,
+                passages=state.passages,
+                quotes=plan.quotes if plan is not None else (),
+                reason=state.reason,
+                previous=state.previous,
+                idf=self.retriever.idf(),
+            )
             with _timer(state, "answer_ms"):
-                if self.generator is None:
-                    sentences = extract(
-                        state["standalone"],
-                        state["vector"],
-                        hits,
-                        self.embedder,
-                        max_sentences=self.settings.max_answer_sentences,
-                    )
-                    for i, sentence in enumerate(sentences):
-                        yield sentence if i == 0 else " " + sentence
-                else:
-                    inputs = {"context": format_context(hits), "question": state["standalone"]}
-                    with model_failures(self.settings):
-                        yield from self.generator[0].stream(inputs)
+                yield from self.writer.write(draft)
 
-    def _finish(self, state: dict[str, Any]) -> Answer:
-        hits: list[Hit] = state["hits"]
+    def _finish(self, state: State) -> Answer:
+        plan = state.plan
+        kind = "search" if plan is None else plan.kind
+        answer = Answer(
+            question=state.question,
+            text=REFUSAL,
+            citations=(),
+            sources=(),
+            refused=True,
+            unsupported=(),
+            standalone_question=state.standalone,
+            timings=state.timings,
+            nearest=tuple(state.passages[:3]),
+            confidence=round(state.gate, 4),
+            outcome="refused",
+            kind=kind,
+        )
+        if plan is not None and plan.lacking:  # "The brief does not name its authors."
+            state.timings["total_ms"] = _ms(state.started)
+            return replace(answer, text=plan.text, nearest=tuple(plan.passages), confidence=0.0)
+        if plan is not None and plan.written:
+            state.timings["total_ms"] = _ms(state.started)
+            cited = sorted({c.n for c in plan.citations})
+            return replace(
+                answer,
+                text=plan.text,
+                citations=tuple(plan.citations),
+                sources=tuple(plan.passages[n - 1] for n in cited),
+                refused=False,
+                nearest=(),
+                outcome="answered",
+            )
         # Base models often echo the prompt's "Answer:" label.
-        draft = _ANSWER_LABEL.sub("", state.get("draft") or "").strip()
-        timings: dict[str, float] = state["timings"]
+        draft = _ANSWER_LABEL.sub("", state.draft).strip()
         # A model refuses by (nearly) saying the refusal sentence; extractive drafts are
         # brief text and may legitimately contain such words.
         refused = not draft or (
-            self.generator is not None
+            self.writer.generative
             and _REFUSAL_PATTERN.search(draft) is not None
             and len(draft) < len(REFUSAL) + 40
         )
         if refused:
-            timings["total_ms"] = _ms(state["started"])
-            return Answer(
-                question=state["question"],
-                text=REFUSAL,
-                citations=(),
-                sources=(),
-                refused=True,
-                unsupported=(),
-                standalone_question=state["standalone"],
-                timings=timings,
-                nearest=tuple(hits[:3]),
-                confidence=round(state["gate"], 4),
-            )
+            state.timings["total_ms"] = _ms(state.started)
+            return answer
         with _timer(state, "verify_ms"):
-            checked = verify(draft, hits, self.embedder)
-        timings["total_ms"] = _ms(state["started"])
-        return Answer(
-            question=state["question"],
+            checked = verify(draft, state.passages, self.embedder)
+        state.timings["total_ms"] = _ms(state.started)
+        sure = plan is not None or state.gate >= self.confident
+        return replace(
+            answer,
             text=checked.text,
             citations=checked.citations,
-            sources=tuple(hits[i] for i in checked.cited),
+            sources=tuple(state.passages[i] for i in checked.cited),
             refused=False,
             unsupported=checked.unsupported,
-            standalone_question=state["standalone"],
-            timings=timings,
-            confidence=round(state["gate"], 4),
+            nearest=() if sure else tuple(state.passages[:3]),
+            outcome="answered" if sure else "low_confidence",
         )
 
 
-# A brief may try to pass for the prompt around it: close the passages block, start a
-# passage of its own ("[7] ..."), or begin a new question. Lines of a paragraph are
-# joined by the loaders, so such text can sit anywhere; it is kept readable but can no
-# longer pose as structure. (A brief's own footnote numbers become "(2)" as well, which
-# the model cannot mistake for a passage number either.)
-_FORGED = re.compile(r"</?\s*passages\s*>|\[(\d+)\]|\b(Question|Answer)\s*:", re.I)
-
-
-def _defang(text: str) -> str:
-    def quiet(match: re.Match[str]) -> str:
-        if match.group(1) is not None:
-            return f"({match.group(1)})"
-        if match.group(2) is not None:
-            return f"{match.group(2)} -"
-        return match.group(0).replace("<", "‹").replace(">", "›")
-
-    return _FORGED.sub(quiet, text)
-
-
-def format_context(hits: Sequence[Hit]) -> str:
-    """Numbered passages for the prompt, each under its brief's title and section."""
-    blocks = []
-    for n, hit in enumerate(hits, start=1):
-        where = _defang(hit.title + (f" — {hit.section}" if hit.section else ""))
-        blocks.append(f"[{n}] ({where})\n{_defang(hit.text)}")
-    return "\n\n".join(blocks)
-
-
-def _turns(history: History | None) -> list[tuple[str, str]]:
+def _turns(history: History | None) -> list[Turn]:
     """Normalise history: (question, answer) pairs or {"role", "content"} messages."""
-    turns: list[tuple[str, str]] = []
+    turns: list[Turn] = []
     for item in history or ():
         if isinstance(item, dict):
             role = "user" if item.get("role") == "user" else "assistant"
@@ -296,14 +322,14 @@ def _turns(history: History | None) -> list[tuple[str, str]]:
 
 
 class _timer:
-    def __init__(self, state: dict[str, Any], key: str) -> None:
+    def __init__(self, state: State, key: str) -> None:
         self.state, self.key = state, key
 
     def __enter__(self) -> None:
         self.started = time.perf_counter()
 
     def __exit__(self, *exc: object) -> None:
-        self.state["timings"][self.key] = _ms(self.started)
+        self.state.timings[self.key] = _ms(self.started)
 
 
 def _ms(started: float) -> float:

@@ -85,8 +85,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="METRIC=VALUE",
-        help="exit 1 if briefqa's METRIC is below VALUE (above it for false_refusal and "
-        "latencies); repeatable",
+        help="exit 1 if briefqa's METRIC is below VALUE (above it where lower is better: "
+        "false_refusal, low-confidence and refused shares, latencies); repeatable",
+    )
+    evaluate.add_argument(
+        "--calibration",
+        default="evals/refusal_calibration.json",
+        metavar="JSON",
+        help="refusal calibration report whose leave-one-corpus-out results the report "
+        "shows (default: evals/refusal_calibration.json; a note when it has none)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
     evaluate.set_defaults(func=_eval)
@@ -233,13 +240,15 @@ def _print_answer(pieces: Iterator[str | Answer]) -> Answer:
             print(piece, end="", flush=True)
     if sys.stdout.isatty():
         print("\r\033[K", end="")  # replace the raw stream with the verified answer
+    if answer.low_confidence:
+        print("Low confidence: check the sources.")
     print(answer.text)
-    if answer.refused:
-        for hit in answer.nearest:
-            print(f"  nearest: {hit.title} — {hit.section or 'lead'}: {hit.text[:120]}…")
     for citation in answer.citations:
         quote = f"“{citation.quote}” (support {citation.support:.2f})"
         print(f"  [{citation.n}] {citation.title}: {quote}")
+    if answer.nearest:  # refused, or low confidence
+        for hit in answer.nearest:
+            print(f"  nearest: {hit.title} — {hit.section or 'lead'}: {hit.text[:120]}…")
     for sentence in answer.unsupported:
         print(f"  unsupported: {sentence}")
     print()
@@ -262,7 +271,7 @@ def _eval(args: argparse.Namespace) -> int:
     )
     bar.close()
     if args.report:
-        paths = write_report(report, args.report)
+        paths = write_report(report, args.report, calibration=args.calibration)
         print(f"report: {paths['html']}", file=sys.stderr)
     ours = report.systems["briefqa"]
     broken = []

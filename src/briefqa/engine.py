@@ -17,16 +17,18 @@ from types import TracebackType
 from typing import Any, Literal
 
 from .answering import Answerer, History
-from .embeddings import Embedder, embedder_from_settings
+from .embeddings import CachedEmbedder, Embedder, embedder_from_settings
 from .errors import ConfigError, DocumentError, FileTooLarge, NotFound
 from .ingest import Progress, flush_pending, ingest_lock, run_ingest
 from .loaders import brief_format, load_brief
 from .manifest import Manifest
+from .overview import Overview
 from .retrieval import CrossEncoderReranker, Retriever
 from .schema import Answer, BriefInfo, Filters, Hit, IndexCheck, IngestReport
 from .sentences import SentenceVectors
 from .settings import Settings, load_settings
 from .store import VectorStore, store_from_settings
+from .writing import writer_from_settings
 
 
 class BriefQA:
@@ -122,13 +124,16 @@ class BriefQA:
                 reranker=reranker,
                 cache_dir=self.data_dir / "bm25",
             )
-            generator = None
-            if self.settings.llm != "extractive" or self._chat_model is not None:
-                from .llm import build_generator
+            embedder = CachedEmbedder(self.embedder)
+            writer = writer_from_settings(self.settings, embedder, self._chat_model)
+            mmr = self.settings.mmr
 
-                generator = build_generator(self.settings, self._chat_model)
+            def search(question: str, k: int, filters: Filters | None) -> list[Hit]:
+                return retriever.retrieve(question, k=k, filters=filters, mmr=mmr)
+
+            overview = Overview(self.manifest, self.store, search)
             self._answerer = Answerer(
-                retriever, self.embedder, self.settings, generator, sentences=self.sentences
+                retriever, embedder, self.settings, writer, overview, sentences=self.sentences
             )
         return self._answerer
 
@@ -160,6 +165,15 @@ class BriefQA:
     ) -> Iterator[str | Answer]:
         """Like :meth:`ask`, yielding text pieces as they come and the final Answer last."""
         return self.answerer.stream(question, history, filters)
+
+    def summary(self, doc_id: str) -> Answer:
+        """A brief's summary: its lead (abstract) paragraph and the first sentence of
+        each paragraph of its conclusions, every sentence cited.
+
+        Raises:
+            NotFound: no brief has this id.
+        """
+        return self.answerer.summary(self.brief(doc_id))
 
     def retrieve(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
         """The ``k`` passages most relevant to ``question`` (dense + BM25, fused)."""
@@ -325,6 +339,8 @@ class BriefQA:
             "standalone_question": answer.standalone_question,
             "answer": answer.text,
             "refused": answer.refused,
+            "outcome": answer.outcome,
+            "kind": answer.kind,
             "citations": [c.to_dict() for c in answer.citations],
             "unsupported": list(answer.unsupported),
         }

@@ -16,17 +16,36 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from .errors import BriefQAError
+from .passages import split_markers
 from .schema import Answer, Chunk, Hit
-from .text import normalize
+from .text import normalize, sentence_spans
 
-#: Metric key → definition, as printed in the reports.
+#: A set whose gold answers are longer than this (median of each question's shortest
+#: gold answer, in words) holds free-text answers: first_sentence_gold then matches the
+#: gold evidence sentences instead. Seed-brief answers are names and phrases (median 2
+#: words, longest 5), the whole-brief set's phrases (median 6, longest 8); ClapNQ's are
+#: written paragraphs (median 34).
+FREE_TEXT_WORDS = 15
+#: The token F1 at which an answer sentence counts as a gold evidence sentence: an
+#: extractive sentence scores 1.0 and one retokenised ("sent ." vs "sent.") about the
+#: same; 0.6 leaves room for a light paraphrase but not for a different sentence.
+EVIDENCE_F1 = 0.6
+#: A first sentence contained in an evidence sentence counts only from this length on,
+#: so that "Yes." or "Japan." is not taken for a match.
+MIN_CONTAINED_WORDS = 4
+#: The ``section`` a whole-brief question names for the part before the first heading.
+LEAD = "(lead)"
+
+#: Metric key → definition, as printed in the reports. "Answered" means not refused: a
+#: low-confidence answer is given to the reader, so it counts as answered.
 METRICS: dict[str, str] = {
-    "hit@1": "share of answerable questions whose gold evidence is in the top retrieved chunk",
+    "hit@1": "share of answerable questions whose gold evidence is in the top retrieved chunk "
+    "(questions with gold evidence text or an evidence document only)",
     "hit@3": "… in one of the top 3 chunks",
     "hit@5": "… in one of the top 5 chunks",
     "mrr": "mean reciprocal rank of the first chunk holding the gold evidence (0 if not in top 10)",
@@ -34,25 +53,63 @@ METRICS: dict[str, str] = {
     "chunks ranked first",
     "answer_contained": "share of answered answerable questions whose answer contains a gold "
     "answer (lower-cased, punctuation and articles removed)",
+    "first_sentence_gold": "share of answered answerable questions whose FIRST answer sentence "
+    "(citation markers removed) holds the answer. Short gold answers: the sentence contains a "
+    "gold answer, normalised as for answer_contained. Sets whose gold answers are free text "
+    f"(median of each question's shortest gold answer over {FREE_TEXT_WORDS} words, e.g. "
+    "ClapNQ): the sentence matches a gold evidence sentence, i.e. after the same "
+    "normalisation one contains the other (the sentence having at least "
+    f"{MIN_CONTAINED_WORDS} words when it is the contained one) or their SQuAD token F1 is "
+    f"at least {EVIDENCE_F1}; questions without evidence sentences fall back to the gold "
+    "answers",
     "token_f1": "SQuAD token F1 of answer vs best gold answer, mean over answered answerable",
     "answer_words": "mean answer length in words",
+    "answer_words_median": "median length in words of the answers given (not refused), "
+    "citation markers [n] excluded",
     "semantic_similarity": "PROXY: MiniLM cosine of answer and best gold answer",
     "citation_precision": "share of citations whose chunk holds the gold evidence",
     "citation_recall": "share of answered answerable questions with a citation to a chunk "
-    "holding the gold evidence",
+    "holding the gold evidence (questions with gold evidence only, as for hit@k)",
     "supported_share": "share of answer sentences that their citations support (verifier)",
+    "right_source": "whole-brief sets: share of their questions answered from the right "
+    "place. A section question: not refused, and both the first citation and at least half "
+    "of all citations (each [n] of each sentence; the cited sources when there are no "
+    "citations) point to chunks of the expected section; the lead is the part before the "
+    "first heading, whose chunks carry no section. A field or archive question: not "
+    "refused, and the answer (markers removed) contains a gold answer, normalised as for "
+    "answer_contained",
     "refused_unanswerable": "share of unanswerable questions refused",
     "false_refusal": "share of answerable questions refused",
+    "answered_share": 'share of answerable questions answered with confidence (outcome "answered")',
+    "low_confidence_share": "share of answerable questions answered with low confidence "
+    '(outcome "low_confidence": given, marked "check the sources")',
+    "refused_share": "share of answerable questions refused (the same as false_refusal)",
+    "unanswerable_answered_share": "share of unanswerable questions answered with confidence",
+    "unanswerable_low_confidence_share": "share of unanswerable questions answered with low "
+    "confidence",
+    "unanswerable_refused_share": "share of unanswerable questions refused (the same as "
+    "refused_unanswerable)",
     "latency_p50_ms": "median time of the whole answer (retrieval for baselines)",
     "latency_p95_ms": "95th percentile of the whole answer (retrieval for baselines)",
     "retrieval_p50_ms": "median retrieval time",
     "retrieval_p95_ms": "95th percentile retrieval time",
 }
-#: Metrics where lower is better (for --fail-under direction and for the report).
+#: Metrics where lower is better (for --fail-under direction and for the report). Of the
+#: three outcome shares the middle one is always lower-is-better: the ideal puts every
+#: answerable question in "answered" and every unanswerable one in "refused".
 LOWER_IS_BETTER = frozenset(
-    {"false_refusal", "latency_p50_ms", "latency_p95_ms", "retrieval_p50_ms", "retrieval_p95_ms"}
+    {
+        "false_refusal",
+        "low_confidence_share",
+        "refused_share",
+        "unanswerable_answered_share",
+        "unanswerable_low_confidence_share",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "retrieval_p50_ms",
+        "retrieval_p95_ms",
+    }
 )
-
 
 # ------------------------------------------------------------------ metric functions
 
@@ -86,6 +143,42 @@ def token_f1(prediction: str, golds: Sequence[str]) -> float:
     return best
 
 
+def strip_markers(text: str) -> str:
+    """An answer's text without its ``[n]`` citation markers."""
+    return split_markers(text)[0]
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of an answer, citation markers removed ("" for no text)."""
+    clean = strip_markers(text)
+    return next((clean[start:end] for start, end in sentence_spans(clean)), "")
+
+
+def count_words(text: str) -> int:
+    """Words of an answer, citation markers not counted."""
+    return len(strip_markers(text).split())
+
+
+def matches_evidence(sentence: str, evidence: Sequence[str]) -> bool:
+    """Is ``sentence`` one of the gold evidence sentences, give or take tokenisation and
+    a light paraphrase? (See ``first_sentence_gold`` in :data:`METRICS`.)"""
+    said = normalize_answer(sentence)
+    if not said:
+        return False
+    for gold in evidence:
+        truth = normalize_answer(gold)
+        if not truth:
+            continue
+        # Whole words only: padded, "Japan" is not found inside "Japanese".
+        if f" {truth} " in f" {said} ":
+            return True
+        if len(said.split()) >= MIN_CONTAINED_WORDS and f" {said} " in f" {truth} ":
+            return True
+        if token_f1(sentence, [gold]) >= EVIDENCE_F1:
+            return True
+    return False
+
+
 def hit_at(relevant: Sequence[bool], k: int) -> float:
     return 1.0 if any(relevant[:k]) else 0.0
 
@@ -111,9 +204,21 @@ def percentile(values: Sequence[float], q: float) -> float:
 # ------------------------------------------------------------------------ datasets
 
 
+#: Where a whole-brief question's answer should come from.
+CaseKind = Literal["section", "field", "archive"]
+#: The manifest fields a "field" question asks for.
+BRIEF_FIELDS = ("date", "number", "title", "sections")
+
+
 @dataclass(frozen=True)
 class EvalCase:
-    """One question with its gold labels."""
+    """One question with its gold labels.
+
+    Whole-brief questions also say where the answer should come from: ``kind`` is
+    ``"section"`` (``section`` names it, :data:`LEAD` for the part before the first
+    heading), ``"field"`` (``field_name``: one of :data:`BRIEF_FIELDS` of the manifest) or
+    ``"archive"`` (the list of briefs). Questions about passages leave ``kind`` None.
+    """
 
     id: str
     question: str
@@ -121,6 +226,14 @@ class EvalCase:
     evidence: tuple[str, ...]  # evidence sentences (or the whole evidence text)
     evidence_doc_id: str | None
     unanswerable: bool
+    kind: CaseKind | None = None
+    section: str | None = None
+    field_name: str | None = None
+
+    @property
+    def has_target(self) -> bool:
+        """Can retrieval be scored: is there gold evidence text or an evidence document?"""
+        return bool(self.evidence) or self.evidence_doc_id is not None
 
 
 def load_dataset(path: str | Path) -> list[EvalCase]:
@@ -138,6 +251,7 @@ def load_dataset(path: str | Path) -> list[EvalCase]:
         evidence_text = row.get("evidence", row.get("evidence_text")) or ""
         sentences = row.get("evidence_sentences") or ([evidence_text] if evidence_text else [])
         unanswerable = bool(row.get("unanswerable", row.get("answerable") is False))
+        kind, section, field_name = _whole_brief_labels(row, f"{path}:{number}")
         cases.append(
             EvalCase(
                 id=str(row.get("id", number)),
@@ -146,11 +260,37 @@ def load_dataset(path: str | Path) -> list[EvalCase]:
                 evidence=tuple(normalize(s) for s in sentences if s and s.strip()),
                 evidence_doc_id=row.get("evidence_doc_id"),
                 unanswerable=unanswerable,
+                kind=kind,
+                section=section,
+                field_name=field_name,
             )
         )
     if not cases:
         raise BriefQAError(f"{path}: no questions in the dataset")
     return cases
+
+
+def _whole_brief_labels(
+    row: dict[str, Any], where: str
+) -> tuple[CaseKind | None, str | None, str | None]:
+    """A row's ``kind``, ``section`` and ``field``, checked against each other."""
+    kind, section, field_name = row.get("kind"), row.get("section"), row.get("field")
+    if kind is None:
+        return None, None, None
+    if kind == "section":
+        if not isinstance(section, str) or not section.strip():
+            raise BriefQAError(f'{where}: a "section" question needs the section it expects')
+        return "section", section.strip(), None
+    if kind == "field":
+        if field_name not in BRIEF_FIELDS:
+            raise BriefQAError(
+                f'{where}: a "field" question needs a field among {", ".join(BRIEF_FIELDS)}, '
+                f"not {field_name!r}"
+            )
+        return "field", None, str(field_name)
+    if kind == "archive":
+        return "archive", None, None
+    raise BriefQAError(f"{where}: kind must be section, field or archive, not {kind!r}")
 
 
 def holds_evidence(text: str, case: EvalCase, doc_name: str | None = None) -> bool:
@@ -160,6 +300,59 @@ def holds_evidence(text: str, case: EvalCase, doc_name: str | None = None) -> bo
         flat = normalize(text)
         return any(sentence in flat for sentence in case.evidence)
     return case.evidence_doc_id is not None and doc_name == case.evidence_doc_id
+
+
+def outcome_of(answer: Answer) -> str:
+    """The answer's outcome; ``refused`` wins, whatever built the answer."""
+    return "refused" if answer.refused else answer.outcome
+
+
+def same_section(section: str | None, expected: str) -> bool:
+    """Is a chunk's ``section`` the one a question expects (:data:`LEAD`: no section)?"""
+    if expected.strip().casefold() == LEAD:
+        return not section
+    return section is not None and section.split() == expected.split()
+
+
+def cited_sections(answer: Answer) -> list[str | None]:
+    """The section of the chunk behind each citation, in reading order (the cited
+    sources' sections when there are no citations). An unknown chunk reads as "?"."""
+    sources = {s.chunk_id: s for s in answer.sources}
+    if answer.citations:
+        return [
+            sources[c.chunk_id].section if c.chunk_id in sources else "?" for c in answer.citations
+        ]
+    return [s.section for s in answer.sources]
+
+
+def right_source(answer: Answer, case: EvalCase) -> bool:
+    """Was a whole-brief question answered from the right place? (``right_source`` in
+    :data:`METRICS`.) Passage questions (no ``kind``) never are."""
+    if answer.refused or case.kind is None:
+        return False
+    if case.kind == "section":
+        assert case.section is not None  # load_dataset requires it
+        right = [same_section(s, case.section) for s in cited_sections(answer)]
+        return bool(right) and right[0] and 2 * sum(right) >= len(right)
+    return contains_answer(strip_markers(answer.text), case.answers)
+
+
+def free_text_answers(cases: Sequence[EvalCase]) -> bool:
+    """Are a set's gold answers written text rather than names and phrases?"""
+    shortest = [
+        min(len(normalize_answer(a).split()) for a in c.answers)
+        for c in cases
+        if not c.unanswerable and c.answers
+    ]
+    return bool(shortest) and float(np.median(shortest)) > FREE_TEXT_WORDS
+
+
+def first_sentence_holds_gold(answer: Answer, case: EvalCase, free_text: bool) -> bool:
+    """Does the answer's first sentence hold the gold answer (``first_sentence_gold``)?"""
+    sentence = first_sentence(answer.text)
+    if free_text and case.evidence:
+        return matches_evidence(sentence, case.evidence)
+    return contains_answer(sentence, case.answers)
 
 
 # ------------------------------------------------------------------------ running
@@ -189,12 +382,19 @@ class EvalReport:
     seconds: float = 0.0
     support_scores: list[float] = field(default_factory=list)
     latencies_ms: dict[str, list[float]] = field(default_factory=dict)
+    #: Whole-brief sets: briefqa's outcome and source metrics per kind of question
+    #: ("section: Conclusions", "field: date", "archive"), with their ``questions``.
+    breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: How this set was scored where that depends on the set (printed under the table).
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "dataset": self.dataset,
             "questions": self.questions,
             "systems": self.systems,
+            "breakdown": self.breakdown,
+            "notes": self.notes,
             "failures": self.failures,
         }
 
@@ -202,15 +402,24 @@ class EvalReport:
 Retrieve = Callable[[str], list[Hit]]
 
 
-def score_records(records: Sequence[Record], with_answers: bool) -> dict[str, float]:
-    """The metric table of one system."""
+def score_records(
+    records: Sequence[Record], with_answers: bool, free_text: bool | None = None
+) -> dict[str, float]:
+    """The metric table of one system.
+
+    ``free_text``: whether the set's gold answers are free text (see
+    ``first_sentence_gold``); None: decided from these records' cases.
+    """
     answerable = [r for r in records if not r.case.unanswerable]
+    # Only questions with gold evidence (text or document) can score retrieval and
+    # citations: a whole-brief question about the date or the sections has none.
+    targeted = [r for r in answerable if r.case.has_target]
     out: dict[str, float] = {}
-    if answerable:
+    if targeted:
         for k in (1, 3, 5):
-            out[f"hit@{k}"] = _mean(hit_at(r.relevant, k) for r in answerable)
-        out["mrr"] = _mean(reciprocal_rank(r.relevant) for r in answerable)
-        out["ndcg@10"] = _mean(ndcg(r.relevant) for r in answerable)
+            out[f"hit@{k}"] = _mean(hit_at(r.relevant, k) for r in targeted)
+        out["mrr"] = _mean(reciprocal_rank(r.relevant) for r in targeted)
+        out["ndcg@10"] = _mean(ndcg(r.relevant) for r in targeted)
     retrieval = [r.retrieval_ms for r in records]
     out["retrieval_p50_ms"] = percentile(retrieval, 50)
     out["retrieval_p95_ms"] = percentile(retrieval, 95)
@@ -231,10 +440,15 @@ def score_records(records: Sequence[Record], with_answers: bool) -> dict[str, fl
         sims = [r.similarity for r in answered if r.similarity is not None]
         if sims:
             out["semantic_similarity"] = _mean(sims)
-        citations = [c for r in answered for c in r.cited_relevant]
+        cited = [r for r in answered if r.case.has_target]
+        citations = [c for r in cited for c in r.cited_relevant]
         if citations:
             out["citation_precision"] = _mean(citations)
-        out["citation_recall"] = _mean(any(r.cited_relevant) for r in answered)
+        if cited:
+            out["citation_recall"] = _mean(any(r.cited_relevant) for r in cited)
+    if free_text is None:
+        free_text = free_text_answers([r.case for r in records])
+    out.update(answer_metrics(records, free_text))
     spoken = [r.answer for r in records if r.answer is not None and not r.answer.refused]
     if spoken:
         out["answer_words"] = _mean(len(a.text.split()) for a in spoken)
@@ -254,9 +468,60 @@ def score_records(records: Sequence[Record], with_answers: bool) -> dict[str, fl
     return {k: round(v, 4) for k, v in out.items()}
 
 
-def _sentences(text: str) -> int:
-    from .text import sentence_spans
+def answer_metrics(records: Sequence[Record], free_text: bool) -> dict[str, float]:
+    """What staff experience: outcome shares, the first sentence, the source, the length
+    (unrounded; see :data:`METRICS`). Records without an answer are left out."""
+    given = [r for r in records if r.answer is not None]
+    out: dict[str, float] = {}
+    for prefix, group in (
+        ("", [r for r in given if not r.case.unanswerable]),
+        ("unanswerable_", [r for r in given if r.case.unanswerable]),
+    ):
+        if group:
+            outcomes = [outcome_of(r.answer) for r in group if r.answer]
+            for name in ("answered", "low_confidence", "refused"):
+                out[f"{prefix}{name}_share"] = _mean(o == name for o in outcomes)
+    # Answered answerable questions that have something to match: gold answers, or
+    # evidence sentences where the set's answers are free text.
+    scored = [
+        first_sentence_holds_gold(r.answer, r.case, free_text)
+        for r in given
+        if r.answer
+        and not r.answer.refused
+        and not r.case.unanswerable
+        and (r.case.answers or (free_text and r.case.evidence))
+    ]
+    if scored:
+        out["first_sentence_gold"] = _mean(scored)
+    spoken = [r.answer for r in given if r.answer and not r.answer.refused]
+    if spoken:
+        out["answer_words_median"] = float(np.median([count_words(a.text) for a in spoken]))
+    whole_brief = [r for r in given if r.case.kind is not None and not r.case.unanswerable]
+    if whole_brief:
+        out["right_source"] = _mean(right_source(r.answer, r.case) for r in whole_brief if r.answer)
+    return out
 
+
+def breakdown(records: Sequence[Record], free_text: bool) -> dict[str, dict[str, float]]:
+    """:func:`answer_metrics` per kind of whole-brief question, with ``questions``."""
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        if r.case.kind == "section":
+            groups.setdefault(f"section: {r.case.section}", []).append(r)
+        elif r.case.kind == "field":
+            groups.setdefault(f"field: {r.case.field_name}", []).append(r)
+        elif r.case.kind == "archive":
+            groups.setdefault("archive", []).append(r)
+    return {
+        name: {
+            "questions": float(len(group)),
+            **{k: round(v, 4) for k, v in answer_metrics(group, free_text).items()},
+        }
+        for name, group in groups.items()
+    }
+
+
+def _sentences(text: str) -> int:
     return len(list(sentence_spans(text)))
 
 
@@ -310,6 +575,7 @@ def run_evaluation(
     if unknown:
         raise BriefQAError(f"unknown baseline(s) {sorted(unknown)}; choose from naive, bm25")
     cases = load_dataset(dataset)
+    free_text = free_text_answers(cases)
     settings = (settings or Settings()).with_overrides(top_k=k)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="briefqa-eval-") as tmp:
@@ -339,7 +605,7 @@ def run_evaluation(
                     progress(done, total)
 
             ours = [_run_ours(qa, case, names, tick) for case in cases]
-            systems = {"briefqa": score_records(ours, with_answers=True)}
+            systems = {"briefqa": score_records(ours, with_answers=True, free_text=free_text)}
             if "naive" in baselines:
                 retrieve = _naive_retriever(qa, folder / "naive")
                 systems["naive"] = score_records(
@@ -364,7 +630,32 @@ def run_evaluation(
             "answer": [r.answer_ms for r in ours],
             "retrieval": [r.retrieval_ms for r in ours],
         },
+        breakdown=breakdown(ours, free_text),
+        notes=_notes(cases, free_text),
     )
+
+
+def _notes(cases: Sequence[EvalCase], free_text: bool) -> list[str]:
+    """What a reader of this set's report needs to know about how it was scored."""
+    notes = []
+    if free_text:
+        notes.append(
+            "The gold answers are free text: first_sentence_gold matches the first answer "
+            "sentence against the gold evidence sentences, not the answers."
+        )
+    whole_brief = sum(c.kind is not None for c in cases)
+    untargeted = sum(not c.has_target for c in cases if not c.unanswerable)
+    if whole_brief:
+        notes.append(
+            f"{whole_brief} whole-brief questions: right_source and the breakdown by kind "
+            "score where the answer came from."
+        )
+    if untargeted:
+        notes.append(
+            f"{untargeted} answerable questions have no gold evidence: retrieval (hit@k, "
+            "mrr, ndcg@10) and citation metrics leave them out."
+        )
+    return notes
 
 
 def _write_docs(path: Path, folder: Path) -> Path:
@@ -443,6 +734,18 @@ def _naive_retriever(qa: Any, path: Path) -> Retrieve:
     return retrieve
 
 
+def _wrong_source(answer: Answer, case: EvalCase) -> str:
+    """Why a whole-brief question's answer came from the wrong place."""
+    if case.kind == "section":
+        got = dict.fromkeys(s or LEAD for s in cited_sections(answer))
+        return (
+            f"cited {', '.join(got) or 'nothing'}; needs {case.section} first and in at "
+            "least half of the citations"
+        )
+    what = f"the brief's {case.field_name}" if case.kind == "field" else "the brief's title"
+    return f"the answer does not give {what}"
+
+
 def _failures(records: Sequence[Record]) -> list[dict[str, Any]]:
     out = []
     for r in records:
@@ -453,6 +756,8 @@ def _failures(records: Sequence[Record]) -> list[dict[str, Any]]:
             failed, why = not answer.refused, "answered an unanswerable question"
         elif answer.refused:
             failed, why = True, "refused an answerable question"
+        elif r.case.kind is not None:
+            failed, why = not right_source(answer, r.case), _wrong_source(answer, r.case)
         else:
             failed, why = not any(r.cited_relevant), "no citation holds the gold evidence"
         if failed:
@@ -475,18 +780,29 @@ def _failures(records: Sequence[Record]) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "BRIEF_FIELDS",
+    "LEAD",
     "METRICS",
     "EvalCase",
     "EvalReport",
     "Record",
+    "answer_metrics",
+    "breakdown",
     "contains_answer",
+    "count_words",
+    "first_sentence",
+    "first_sentence_holds_gold",
+    "free_text_answers",
     "hit_at",
     "holds_evidence",
     "load_dataset",
+    "matches_evidence",
     "ndcg",
     "normalize_answer",
+    "outcome_of",
     "percentile",
     "reciprocal_rank",
+    "right_source",
     "run_evaluation",
     "score_records",
     "token_f1",

@@ -1,30 +1,61 @@
-"""The offline answerer: picks the retrieved sentences that best answer the question.
+"""The offline answer writer: quotes the retrieved sentences that answer the question.
 
 No language model writes anything, so every sentence is grounded by construction. A
-sentence's relevance mixes meaning (embedding cosine with the question) and wording
-(share of the question's content words it contains); redundant sentences are skipped,
-and the chosen ones are put back in the order of their briefs.
+sentence's relevance mixes meaning and wording (:func:`briefqa.passages.relevance`).
+The answer comes first: the best sentence opens the answer, and another follows only
+when it is nearly as good and says something about the question the first did not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from .embeddings import Embedder, Vectors
+from .passages import PassageSentence, passage_sentences, relevance, split_markers, squash
+from .refusal import answer_kind, question_names
 from .schema import Hit
-from .text import term_overlap, with_marker
-from .verify import PassageSentence, passage_sentences, split_markers
+from .settings import Settings
+from .text import content_terms, root, roots, sentence_spans, with_marker
+from .writing import Draft, Turn
+
+__all__ = ["ExtractiveWriter", "extract", "is_reason_follow_up"]
 
 # A sentence opening with one of these leans on the one before it.
 _DEPENDENT_OPENERS = ("This ", "These ", "It ", "They ", "Such ", "Thus", "However", "Nor ")
+# Words that make a question lean on the conversation before it.
+_FOLLOW_UP = frozenset(
+    "it its they them their this that these those he she his her there such".split()
+)
+# A follow-up asking for the reason or the way: "Why?", "How so?", "For what reason?"
+_WHY = re.compile(r"^\s*(?:why|how(?: come| so)?|for what reason|what for|on what grounds)\b", re.I)
+_WHO = re.compile(
+    r"^\s*(?:who|whom|whose)\b|\bwhich (?:country|countries|person|leader|"
+    r"state|states|organi[sz]ation|official)\b",
+    re.I,
+)
+# "What does ITPP stand for?", "What is the acronym AP4?"
+_ACRONYM = re.compile(
+    r"\b([A-Z][A-Z0-9]{1,9})s?\b.*\b(?:stand|stands) for\b|\bacronym\s+([A-Z][A-Z0-9]{1,9})\b"
+)
+# What a sentence giving a reason usually says.
+_REASON = re.compile(
+    r"\b(?:because|due to|owing to|as a result|so that|in order to|according to|would|"
+    r"reason|stems? from|driven by|caused by|thus|therefore|hence|aims? to|intends? to|"
+    r"seeks? to|to avoid|for fear|in view of)\b",
+    re.I,
+)
 
 
-def relevance(question: str, question_vector: Vectors, sentence: str, vector: Vectors) -> float:
-    """How well a sentence answers the question, 0–1."""
-    overlap = term_overlap(question, sentence)
-    return 0.6 * max(0.0, float(question_vector @ vector)) + 0.4 * overlap
+def is_reason_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    """Whether ``question`` asks why or how about the previous answer ("Why?", "How so?",
+    "Why did they?")."""
+    if not history or not _WHY.search(question):
+        return False
+    own = [t for t in content_terms(question) if t not in ("why", "how", "come", "reason")]
+    return len(own) <= 2 or bool(set(re.findall(r"\w+", question.lower())) & _FOLLOW_UP)
 
 
 def extract(
@@ -34,47 +65,151 @@ def extract(
     embedder: Embedder,
     *,
     max_sentences: int = 3,
-    keep_ratio: float = 0.85,
+    keep_ratio: float = 0.9,
     redundancy: float = 0.8,
+    reason: bool = False,
+    previous: str = "",
+    idf: Callable[[str], float] | None = None,
 ) -> tuple[str, ...]:
-    """Select up to ``max_sentences`` sentences of ``hits`` that answer ``question``,
-    each with its ``[n]`` marker (n = 1-based position in ``hits``).
+    """Up to ``max_sentences`` sentences of ``hits`` that answer ``question``, best
+    first, each with its ``[n]`` marker (n = 1-based position in ``hits``).
 
-    A sentence is added while its relevance stays within ``keep_ratio`` of the best and
-    its cosine to every chosen sentence is below ``redundancy``.
+    The best sentence comes first. Another follows only while its relevance stays within
+    ``keep_ratio`` of the best, its cosine to every chosen sentence is below
+    ``redundancy``, and it holds a word of the question that the chosen ones lack.
+    Beside relevance, a sentence scores for holding the question's rarer words (``idf``)
+    and the kind of answer asked for (:func:`_fit`). For a
+    why/how follow-up (``reason``), sentences of the ``previous`` answer are skipped and
+    sentences that give a reason, or follow one quoted before, are preferred.
     """
     # Overlapping chunks repeat sentences: keep each once, from the best-ranked hit.
     unique: dict[tuple[str, int], PassageSentence] = {}
     for s in passage_sentences(hits):
         unique.setdefault((hits[s.hit].doc_id, s.start), s)
     candidates = list(unique.values())
+    said = {squash(split_markers(p)[0]) for p in _sentences_of(previous)} if previous else set()
+    if said:
+        quoted_ends = {(hits[s.hit].doc_id, s.end) for s in candidates if squash(s.text) in said}
+        candidates = [s for s in candidates if squash(s.text) not in said] or candidates
     if not candidates:
         return ()
     vectors = embedder.embed([s.text for s in candidates])
+    if reason and said:
+        # "Why?" asks about the last answer's claim, not the question before it.
+        question = " ".join(sorted(said))
+        question_vector = embedder.embed([question])[0]
+    # A sentence of a passage close to the question as a whole is likelier to answer it
+    # than an equally close sentence of a passage about something else.
     scores = np.array(
         [
             relevance(question, question_vector, s.text, v)
+            + 0.3 * (hits[s.hit].dense or 0.0)
+            + _fit(question, s.text, idf, reason=reason)
             for s, v in zip(candidates, vectors, strict=True)
         ]
     )
-    order = np.argsort(-scores)
+    if reason:
+        for i, s in enumerate(candidates):
+            if said and any(
+                doc == hits[s.hit].doc_id and 0 <= s.start - end <= 2 for doc, end in quoted_ends
+            ):
+                scores[i] += 0.2  # the sentence right after the one the answer quoted
+    order = np.argsort(-scores, kind="stable")
     best = float(scores[order[0]])
+    asked = roots(question)
     chosen: list[int] = []
+    covered: set[str] = set()
     for i in order:
         if len(chosen) == max_sentences or scores[i] < keep_ratio * best:
             break
-        if all(float(vectors[i] @ vectors[j]) < redundancy for j in chosen):
-            chosen.append(int(i))
-    picked = {candidates[i] for i in chosen}
-    for s in list(picked):  # give a dependent sentence the one it leans on
-        if s.text.startswith(_DEPENDENT_OPENERS):
-            before = [c for c in candidates if c.hit == s.hit and c.end < s.start]
-            if before:
-                picked.add(max(before, key=lambda c: c.end))
-    first_rank: dict[str, int] = {}
-    for rank, hit in enumerate(hits):
-        first_rank.setdefault(hit.doc_id, rank)
-    ordered = sorted(picked, key=lambda s: (first_rank[hits[s.hit].doc_id], s.start))
+        text = candidates[i].text
+        if chosen:
+            if any(float(vectors[i] @ vectors[j]) >= redundancy for j in chosen):
+                continue
+            if not (asked & roots(text)) - covered:
+                continue  # it adds nothing the question asked about
+            if text.startswith(_DEPENDENT_OPENERS):
+                continue  # leans on a sentence the reader has not seen
+        chosen.append(int(i))
+        covered |= asked & roots(text)
     # A brief's own footnote references ("rose 4 % [2].") would read as citations of
     # other passages: the quote drops them and carries only its own marker.
-    return tuple(with_marker(split_markers(s.text)[0], f"[{s.hit + 1}]") for s in ordered)
+    return tuple(
+        with_marker(split_markers(candidates[i].text)[0], f"[{candidates[i].hit + 1}]")
+        for i in chosen
+    )
+
+
+def _fit(
+    question: str, sentence: str, idf: Callable[[str], float] | None, *, reason: bool
+) -> float:
+    """How well ``sentence`` fits what ``question`` asks, beyond relevance: its rarer
+    words (a question's rare words name what it is about, common ones frame it) and the
+    kind of answer — a date for "when", a figure for "how many", a name not already in
+    the question for "who", a reason for "why", the expansion for "what does X stand
+    for"."""
+    score = 0.0
+    # "NATO-AP4 cooperation" asks about NATO and the AP4, however a sentence joins them.
+    terms = [part for t in content_terms(question) for part in {t, *t.split("-")}]
+    if idf is not None and terms:
+        weights = {root(t): idf(t) for t in terms}
+        found = roots(sentence)
+        total = sum(weights.values()) or 1.0
+        score += 0.15 * sum(w for r, w in weights.items() if r in found) / total
+    kind = answer_kind(question)
+    if (
+        (kind is not None and kind.search(sentence))
+        or (_WHO.search(question) and question_names(sentence) - question_names(question))
+        or ((reason or _WHY.search(question)) and _REASON.search(sentence))
+    ):
+        score += 0.1
+    acronym = _ACRONYM.search(question)
+    short = acronym.group(1) or acronym.group(2) if acronym else None
+    if short and re.search(rf"\(\s*{re.escape(short)}", sentence, re.I):
+        score += 0.2
+    return score
+
+
+def _sentences_of(text: str) -> list[str]:
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+class ExtractiveWriter:
+    """The default writer: quotes sentences of the passages, best first."""
+
+    generative = False
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.embedder = embedder
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """Without a model, a follow-up ("and what about Germany?", "why did it?")
+        borrows the words of the previous question for retrieval."""
+        if not history:
+            return question
+        words = set(re.findall(r"\w+", question.lower()))
+        previous = next((text for role, text in reversed(history) if role == "user"), None)
+        if previous and (words & _FOLLOW_UP or len(content_terms(question)) <= 2):
+            return f"{question} ({previous})"
+        return question
+
+    def write(self, draft: Draft) -> Iterator[str]:
+        if draft.quotes:
+            sentences: Sequence[str] = [
+                with_marker(split_markers(text)[0], f"[{n + 1}]") for n, text in draft.quotes
+            ]
+        else:
+            assert draft.vector is not None, "a search draft carries the question's vector"
+            sentences = extract(
+                draft.question,
+                draft.vector,
+                draft.passages,
+                self.embedder,
+                max_sentences=self.settings.max_answer_sentences,
+                reason=draft.reason,
+                previous=draft.previous,
+                idf=draft.idf,
+            )
+        for i, sentence in enumerate(sentences):
+            yield sentence if i == 0 else " " + sentence

@@ -8,7 +8,8 @@ The default, ``extractive``, needs no model at all and is built in :mod:`answeri
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ from langchain_core.runnables import Runnable
 from pydantic import Field, SecretStr
 
 from .errors import BriefQAError, ConfigError, ModelError, redact
+from .schema import Hit
 from .settings import Settings
+from .writing import Draft, Turn
 
 #: Where the project's prompt files live when ``settings.prompts_dir`` is unset.
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
@@ -63,6 +66,59 @@ def build_generator(
         )
         condense = ChatPromptTemplate.from_messages([("human", read_prompt(settings, "condense"))])
     return answer | model | StrOutputParser(), condense | model | StrOutputParser()
+
+
+class ChatWriter:
+    """Answers with a language model: the passages go into the prompt, the model writes
+    (and cites), and the verifier checks what it wrote."""
+
+    generative = True
+
+    def __init__(self, settings: Settings, chat_model: Any | None = None) -> None:
+        self.settings = settings
+        self._answer, self._condense = build_generator(settings, chat_model)
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        if not history:
+            return question
+        transcript = "\n".join(f"{role}: {text}" for role, text in history[-6:])
+        with model_failures(self.settings):
+            rewritten = self._condense.invoke({"history": transcript, "question": question})
+        rewritten = rewritten.strip().splitlines()[0].strip() if rewritten.strip() else ""
+        return rewritten or question
+
+    def write(self, draft: Draft) -> Iterator[str]:
+        inputs = {"context": format_context(draft.passages), "question": draft.question}
+        with model_failures(self.settings):
+            yield from self._answer.stream(inputs)
+
+
+# A brief may try to pass for the prompt around it: close the passages block, start a
+# passage of its own ("[7] ..."), or begin a new question. Lines of a paragraph are
+# joined by the loaders, so such text can sit anywhere; it is kept readable but can no
+# longer pose as structure. (A brief's own footnote numbers become "(2)" as well, which
+# the model cannot mistake for a passage number either.)
+_FORGED = re.compile(r"</?\s*passages\s*>|\[(\d+)\]|\b(Question|Answer)\s*:", re.I)
+
+
+def _defang(text: str) -> str:
+    def quiet(match: re.Match[str]) -> str:
+        if match.group(1) is not None:
+            return f"({match.group(1)})"
+        if match.group(2) is not None:
+            return f"{match.group(2)} -"
+        return match.group(0).replace("<", "‹").replace(">", "›")
+
+    return _FORGED.sub(quiet, text)
+
+
+def format_context(hits: Sequence[Hit]) -> str:
+    """Numbered passages for the prompt, each under its brief's title and section."""
+    blocks = []
+    for n, hit in enumerate(hits, start=1):
+        where = _defang(hit.title + (f" — {hit.section}" if hit.section else ""))
+        blocks.append(f"[{n}] ({where})\n{_defang(hit.text)}")
+    return "\n\n".join(blocks)
 
 
 def _chat_model(settings: Settings) -> Any:

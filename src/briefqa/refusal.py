@@ -1,12 +1,19 @@
 """When to refuse: is the retrieved evidence strong enough to answer the question?
 
+Three outcomes, from one probability that the passages answer the question: below
+``threshold`` the question is refused ("the briefs do not cover this"); from
+``threshold`` to ``confident`` it is answered but marked low-confidence (check the
+sources; the nearest passages are shown); above ``confident`` it is answered. A false
+refusal costs a reader more than a cited answer marked for checking, so the refusal
+threshold is set to refuse only what is clearly not covered, and doubt goes to the
+middle band.
+
 Four signals, computed from the question and the retrieved passages, feed a logistic
-model whose weights are fitted on held-out calibration questions by
-``evals/calibrate_refusal.py`` and stored in ``refusal.json`` beside this module:
+model fitted by ``evals/calibrate_refusal.py`` and stored in ``refusal.json`` beside this
+module (the script reports every fitted number leave-one-corpus-out):
 
 - ``dense``: best cosine similarity between the question and a retrieved chunk;
-- ``relevance``: best sentence relevance (meaning and wording, as the extractive
-  answerer scores it);
+- ``sentence``: best cosine similarity between the question and one passage sentence;
 - ``coverage``: IDF-weighted share of the question's content words found together in
   one passage window (a sentence with its neighbours), matched by root ("discussion"
   and "discussed", "Ukraine" and "Ukrainians" match; :func:`briefqa.text.root`);
@@ -15,17 +22,22 @@ model whose weights are fitted on held-out calibration questions by
   holds the kind of answer asked for (a figure for "how much", a date for "when", a
   name for "who") — the classic answer-type check of question answering.
 
+Cosines and shares were chosen over corpus-bound signals (rank gaps, raw BM25 scores):
+for answerable questions their levels are close on a single brief and on an encyclopaedia.
+
 A question name that no brief uses at all ("Seoul" over a brief that only says "South
 Korea") is matched through an alias: the one name in the retrieved passages whose
 embedding is nearest to it, if close enough. Names the briefs do use are matched as
 written, because embeddings put neighbours close too ("Ukraine" and "Russia").
 
-One rule stands beside the model: a question that asks for a figure or a date is
-refused unless some passage sentence holds one with all the question's names around it
-and at least a calibrated share of the question's other words (``kind_share``). "How
-much did Poland pay for its K2 tanks?" over a brief that never prices them is refused
-however close the topic, and so is a date question whose only dated sentence is about
-something else.
+One check stands beside the model: a question that asks for a figure or a date is
+answered with full confidence only if some passage sentence holds one with all the
+question's names around it and at least ``kind_coverage`` of the question's other words.
+Failing it does not refuse (in a model with a low-confidence band): "How many
+examination boards exist in India?" is answered from "there are 30 such boards across
+the country", whose window need not repeat the names. It keeps the answer in the
+low-confidence band, so that "How much did Poland pay for its K2 tanks?" over a brief
+that never prices them is marked for checking however close the topic.
 """
 
 from __future__ import annotations
@@ -38,12 +50,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .embeddings import Embedder, Vectors
-from .extractive import relevance as sentence_relevance
-from .schema import Hit
+from .passages import relevance as sentence_relevance
+from .schema import Hit, Outcome
 from .text import content_terms, names, root, roots, sentence_spans, stem
 
 MODEL_FILE = Path(__file__).with_name("refusal.json")
-FEATURES = ("dense", "relevance", "coverage", "window")
+FEATURES = ("dense", "sentence", "coverage", "window")
 # Words that frame a question rather than say what it is about.
 _FRAMING = frozenset(
     """many much name kind type brief briefs say says said mention mentioned describe
@@ -69,7 +81,7 @@ _NAME_RUN = re.compile(r"\b[A-Z][\w’'-]*[a-z][\w’'-]*(?:\s+[A-Z][\w’'-]*[a
 # A question name no brief uses may stand for a passage name this close (cosine).
 ALIAS_SIMILARITY = 0.6
 # Share of its other words (IDF-weighted) a sentence needs beside the figure or date;
-# the default for models saved without one (calibrate_refusal.py chooses it).
+# the default for models saved without one.
 KIND_COVERAGE = 0.1
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE = re.compile(
@@ -79,19 +91,21 @@ _DATE = re.compile(
 
 @dataclass(frozen=True)
 class Evidence:
-    """The signals the refusal model reads (all 0–1)."""
+    """The signals the refusal model reads (0–1, cosines -1–1)."""
 
     dense: float
-    relevance: float
+    relevance: float  # diagnostic: best sentence relevance as the extractive answerer scores it
     coverage: float
     window: float
     kind_found: bool = True
-    # Diagnostic: for a figure or date question, the best share of the question's other
-    # words found in a sentence that holds such an answer and all the question's names
-    # (-1 when none does); the rule refuses below KIND_COVERAGE.
+    # For a figure or date question, the best share of the question's other words found
+    # in a sentence that holds such an answer and all the question's names (-1 when none
+    # does); below the model's ``kind_coverage`` the answer is at most low-confidence.
     kind_share: float = 1.0
+    sentence: float = 0.0  # best question–sentence cosine
 
     def vector(self) -> list[float]:
+        """The model's inputs, in the order of :data:`FEATURES`."""
         return [float(getattr(self, name)) for name in FEATURES]
 
     def to_dict(self) -> dict[str, float]:
@@ -175,9 +189,12 @@ def gather_evidence(
         ),
         default=0.0,
     )
+    best_sentence = max((float(question_vector @ v) for v in vectors), default=0.0)
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
     kind_found = kind_share >= KIND_COVERAGE
-    return Evidence(dense, best_relevance, coverage, window_score, kind_found, kind_share)
+    return Evidence(
+        dense, best_relevance, coverage, window_score, kind_found, kind_share, best_sentence
+    )
 
 
 def _keys(text: str) -> set[str]:
@@ -217,22 +234,38 @@ def _aliases(
 
 @dataclass(frozen=True)
 class RefusalModel:
-    """Logistic model: probability that the passages answer the question."""
+    """Logistic model: probability that the passages answer the question, and the two
+    cut points that turn it into one of three outcomes (refused, low-confidence,
+    answered)."""
 
     weights: tuple[float, ...]
     bias: float
-    threshold: float
+    threshold: float  # refuse below
     note: str = ""
     kind_coverage: float = KIND_COVERAGE
+    # Below this (and at or above ``threshold``) an answer is given but marked
+    # low-confidence; None: the same as ``threshold`` (no low-confidence band).
+    confident: float | None = None
 
     def probability(self, evidence: Evidence) -> float:
-        """Probability that the passages answer the question (0 when the rule refuses)."""
-        if not self.kind_passes(evidence):
-            return 0.0
-        return self.probability_of(evidence.vector())
+        """Probability that the passages answer the question.
+
+        A figure or date question that fails the answer-kind check is held below
+        ``confident``: answered, but marked low-confidence. (A model without a
+        low-confidence band has nowhere to put it but below ``threshold``.)
+        """
+        p = self.probability_of(evidence.vector())
+        if self.kind_passes(evidence):
+            return p
+        return min(p, math.nextafter(self.band_top, 0.0))
+
+    @property
+    def band_top(self) -> float:
+        """Where full confidence starts: ``confident``, or ``threshold`` without a band."""
+        return self.threshold if self.confident is None else max(self.confident, self.threshold)
 
     def kind_passes(self, evidence: Evidence) -> bool:
-        """The answer-kind rule: a figure or date question needs a sentence holding one
+        """The answer-kind check: a figure or date question needs a sentence holding one
         with the question's names and at least ``kind_coverage`` of its other words."""
         return evidence.kind_share >= self.kind_coverage
 
@@ -241,29 +274,44 @@ class RefusalModel:
         z = self.bias + sum(w * float(x) for w, x in zip(self.weights, features, strict=True))
         return 1.0 / (1.0 + math.exp(-z))
 
+    def outcome(self, evidence: Evidence) -> Outcome:
+        """``"refused"``, ``"low_confidence"`` or ``"answered"`` for ``evidence``."""
+        p = self.probability(evidence)
+        if p < self.threshold:
+            return "refused"
+        return "answered" if p >= self.band_top else "low_confidence"
+
     def answerable(self, evidence: Evidence, threshold: float | None = None) -> bool:
+        """Whether the question is answered at all (with or without full confidence)."""
         limit = self.threshold if threshold is None else threshold
-        return self.kind_passes(evidence) and self.probability(evidence) >= limit
+        return self.probability(evidence) >= limit
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> RefusalModel:
+        """Read a model saved by :meth:`save`; ``confident`` may be missing (no band)."""
         data = json.loads(path.read_text())
         if tuple(data["features"]) != FEATURES:
-            raise ValueError(f"{path} was fitted on other features: {data['features']}")
+            raise ValueError(
+                f"{path} was fitted on other features ({data['features']}, not "
+                f"{list(FEATURES)}): run python evals/calibrate_refusal.py --write"
+            )
         return cls(
             tuple(data["weights"]),
             data["bias"],
             data["threshold"],
             data.get("note", ""),
             data.get("kind_coverage", KIND_COVERAGE),
+            data.get("confident"),
         )
 
     def save(self, path: Path = MODEL_FILE) -> None:
+        """Write the model as JSON (what :meth:`load` reads)."""
         data = {
             "features": list(FEATURES),
             "weights": [round(w, 6) for w in self.weights],
             "bias": round(self.bias, 6),
             "threshold": round(self.threshold, 4),
+            "confident": None if self.confident is None else round(self.confident, 4),
             "kind_coverage": self.kind_coverage,
             "note": self.note,
         }

@@ -1,5 +1,10 @@
 """Evaluation reports: ``report.json``, ``report.md`` and a self-contained ``report.html``
-with plots (matplotlib, embedded as PNG data) and a table of every failed question."""
+with plots (matplotlib, embedded as PNG data) and a table of every failed question.
+
+Besides the run's own metrics a report can show the refusal model's leave-one-corpus-out
+results, read from the calibration report (``evals/refusal_calibration.json``, key
+``loco``) by :func:`read_loco`; without them it says why.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,129 @@ import base64
 import html
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .evaluation import LOWER_IS_BETTER, METRICS, EvalReport
 
 _ORDER = list(METRICS)
+#: The metric table's groups, each named at its first metric (in :data:`METRICS` order).
+_GROUPS = {
+    "hit@1": "Retrieval",
+    "answer_contained": "Answers",
+    "right_source": "Sources and outcomes",
+    "latency_p50_ms": "Latency",
+}
+#: The columns of the whole-brief breakdown, in order.
+_BREAKDOWN = (
+    "questions",
+    "answered_share",
+    "low_confidence_share",
+    "refused_share",
+    "first_sentence_gold",
+    "right_source",
+    "answer_words_median",
+)
+#: Strings longer than this in the calibration report are notes, not table cells.
+_CELL_CHARS = 40
 
 
-def write_report(report: EvalReport, folder: str | Path) -> dict[str, Path]:
-    """Write the three report files into ``folder``; returns their paths."""
+@dataclass(frozen=True)
+class LocoTable:
+    """Leave-one-corpus-out refusal results as a table (one row per held-out corpus or
+    sub-result, one column per number), or, when there are none, ``notes`` saying why.
+
+    ``data`` is the ``loco`` value as read, for ``report.json``.
+    """
+
+    source: str
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    notes: tuple[str, ...] = ()
+    data: Any = None
+
+
+def read_loco(path: str | Path) -> LocoTable:
+    """The ``loco`` part of a refusal calibration report, whatever its nesting: a dict
+    or list of results (by corpus, then by subset) whose leaves are numbers. A missing
+    file or key is not an error: the table is empty and a note says what is missing."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return LocoTable(str(path), notes=(f"{path} not found.",))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return LocoTable(str(path), notes=(f"{path} could not be read ({exc}).",))
+    loco = data.get("loco") if isinstance(data, dict) else None
+    if not loco:
+        return LocoTable(
+            str(path),
+            notes=(
+                f"{path} has no leave-one-corpus-out results yet (no `loco` key); "
+                "evals/calibrate_refusal.py writes them.",
+            ),
+        )
+    rows: list[tuple[str, dict[str, str]]] = []
+    notes: list[str] = []
+    _flatten(loco, "", rows, notes)
+    columns: list[str] = []
+    for _, cells in rows:
+        columns += [c for c in cells if c not in columns]
+    return LocoTable(
+        str(path),
+        tuple(columns),
+        tuple((label, tuple(cells.get(c, "—") for c in columns)) for label, cells in rows),
+        tuple(notes),
+        loco,
+    )
+
+
+def _flatten(
+    value: Any, label: str, rows: list[tuple[str, dict[str, str]]], notes: list[str]
+) -> None:
+    """Rows of ``label / key`` → formatted scalars, depth first; long strings to notes."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            name = i + 1
+            if isinstance(item, dict):
+                name = item.get("held_out") or item.get("corpus") or item.get("name") or name
+            _flatten(item, f"{label} / {name}" if label else str(name), rows, notes)
+        return
+    if not isinstance(value, dict):
+        rows.append((label or "loco", {"value": _scalar(value)}))
+        return
+    cells: dict[str, str] = {}
+    nested = []
+    for key, item in value.items():
+        if isinstance(item, list) and all(not isinstance(i, dict | list) for i in item):
+            item = ", ".join(_scalar(i) for i in item)
+        if isinstance(item, dict | list):
+            nested.append((key, item))
+        elif isinstance(item, str) and len(item) > _CELL_CHARS:
+            notes.append(f"{label} {key}: {item}" if label else f"{key}: {item}")
+        else:
+            cells[str(key)] = _scalar(item)
+    if cells:
+        rows.append((label or "all", cells))
+    for key, item in nested:
+        _flatten(item, f"{label} / {key}" if label else str(key), rows, notes)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def write_report(
+    report: EvalReport, folder: str | Path, calibration: str | Path | None = None
+) -> dict[str, Path]:
+    """Write the three report files into ``folder``; returns their paths.
+
+    ``calibration``: a refusal calibration report whose leave-one-corpus-out results the
+    report shows (see :func:`read_loco`); None leaves that part out.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -24,17 +142,35 @@ def write_report(report: EvalReport, folder: str | Path) -> dict[str, Path]:
         "md": folder / "report.md",
         "html": folder / "report.html",
     }
-    paths["json"].write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n")
-    paths["md"].write_text(markdown(report))
-    paths["html"].write_text(render_html(report))
+    loco = read_loco(calibration) if calibration is not None else None
+    data = report.to_dict()
+    if loco is not None:
+        data["refusal_loco"] = {"source": loco.source, "loco": loco.data, "notes": loco.notes}
+    paths["json"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    paths["md"].write_text(markdown(report, loco))
+    paths["html"].write_text(render_html(report, loco))
     return paths
 
 
+def _fmt(key: str, value: float) -> str:
+    if key == "questions":
+        return f"{value:.0f}"
+    if key.endswith("_ms") or key == "answer_words_median":
+        return f"{value:.1f}"
+    return f"{value:.3f}"
+
+
 def _metric_rows(report: EvalReport) -> list[tuple[str, list[str]]]:
+    """(metric, cells) per row; a group's title comes first as (title, [])."""
     systems = list(report.systems)
     keys = [k for k in _ORDER if any(k in report.systems[s] for s in systems)]
-    rows = []
+    rows: list[tuple[str, list[str]]] = []
+    group = None
     for key in keys:
+        title = _group_of(key)
+        if title != group:
+            group = title
+            rows.append((title, []))
         values = [report.systems[s].get(key) for s in systems]
         cells = []
         present = [v for v in values if v is not None]
@@ -43,13 +179,31 @@ def _metric_rows(report: EvalReport) -> list[tuple[str, list[str]]]:
             if v is None:
                 cells.append("—")
             else:
-                text = f"{v:.1f}" if key.endswith("_ms") else f"{v:.3f}"
+                text = _fmt(key, v)
                 cells.append(f"**{text}**" if v == best and len(present) > 1 else text)
         rows.append((key, cells))
     return rows
 
 
-def markdown(report: EvalReport) -> str:
+def _group_of(key: str) -> str:
+    title = "Metrics"
+    for name in _ORDER:
+        title = _GROUPS.get(name, title)
+        if name == key:
+            break
+    return title
+
+
+def _breakdown_rows(report: EvalReport) -> list[tuple[str, list[str]]]:
+    return [
+        (kind, [_fmt(k, m[k]) if k in m else "—" for k in _BREAKDOWN])
+        for kind, m in report.breakdown.items()
+    ]
+
+
+def markdown(report: EvalReport, loco: LocoTable | None = None) -> str:
+    """The report as Markdown: metric table, notes, whole-brief breakdown, the
+    leave-one-corpus-out refusal table (with ``loco``), definitions, failures."""
     systems = list(report.systems)
     lines = [
         f"# Evaluation: {Path(report.dataset).name}",
@@ -60,7 +214,31 @@ def markdown(report: EvalReport) -> str:
         "| metric | " + " | ".join(systems) + " |",
         "|---|" + "---|" * len(systems),
     ]
-    lines += [f"| {key} | " + " | ".join(cells) + " |" for key, cells in _metric_rows(report)]
+    for key, cells in _metric_rows(report):
+        if cells:
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        else:
+            lines.append(f"| **{key}** |" + " |" * len(systems))
+    if report.notes:
+        lines += [""] + [f"- {note}" for note in report.notes]
+    if report.breakdown:
+        lines += [
+            "",
+            "## By kind of question (briefqa)",
+            "",
+            "| kind | " + " | ".join(_BREAKDOWN) + " |",
+            "|---|" + "---|" * len(_BREAKDOWN),
+        ]
+        lines += [f"| {kind} | " + " | ".join(c) + " |" for kind, c in _breakdown_rows(report)]
+    if loco is not None:
+        lines += ["", "## Refusal, leave one corpus out", "", f"From `{loco.source}`.", ""]
+        if loco.rows:
+            lines += [
+                "| held out | " + " | ".join(loco.columns) + " |",
+                "|---|" + "---|" * len(loco.columns),
+            ]
+            lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in loco.rows]
+        lines += [f"- {note}" for note in loco.notes]
     lines += ["", "## Definitions", ""]
     lines += [f"- **{k}**: {v}" for k, v in METRICS.items()]
     lines += ["", f"## Failed questions ({len(report.failures)})", ""]
@@ -130,15 +308,58 @@ def _cell(text: str) -> str:
     return html.escape(text)
 
 
-def render_html(report: EvalReport) -> str:
+def _table(table_id: str, head: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    """A plain HTML table: a label column, then right-aligned cells."""
+    e = html.escape
+    return (
+        f"<table id='{table_id}'><tr>"
+        + "".join(f"<th>{e(h)}</th>" for h in head)
+        + "</tr>"
+        + "".join(
+            f"<tr><td>{e(label)}</td>"
+            + "".join(f"<td class='num'>{e(c)}</td>" for c in cells)
+            + "</tr>"
+            for label, cells in rows
+        )
+        + "</table>"
+    )
+
+
+def _extras_html(report: EvalReport, loco: LocoTable | None) -> str:
+    """Notes, the whole-brief breakdown and the leave-one-corpus-out table."""
+    e = html.escape
+    out = ""
+    if report.notes:
+        out += "<ul class='notes'>" + "".join(f"<li>{e(n)}</li>" for n in report.notes) + "</ul>"
+    if report.breakdown:
+        out += "<h2>By kind of question (briefqa)</h2>" + _table(
+            "breakdown", ["kind", *_BREAKDOWN], _breakdown_rows(report)
+        )
+    if loco is not None:
+        out += f"<h2>Refusal, leave one corpus out</h2><p>From <code>{e(loco.source)}</code>.</p>"
+        if loco.rows:
+            out += _table(
+                "loco",
+                ["held out", *loco.columns],
+                [(label, list(cells)) for label, cells in loco.rows],
+            )
+        out += "".join(f"<p class='note'>{e(n)}</p>" for n in loco.notes)
+    return out
+
+
+def render_html(report: EvalReport, loco: LocoTable | None = None) -> str:
     """A single HTML file: no external scripts, styles or images."""
     e = html.escape
     systems = list(report.systems)
     head = "".join(f"<th>{e(s)}</th>" for s in systems)
     body = "".join(
-        f"<tr><td title='{e(METRICS.get(key, ''))}'>{e(key)}</td>"
-        + "".join(f"<td class='num'>{_cell(c)}</td>" for c in cells)
-        + "</tr>"
+        (
+            f"<tr><td title='{e(METRICS.get(key, ''))}'>{e(key)}</td>"
+            + "".join(f"<td class='num'>{_cell(c)}</td>" for c in cells)
+            + "</tr>"
+        )
+        if cells
+        else f"<tr class='group'><th colspan='{len(systems) + 1}'>{e(key)}</th></tr>"
         for key, cells in _metric_rows(report)
     )
     definitions = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in METRICS.items())
@@ -166,6 +387,7 @@ th, td {{ border: 1px solid #ccc; padding: .3rem .6rem; vertical-align: top; }}
 th {{ background: #f3f3f3; }} td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 figure {{ display: inline-block; margin: .5rem; }} img {{ max-width: 520px; }}
 dt {{ font-weight: 600; }} dd {{ margin: 0 0 .4rem 1rem; color: #555; }}
+tr.group th {{ text-align: left; background: #e8eef6; }} .note {{ color: #555; }}
 .failures td {{ font-size: 13px; max-width: 320px; }}
 </style></head><body>
 <h1>Evaluation: {e(Path(report.dataset).name)}</h1>
@@ -173,6 +395,7 @@ dt {{ font-weight: 600; }} dd {{ margin: 0 0 .4rem 1rem; color: #555; }}
 baselines omit what they cannot measure. No LLM judge is used: metrics rest on gold labels.</p>
 <h2>Metrics</h2>
 <table id="metrics"><tr><th>metric</th>{head}</tr>{body}</table>
+{_extras_html(report, loco)}
 <h2>Plots</h2>{figures}
 <h2>Definitions</h2><dl>{definitions}</dl>
 <h2>Failed questions ({len(report.failures)})</h2>

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 BlockKind = Literal["meta", "heading", "paragraph"]
+#: How an answer stands: the passages answer the question; they may (the answer is given,
+#: marked "check the sources", with the nearest passages); or the briefs do not cover it.
+Outcome = Literal["answered", "low_confidence", "refused"]
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,13 @@ class BriefInfo:
     chunks: int
     sources: tuple[str, ...]
     ingested_at: str
+    authors: tuple[str, ...] = ()  # where the brief names them
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["sections"] = list(self.sections)
         data["sources"] = list(self.sources)
+        data["authors"] = list(self.authors)
         return data
 
 
@@ -307,7 +312,11 @@ class Answer:
     briefs do not cover the question and ``nearest`` holds the closest passages found.
     ``unsupported`` lists answer sentences that no cited passage supports well enough.
     ``confidence`` is the refusal model's probability that the passages answer the
-    question. ``timings`` are milliseconds per stage.
+    question; ``outcome`` says which of the three outcomes it led to (a low-confidence
+    answer is given, with ``nearest`` filled, for the reader to check). ``kind`` names
+    what answered: ``"search"`` (passages retrieved for the question), ``"brief"`` (a
+    brief's own structure: lead, conclusions, a section) or ``"archive"`` (the list of
+    briefs and their metadata). ``timings`` are milliseconds per stage.
     """
 
     question: str
@@ -320,12 +329,20 @@ class Answer:
     timings: dict[str, float]
     nearest: tuple[Hit, ...] = ()
     confidence: float = 0.0
+    outcome: Outcome = "answered"
+    kind: str = "search"
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.outcome == "low_confidence"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by ``briefqa ask --json`` and ``POST /api/v1/ask``."""
         return {
             "answer": self.text,
             "refused": self.refused,
+            "outcome": self.outcome,
+            "kind": self.kind,
             "citations": [c.to_dict() for c in self.citations],
             "sources": [s.to_dict() for s in self.sources],
             "unsupported": list(self.unsupported),
@@ -354,6 +371,15 @@ class Answer:
                 timings=dict(data.get("timings") or {}),
                 nearest=tuple(Hit(**h) for h in data.get("nearest", ())),
                 confidence=float(data.get("confidence", 0.0)),
+                outcome=_outcome(data),
+                kind=str(data.get("kind") or "search"),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not an answer as /api/v1/ask returns it: {exc}") from None
+
+
+def _outcome(data: dict[str, Any]) -> Outcome:
+    value = data.get("outcome") or ("refused" if data.get("refused") else "answered")
+    if value not in ("answered", "low_confidence", "refused"):
+        raise ValueError(f"outcome must be answered, low_confidence or refused, not {value!r}")
+    return cast(Outcome, value)

@@ -25,7 +25,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.routing import Mount
 
 import briefqa
@@ -105,15 +105,34 @@ class AskRequest(BaseModel):
 class AnswerModel(BaseModel):
     """The same JSON as ``briefqa ask --json``."""
 
-    answer: str
-    refused: bool
+    answer: str = Field(description="the answer, with [n] citation markers; or the refusal")
+    refused: bool = Field(description='true iff outcome is "refused"')
+    outcome: Literal["answered", "low_confidence", "refused"] = Field(
+        description="answered; low_confidence: answered, but check the sources (nearest "
+        "lists the closest passages); refused: the briefs do not cover the question"
+    )
+    kind: str = Field(
+        description="what answered: search (passages found for the question), brief (a "
+        "brief's lead, conclusions, a section or its details) or archive (the list of briefs)"
+    )
     citations: list[Citation]
     sources: list[Hit] = Field(description="the passages cited, and only those")
     unsupported: list[str] = Field(description="answer sentences no cited passage supports")
     standalone_question: str
-    nearest: list[Hit] = Field(description="closest passages when refused")
-    confidence: float
-    timings: dict[str, float]
+    nearest: list[Hit] = Field(
+        description="closest passages when refused or low_confidence, for the reader to check"
+    )
+    confidence: float = Field(description="probability that the passages answer the question")
+    timings: dict[str, float] = Field(description="milliseconds per stage")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _before_outcomes(cls, data: Any) -> Any:
+        # Answers saved before outcome and kind existed can still be sent to /feedback.
+        if isinstance(data, dict) and "outcome" not in data:
+            outcome = "refused" if data.get("refused") else "answered"
+            data = {"kind": "search", **data, "outcome": outcome}
+        return data
 
 
 class UploadResult(BaseModel):
@@ -290,6 +309,16 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
     def remove(doc_id: str) -> Response:
         qa.remove(doc_id)
         return Response(status_code=204)
+
+    @api.get(
+        "/documents/{doc_id}/summary",
+        response_model=AnswerModel,
+        summary="A brief's summary: its lead and the gist of its conclusions, cited",
+        responses={404: {"description": "no brief has this id"}},
+    )
+    def summary(doc_id: str) -> dict[str, Any]:
+        with answering:
+            return qa.summary(doc_id).to_dict()
 
     @api.post("/feedback", status_code=201, summary="Record a like/dislike and comment")
     def feedback(request: FeedbackRequest) -> dict[str, Any]:

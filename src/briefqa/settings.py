@@ -98,6 +98,16 @@ class Settings(BaseSettings):
             "question is below this; unset: the calibrated value (evals/README.md)."
         ),
     )
+    confidence_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            'Answer but mark the answer low-confidence ("check the sources", nearest '
+            "passages shown) when the probability is below this; unset: the calibrated "
+            "value. Never below refusal_threshold."
+        ),
+    )
     max_answer_sentences: int = Field(
         default=3, ge=1, le=10, description="Extractive answerer: most sentences per answer."
     )

@@ -3,7 +3,9 @@
 ``HashEmbedder`` is a real embedder of a simple kind: a bag of hashed words, so texts
 that share words get similar vectors and tests of retrieval need no neural model.
 ``check_vector_store`` is the contract every :class:`~briefqa.store.VectorStore`
-implementation must pass; the test suite runs it against each backend.
+implementation must pass, and ``check_writer`` the one every answer writer
+(:class:`~briefqa.writing.Writer`) must pass; the test suite runs them against each
+implementation. ``FakeChatModel`` is a scripted LangChain chat model.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ from pydantic import Field
 
 from .embeddings import Vectors
 from .errors import EmbeddingError
-from .schema import Chunk
+from .passages import split_markers
+from .schema import Chunk, Hit
 from .store import VectorStore
+from .text import sentence_spans
+from .writing import Draft, Writer
 
 _WORD = re.compile(r"\w+")
 
@@ -65,6 +70,36 @@ class HashEmbedder:
 def sample_chunk(n: int, doc: str, text: str) -> Chunk:
     """A small chunk numbered ``n`` of brief ``doc``, for store tests."""
     return Chunk(f"{doc}-{n}", doc, n, text, 0, len(text), f"Brief {doc}", "Section", None)
+
+
+def check_writer(writer: Writer, embedder: Any) -> None:
+    """Assert the :class:`~briefqa.writing.Writer` contract (raises AssertionError).
+
+    ``embedder`` embeds the question of the test draft. A writer must: leave a question
+    without history as it is; return a non-empty standalone question for a follow-up;
+    stream text whose ``[n]`` markers all point at a given passage; and, when the draft
+    carries quotes, answer (a writer that does not generate quotes them as they are).
+    """
+    passages = [
+        Hit.of(sample_chunk(0, "a", "France opposed a NATO liaison office in Tokyo."), 1.0),
+        Hit.of(sample_chunk(1, "a", "Japan gave financial and humanitarian assistance."), 0.5),
+    ]
+    question = "Which country opposed a NATO liaison office in Tokyo?"
+    assert writer.condense(question, []) == question, "no history: the question as it is"
+    follow_up = writer.condense("Why?", [("user", question), ("assistant", "France [1].")])
+    assert isinstance(follow_up, str) and follow_up.strip(), "a follow-up stays a question"
+    assert isinstance(writer.generative, bool)
+
+    vector = embedder.embed([question])[0]
+    text = "".join(writer.write(Draft(question, vector, passages)))
+    assert text.strip(), "the passages answer the question: some text is written"
+    for start, end in sentence_spans(text):
+        _, numbers = split_markers(text[start:end])
+        assert all(1 <= n <= len(passages) for n in numbers), f"marker out of range: {text!r}"
+    quoted = "".join(writer.write(Draft(question, None, passages, quotes=[(1, passages[1].text)])))
+    assert quoted.strip(), "a draft with quotes is answered"
+    if not writer.generative:  # a quoting writer quotes them, each with its marker
+        assert quoted == "Japan gave financial and humanitarian assistance [2].", quoted
 
 
 def check_vector_store(store: VectorStore) -> None:

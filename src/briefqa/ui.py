@@ -5,6 +5,12 @@ here before Gradio sees it: brief text is data, never markup. Citation markers b
 links (``a.bq-cite``) whose click opens and highlights the cited passage in the sources
 panel; a small script in :data:`HEAD` does that, because the chat and the panel are
 separate components.
+
+An answer shows as one of three outcomes (:attr:`briefqa.Answer.outcome`): answered;
+low-confidence, the answer under a "check the sources" banner with the nearest passages
+listed beside it; refused, set apart, with the nearest passages. A brief's summary from
+the Briefs tab is posted into the chat as a turn of its own, so it gets the same
+citations, sources panel, feedback and follow-ups as any answer.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ CSS = """
 .bq-flag { color: #c2410c; font-size: 0.85em; }
 .bq-refusal { border-left: 4px solid #6b7280; padding: 4px 10px; background: #f3f4f6;
   color: #374151; font-style: italic; }
+.bq-low { border: 1px dashed #b45309; border-left: 4px solid #b45309; padding: 4px 10px;
+  background: #fffbeb; color: #78350f; margin-bottom: 6px; }
 .bq-sources { font-size: 0.92em; }
 .bq-turn h4 { margin: 10px 0 6px; }
 .bq-source { border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 10px;
@@ -72,6 +80,12 @@ document.addEventListener("click", function (event) {
 </script>
 """
 
+# Above a low-confidence answer: words first (not only colour), then where to look.
+LOW_CONFIDENCE = (
+    '<div class="bq-low" role="note"><strong>⚠ Low confidence — check the sources.</strong> '
+    "The passages found may not answer this question; the cited and the nearest passages "
+    "are listed beside the chat.</div>"
+)
 EMPTY_SOURCES = (
     '<div class="bq-sources"><p class="bq-meta">Sources of each answer appear here. '
     "Click a citation such as [1] to see the sentence it rests on.</p></div>"
@@ -92,74 +106,84 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
     ) as demo:
         # Per browser session: the answers so far, and which chat message holds which.
         session = gr.State(None)  # None until the first answer: see _session()
-        with gr.Tab("Chat"), gr.Row():
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    label="briefqa",
-                    elem_id="bq-chat",
-                    height=520,
-                    placeholder="Ask about the institute's briefs. Every claim in an "
-                    "answer cites the passage it comes from.",
-                    feedback_options=("Like", "Dislike"),
-                    buttons=["copy"],
-                )
-                with gr.Row():
-                    question = gr.Textbox(
-                        show_label=False,
-                        placeholder="Ask a question about the briefs…",
-                        elem_id="bq-question",
-                        scale=5,
-                        max_lines=4,
-                    )
-                    ask = gr.Button("Ask", variant="primary", elem_id="bq-ask", scale=1)
-                new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
-                gr.Examples(
-                    examples=[[q] for q in example_questions(qa)] or [[""]],
-                    inputs=question,
-                    label="Try",
-                )
-                with gr.Row(visible=False) as comment_row:
-                    comment = gr.Textbox(
-                        label="Thanks! Anything to add about this answer? (optional)",
-                        elem_id="bq-comment",
-                        scale=5,
-                    )
-                    send_comment = gr.Button("Send", scale=1, elem_id="bq-send-comment")
-                with gr.Accordion("Limit to some briefs or dates", open=False):
-                    doc_filter = gr.Dropdown(
-                        label="Briefs", multiselect=True, choices=[], elem_id="bq-doc-filter"
+        with gr.Tabs() as tabs:
+            with gr.Tab("Chat", id="chat"), gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        label="briefqa",
+                        elem_id="bq-chat",
+                        height=520,
+                        placeholder="Ask about the institute's briefs. Every claim in an "
+                        "answer cites the passage it comes from.",
+                        feedback_options=("Like", "Dislike"),
+                        buttons=["copy"],
                     )
                     with gr.Row():
-                        date_from = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="bq-from")
-                        date_to = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="bq-to")
-            with gr.Column(scale=2):
-                sources = gr.HTML(EMPTY_SOURCES, elem_id="bq-sources")
-        with gr.Tab("Briefs"):
-            briefs = gr.Dataframe(
-                headers=["Title", "Number", "Date", "Chunks", "Format", "Id"],
-                interactive=False,
-                elem_id="bq-briefs",
-                wrap=True,
-            )
-            with gr.Row():
-                with gr.Column():
-                    files = gr.File(
-                        label=f"Add briefs ({', '.join(SUPPORTED_SUFFIXES)})",
-                        file_count="multiple",
-                        file_types=list(SUPPORTED_SUFFIXES),
-                        elem_id="bq-upload",
+                        question = gr.Textbox(
+                            show_label=False,
+                            placeholder="Ask a question about the briefs…",
+                            elem_id="bq-question",
+                            scale=5,
+                            max_lines=4,
+                        )
+                        ask = gr.Button("Ask", variant="primary", elem_id="bq-ask", scale=1)
+                    new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
+                    gr.Examples(
+                        examples=[[q] for q in example_questions(qa)] or [[""]],
+                        inputs=question,
+                        label="Try",
                     )
-                    add = gr.Button("Add to the index", variant="primary", elem_id="bq-add")
-                    added = gr.Dataframe(
-                        headers=["File", "Result"],
-                        interactive=False,
-                        elem_id="bq-upload-result",
-                        wrap=True,
-                    )
-                with gr.Column():
-                    to_remove = gr.Dropdown(label="Remove a brief", choices=[], elem_id="bq-pick")
-                    remove = gr.Button("Remove", variant="stop", elem_id="bq-remove")
-                    removed = gr.Markdown()
+                    with gr.Row(visible=False) as comment_row:
+                        comment = gr.Textbox(
+                            label="Thanks! Anything to add about this answer? (optional)",
+                            elem_id="bq-comment",
+                            scale=5,
+                        )
+                        send_comment = gr.Button("Send", scale=1, elem_id="bq-send-comment")
+                    with gr.Accordion("Limit to some briefs or dates", open=False):
+                        doc_filter = gr.Dropdown(
+                            label="Briefs", multiselect=True, choices=[], elem_id="bq-doc-filter"
+                        )
+                        with gr.Row():
+                            date_from = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="bq-from")
+                            date_to = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="bq-to")
+                with gr.Column(scale=2):
+                    sources = gr.HTML(EMPTY_SOURCES, elem_id="bq-sources")
+            with gr.Tab("Briefs", id="briefs"):
+                briefs = gr.Dataframe(
+                    headers=["Title", "Number", "Date", "Chunks", "Format", "Id"],
+                    interactive=False,
+                    elem_id="bq-briefs",
+                    wrap=True,
+                )
+                with gr.Row():
+                    with gr.Column():
+                        files = gr.File(
+                            label=f"Add briefs ({', '.join(SUPPORTED_SUFFIXES)})",
+                            file_count="multiple",
+                            file_types=list(SUPPORTED_SUFFIXES),
+                            elem_id="bq-upload",
+                        )
+                        add = gr.Button("Add to the index", variant="primary", elem_id="bq-add")
+                        added = gr.Dataframe(
+                            headers=["File", "Result"],
+                            interactive=False,
+                            elem_id="bq-upload-result",
+                            wrap=True,
+                        )
+                    with gr.Column():
+                        # Picked here or by clicking its row; the summary opens in the chat.
+                        to_summarise = gr.Dropdown(
+                            label="Summarise a brief (or click its row above)",
+                            choices=[],
+                            elem_id="bq-summary-pick",
+                        )
+                        summarise = gr.Button("Summary", elem_id="bq-summary")
+                        to_remove = gr.Dropdown(
+                            label="Remove a brief", choices=[], elem_id="bq-pick"
+                        )
+                        remove = gr.Button("Remove", variant="stop", elem_id="bq-remove")
+                        removed = gr.Markdown()
 
         # ----------------------------------------------------------- handlers
 
@@ -204,24 +228,46 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                 yield "", chat, gr.skip(), state
                 return
             assert answer is not None
-            turn = len(state["answers"])
-            state = {
-                "answers": [*state["answers"], answer],
-                "by_message": {**state["by_message"], len(chat) - 1: turn},
-            }
-            chat[-1] = {"role": "assistant", "content": render_answer(answer, turn)}
+            chat, state = _add_turn(chat[:-1], state, answer)
             answers = state["answers"]
             yield "", chat, render_sources(answers, _brief_index(qa, answers)), state
 
+        private: dict[str, Any] = {"api_visibility": "private"}  # UI-only events
         chat_inputs = [question, chatbot, session, doc_filter, date_from, date_to]
         chat_outputs = [question, chatbot, sources, session]
         ask.click(respond, chat_inputs, chat_outputs, api_name="ask")
         question.submit(respond, chat_inputs, chat_outputs, api_visibility="private")
 
+        def summary(
+            doc_id: str | None, chat: list[dict[str, Any]], state: dict[str, Any] | None
+        ) -> tuple[Any, ...]:
+            # Posted into the chat as a turn: citations, the sources panel, feedback and
+            # follow-ups ("and what does it say about China?") work as for any answer.
+            if not doc_id:
+                raise gr.Error("Pick the brief to summarise first.", print_exception=False)
+            try:
+                answer = qa.summary(doc_id)
+            except BriefQAError as exc:
+                raise gr.Error(str(exc), print_exception=False) from None
+            asked = {"role": "user", "content": _md(answer.question)}
+            chat, state = _add_turn([*chat, asked], _session(state), answer)
+            answers = state["answers"]
+            sources_html = render_sources(answers, _brief_index(qa, answers))
+            return chat, sources_html, state, gr.Tabs(selected="chat")
+
+        summarise.click(
+            summary, [to_summarise, chatbot, session], [chatbot, sources, session, tabs], **private
+        )
+
+        def pick_row(event: gr.SelectData) -> Any:
+            row = event.row_value
+            return gr.Dropdown(value=row[-1]) if row else gr.skip()  # the Id column
+
+        briefs.select(pick_row, None, to_summarise, **private)
+
         def reset() -> tuple[Any, ...]:
             return [], EMPTY_SOURCES, None, gr.Row(visible=False), ""
 
-        private: dict[str, Any] = {"api_visibility": "private"}  # UI-only events
         new_chat.click(reset, None, [chatbot, sources, session, comment_row, question], **private)
 
         def rate(state: dict[str, Any] | None, data: gr.LikeData) -> tuple[Any, ...]:
@@ -260,9 +306,14 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
             rows = [
                 [b.title, b.number or "", b.date or "", b.chunks, b.format, b.doc_id] for b in docs
             ]
-            return rows, gr.Dropdown(choices=choices), gr.Dropdown(choices=choices, value=None)
+            return (
+                rows,
+                gr.Dropdown(choices=choices),
+                gr.Dropdown(choices=choices, value=None),
+                gr.Dropdown(choices=choices, value=None),
+            )
 
-        lists = [briefs, doc_filter, to_remove]
+        lists = [briefs, doc_filter, to_remove, to_summarise]
         demo.load(refresh, None, lists, api_visibility="private")
 
         def upload(paths: list[str] | None, progress: gr.Progress = _PROGRESS) -> Any:
@@ -303,12 +354,24 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
 
 
 def render_answer(answer: Answer, turn: int) -> str:
-    """An answer as chat markup: escaped text, clickable citations, flagged claims."""
+    """An answer as chat markup: escaped text, clickable citations, flagged claims.
+
+    A refusal is set apart in its own words ("The briefs do not cover this question.",
+    or what the brief lacks); a low-confidence answer comes under :data:`LOW_CONFIDENCE`.
+    """
     if answer.refused:
-        return (
-            f'<div class="bq-refusal">{html.escape(answer.text)} '
-            "The closest passages found are listed beside the chat; none answers it.</div>"
+        nearest = (
+            " The closest passages found are listed beside the chat; none answers it."
+            if answer.nearest
+            else ""
         )
+        return f'<div class="bq-refusal">{html.escape(answer.text)}{nearest}</div>'
+    body = _answer_text(answer, turn)
+    # The blank line ends the banner's HTML block, so the answer is read as Markdown.
+    return f"{LOW_CONFIDENCE}\n\n{body}" if answer.low_confidence else body
+
+
+def _answer_text(answer: Answer, turn: int) -> str:
     text = answer.text
     flagged: list[tuple[int, int]] = []
     for claim in answer.unsupported:
@@ -353,15 +416,36 @@ def render_sources(answers: Sequence[Answer], briefs: dict[str, BriefInfo]) -> s
 
 def _turn_sources(answer: Answer, turn: int, briefs: dict[str, BriefInfo]) -> str:
     if answer.refused:
-        cards = [
-            _card(f"bq-near-{turn}-{i}", hit, [], briefs, label=f"{i}.", extra=" bq-nearest")
-            for i, hit in enumerate(answer.nearest, 1)
-        ]
         intro = (
-            '<p class="bq-meta">The briefs do not cover this question. Nearest passages '
-            "(not an answer):</p>"
+            f'<p class="bq-meta">{html.escape(answer.text)} Nearest passages (not an answer):</p>'
+            if answer.nearest
+            else f'<p class="bq-meta">{html.escape(answer.text)} No passage came close.</p>'
         )
-        return intro + "".join(cards)
+        return intro + _nearest(answer, turn, briefs, skip=set())
+    cited = _cited_cards(answer, turn, briefs)
+    if not answer.low_confidence:
+        return cited
+    # The reader is asked to check: what was cited, then the other passages nearest
+    # the question, which may hold the answer instead.
+    skip = {c.chunk_id for c in answer.citations}
+    others = _nearest(answer, turn, briefs, skip=skip)
+    return (
+        '<p class="bq-meta bq-low-note"><b>Low confidence:</b> check that these passages '
+        "answer the question.</p>"
+        + cited
+        + ('<p class="bq-meta">Other nearest passages:</p>' + others if others else "")
+    )
+
+
+def _nearest(answer: Answer, turn: int, briefs: dict[str, BriefInfo], skip: set[str]) -> str:
+    hits = [hit for hit in answer.nearest if hit.chunk_id not in skip]
+    return "".join(
+        _card(f"bq-near-{turn}-{i}", hit, [], briefs, label=f"{i}.", extra=" bq-nearest")
+        for i, hit in enumerate(hits, 1)
+    )
+
+
+def _cited_cards(answer: Answer, turn: int, briefs: dict[str, BriefInfo]) -> str:
     if not answer.citations:
         return '<p class="bq-meta">This answer cites no passage.</p>'
     by_n: dict[int, list[Citation]] = {}
@@ -444,29 +528,41 @@ def _md(text: str) -> str:
 
 
 def example_questions(qa: BriefQA, limit: int = 4) -> list[str]:
-    """Questions the indexed briefs do answer, drawn from their section headings.
+    """Questions the indexed briefs do answer: one about a whole brief, then some drawn
+    from their section headings.
 
-    Each candidate is asked of the engine and kept only if it is answered, so an example
-    never leads a new user to a refusal.
+    Each candidate is asked of the engine and kept only if it is answered with full
+    confidence, every sentence supported, so an example never leads a new user to a
+    refusal or to a low-confidence answer.
     """
     found: list[str] = []
-    tried = 0
-    for info in qa.documents():
-        for section in (*info.sections, None):
-            if len(found) >= limit or tried >= 3 * limit:
-                return found
-            topic = section.lower() if section else _short(info.title)
-            candidate = f"What does the brief say about {topic}?"
-            if section is None:
-                candidate = f"What is the brief “{_short(info.title)}” about?"
-            tried += 1
-            try:
-                answer = qa.ask(candidate, filters=Filters(doc_ids=(info.doc_id,)))
-            except BriefQAError:
-                continue
-            if not answer.refused and not answer.unsupported and candidate not in found:
-                found.append(candidate)
+    for candidate, info, filters in itertools.islice(_candidates(qa.documents()), 3 * limit):
+        if len(found) >= limit:
+            break
+        try:
+            answer = qa.ask(candidate, filters=filters)
+        except BriefQAError:
+            continue
+        sure = answer.outcome == "answered" and not answer.unsupported
+        own = all(c.doc_id == info.doc_id for c in answer.citations)
+        if sure and own and candidate not in found:
+            found.append(candidate)
     return found
+
+
+def _candidates(docs: Sequence[BriefInfo]) -> Iterator[tuple[str, BriefInfo, Filters | None]]:
+    if docs:
+        # Asked as a user clicking it asks it: unfiltered, so it must name its brief
+        # unless the archive holds only one.
+        if len(docs) == 1:
+            yield "What is this brief about?", docs[0], None
+        elif docs[0].number:
+            yield f"What is brief {docs[0].number} about?", docs[0], None
+    for info in docs:
+        only = Filters(doc_ids=(info.doc_id,))
+        for section in info.sections:
+            yield f"What does the brief say about {section.lower()}?", info, only
+        yield f"What is the brief “{_short(info.title)}” about?", info, only
 
 
 def _short(title: str, words: int = 8) -> str:
@@ -487,6 +583,20 @@ def _brief_index(qa: BriefQA, answers: Sequence[Answer]) -> dict[str, BriefInfo]
         with contextlib.suppress(NotFound):  # removed since it was cited
             index[doc_id] = qa.brief(doc_id)
     return index
+
+
+def _add_turn(
+    chat: list[dict[str, Any]], state: dict[str, Any], answer: Answer
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``chat`` with ``answer`` as its last message, and the session that knows which
+    message holds it (for ratings) and the answer itself (for follow-ups and sources)."""
+    turn = len(state["answers"])
+    chat = [*chat, {"role": "assistant", "content": render_answer(answer, turn)}]
+    state = {
+        "answers": [*state["answers"], answer],
+        "by_message": {**state["by_message"], len(chat) - 1: turn},
+    }
+    return chat, state
 
 
 def _new_session() -> dict[str, Any]:

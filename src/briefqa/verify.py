@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .embeddings import Embedder, Vectors
+from .passages import passage_sentences, split_markers, squash
 from .schema import Citation, Hit
 from .text import content_terms, names, sentence_spans, term_overlap, with_marker
 
@@ -24,30 +25,9 @@ from .text import content_terms, names, sentence_spans, term_overlap, with_marke
 #: catching those needs an entailment model, which is not available offline.
 SUPPORT_THRESHOLD = 0.5
 
-_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 # Markers written after the full stop ("... Tokyo. [1] Next") belong to the sentence before.
 _TRAILING_MARKERS = re.compile(r"([.!?…][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?…])")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-@dataclass(frozen=True)
-class PassageSentence:
-    """A sentence of a retrieved chunk, with offsets into its brief's text."""
-
-    hit: int  # index into the context list
-    text: str
-    start: int
-    end: int
-
-
-def passage_sentences(hits: Sequence[Hit]) -> list[PassageSentence]:
-    """The sentences of each hit, located in their briefs (brief offsets)."""
-    out = []
-    for i, hit in enumerate(hits):
-        for start, end in sentence_spans(hit.text):
-            out.append(PassageSentence(i, hit.text[start:end], hit.start + start, hit.start + end))
-    return out
 
 
 @dataclass(frozen=True)
@@ -56,18 +36,6 @@ class Verified:
     citations: tuple[Citation, ...]
     unsupported: tuple[str, ...]
     cited: tuple[int, ...]  # context indexes; display number n is cited[n - 1] + 1
-
-
-def _squash(text: str) -> str:
-    # Markers out too: an extractive claim is its passage sentence less the brief's own
-    # footnote references.
-    return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(_MARKER.sub("", text).split()))
-
-
-def split_markers(sentence: str) -> tuple[str, list[int]]:
-    """A sentence without its ``[n]`` markers, and the numbers they held."""
-    numbers = [int(n) for group in _MARKER.findall(sentence) for n in re.split(r"[,;]", group)]
-    return _MARKER.sub("", sentence).strip(), numbers
 
 
 def support(claim: str, claim_vector: Vectors, passage: str, passage_vector: Vectors) -> float:
@@ -100,11 +68,11 @@ def verify(draft: str, hits: Sequence[Hit], embedder: Embedder) -> Verified:
     sentence_vectors = embedder.embed([s.text for s in sentences])
     # A claim quoted from a passage (every extractive one) reuses that sentence's vector,
     # even when only spacing differs ("sent ." in tokenised text); others are encoded.
-    known = {_squash(s.text): v for s, v in zip(sentences, sentence_vectors, strict=True)}
-    fresh = [c for c, _ in claims if _squash(c) not in known]
+    known = {squash(s.text): v for s, v in zip(sentences, sentence_vectors, strict=True)}
+    fresh = [c for c, _ in claims if squash(c) not in known]
     if fresh:
-        known.update(zip(map(_squash, fresh), embedder.embed(fresh), strict=True))
-    claim_vectors = [known[_squash(c)] for c, _ in claims]
+        known.update(zip(map(squash, fresh), embedder.embed(fresh), strict=True))
+    claim_vectors = [known[squash(c)] for c, _ in claims]
 
     # Markers are renumbered in order of first use, so that [1] is the first source listed.
     cited: list[int] = []

@@ -1,0 +1,915 @@
+"""Whole-brief and archive questions, answered from a brief's structure and the manifest.
+
+"What is this brief about?", "What does it recommend for Poland?", "When was bulletin 116
+published?" and "Which briefs do we have since 2023?" are the first questions staff ask,
+and a passage search answers them badly: their answer is the lead paragraph, a named
+section, or a field of the manifest, not the passage most similar to the question.
+
+:func:`classify` recognises such a question; :class:`Overview` finds the brief it means
+(named by number, date or title, the only brief, the brief the filters allow, or the one
+whose passages fit its topic best) and returns a :class:`Plan`: the passages to cite and,
+for the extractive answerer, which of their sentences answer. Metadata answers (title,
+date, the archive's list) are written here from the manifest, each fact cited to the
+brief's "about" card: a passage made of its manifest fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from .manifest import Manifest
+from .schema import BriefInfo, Chunk, Citation, Filters, Hit
+from .store import VectorStore
+from .text import content_terms, names, root, roots, sentence_spans, with_marker
+
+IntentKind = Literal[
+    "summary",
+    "takeaways",
+    "conclusions",
+    "recommendations",
+    "section",
+    "field",
+    "archive",
+    "which_brief",
+]
+FieldName = Literal["title", "number", "date", "authors", "sections"]
+
+#: Most sentences a whole-brief answer quotes (a lead paragraph is three to five).
+BRIEF_SENTENCES = 5
+#: Most briefs an archive answer lists one by one.
+LISTED_BRIEFS = 10
+#: Section name of an about card's passage.
+ABOUT = "About this brief"
+
+_DOC = r"(?:brief|bulletin|paper|report|document|publication|analysis|commentary)"
+# The brief as a question refers to it: "this brief", "the bulletin's", "bulletin 116".
+# "the NATO Indo-Pacific brief", "our latest bulletin": a few names or such words may
+# stand between the article and the noun; a quoted title names a brief too.
+_DESCRIBED = r"(?:(?-i:[A-Z][\w’'-]*)\s+|(?:latest|last|new|recent|newest|first)\s+){0,4}"
+_THE_DOC = (
+    rf"(?:(?:this|the|that|our)\s+{_DESCRIBED}{_DOC}(?:’s|'s)?|{_DOC}\s+(?:no\.?\s*|#)?\d+|"
+    r"[\"“‘'][^\"”’']{8,}[\"”’'])"
+)
+_THIS = rf"(?:{_THE_DOC}|it|its)"
+_I = re.I
+
+# Field questions must be about the brief itself: "who wrote this brief?", not "who wrote
+# Pride and Prejudice?".
+_FIELD_PATTERNS: tuple[tuple[FieldName, re.Pattern[str]], ...] = (
+    (
+        "authors",
+        re.compile(
+            rf"\bwho (?:wrote|authored|is behind|prepared)\s+{_THIS}\b|"
+            rf"\bauthors? of {_THE_DOC}|\b{_THE_DOC}\s+authors?\b|"
+            rf"\bwho (?:is|are|was|were) (?:the )?authors? of {_THIS}\b|"
+            rf"\bwho (?:is|are) {_THIS} (?:by|from)\b|\b{_THE_DOC}\b.*\bwritten by\b",
+            _I,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            rf"\bwhen\b.*{_THE_DOC}.*\b(?:publish|release|issu|writt|wrote|dated|came out|"
+            rf"appear|come out|put out)\w*|^\s*when (?:was|is) it (?:published|released|issued|"
+            rf"written|dated|out)\b|\bpublication date\b|\bdate of {_THE_DOC}|"
+            rf"\b(?:what|which) (?:date|day|year|month)\b.*\b{_THE_DOC}\b.*\b(?:publish|releas|"
+            rf"issu|writt|dated)\w*|\bhow (?:old|recent) is {_THE_DOC}|"
+            rf"\bwhen (?:is|was) {_THE_DOC} (?:from|dated)\b|\b{_THE_DOC}\s+date\b|"
+            rf"\b(?:what|which) (?:date|day) (?:is|was) {_THE_DOC}",
+            _I,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            rf"\b(?:what|which) (?:is the )?(?:number|issue number|no\.?) (?:of|is) {_THIS}|"
+            rf"\bnumber of {_THE_DOC}|\b{_THE_DOC}\s+number\b|\bwhat number is {_THIS}\b|"
+            rf"\b{_DOC} number\b",
+            _I,
+        ),
+    ),
+    (
+        "title",
+        re.compile(
+            rf"\btitle of {_THE_DOC}|\b{_THE_DOC}\s+title\b|^\s*what(?:’s|'s| is) it called\b|"
+            rf"\bwhat(?:’s|'s| is| was) {_THE_DOC} "
+            rf"(?:called|named|entitled|titled)\b|\bname of {_THE_DOC}|\b{_THE_DOC}\s+name\b|"
+            rf"\bhow is {_THIS} (?:called|titled)\b|\bwhat (?:is|'s) the title\b",
+            _I,
+        ),
+    ),
+    (
+        "sections",
+        re.compile(
+            rf"\b(?:what|which|how many) (?:sections|headings|parts|chapters)\b.*\b{_THIS}\b|"
+            rf"\b(?:sections|headings|structure|outline|table of contents|chapters) of {_THIS}\b|"
+            rf"\bhow is {_THIS} (?:structured|organi[sz]ed|divided|laid out)\b|"
+            rf"\b{_THE_DOC}\s+(?:sections|headings|structure|outline)\b",
+            _I,
+        ),
+    ),
+)
+_ARCHIVE = re.compile(
+    rf"\b(?:which|what) {_DOC}s (?:do|does|did) (?:we|you|i|the institute|the archive)\b|"
+    rf"\b(?:which|what) {_DOC}s (?:are|were|exist|have been|are there|can i)\b|"
+    rf"\b(?:list|show|name|give)\b.{{0,20}}\b{_DOC}s\b|\bhow many {_DOC}s\b|"
+    rf"\b(?:in|of) the (?:archive|collection|library)\b|"
+    rf"\bwhat (?:do|does) (?:we|you|the institute) have\b|\bwhat is (?:available|archived)\b|"
+    rf"\b(?:any|all|our) {_DOC}s\b|\b{_DOC}s (?:published |written )?(?:since|after|before|"
+    rf"from|in) (?:19|20)\d\d\b|\b{_DOC}s (?:on|about) [\w -]+\??$",
+    _I,
+)
+_WHICH_BRIEF = re.compile(
+    rf"\b(?:which|what) {_DOC}s? (?:discuss|cover|deal|address|mention|talk|is about|"
+    rf"are about|analy|examin|focus|look|write|explain|describe|concern|treat)\w*\b|"
+    rf"\b(?:is there|do (?:we|you) have) an? {_DOC} (?:on|about|that|which|discussing|"
+    rf"covering)\b|\bwhere (?:can i|do i|to) find\b.*\b(?:on|about)\b|"
+    rf"\bin which {_DOC}\b",
+    _I,
+)
+_TAKEAWAYS = re.compile(r"\btake-?aways?\b|\bbottom line\b|\blessons?\b|\bkey messages?\b", _I)
+_SUMMARY = re.compile(
+    rf"\bwhat(?:’s|'s| is| are)\s+{_THIS}\s+(?:mainly |mostly |really |all )?about\b|"
+    r"\bsummar(?:y|ies|ise|ize|ised|ized|ising|izing)\b|"
+    r"\b(?:main|central|key|core|overall|principal|major)\s+(?:point|points|argument|"
+    r"arguments|idea|ideas|message|thesis|claim|claims|finding|findings|theme|themes|topic|"
+    r"topics|issue|issues|insight|insights|focus)\b|"
+    r"\b(?:gist|overview|abstract|tl;?dr|synopsis|in a nutshell)\b|"
+    rf"\bwhat (?:does|do) {_THIS} (?:argue|cover|discuss|deal with|address|examine|"
+    rf"analy[sz]e|say|tell us|focus on)\s*\??$|\bwhat (?:is|was) {_THIS}\s*(?:about)?\s*\??$|"
+    rf"\bwhat (?:is|are) {_THIS} (?:topic|subject|purpose|aim|focus)\b",
+    _I,
+)
+_CONCLUSIONS = re.compile(r"\bconclu(?:sion|sions|de|des|ded|ding)\b|\bfindings\b|\boutlook\b", _I)
+_RECOMMENDATIONS = re.compile(
+    rf"\brecommend\w*\b|\badvi[sc]\w*\b|\bwhat (?:should|must|ought)\b|"
+    rf"\bpolicy (?:options|proposals|implications|advice)\b|\bwhat (?:does|do) {_THIS} "
+    rf"(?:propose|suggest|urge|call for)\b|\bwhat (?:is|are) (?:the )?(?:proposals?|"
+    rf"suggestions?)\b",
+    _I,
+)
+_SAY_ABOUT = re.compile(
+    rf"\bwhat (?:does|do) {_THIS} (?:say|write|state|tell us|argue|report|note)\s+"
+    rf"(?:about|on|regarding|concerning|of|is|are)\s+(?P<topic>.+?)\??$",
+    _I,
+)
+# "…of the brief about the AP4", "…of bulletin 116": how a question names its brief,
+# which says nothing about what it asks.
+_NAMING = re.compile(
+    rf"\b(?:of|in|from|for)?\s*{_THE_DOC}(?:\s+(?:about|on|regarding|concerning|of|from|"
+    rf"dated|titled|called|published)\s+.*)?$|\b{_THE_DOC}\b",
+    _I,
+)
+# Words that only say what kind of whole-brief answer is wanted.
+_INTENT_WORDS = frozenset(
+    """summary summaries summarise summarize summarised summarized summarising
+    summarizing about main central key core overall principal major point argument
+    idea message thesis claim finding theme topic issue insight focus gist overview
+    abstract synopsis nutshell takeaway take-away take-aways takeaways bottom line lesson
+    conclusion conclude concluded concluding outlook recommend recommendation recommends
+    advise advice advisable should must ought propose proposal suggest suggestion policy
+    option implication urge call brief bulletin paper report document publication analysis
+    commentary say says tell us argue cover discuss deal address examine analyse analyze
+    purpose aim subject give me please short quick briefly overall whole entire make
+    member members country countries government state states policymaker policymakers
+    ally allies actor actors do tl dr tldr section sections part chapter heading""".split()
+)
+# Words of a section heading and the words a question uses for it.
+_SECTION_WORDS: dict[str, tuple[str, ...]] = {
+    "limitation": (
+        "limitation",
+        "challenge",
+        "constraint",
+        "obstacle",
+        "barrier",
+        "difficulty",
+        "weakness",
+        "drawback",
+    ),
+    "opportunit": ("opportunity", "prospect", "benefit", "advantage"),
+    "conclu": ("conclusion", "takeaway", "outlook"),
+    "recommend": ("recommendation", "proposal"),
+    "basis": ("basis", "foundation", "rationale"),
+    "background": ("background",),
+}
+_CONCLUDING_HEADING = re.compile(
+    r"conclu|outlook|way forward|final (?:remarks|thoughts)|takeaways|implications|summary", _I
+)
+_RECOMMENDING_HEADING = re.compile(r"recommend|policy (?:options|implications)|proposals", _I)
+_LEAD_HEADING = re.compile(r"^(?:summary|executive summary|abstract|key points|in brief)$", _I)
+# A sentence that recommends: "should", "it is advisable", "it is in Poland's interest to".
+_RECOMMENDING = re.compile(
+    r"\bshould\b|\bought to\b|\bmust\b|\bneeds? to\b|\bit is (?:advisable|recommended|"
+    r"necessary|essential|important|worth|crucial|vital|desirable)\b|"
+    r"\bin (?:the )?[\w’'. -]{0,40}?\binterests? (?:to|that)\b|\brecommend\w*\b|"
+    r"\bcalls? (?:for|on)\b|\burges?\b|\brequires? [\w’' ]{1,30}? to\b|\bis advisable\b",
+    _I,
+)
+# Question words that frame the request rather than say what it is about.
+_FRAME = frozenset(
+    """brief briefs bulletin bulletins paper papers report reports document documents
+    publication publications analysis text commentary note notes archive collection
+    library index corpus list show name have available discuss discusses discussed cover
+    covers covered mention mentions mentioned deal deals talk talks address addresses
+    concern concerns concerning write writes written publish published say says tell
+    regarding related relate relating topic subject many much one ones any all our institute
+    since after before from year years month latest recent newest oldest do does""".split()
+)
+# Words that ask for a section without narrowing it: "What opportunities does the brief
+# identify?", "List the main limitations it mentions."
+_ASKING = frozenset(
+    root(w)
+    for w in """identify identified mention mentioned describe described discuss discussed
+    see sees list outline give main key major biggest principal say says point points highlight
+    highlighted note noted raise raised present presented explain explained name named
+    what which does do are is brief bulletin paper report document it its""".split()
+)
+_MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
+_YEAR = r"(?:19|20)\d\d"
+_DATE_WORDS = re.compile(
+    rf"\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m1>{'|'.join(_MONTHS)})\s+(?P<y1>{_YEAR})\b|"
+    rf"\b(?P<m2>{'|'.join(_MONTHS)})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y2>{_YEAR})\b|"
+    rf"\b(?P<y3>{_YEAR})-(?P<m3>\d\d)-(?P<d3>\d\d)\b|"
+    rf"\b(?P<d4>\d{{1,2}})[./](?P<m4>\d{{1,2}})[./](?P<y4>{_YEAR})\b",
+    _I,
+)
+_NUMBER = re.compile(
+    r"(?:\b(?:no|nr|number|issue|bulletin|brief|paper|report)\.?\s*|#)(?P<n>\d{1,5})\b", _I
+)
+# A brief named by number or date: "bulletin 116", "the brief of 24 August 2023".
+_NAMED_BY = re.compile(
+    rf"\b(?:the |this |that )?(?:{_DOC}\s+(?:no\.?\s*|number\s+|#)?\d{{1,5}}|"
+    rf"(?:no|nr|number|issue)\.?\s*\d{{1,5}})\b|\b(?:the |this )?{_DOC}\s+(?:of|from|dated)\s+"
+    rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?(?:{'|'.join(_MONTHS)})\s+(?:\d{{1,2}},?\s+)?{_YEAR}\b",
+    _I,
+)
+_RANGE = re.compile(
+    rf"\b(?P<op>since|after|from|before|until|till|in|during|of)\s+"
+    rf"(?:(?P<month>{'|'.join(_MONTHS)})\s+)?(?P<year>{_YEAR})\b|"
+    r"\b(?P<rel>this|last|past) (?P<unit>year|month)\b",
+    _I,
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a whole-brief or archive question asks for."""
+
+    kind: IntentKind
+    field: FieldName | None = None
+    topic: str = ""  # what the question is about, framing words removed
+    #: Roots of what the question asks beyond the kind of answer (see :func:`_specific`).
+    specific: frozenset[str] = frozenset()
+
+
+def classify(question: str) -> Intent | None:
+    """The whole-brief or archive intent of ``question``, or None for a question that a
+    passage search should answer ("Which country opposed the office in Tokyo?").
+
+    Whole-brief intents fire only when the question asks for nothing more specific than
+    the kind of answer ("What are the conclusions of bulletin 116?"): "What will NATO
+    remain, according to the conclusions?" is searched for inside the conclusions, and
+    "What should Polish policymakers understand about Asia?" is a search.
+    """
+    q = question.strip()
+    for name, pattern in _FIELD_PATTERNS:
+        if pattern.search(q):
+            return Intent("field", field=name)
+    if _ARCHIVE.search(q):
+        return Intent("archive", topic=_topic(q))
+    if _WHICH_BRIEF.search(q):
+        return Intent("which_brief", topic=_topic(q))
+    extra = _specific(q)
+    if _RECOMMENDATIONS.search(q):
+        # Whom the recommendations are for may be named: "What does it recommend for Poland?"
+        return Intent("recommendations") if not extra - roots(" ".join(names(q))) else None
+    if _TAKEAWAYS.search(q) and not extra:
+        return Intent("takeaways")
+    if _CONCLUSIONS.search(q) and not _asks_fact(q):
+        return Intent("conclusions", topic=q if extra else "")
+    if _SUMMARY.search(q) and not extra:
+        return Intent("summary")
+    named = {root(w) for words in _SECTION_WORDS.values() for w in words}
+    said = _SAY_ABOUT.search(q)
+    if said:
+        return Intent("section", topic=said.group("topic"), specific=frozenset(extra - named))
+    if roots(q) & named and not _asks_fact(q):
+        # Whether it asks for the section or for something in it is known only once
+        # the brief is: see Overview.plan.
+        return Intent("section", topic=q, specific=frozenset(extra - named))
+    return None
+
+
+def _specific(question: str) -> set[str]:
+    """What ``question`` asks about beyond the kind of whole-brief answer it wants and
+    the brief it names: empty for "What are the key takeaways of bulletin 116?"."""
+    text = _NAMING.sub(" ", question)
+    text = _NUMBER.sub(" ", _RANGE.sub(" ", _DATE_WORDS.sub(" ", text)))
+    generic = {root(w) for w in _INTENT_WORDS} | _ASKING
+    return {r for r in roots(text) if r not in generic and not r.isdigit()}
+
+
+def _asks_fact(question: str) -> bool:
+    """A who/when/where/how-many question wants a fact, even if it says "conclusion"."""
+    return re.match(r"\s*(?:who|whom|when|where|how (?:many|much))\b", question, _I) is not None
+
+
+def _topic(question: str) -> str:
+    """The question's subject: its content words less the framing ("Which briefs do we
+    have on China since 2023?" → "china")."""
+    text = _RANGE.sub(" ", _DATE_WORDS.sub(" ", question))
+    words = [w for w in content_terms(text) if w not in _FRAME and not w.isdigit()]
+    return " ".join(words)
+
+
+def long_date(iso: str | None) -> str:
+    """2023-08-24 → "24 August 2023" (as a reader writes it); other text is kept."""
+    try:
+        day = date.fromisoformat(iso or "")
+    except ValueError:
+        return iso or ""
+    return f"{day.day} {_MONTHS[day.month - 1].capitalize()} {day.year}"
+
+
+def question_dates(question: str) -> set[str]:
+    """ISO dates written in ``question`` in any of the usual ways."""
+    found = set()
+    for m in _DATE_WORDS.finditer(question):
+        g = m.groupdict()
+        try:
+            if g["y1"]:
+                day = date(int(g["y1"]), _MONTHS.index(g["m1"].lower()) + 1, int(g["d1"]))
+            elif g["y2"]:
+                day = date(int(g["y2"]), _MONTHS.index(g["m2"].lower()) + 1, int(g["d2"]))
+            elif g["y3"]:
+                day = date(int(g["y3"]), int(g["m3"]), int(g["d3"]))
+            else:
+                day = date(int(g["y4"]), int(g["m4"]), int(g["d4"]))
+        except ValueError:
+            continue
+        found.add(day.isoformat())
+    return found
+
+
+def date_range(question: str, today: date | None = None) -> tuple[str | None, str | None]:
+    """The publication dates an archive question allows: "since 2023" → (2023-01-01,
+    None), "before March 2024" → (None, 2024-02-29), "last year" → that year."""
+    today = today or date.today()
+    start: str | None = None
+    end: str | None = None
+    for m in _RANGE.finditer(question):
+        if m.group("rel"):
+            if m.group("unit") == "year":
+                year = today.year - (m.group("rel").lower() in ("last",))
+                lo, hi = date(year, 1, 1), date(year, 12, 31)
+                if m.group("rel").lower() == "past":
+                    lo, hi = today.replace(year=today.year - 1), today
+            else:
+                month = today.month - (m.group("rel").lower() != "this")
+                year = today.year - (month < 1)
+                month = month % 12 or 12
+                lo, hi = date(year, month, 1), _month_end(year, month)
+                if m.group("rel").lower() == "past":
+                    lo = today.replace(day=1)
+                    hi = today
+            start, end = lo.isoformat(), hi.isoformat()
+            continue
+        year = int(m.group("year"))
+        named = m.group("month")
+        first = date(year, _MONTHS.index(named.lower()) + 1 if named else 1, 1)
+        last = _month_end(year, first.month) if named else date(year, 12, 31)
+        op = m.group("op").lower()
+        if op in ("since", "from"):
+            start = first.isoformat()
+        elif op == "after":
+            start = date.fromordinal(last.toordinal() + 1).isoformat()
+        elif op in ("before",):
+            end = date.fromordinal(first.toordinal() - 1).isoformat()
+        elif op in ("until", "till"):
+            end = last.isoformat()
+        else:  # "in 2023", "of 2023"
+            start, end = first.isoformat(), last.isoformat()
+    return start, end
+
+
+def _month_end(year: int, month: int) -> date:
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return date.fromordinal(following.toordinal() - 1)
+
+
+def about_card(info: BriefInfo) -> Hit:
+    """The brief's manifest fields as a citable passage (section :data:`ABOUT`; its
+    offsets are into this text, not the brief's)."""
+    lines = [f"Title: {info.title}"]
+    if info.number:
+        lines.append(f"Number: {info.number}")
+    if info.date:
+        lines.append(f"Published: {long_date(info.date)}")
+    if info.authors:
+        lines.append("Authors: " + ", ".join(info.authors))
+    if info.sections:
+        lines.append("Sections: " + "; ".join(info.sections))
+    text = "\n".join(lines)
+    return Hit(f"{info.doc_id}#about", info.doc_id, info.title, text, 1.0, 0, len(text), ABOUT)
+
+
+def _line(card: Hit, prefix: str) -> tuple[str, int, int]:
+    """The card line starting with ``prefix``, with its offsets."""
+    start = card.text.find(prefix)
+    if start < 0:
+        return card.text.split("\n", 1)[0], 0, card.text.find("\n") % (len(card.text) + 1)
+    end = card.text.find("\n", start)
+    end = len(card.text) if end < 0 else end
+    return card.text[start:end], start, end
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a brief, located in one of its chunks."""
+
+    hit: Hit
+    text: str
+    start: int  # brief offsets
+    end: int
+    section: str | None
+    opens_paragraph: bool
+
+
+@dataclass
+class Plan:
+    """How a whole-brief or archive question is answered.
+
+    ``passages`` are what the answer cites ([n] = position + 1). ``quotes`` are the
+    sentences an extractive answer quotes, best first, as (passage index, sentence);
+    ``text``/``citations`` are set instead for answers written from the manifest. With
+    neither, the answerer chooses among ``passages`` as it does for a search.
+    ``doc_id`` is the brief the question was resolved to, if one.
+    """
+
+    intent: Intent
+    passages: list[Hit]
+    quotes: list[tuple[int, str]] = field(default_factory=list)
+    text: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    doc_id: str | None = None
+    #: ``text`` says the brief lacks what was asked (no authors named): a refusal.
+    lacking: bool = False
+
+    @property
+    def written(self) -> bool:
+        return bool(self.text)
+
+    @property
+    def kind(self) -> str:
+        """:attr:`Answer.kind` of its answer: ``"archive"`` or ``"brief"``."""
+        return "archive" if self.intent.kind in ("archive", "which_brief") else "brief"
+
+
+Search = Callable[[str, int, Filters | None], list[Hit]]
+
+
+class Overview:
+    """Answers whole-brief and archive questions from the manifest and a brief's chunks."""
+
+    def __init__(self, manifest: Manifest, store: VectorStore, search: Search) -> None:
+        self.manifest = manifest
+        self.store = store
+        self.search = search  # hybrid retrieval: (question, k, filters) -> hits
+        self._cache: tuple[int, list[BriefInfo]] | None = None
+
+    # ------------------------------------------------------------------ briefs
+
+    def briefs(self, filters: Filters | None = None) -> list[BriefInfo]:
+        """The briefs ``filters`` allow, newest first (cached per index generation)."""
+        generation = self.manifest.generation()
+        if self._cache is None or self._cache[0] != generation:
+            self._cache = (generation, self.manifest.briefs())
+        infos = self._cache[1]
+        if filters is None:
+            return list(infos)
+        allowed = set(filters.doc_ids) if filters.doc_ids else None
+        return [
+            b
+            for b in infos
+            if (allowed is None or b.doc_id in allowed)
+            and (filters.date_from is None or (b.date or "") >= filters.date_from)
+            and (filters.date_to is None or (b.date or "9999") <= filters.date_to)
+        ]
+
+    def named(self, question: str, briefs: Sequence[BriefInfo]) -> BriefInfo | None:
+        """The brief ``question`` names by number ("bulletin 116"), date ("of 24 August
+        2023") or title (most of its words, or quoted), if exactly one matches."""
+        numbers = {m.group("n") for m in _NUMBER.finditer(question)}
+        dates = question_dates(question)
+        asked = roots(question)
+        quoted = {q.lower() for q in re.findall(r"[\"“‘']([^\"”’']{8,})[\"”’']", question)}
+        matches = []
+        for info in briefs:
+            title_roots = roots(info.title)
+            by_title = bool(title_roots) and (
+                len(title_roots & asked) >= max(3, 0.8 * len(title_roots))
+                or any(q in info.title.lower() for q in quoted)
+            )
+            if (info.number and info.number in numbers) or (info.date in dates) or by_title:
+                matches.append(info)
+        return matches[0] if len(matches) == 1 else None
+
+    def resolve(self, question: str, filters: Filters | None) -> BriefInfo | None:
+        """The brief a whole-brief question is about: the one it names, the only one
+        allowed, or the one whose passages fit the question best."""
+        briefs = self.briefs(filters)
+        if not briefs:
+            return None
+        named = self.named(question, briefs)
+        if named is not None:
+            return named
+        if len(briefs) == 1:
+            return briefs[0]
+        hits = self.search(question, 5, filters)
+        if not hits:
+            return briefs[0]
+        by_id = {b.doc_id: b for b in briefs}
+        return by_id.get(hits[0].doc_id, briefs[0])
+
+    def scope(self, question: str, filters: Filters | None) -> tuple[str, Filters | None]:
+        """A search question about a brief it names ("What does bulletin 117 say about
+        Poland?"): the question with the name replaced by "the brief", which the search
+        need not look for, and ``filters`` narrowed to that brief, so that the answer
+        stays inside it."""
+        briefs = self.briefs(filters)
+        named = self.named(question, briefs)
+        if named is None:
+            return question, filters
+        plain = _NAMED_BY.sub("the brief", question)
+        base = filters or Filters()
+        return plain, Filters((named.doc_id,), base.date_from, base.date_to)
+
+    def sentences(self, info: BriefInfo) -> list[Sentence]:
+        """The brief's sentences in reading order, each once (chunks overlap)."""
+        chunks = sorted(self.store.get(self.manifest.chunk_ids(info.doc_id)), key=lambda c: c.start)
+        found: dict[int, tuple[Hit, int, int]] = {}  # brief start -> (hit, start, end)
+        for chunk in chunks:
+            hit = Hit.of(chunk, 1.0)
+            for a, b in sentence_spans(chunk.text):
+                found.setdefault(chunk.start + a, (hit, chunk.start + a, chunk.start + b))
+        out: list[Sentence] = []
+        last: tuple[Hit, int, int] | None = None
+        for _, (hit, start, end) in sorted(found.items()):
+            # A paragraph opens after a line break or a new section. The gap between two
+            # sentences may fall between chunks: paragraphs are joined by a blank line,
+            # so a gap of two characters or more that no chunk shows is one too.
+            opens = last is None or last[0].section != hit.section
+            if not opens and last is not None:
+                gap = _between(chunks, last[2], start)
+                opens = "\n" in gap if gap is not None else start - last[2] >= 2
+            out.append(
+                Sentence(
+                    hit,
+                    hit.text[start - hit.start : end - hit.start],
+                    start,
+                    end,
+                    hit.section,
+                    opens,
+                )
+            )
+            last = (hit, start, end)
+        return out
+
+    # ------------------------------------------------------------------ plans
+
+    def plan(self, question: str, intent: Intent, filters: Filters | None) -> Plan | None:
+        """How to answer ``question``; None when it is not a whole-brief question after
+        all (a section the brief does not have: search for it instead)."""
+        if intent.kind == "archive":
+            return self._archive(question, intent, filters)
+        if intent.kind == "which_brief":
+            return self._which(question, intent, filters)
+        info = self.resolve(question, filters)
+        if info is None:
+            return None
+        if intent.kind == "field":
+            return self._field(intent, info)
+        sentences = self.sentences(info)
+        if not sentences:
+            return None
+        chosen: list[Sentence]
+        if intent.kind == "summary":
+            chosen = _lead(sentences)
+        elif intent.kind == "takeaways":
+            # The conclusions' gist, then the lead's first sentence for what they are about.
+            ending = _topic_sentences(_concluding(sentences))[: BRIEF_SENTENCES - 1]
+            chosen = ending + [s for s in _lead(sentences)[:1] if s not in ending]
+        elif intent.kind == "conclusions" and intent.topic:
+            # "What will NATO remain, according to the conclusions?": the answerer picks
+            # the concluding section's sentences that fit the question.
+            concluding = _concluding(sentences)
+            hits = list(dict.fromkeys(s.hit for s in concluding))
+            return Plan(intent, hits, doc_id=info.doc_id)
+        elif intent.kind == "conclusions":
+            chosen = _topic_sentences(_concluding(sentences))
+        elif intent.kind == "recommendations":
+            chosen = _recommending(sentences, question, info)
+        else:
+            part = _section(sentences, intent.topic or question, info)
+            if part is None:
+                return None
+            # "What are the limitations of NATO's cooperation with the AP4?" asks for the
+            # section, qualified by the brief's own subject (its title and first
+            # sentence); "…a challenge to NATO's collaboration…" asks for a fact: search.
+            own = roots(info.title) | roots(_lead(sentences)[0].text) | roots(part[0].section or "")
+            if intent.specific - own:
+                return None
+            chosen = _topic_sentences(part)
+        if not chosen:
+            return None
+        return _quoting(intent, chosen[:BRIEF_SENTENCES], info.doc_id)
+
+    def digest(self, info: BriefInfo) -> Plan | None:
+        """A brief's summary for its reader: the lead, then the first sentence of each
+        paragraph of its conclusions."""
+        sentences = self.sentences(info)
+        if not sentences:
+            return None
+        lead = _lead(sentences)
+        ending = [s for s in _topic_sentences(_concluding(sentences)) if s not in lead]
+        return _quoting(Intent("summary"), lead[:BRIEF_SENTENCES] + ending[:4], info.doc_id)
+
+    def _field(self, intent: Intent, info: BriefInfo) -> Plan:
+        card = about_card(info)
+        title = f"“{info.title}”" + (f" (No. {info.number})" if info.number else "")
+        lacking = False
+        match intent.field:
+            case "date" if info.date:
+                fact, line = f"{title} was published on {long_date(info.date)}.", "Published:"
+            case "number" if info.number:
+                fact, line = f"“{info.title}” is No. {info.number}.", "Number:"
+            case "authors" if info.authors:
+                fact, line = f"{title} was written by {', '.join(info.authors)}.", "Authors:"
+            case "sections" if info.sections:
+                parts = list(info.sections)
+                listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+                fact, line = f"{title} has {len(parts)} sections: {listed}.", "Sections:"
+            case "sections":
+                fact, line = f"{title} has no section headings.", "Title:"
+            case "date" | "number" | "authors":
+                # The brief does not say: a refusal that names what is missing.
+                missing = {"date": "a publication date", "number": "a number"}
+                what = missing.get(intent.field or "", "the names of its authors")
+                fact, line, lacking = f"{title} does not give {what}.", "Title:", True
+            case _:
+                extra = f", published on {long_date(info.date)}" if info.date else ""
+                fact, line = f"The brief is titled “{info.title}”{extra}.", "Title:"
+        if lacking:  # nothing to cite: the card is shown as the nearest passage
+            return Plan(intent, [card], text=fact, doc_id=info.doc_id, lacking=True)
+        return _written(intent, [card], [(fact, card, line)], info.doc_id)
+
+    def _archive(self, question: str, intent: Intent, filters: Filters | None) -> Plan:
+        lo, hi = date_range(question)
+        base = filters or Filters()
+        narrowed = Filters(
+            base.doc_ids,
+            max(filter(None, (lo, base.date_from)), default=None),
+            min(filter(None, (hi, base.date_to)), default=None),
+        )
+        briefs = self.briefs(narrowed)
+        if intent.topic and briefs:
+            briefs = self._on_topic(intent.topic, briefs, narrowed)
+        when = _when(narrowed)
+        about = f" on {intent.topic}" if intent.topic else ""
+        if not briefs:
+            text = f"The archive holds no briefs{about}{when}."
+            return Plan(intent, [], text=text)
+        count = f"{len(briefs)} brief" + ("s" if len(briefs) != 1 else "")
+        facts: list[tuple[str, Hit, str]] = []
+        cards = [about_card(b) for b in briefs[:LISTED_BRIEFS]]
+        for info, card in zip(briefs, cards, strict=False):
+            facts.append((_label(info) + ".", card, "Title:"))
+        intro = f"The archive holds {count}{about}{when}"
+        intro += ":" if len(briefs) <= LISTED_BRIEFS else f"; the {LISTED_BRIEFS} newest:"
+        plan = _written(intent, cards, facts, None, intro=intro)
+        if len(briefs) > LISTED_BRIEFS:
+            plan.text += f" …and {len(briefs) - LISTED_BRIEFS} more (see the Briefs tab)."
+        return plan
+
+    def _on_topic(self, topic: str, briefs: list[BriefInfo], filters: Filters) -> list[BriefInfo]:
+        """The briefs whose title or passages hold the topic's words, best first."""
+        wanted = roots(topic)
+        if not wanted:
+            return briefs
+        allowed = {b.doc_id: b for b in briefs}
+        hits = self.search(topic, max(10, 3 * len(briefs)), filters)
+        ranked: list[BriefInfo] = []
+        for hit in hits:
+            info = allowed.get(hit.doc_id)
+            if info is None or info in ranked:
+                continue
+            found = roots(f"{hit.title} {hit.section or ''} {hit.text}")
+            if len(wanted & found) >= max(1, (len(wanted) + 1) // 2):
+                ranked.append(info)
+        return ranked
+
+    def _which(self, question: str, intent: Intent, filters: Filters | None) -> Plan | None:
+        topic = intent.topic or question
+        briefs = self._on_topic(topic, self.briefs(filters), filters or Filters())
+        if not briefs:
+            return None  # let the search (and its refusal gate) answer
+        hits = self.search(topic, 5, Filters((briefs[0].doc_id,)))
+        first = briefs[0]
+        card = about_card(first)
+        facts = [(f"{_label(first)} discusses it.", card, "Title:")]
+        others = [about_card(b) for b in briefs[1:3]]
+        for info, other in zip(briefs[1:3], others, strict=True):
+            facts.append((f"So does {_label(info)}.", other, "Title:"))
+        plan = _written(intent, [card, *others], facts, first.doc_id)
+        if hits:  # the passage that shows it, quoted
+            best = hits[0]
+            spans = list(sentence_spans(best.text))
+            want = roots(topic)
+            a, b = max(spans, key=lambda s: len(want & roots(best.text[s[0] : s[1]])))
+            quote = best.text[a:b]
+            plan.passages.append(best)
+            n = len(plan.passages)
+            plan.citations.append(
+                Citation(
+                    n,
+                    best.doc_id,
+                    best.title,
+                    best.chunk_id,
+                    quote,
+                    best.start + a,
+                    best.start + b,
+                    1.0,
+                    best.score,
+                )
+            )
+            plan.text += " " + _cite(quote, n)
+        return plan
+
+
+def _between(chunks: Sequence[Chunk], start: int, end: int) -> str | None:
+    """The brief's text from ``start`` to ``end``, if a chunk holds all of it."""
+    for chunk in chunks:
+        if chunk.start <= start and end <= chunk.end:
+            return chunk.text[start - chunk.start : end - chunk.start]
+    return None
+
+
+def _label(info: BriefInfo) -> str:
+    bits = [f"No. {info.number}"] if info.number else []
+    if info.date:
+        bits.append(long_date(info.date))
+    return f"“{info.title}”" + (f" ({', '.join(bits)})" if bits else "")
+
+
+def _when(filters: Filters) -> str:
+    if filters.date_from and filters.date_to:
+        return f" published {long_date(filters.date_from)}–{long_date(filters.date_to)}"
+    if filters.date_from:
+        return f" published since {long_date(filters.date_from)}"
+    if filters.date_to:
+        return f" published until {long_date(filters.date_to)}"
+    return ""
+
+
+def _cite(sentence: str, n: int) -> str:
+    return with_marker(sentence, f"[{n}]")
+
+
+def _written(
+    intent: Intent,
+    cards: list[Hit],
+    facts: list[tuple[str, Hit, str]],
+    doc_id: str | None,
+    *,
+    intro: str = "",
+) -> Plan:
+    """A plan whose answer is written from manifest fields, each fact cited to the line
+    of its brief's card that states it."""
+    position = {card.chunk_id: i + 1 for i, card in enumerate(cards)}
+    pieces = [intro] if intro else []
+    citations = []
+    for fact, card, prefix in facts:
+        n = position[card.chunk_id]
+        quote, start, end = _line(card, prefix)
+        citations.append(
+            Citation(n, card.doc_id, card.title, card.chunk_id, quote, start, end, 1.0, 1.0)
+        )
+        pieces.append(_cite(fact, n))
+    return Plan(intent, cards, text=" ".join(pieces), citations=citations, doc_id=doc_id)
+
+
+def _quoting(intent: Intent, chosen: list[Sentence], doc_id: str) -> Plan:
+    """A plan that quotes ``chosen`` sentences, citing the chunks that hold them."""
+    passages: list[Hit] = []
+    quotes: list[tuple[int, str]] = []
+    for s in chosen:
+        if s.hit not in passages:
+            passages.append(s.hit)
+        quotes.append((passages.index(s.hit), s.text))
+    return Plan(intent, passages, quotes=quotes, doc_id=doc_id)
+
+
+def _lead(sentences: list[Sentence]) -> list[Sentence]:
+    """The lead (abstract): the first paragraph before any heading, or the section named
+    Summary/Abstract, or else the first paragraph of the brief."""
+    named = [s for s in sentences if s.section and _LEAD_HEADING.match(s.section.strip())]
+    if named:
+        return _paragraph(named)
+    unheaded = [s for s in sentences if s.section is None]
+    return _paragraph(unheaded or sentences)
+
+
+def _paragraph(sentences: list[Sentence]) -> list[Sentence]:
+    out = sentences[:1]
+    for s in sentences[1:]:
+        if s.opens_paragraph:
+            break
+        out.append(s)
+    return out
+
+
+def _concluding(sentences: list[Sentence]) -> list[Sentence]:
+    """The sentences of the concluding section (Conclusions, Outlook, …), or of the last
+    section when none is named so."""
+    headed = [s.section for s in sentences if s.section]
+    concluding = [h for h in dict.fromkeys(headed) if _CONCLUDING_HEADING.search(h)]
+    wanted = concluding[-1] if concluding else (headed[-1] if headed else None)
+    return [s for s in sentences if s.section == wanted] if wanted else _lead(sentences)
+
+
+def _topic_sentences(sentences: list[Sentence]) -> list[Sentence]:
+    """The first sentence of each paragraph: what a reader skims for."""
+    return [s for s in sentences if s.opens_paragraph] or sentences[:1]
+
+
+def _recommending(sentences: list[Sentence], question: str, info: BriefInfo) -> list[Sentence]:
+    """The sentences that recommend, for whom the question asks if it names anyone
+    ("for Poland"): from a recommendations section first, then the conclusions, the
+    lead and the rest, each in reading order."""
+    candidates = [s for s in sentences if _RECOMMENDING.search(s.text)]
+    target = _targets(question, info)
+    if target:
+        aimed = [s for s in candidates if _mentions(s.text, target)]
+        candidates = aimed or candidates
+
+    def rank(s: Sentence) -> tuple[int, int]:
+        section = s.section or ""
+        if _RECOMMENDING_HEADING.search(section):
+            order = 0
+        elif _CONCLUDING_HEADING.search(section):
+            order = 1
+        elif s.section is None:
+            order = 2
+        else:
+            order = 3
+        return order, s.start
+
+    return sorted(candidates, key=rank)
+
+
+def _targets(question: str, info: BriefInfo) -> set[str]:
+    """Who the recommendations are asked for: the question's names that are not the
+    brief's own ("What does bulletin 116 recommend for Poland?" → {"poland"})."""
+    found = names(question) - {w.lower() for w in re.findall(r"\w+", info.title)}
+    return {n for n in found if n not in _FRAME and not n.isdigit()}
+
+
+def _mentions(text: str, wanted: set[str]) -> bool:
+    """Whether ``text`` names one of ``wanted``, in any of its forms: "Poland" is also
+    "Polish", "Germany" also "German" (same first letters; demonyms rarely keep more)."""
+    present = names(text)
+    for name in wanted:
+        for word in present:
+            if word == name or root(word) == root(name):
+                return True
+            if len(name) >= 5 and len(word) >= 5 and word[:3] == name[:3]:
+                return True
+    return False
+
+
+def _section(sentences: list[Sentence], topic: str, info: BriefInfo) -> list[Sentence] | None:
+    """The sentences of the section ``topic`` names ("the limitations", "the basis for
+    cooperation"), by its heading's words or their usual synonyms."""
+    asked = roots(topic)
+    if not asked:
+        return None
+    best: tuple[float, str] | None = None
+    for heading in dict.fromkeys(s.section for s in sentences if s.section):
+        words = roots(heading)
+        if not words:
+            continue
+        share = len(words & asked) / len(words)
+        for key, synonyms in _SECTION_WORDS.items():
+            if key in heading.lower() and asked & {root(s) for s in synonyms}:
+                share = 1.0
+        if share >= 0.5 and (best is None or share > best[0]):
+            best = (share, heading)
+    if best is None:
+        return None
+    return [s for s in sentences if s.section == best[1]]

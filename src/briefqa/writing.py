@@ -1,0 +1,74 @@
+"""Answer writers: what turns numbered passages into an answer's text.
+
+A writer has two methods: :meth:`Writer.condense` makes a follow-up standalone, and
+:meth:`Writer.write` streams the answer for a :class:`Draft`, citing passage ``n`` as
+``[n]``. Whatever a writer writes, :func:`briefqa.verify.verify` checks afterwards.
+
+- ``extractive`` (the default, :class:`briefqa.extractive.ExtractiveWriter`) quotes the
+  passages' best sentences; nothing is generated, so nothing can be invented.
+- ``openai``, ``ollama``, ``llamacpp`` (:class:`briefqa.llm.ChatWriter`) prompt a
+  language model through LangChain; imported only when chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .embeddings import Embedder, Vectors
+from .schema import Hit
+from .settings import Settings
+
+Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What a writer answers from.
+
+    ``passages`` are numbered from 1 in the answer. ``quotes`` (passage index, sentence)
+    are sentences already chosen as the answer (a brief's lead, its conclusions), best
+    first; an extractive writer quotes them as they are, a model writes from them.
+    ``reason`` marks a why/how follow-up: the answer should give the reason, not repeat
+    ``previous``, the last answer's text.
+    """
+
+    question: str
+    vector: Vectors | None  # the question's; None when quotes are given
+    passages: Sequence[Hit]
+    quotes: Sequence[tuple[int, str]] = ()
+    reason: bool = False
+    previous: str = ""
+    #: Inverse document frequency of a content term over the index, if known.
+    idf: Callable[[str], float] | None = None
+
+
+class Writer(Protocol):
+    """Writes answers; one per engine, shared between threads."""
+
+    #: Whether it generates text (and so may refuse in words, or invent).
+    generative: bool
+
+    def condense(self, question: str, history: Sequence[Turn]) -> str:
+        """``question`` rewritten to stand alone, given the conversation so far."""
+        ...
+
+    def write(self, draft: Draft) -> Iterator[str]:
+        """The answer's text in pieces, citing passage n as ``[n]``; nothing for no
+        answer."""
+        ...
+
+
+def writer_from_settings(
+    settings: Settings, embedder: Embedder, chat_model: Any | None = None
+) -> Writer:
+    """The writer ``settings.llm`` names (``chat_model``, a LangChain chat model,
+    replaces a configured LLM). ``embedder`` scores sentences for the extractive one."""
+    if settings.llm == "extractive" and chat_model is None:
+        from .extractive import ExtractiveWriter
+
+        return ExtractiveWriter(settings, embedder)
+    from .llm import ChatWriter
+
+    return ChatWriter(settings, chat_model)
