@@ -175,7 +175,7 @@ def gather(qa: BriefQA, rows: list[dict[str, Any]]) -> QuestionSet:
     evidence = []
     for row in rows:
         hits = qa.retrieve(row["question"], k=qa.settings.top_k)
-        evidence.append(qa.answerer.evidence(row["question"], hits))
+        evidence.append(qa.evidence(row["question"], hits))
     y = np.array([0 if row["unanswerable"] else 1 for row in rows])
     return QuestionSet(evidence, y)
 

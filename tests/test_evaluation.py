@@ -486,6 +486,19 @@ def test_report_shows_breakdown_notes_and_loco(tmp_path: Path) -> None:
     assert data["breakdown"] == report.breakdown and data["refusal_loco"]["loco"] == loco
     page = paths["html"].read_text()
     assert "id='breakdown'" in page and "id='loco'" in page and "Fitted on every" in page
+    # calibrate_refusal.py's own report: one row per direction and set reported on.
+    directions = {
+        "seed -> clapnq": {
+            "fitted_on": "seed_calibration",
+            "threshold": 0.39,
+            "weights": {"dense": 1.4},
+            "sets": {"clapnq": {"false_refusal": 0.01, "refused_unanswerable": 0.26}},
+        }
+    }
+    (tmp_path / "runs.json").write_text(json.dumps({"directions": directions}))
+    runs = read_loco(tmp_path / "runs.json")
+    assert runs.columns == ("false_refusal", "refused_unanswerable")
+    assert runs.rows == (("fitted on seed_calibration → clapnq", ("0.010", "0.260")),)
     without = write_report(report, tmp_path / "plain", calibration=tmp_path / "none.json")
     assert "none.json not found" in without["html"].read_text()
     assert "Refusal, leave one corpus out" not in markdown(report)

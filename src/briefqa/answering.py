@@ -87,18 +87,19 @@ class Answerer:
         self.settings = settings
         self.writer = writer
         self.overview = overview
-        self.refusal = RefusalModel.load()
-        self.threshold = (
-            self.refusal.threshold
-            if settings.refusal_threshold is None
-            else settings.refusal_threshold
+        # Settings may move either threshold; the model then caps and bands by them.
+        model = RefusalModel.load()
+        threshold = (
+            model.threshold if settings.refusal_threshold is None else settings.refusal_threshold
         )
         confident = (
-            settings.confidence_threshold
-            if settings.confidence_threshold is not None
-            else self.refusal.confident
+            model.confident
+            if settings.confidence_threshold is None
+            else settings.confidence_threshold
         )
-        self.confident = max(self.threshold, confident if confident is not None else 0.0)
+        self.refusal = replace(model, threshold=threshold, confident=confident)
+        self.threshold = self.refusal.threshold
+        self.confident = self.refusal.band_top
         self.prepare: Runnable[State, State] = (
             RunnableLambda(self._condense)
             | RunnableLambda(self._route)

@@ -11,18 +11,19 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Any, Literal
 
 from .answering import Answerer, History
-from .embeddings import CachedEmbedder, Embedder, embedder_from_settings
+from .embeddings import CachedEmbedder, Embedder, Vectors, embedder_from_settings
 from .errors import ConfigError, DocumentError, FileTooLarge, NotFound
 from .ingest import Progress, flush_pending, ingest_lock, run_ingest
 from .loaders import brief_format, load_brief
 from .manifest import Manifest
 from .overview import Overview
+from .refusal import Evidence
 from .retrieval import CrossEncoderReranker, Retriever
 from .schema import Answer, BriefInfo, Filters, Hit, IndexCheck, IngestReport
 from .sentences import SentenceVectors
@@ -175,11 +176,30 @@ class BriefQA:
         """
         return self.answerer.summary(self.brief(doc_id))
 
-    def retrieve(self, question: str, k: int = 5, filters: Filters | None = None) -> list[Hit]:
-        """The ``k`` passages most relevant to ``question`` (dense + BM25, fused)."""
+    def retrieve(
+        self,
+        question: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        *,
+        mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
+    ) -> list[Hit]:
+        """The ``k`` passages most relevant to ``question``: dense and BM25 fused by rank,
+        or one of them alone (``mode``, for comparisons)."""
         return self.answerer.retriever.retrieve(
-            question, k=k, filters=filters, mmr=self.settings.mmr
+            question, k=k, filters=filters, mmr=self.settings.mmr, mode=mode
         )
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Unit vectors of ``texts`` from the index's embedding model, one row each."""
+        return self.embedder.embed(texts)
+
+    def evidence(self, question: str, hits: Sequence[Hit] | None = None) -> Evidence:
+        """The refusal gate's signals for ``question`` over ``hits`` (by default the
+        passages :meth:`retrieve` finds), as :meth:`ask` computes them."""
+        if hits is None:
+            hits = self.retrieve(question, k=self.settings.top_k)
+        return self.answerer.evidence(question, hits)
 
     # ---------------------------------------------------------------- briefs
 

@@ -614,7 +614,7 @@ def run_evaluation(
             if "bm25" in baselines:
 
                 def bm25(question: str) -> list[Hit]:
-                    return qa.answerer.retriever.retrieve(question, k=10, mode="lexical")
+                    return qa.retrieve(question, k=10, mode="lexical")
 
                 systems["bm25"] = score_records(
                     [_run_retrieval(bm25, case, names, tick) for case in cases], False
@@ -693,7 +693,7 @@ def _run_ours(qa: Any, case: EvalCase, names: dict[str, str], tick: Callable[[],
     ]
     similarity = None
     if case.answers and not answer.refused:
-        vectors = qa.embedder.embed([answer.text, *case.answers])
+        vectors = qa.embed([answer.text, *case.answers])
         similarity = float(max(vectors[1:] @ vectors[0]))
     tick()
     return Record(case, relevant, retrieval_ms, answer, answer_ms, cited, similarity)
@@ -725,10 +725,10 @@ def _naive_retriever(qa: Any, path: Path) -> Retrieve:
     store = ChromaStore.persistent(path, "naive")
     # Embedded as is: MiniLM silently truncates the longer 1,000-character chunks, which
     # is part of what this baseline shows.
-    store.upsert(chunks, qa.embedder.embed([c.text for c in chunks]))
+    store.upsert(chunks, qa.embed([c.text for c in chunks]))
 
     def retrieve(question: str) -> list[Hit]:
-        vector = qa.embedder.embed([question])[0]
+        vector = qa.embed([question])[0]
         return [Hit.of(c, s, dense=s) for c, s in store.search(vector, 10)]
 
     return retrieve

@@ -55,6 +55,27 @@ class LocoTable:
     data: Any = None
 
 
+# What the LOCO table shows of each set a direction reports on (calibrate_refusal.py).
+_LOCO_COLUMNS = (
+    "false_refusal",
+    "low_confidence_answerable",
+    "refused_unanswerable",
+    "low_confidence_unanswerable",
+)
+
+
+def _directions(directions: dict[str, Any]) -> dict[str, Any]:
+    """``{"fitted → reported": {column: value}}`` from calibrate_refusal.py's
+    ``directions``: one row per direction and set it was reported on."""
+    table: dict[str, Any] = {}
+    for name, direction in directions.items():
+        fitted = direction.get("fitted_on", "")
+        for subset, rates in (direction.get("sets") or {}).items():
+            label = f"fitted on {fitted} → {subset}" if fitted else f"{name} → {subset}"
+            table[label] = {c: rates[c] for c in _LOCO_COLUMNS if c in rates}
+    return table
+
+
 def read_loco(path: str | Path) -> LocoTable:
     """The ``loco`` part of a refusal calibration report, whatever its nesting: a dict
     or list of results (by corpus, then by subset) whose leaves are numbers. A missing
@@ -67,6 +88,8 @@ def read_loco(path: str | Path) -> LocoTable:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return LocoTable(str(path), notes=(f"{path} could not be read ({exc}).",))
     loco = data.get("loco") if isinstance(data, dict) else None
+    if not loco and isinstance(data, dict) and isinstance(data.get("directions"), dict):
+        loco = _directions(data["directions"])
     if not loco:
         return LocoTable(
             str(path),
