@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from briefqa import Answer, BriefQA, Filters, InvalidQuestion, Settings, load_brief
+from briefqa.answering import writer_from_settings
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.schema import Hit
 from briefqa.testing import FakeChatModel, check_writer
 from briefqa.verify import SUPPORT_THRESHOLD
-from briefqa.writing import writer_from_settings
 
 from .conftest import SEED
 

@@ -11,7 +11,8 @@ import pytest
 
 from briefqa import BriefQA, ConfigError, IndexLocked, NotFound, Settings, StoreError, load_brief
 from briefqa.embeddings import SentenceTransformerEmbedder, Vectors
-from briefqa.ingest import expand_paths, ingest_lock
+from briefqa.index import ingest_lock
+from briefqa.ingest import expand_paths
 from briefqa.schema import Brief, IngestError
 from briefqa.store import ChromaStore
 from briefqa.testing import HashEmbedder
@@ -36,10 +37,10 @@ class Counting:
 
 def _consistent(qa: BriefQA) -> set[str]:
     """Store and manifest hold exactly the same chunk ids, and nothing is pending."""
-    in_manifest = qa.manifest.chunk_ids()
+    in_manifest = qa.index.manifest.chunk_ids()
     assert len(in_manifest) == len(set(in_manifest)), "duplicate chunk ids in the manifest"
-    assert qa.store.ids() == set(in_manifest)
-    assert qa.manifest.pending() == []
+    assert qa.index.store.ids() == set(in_manifest)
+    assert qa.index.manifest.pending() == []
     return set(in_manifest)
 
 
@@ -53,7 +54,7 @@ def test_seed_brief_is_indexed_with_its_metadata(qa: BriefQA, seed: Path) -> Non
     assert info.chunks == report.chunks > 0
     assert info.sources == (str(seed.resolve()),)
     ids = _consistent(qa)
-    stored = qa.store.get(sorted(ids))
+    stored = qa.index.store.get(sorted(ids))
     assert not any("PEMPEL" in c.text or "Reuters/Forum" in c.text for c in stored)
     assert any("France’s opposition" in c.text for c in stored)
     text = load_brief(seed).text
@@ -65,7 +66,7 @@ def test_search_finds_the_passage(
 ) -> None:
     qa.ingest(seed)
     query = embedder.embed(["Which country opposed a NATO liaison office in Tokyo?"])[0]
-    hits = qa.store.search(query, k=3)
+    hits = qa.index.store.search(query, k=3)
     assert any("France’s opposition" in chunk.text for chunk, _ in hits)
     fused = qa.retrieve("Which country opposed a NATO liaison office in Tokyo?", k=2)
     assert any(h.section == "Limitations" and "France’s opposition" in h.text for h in fused)
@@ -98,7 +99,7 @@ def test_changed_brief_replaces_its_chunks(qa: BriefQA, seed: Path) -> None:
     assert info.doc_id != old_id
     new_ids = _consistent(qa)
     assert not (old_ids & new_ids), "no chunk of the old version may survive"
-    texts = [c.text for c in qa.store.get(sorted(new_ids))]
+    texts = [c.text for c in qa.index.store.get(sorted(new_ids))]
     assert any("Spain’s opposition" in t for t in texts)
     assert not any("France’s opposition" in t for t in texts)
 
@@ -148,7 +149,7 @@ def test_same_brief_from_two_files_is_stored_once(qa: BriefQA, seed: Path, tmp_p
     assert qa.ingest([copy], prune=True).removed == 0, "still present through the copy"
     copy.unlink()
     assert qa.ingest([], prune=True).removed == 1
-    assert qa.store.count() == 0
+    assert qa.index.store.count() == 0
     _consistent(qa)
 
 
@@ -156,7 +157,7 @@ def test_remove_by_id(qa: BriefQA, seed: Path) -> None:
     qa.ingest([seed])
     doc_id = qa.documents()[0].doc_id
     qa.remove(doc_id)
-    assert qa.documents() == [] and qa.store.count() == 0
+    assert qa.documents() == [] and qa.index.store.count() == 0
     with pytest.raises(NotFound, match=doc_id):
         qa.remove(doc_id)
 
@@ -184,7 +185,7 @@ def test_a_failed_write_leaves_no_partial_brief(tmp_path: Path, seed: Path) -> N
         with pytest.raises(StoreError):
             qa.ingest([seed])
         assert qa.documents() == []
-        assert qa.manifest.pending(), "the half-written chunks are known"
+        assert qa.index.manifest.pending(), "the half-written chunks are known"
     # The next run (a healthy store on the same files) cleans up and indexes whole.
     with BriefQA(data, embedder=embedder) as qa:
         assert qa.ingest([seed]).added == 1
@@ -197,7 +198,7 @@ def test_embedding_failure_is_reported_per_brief(tmp_path: Path, seed: Path) -> 
     with BriefQA(tmp_path / "data", embedder=embedder) as qa:
         report = qa.ingest([seed])
         assert report.failed == 1 and "fake failure" in report.errors[0].error
-        assert qa.documents() == [] and qa.store.count() == 0
+        assert qa.documents() == [] and qa.index.store.count() == 0
 
 
 def _brief(word: str) -> str:
@@ -285,7 +286,7 @@ def test_files_are_hashed_once_and_unchanged_ones_not_parsed(
     with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
         assert qa.ingest([docs]).added == 1
         assert (len(hashed), len(parsed)) == (0, 1), "a new file is read and hashed once"
-        [source] = qa.manifest.sources()
+        [source] = qa.index.manifest.sources()
         assert source.sha256 == real_load(docs / "a.md").sha256
         assert qa.ingest([docs]).unchanged == 1
         assert (len(hashed), len(parsed)) == (1, 1), "an unchanged file is never parsed"
@@ -324,10 +325,10 @@ def test_ingest_into_a_chroma_server(
     with BriefQA(settings=settings, embedder=embedder) as qa:
         report = qa.ingest([seed])
         assert report.added == 1
-        assert isinstance(qa.store, ChromaStore)
+        assert isinstance(qa.index.store, ChromaStore)
         ids = _consistent(qa)
         query = embedder.embed(["Which country opposed a NATO liaison office in Tokyo?"])[0]
-        assert any("France’s opposition" in c.text for c, _ in qa.store.search(query, k=3))
+        assert any("France’s opposition" in c.text for c, _ in qa.index.store.search(query, k=3))
         assert qa.ingest([seed]).unchanged == 1
         assert _consistent(qa) == ids
     # Nothing of the index lives in the data dir but the manifest.
@@ -342,4 +343,4 @@ def test_unreachable_chroma_server_is_a_clear_error(tmp_path: Path) -> None:
         BriefQA(settings=settings, embedder=HashEmbedder()) as qa,
         pytest.raises(StoreError, match="cannot reach the Chroma server"),
     ):
-        qa.store.count()
+        qa.index.store.count()

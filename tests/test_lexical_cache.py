@@ -20,12 +20,12 @@ def test_bm25_is_saved_loaded_and_follows_new_briefs(
         first.ingest([SEED])
         first.retrieve("liaison office in Tokyo")
         saved = sorted(p.name for p in (data / "bm25").iterdir())
-        assert saved == [f"gen-{first.manifest.generation()}"]
+        assert saved == [f"gen-{first.index.manifest.generation()}"]
 
     # A second engine (a restart, or another worker) maps the saved index: no scan.
     second = BriefQA(data, settings=Settings(), embedder=embedder)
     scans = []
-    store = second.store
+    store = second.index.store
     original = store.scan
     store.scan = lambda: scans.append(1) or original()  # type: ignore[method-assign]
     hits = second.retrieve("liaison office in Tokyo", k=3)
@@ -39,6 +39,6 @@ def test_bm25_is_saved_loaded_and_follows_new_briefs(
     hits = second.retrieve("Northern Sea Route cargo tonnes", k=1)
     assert hits[0].title == "Arctic Routes" and hits[0].lexical is not None
     assert sorted(p.name for p in (data / "bm25").iterdir()) == [
-        f"gen-{second.manifest.generation()}"
+        f"gen-{second.index.manifest.generation()}"
     ]
     second.close()

@@ -58,10 +58,10 @@ def test_ingest_stores_sentence_vectors_and_answers_encode_only_the_question(
     counting = CountingEmbedder(embedder)
     with BriefQA(tmp_path / "data", settings=Settings(), embedder=counting) as qa:  # type: ignore[arg-type]
         qa.ingest([SEED])
-        ids = qa.manifest.chunk_ids()
-        stored = qa.sentences.get(ids)
+        ids = qa.index.manifest.chunk_ids()
+        stored = qa.index.sentences.get(ids)
         assert set(stored) == set(ids)
-        for chunk in qa.store.get(ids):
+        for chunk in qa.index.store.get(ids):
             assert len(stored[chunk.chunk_id]) == len(list(sentence_spans(chunk.text)))
 
         counting.encoded.clear()
@@ -76,7 +76,7 @@ def test_ingest_stores_sentence_vectors_and_answers_encode_only_the_question(
 
         doc_id = qa.documents()[0].doc_id
         qa.remove(doc_id)
-        assert qa.sentences.get(ids) == {}
+        assert qa.index.sentences.get(ids) == {}
 
 
 def test_stored_vectors_round_trip_as_float16(tmp_path: Path) -> None:

@@ -119,11 +119,11 @@ def test_bm25_built_during_a_removal_does_not_keep_the_removed_brief(
     a = BriefQA(data, settings=Settings(), embedder=embedder)
     b = BriefQA(data, settings=Settings(), embedder=embedder)
     a.ingest([SEED, brief])
-    doc_id = a.manifest.source(str(brief.resolve())).doc_id  # type: ignore[union-attr]
+    doc_id = a.index.manifest.source(str(brief.resolve())).doc_id  # type: ignore[union-attr]
     idf = b.answerer.retriever.idf
     assert idf()("zarkovian") < idf()("unheardofword")
 
-    store, delete = a.store, a.store.delete
+    store, delete = a.index.store, a.index.store.delete
 
     def delete_after_b_rebuilds(chunk_ids: Sequence[str]) -> None:
         b.retrieve("Zarkovian icebreakers")  # the new generation, chunks still stored

@@ -10,6 +10,10 @@ The public API; the CLI, web UI, REST API and evals use exactly this::
     print(answer.text, [c.quote for c in answer.citations])
 """
 
+# Private aliases: every public name here is in __all__ (tests/test_cli.py checks).
+import importlib as _importlib
+import typing as _typing
+
 from .engine import BriefQA
 from .errors import (
     BriefQAError,
@@ -23,16 +27,7 @@ from .errors import (
     StoreError,
     UnsupportedFormat,
 )
-from .evaluation import (
-    LOWER_IS_BETTER,
-    METRICS,
-    EvalCase,
-    EvalReport,
-    load_dataset,
-    run_evaluation,
-)
 from .loaders import SUPPORTED_SUFFIXES, load_brief
-from .reports import markdown, write_report
 from .schema import (
     Answer,
     Block,
@@ -48,7 +43,45 @@ from .schema import (
 )
 from .settings import Settings, load_settings
 
+if _typing.TYPE_CHECKING:
+    from .evaluation import (
+        LOWER_IS_BETTER,
+        METRICS,
+        EvalCase,
+        EvalReport,
+        load_dataset,
+        run_evaluation,
+    )
+    from .reports import markdown, write_report
+
 __version__ = "0.1.0"
+
+# The evaluation harness is loaded on first use: `import briefqa` stays light, and the
+# eval extra's packages (matplotlib, langchain-text-splitters) are needed only by it.
+_LAZY = {
+    "LOWER_IS_BETTER": "evaluation",
+    "METRICS": "evaluation",
+    "EvalCase": "evaluation",
+    "EvalReport": "evaluation",
+    "load_dataset": "evaluation",
+    "run_evaluation": "evaluation",
+    "markdown": "reports",
+    "write_report": "reports",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "LOWER_IS_BETTER",

@@ -304,6 +304,20 @@ class Answerer:
         )
 
 
+def writer_from_settings(
+    settings: Settings, embedder: Embedder, chat_model: Any | None = None
+) -> Writer:
+    """The writer ``settings.llm`` names (``chat_model``, a LangChain chat model,
+    replaces a configured LLM). ``embedder`` scores sentences for the extractive one."""
+    if settings.llm == "extractive" and chat_model is None:
+        from .extractive import ExtractiveWriter
+
+        return ExtractiveWriter(settings, embedder)
+    from .llm import ChatWriter
+
+    return ChatWriter(settings, chat_model)
+
+
 def _turns(history: History | None) -> list[Turn]:
     """Normalise history: (question, answer) pairs or {"role", "content"} messages."""
     turns: list[Turn] = []

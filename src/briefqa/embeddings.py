@@ -2,6 +2,8 @@
 
 An :class:`Embedder` turns texts into L2-normalised vectors and counts the word pieces
 its model reads, so that the chunker can guarantee no chunk is silently truncated.
+What some models can do besides is declared as protocols of its own
+(:class:`BatchedEmbedder`, :class:`SpanEmbedder`), which callers check with ``isinstance``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,32 @@ class Embedder(Protocol):
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of content in each text, as the model would read them."""
+        ...
+
+
+@runtime_checkable
+class BatchedEmbedder(Protocol):
+    """An embedder that encodes in batches of a known size; ingest sizes its writes by
+    it (several batches a write), and assumes 64 texts for one that does not say."""
+
+    #: Texts per forward pass.
+    batch_size: int
+
+
+@runtime_checkable
+class SpanEmbedder(Protocol):
+    """An embedder that can embed passages and their sentences in one pass; ingest
+    then stores the sentence vectors (sentences.py) at no extra cost."""
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[Vectors, list[Vectors]]:
+        """Vectors of ``texts`` and, per text, an ``(n, dim)`` array of its ``spans``
+        (character ranges, one per sentence).
+
+        Raises:
+            EmbeddingError: the model failed.
+        """
         ...
 
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .errors import BriefQAError
+from .errors import BriefQAError, ConfigError
 from .passages import split_markers
 from .schema import Answer, Chunk, Hit
 from .text import normalize, sentence_spans
@@ -532,7 +532,12 @@ def _mean(values: Iterable[float | bool]) -> float:
 
 def naive_chunks(docs: Sequence[tuple[str, str, str]]) -> list[Chunk]:
     """LangChain's RecursiveCharacterTextSplitter(1000, 200) over raw document text."""
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
+    try:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+    except ImportError as exc:
+        raise ConfigError(
+            "the naive baseline needs the eval extra: pip install 'briefqa[eval]'"
+        ) from exc
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
     chunks = []

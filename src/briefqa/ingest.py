@@ -1,36 +1,43 @@
-"""Incremental, crash-safe ingestion of briefs into the vector store.
+"""Incremental, crash-safe ingestion of briefs into an :class:`~briefqa.index.Index`.
 
 For each file: unchanged bytes are skipped without parsing; new or changed briefs are
 chunked, embedded in full batches across briefs, written to the store, and then
-committed to the manifest. See :mod:`briefqa.manifest` for the crash-safety protocol.
+committed to the manifest; manifest.py describes the crash-safety protocol.
+
+Uploads (:func:`add_upload`) are staged under ``data_dir/uploads`` and ingested the
+same way.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import hashlib
+import os
+import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from .chunking import chunk_brief
-from .embeddings import Embedder, Vectors
-from .errors import BriefQAError, DocumentError, IndexLocked
-from .loaders import SUPPORTED_SUFFIXES, load_brief
+from .embeddings import BatchedEmbedder, Embedder, SpanEmbedder, Vectors
+from .errors import BriefQAError, DocumentError, FileTooLarge
+from .index import Index
+from .loaders import SUPPORTED_SUFFIXES, brief_format, load_brief
 from .manifest import Manifest, Source
 from .schema import Brief, Chunk, IngestError, IngestReport
-from .sentences import SentenceVectors
-from .settings import Settings
-from .store import VectorStore
 from .text import sentence_spans
 
 #: Called as ``progress(chunks_done, chunks_total)`` while embedding.
 Progress = Callable[[int, int], None]
+
+#: Returns the embedding model; called only when something needs embedding, so that a
+#: re-ingest of an unchanged corpus never loads the model.
+EmbedderFactory = Callable[[], Embedder]
 
 
 @dataclass
@@ -39,27 +46,6 @@ class _Job:
     sources: list[Source]
     known: list[bool]  # per source: the path was indexed before (with other bytes)
     chunks: list[Chunk] = field(default_factory=list)
-
-
-@contextmanager
-def ingest_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the data directory's ingest lock.
-
-    An OS file lock (flock) is released by the kernel when its process dies, so a run
-    killed mid-way never leaves a lock that blocks the next one.
-    """
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "ingest.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise IndexLocked(
-                f"another briefqa process is ingesting into {data_dir}; wait for it to finish"
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]]:
@@ -86,66 +72,46 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestEr
     return unique, errors
 
 
-def flush_pending(
-    manifest: Manifest, store: VectorStore, sentences: SentenceVectors | None = None
-) -> int:
-    """Delete from the store every chunk id the manifest holds as pending, unless a brief
-    lists it: rewriting a brief's chunks under their own ids (a repair) makes them
-    pending too, and a run killed before its commit must not take them away."""
-    pending = manifest.pending()
-    if pending:
-        listed = set(manifest.chunk_ids())
-        doomed = [cid for cid in pending if cid not in listed]
-        store.delete(doomed)
-        if sentences is not None:
-            sentences.delete(doomed)
-        manifest.clear_pending(pending)
-    return len(pending)
-
-
 def run_ingest(
     paths: Iterable[str | Path],
+    index: Index,
     *,
-    manifest: Manifest,
-    store: VectorStore,
-    embedder: Callable[[], Embedder],
-    settings: Settings,
+    embedder: EmbedderFactory,
     prune: bool = False,
     progress: Progress | None = None,
-    sentences: SentenceVectors | None = None,
 ) -> IngestReport:
-    """Bring the index in step with the given files. The caller holds the ingest lock.
+    """Bring the index in step with the given files, holding its ingest lock.
 
-    ``embedder`` is a factory, called only when something needs embedding, so that a
-    re-ingest of an unchanged corpus never loads the model.
+    Raises:
+        IndexLocked: another process is ingesting into the same data directory.
+        ConfigError: the index was built with other settings (see
+            :meth:`Index.check_compatible`).
+        StoreError: the vector store failed.
     """
-    started = time.perf_counter()
-    report = IngestReport()
-    flush_pending(manifest, store, sentences)  # leftovers of an interrupted run
+    with index.ingest_lock():
+        index.check_compatible(record=True)
+        started = time.perf_counter()
+        report = IngestReport()
+        index.flush_pending()  # leftovers of an interrupted run
 
-    files, report.errors = expand_paths(paths)
-    jobs = _plan(files, manifest, report)
+        files, report.errors = expand_paths(paths)
+        manifest = index.manifest
+        jobs = _plan(files, manifest, report)
 
-    _index(jobs, embedder, settings, manifest, store, sentences, report, progress)
-    if prune:
-        for source in manifest.sources():
-            if not Path(source.path).exists():
-                dropped, _ = manifest.remove_source(source.path)
-                report.removed += dropped is not None
-    flush_pending(manifest, store, sentences)
-    report.failed = len(report.errors)
-    report.seconds = time.perf_counter() - started
-    return report
+        _index(jobs, index, embedder, report, progress)
+        if prune:
+            for source in manifest.sources():
+                if not Path(source.path).exists():
+                    dropped, _ = manifest.remove_source(source.path)
+                    report.removed += dropped is not None
+        index.flush_pending()
+        report.failed = len(report.errors)
+        report.seconds = time.perf_counter() - started
+        return report
 
 
 def reindex(
-    sources: dict[str, list[Source]],
-    *,
-    manifest: Manifest,
-    store: VectorStore,
-    embedder: Callable[[], Embedder],
-    settings: Settings,
-    sentences: SentenceVectors | None = None,
+    sources: dict[str, list[Source]], index: Index, *, embedder: EmbedderFactory
 ) -> tuple[list[str], list[str]]:
     """Embed and write again briefs the manifest lists (doc id → its files), whatever
     the store holds of them. The caller holds the ingest lock.
@@ -163,7 +129,7 @@ def reindex(
         else:
             jobs.append(_Job(brief, list(files), [True] * len(files)))
     report = IngestReport()
-    _index(jobs, embedder, settings, manifest, store, sentences, report)
+    _index(jobs, index, embedder, report)
     failed = {e.path for e in report.errors}
     lost += [j.brief.doc_id for j in jobs if any(s.path in failed for s in j.sources)]
     return [j.brief.doc_id for j in jobs if j.brief.doc_id not in lost], lost
@@ -178,18 +144,19 @@ def _reload(source: Source) -> Brief | None:
 
 def _index(
     jobs: list[_Job],
-    embedder: Callable[[], Embedder],
-    settings: Settings,
-    manifest: Manifest,
-    store: VectorStore,
-    sentences: SentenceVectors | None,
+    index: Index,
+    embedder: EmbedderFactory,
     report: IngestReport,
     progress: Progress | None = None,
 ) -> None:
     """Chunk, embed and write the briefs of ``jobs``, committing each group."""
-    model = embedder() if jobs else None
+    if not jobs:
+        if progress:
+            progress(0, 0)
+        return
+    model = embedder()
+    settings = index.settings
     for job in jobs:
-        assert model is not None
         job.chunks = chunk_brief(
             job.brief,
             model.count_tokens,
@@ -205,20 +172,16 @@ def _index(
     # the encoder, which is the real limit of ingestion speed.
     done = 0
     # Several model batches per write, so that each write's fixed cost is shared.
-    group_size = 8 * getattr(model, "batch_size", 64)
+    group_size = 8 * (model.batch_size if isinstance(model, BatchedEmbedder) else 64)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="briefqa-write") as writer:
         in_flight: Future[None] | None = None
         for group in _groups(jobs, group_size):
-            assert model is not None
             size = sum(len(job.chunks) for job in group)
-            embedded = _embed(model, group, report, want_sentences=sentences is not None)
+            embedded = _embed(model, group, report)
             if embedded is not None:
-                ok, chunks, vectors, parts = embedded
                 if in_flight is not None:
                     in_flight.result()
-                in_flight = writer.submit(
-                    _write, ok, chunks, vectors, parts, manifest, store, sentences, report
-                )
+                in_flight = writer.submit(_write, index, embedded, report)
             done += size
             if progress:
                 progress(done, total)
@@ -271,21 +234,26 @@ def _plan(files: Sequence[Path], manifest: Manifest, report: IngestReport) -> li
     return list(jobs.values())
 
 
-_Embedded = tuple[list[_Job], list[Chunk], Vectors, list[Vectors] | None]
+@dataclass
+class _Embedded:
+    """A group's briefs that were embedded, their chunks, and the chunks' vectors and
+    (when the model gives them) sentence vectors."""
+
+    jobs: list[_Job]
+    chunks: list[Chunk]
+    vectors: Vectors
+    sentences: list[Vectors] | None
 
 
-def _embed(
-    model: Embedder, group: list[_Job], report: IngestReport, *, want_sentences: bool
-) -> _Embedded | None:
+def _embed(model: Embedder, group: list[_Job], report: IngestReport) -> _Embedded | None:
     """Embed a group's chunks (and their sentences, when the model can in the same pass);
     on failure retry brief by brief, so that only the briefs that fail on their own fail.
-    Returns the briefs embedded, their chunks, vectors and sentence vectors (None if no
-    brief was embedded)."""
-    with_spans = getattr(model, "embed_with_spans", None) if want_sentences else None
+    Returns None if no brief was embedded."""
+    with_spans = isinstance(model, SpanEmbedder)
 
     def encode(chunks: list[Chunk]) -> tuple[Vectors, list[Vectors] | None]:
         texts = [c.embedding_text for c in chunks]
-        if with_spans is None:
+        if not isinstance(model, SpanEmbedder):
             return model.embed(texts), None
         # A chunk's sentences sit after its heading line in the text the model reads.
         spans = [
@@ -295,19 +263,19 @@ def _embed(
             ]
             for c, t in zip(chunks, texts, strict=True)
         ]
-        vectors, parts = with_spans(texts, spans)
+        vectors, parts = model.embed_with_spans(texts, spans)
         return vectors, parts
 
     chunks = [c for job in group for c in job.chunks]
     try:
-        return (group, chunks, *encode(chunks))
+        return _Embedded(group, chunks, *encode(chunks))
     except BriefQAError as exc:
         if len(group) == 1:
             _fail_job(report, group[0], str(exc))
             return None
     ok: list[_Job] = []
     vectors: list[Vectors] = []
-    sentence_parts: list[Vectors] | None = [] if with_spans is not None else None
+    sentence_parts: list[Vectors] | None = [] if with_spans else None
     for job in group:
         try:
             job_vectors, job_parts = encode(job.chunks)
@@ -320,7 +288,8 @@ def _embed(
             sentence_parts += job_parts
     if not ok:
         return None
-    return ok, [c for job in ok for c in job.chunks], np.concatenate(vectors), sentence_parts
+    chunks = [c for job in ok for c in job.chunks]
+    return _Embedded(ok, chunks, np.concatenate(vectors), sentence_parts)
 
 
 def _groups(jobs: list[_Job], size: int) -> Iterator[list[_Job]]:
@@ -336,27 +305,19 @@ def _groups(jobs: list[_Job], size: int) -> Iterator[list[_Job]]:
         yield group
 
 
-def _write(
-    group: list[_Job],
-    chunks: list[Chunk],
-    vectors: Vectors,
-    sentence_vectors: list[Vectors] | None,
-    manifest: Manifest,
-    store: VectorStore,
-    sentences: SentenceVectors | None,
-    report: IngestReport,
-) -> None:
-    ids = [c.chunk_id for c in chunks]
+def _write(index: Index, embedded: _Embedded, report: IngestReport) -> None:
+    manifest = index.manifest
+    ids = [c.chunk_id for c in embedded.chunks]
     manifest.add_pending(ids)  # before the store sees them: a crash leaves no orphans
-    if sentences is not None and sentence_vectors is not None:
-        sentences.put(ids, sentence_vectors)
-    store.upsert(chunks, vectors)
+    if embedded.sentences is not None:
+        index.sentences.put(ids, embedded.sentences)
+    index.store.upsert(embedded.chunks, embedded.vectors)
     orphaned = manifest.commit(
-        [(job.brief, [c.chunk_id for c in job.chunks], job.sources) for job in group]
+        [(job.brief, [c.chunk_id for c in job.chunks], job.sources) for job in embedded.jobs]
     )
     if orphaned:  # the replaced versions' chunks: the only ids pending now
-        flush_pending(manifest, store, sentences)
-    for job in group:
+        index.flush_pending()
+    for job in embedded.jobs:
         added = False
         for known in job.known:
             if known:
@@ -366,7 +327,7 @@ def _write(
                 added = True
             else:
                 report.unchanged += 1  # a copy of the brief just added
-    report.chunks += len(chunks)
+    report.chunks += len(embedded.chunks)
 
 
 def _fail(report: IngestReport, path: str, reason: str) -> None:
@@ -385,3 +346,94 @@ def _sha256(path: Path) -> str:
         while block := handle.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+# ------------------------------------------------------------------- uploads
+
+
+def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFactory) -> str:
+    """Keep an uploaded brief under ``data_dir/uploads`` and index it; returns its doc id.
+
+    The file lands in a folder named by the hash of its bytes, under its
+    :func:`safe_filename`, so an upload can never write outside the data directory, and
+    two different files with the same name are both kept. Uploading the same bytes again
+    (even at the same moment) indexes them once.
+
+    Raises:
+        FileTooLarge: the file exceeds ``max_upload_mb``.
+        UnsupportedFormat: the name's suffix has no reader.
+        DocumentError: the file cannot be parsed; nothing is kept.
+        IndexLocked: another process is ingesting into the data directory; nothing is
+            kept.
+    """
+    name = safe_filename(filename)
+    limit_mb = index.settings.max_upload_mb
+    if len(data) > limit_mb * 1024 * 1024:
+        raise FileTooLarge(
+            name,
+            f"the file is {len(data) / 1048576:.1f} MB; the limit is {limit_mb:g} MB "
+            "(BRIEFQA_MAX_UPLOAD_MB)",
+        )
+    brief_format(name)  # an unreadable type is refused before anything is written
+    uploads = index.data_dir / "uploads"
+    folder = uploads / hashlib.sha256(data).hexdigest()[:16]
+    target = folder / name
+    known = index.manifest.source(str(target.resolve())) if target.exists() else None
+    if known is not None:  # these very bytes, under this name, are indexed already
+        return known.doc_id
+    # Written aside first, per process and thread: workers sharing the data dir may
+    # receive the same upload at once and must not write into each other's file. The
+    # name keeps its suffix, which tells the loader the format.
+    incoming = uploads / ".incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    partial = incoming / f".{os.getpid()}-{threading.get_ident()}.{name}"
+    try:
+        partial.write_bytes(data)
+        # Parse before queueing for the index: a broken file is refused at once, not
+        # after every upload ahead of it has been embedded.
+        try:
+            load_brief(partial)
+        except DocumentError as exc:
+            raise type(exc)(name, exc.reason) from None
+        with index.ingest_lock():
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(partial, target)  # never a half-written brief under its name
+            report = run_ingest([target], index, embedder=embedder)
+            if report.errors and index.manifest.source(str(target.resolve())) is None:
+                target.unlink(missing_ok=True)
+                _remove_empty(folder)
+    finally:
+        partial.unlink(missing_ok=True)
+    if report.errors:
+        raise DocumentError(name, report.errors[0].error)
+    source = index.manifest.source(str(target.resolve()))
+    assert source is not None
+    return source.doc_id
+
+
+_UNSAFE = re.compile(r"[^\w.() -]+")
+
+
+def safe_filename(filename: str) -> str:
+    """The last path component of ``filename``, cleaned of anything but letters, digits
+    and ``. _ - ( )`` for use as a file name.
+
+    "../../etc/passwd.txt" and "C:\\x\\..\\brief.pdf" become "passwd.txt" and
+    "brief.pdf"; a name that cleans to nothing raises :class:`DocumentError`.
+    """
+    last = PurePosixPath(filename.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", last).strip(" .")
+    if not cleaned or cleaned.startswith("."):
+        raise DocumentError(filename[:80] or "(no name)", "the upload has no usable file name")
+    # File systems allow 255 bytes a name, and the partial file's name adds a prefix:
+    # a long stem is cut, in bytes and at a character boundary; the suffix is kept.
+    path = PurePosixPath(cleaned)
+    suffix = path.suffix if len(path.suffix) <= 10 else ""
+    stem = cleaned[: len(cleaned) - len(suffix)]
+    stem = stem.encode()[: 150 - len(suffix.encode())].decode(errors="ignore").rstrip(" .")
+    return (stem or "upload") + suffix
+
+
+def _remove_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty: another upload shares the folder
+        folder.rmdir()

@@ -25,17 +25,13 @@ import re
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 from .chunking import chunk_id
-from .embeddings import Embedder
-from .ingest import flush_pending, reindex
+from .index import Index
+from .ingest import EmbedderFactory, reindex
 from .manifest import Manifest, Source
 from .schema import Chunk, IndexCheck
-from .sentences import SentenceVectors
-from .settings import Settings
-from .store import VectorStore
 
 # A partial file's name carries the pid of the process writing it: uploads are written
 # as ".<pid>-<thread>.<name>", BM25 indexes as ".partial-<pid>-<thread>".
@@ -44,24 +40,28 @@ _STALE_S = 3600.0  # a partial file this old is stray whoever wrote it
 _DEAD_STALE_S = 600.0  # and one of a process that is gone, this old
 
 
-def check_index(
-    data_dir: Path,
-    manifest: Manifest,
-    store: VectorStore,
-    sentences: SentenceVectors,
-    *,
-    settings: Settings,
-    embedder: Callable[[], Embedder],
-    repair: bool = False,
-) -> IndexCheck:
+def check_index(index: Index, *, embedder: EmbedderFactory, repair: bool = False) -> IndexCheck:
     """Compare manifest, store and side files; with ``repair``, fix and check again.
 
-    The caller holds the ingest lock, so no ingest changes the index meanwhile.
-    """
-    found = _inspect(data_dir, manifest, store, sentences)
-    if not repair or found.consistent:
-        return found
+    It holds the index's ingest lock, so no ingest changes the index meanwhile.
+    ``embedder`` is called only if a repair has briefs to embed again.
 
+    Raises:
+        IndexLocked: another process is ingesting into the same data directory.
+        ConfigError: the index belongs to other settings or another manifest.
+        StoreError: the vector store failed.
+    """
+    with index.ingest_lock():
+        # A repair embeds: it must chunk like the index was built (record checks that).
+        index.check_compatible(record=repair)
+        found = _inspect(index)
+        if not repair or found.consistent:
+            return found
+        return _repair(index, found, embedder)
+
+
+def _repair(index: Index, found: IndexCheck, embedder: EmbedderFactory) -> IndexCheck:
+    manifest, store, sentences = index.manifest, index.store, index.sentences
     repaired: dict[str, int] = {}
     # Briefs first: re-embedding writes their chunks under the ids the manifest lists.
     lost = set(found.missing) | set(found.damaged)
@@ -74,20 +74,13 @@ def check_index(
         for source in manifest.sources():  # read once, not once per brief
             if source.doc_id in files:
                 files[source.doc_id].append(source)
-        restored, unrecoverable = reindex(
-            files,
-            manifest=manifest,
-            store=store,
-            sentences=sentences,
-            embedder=embedder,
-            settings=settings,
-        )
+        restored, unrecoverable = reindex(files, index, embedder=embedder)
         repaired["briefs_reindexed"] = len(restored)
         found.unrecoverable = unrecoverable
     if found.duplicated:
         repaired["listings_deduplicated"] = manifest.dedupe_chunk_ids()
     if found.pending:
-        repaired["pending_cleared"] = flush_pending(manifest, store, sentences)
+        repaired["pending_cleared"] = index.flush_pending()
 
     # Whatever no brief lists now (stale versions, leftovers) is deleted.
     listed = set(manifest.chunk_ids())
@@ -108,15 +101,14 @@ def check_index(
     if found.stray_files:
         repaired["files_deleted"] = len(found.stray_files)
 
-    after = _inspect(data_dir, manifest, store, sentences)
+    after = _inspect(index)
     after.repaired = {kind: n for kind, n in repaired.items() if n}
     after.unrecoverable = found.unrecoverable
     return after
 
 
-def _inspect(
-    data_dir: Path, manifest: Manifest, store: VectorStore, sentences: SentenceVectors
-) -> IndexCheck:
+def _inspect(index: Index) -> IndexCheck:
+    manifest, store, sentences = index.manifest, index.store, index.sentences
     owners = manifest.chunk_owners()
     listings = Counter({cid: len(docs) for cid, docs in owners.items()})
     listed = set(owners)
@@ -141,7 +133,7 @@ def _inspect(
         damaged=damaged,
         pending=sorted(pending),
         stray_sentences=len(set(sentences.ids()) - listed - pending),
-        stray_files=_stray_files(data_dir, manifest, listed),
+        stray_files=_stray_files(index.data_dir, manifest, listed),
     )
     return check
 

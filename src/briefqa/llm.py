@@ -11,6 +11,8 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +29,25 @@ from .schema import Hit
 from .settings import Settings
 from .writing import Draft, Turn
 
-#: Where the project's prompt files live when ``settings.prompts_dir`` is unset.
-DEFAULT_PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
+#: The package that holds the shipped prompt files (the project's top-level prompts/,
+#: installed as ``briefqa.prompts``), used when ``settings.prompts_dir`` is unset.
+DEFAULT_PROMPTS = "briefqa.prompts"
 
 
 def read_prompt(settings: Settings, name: str) -> str:
-    """The text of ``prompts/<name>.txt``."""
-    folder = settings.prompts_dir or DEFAULT_PROMPTS
-    path = Path(folder) / f"{name}.txt"
+    """The text of ``<name>.txt`` in ``settings.prompts_dir``, else the shipped prompts."""
+    folder: Path | Traversable
     try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(
-            f"prompt file {path} is missing; set BRIEFQA_PROMPTS_DIR to the prompts folder"
-        ) from exc
+        folder = (
+            Path(settings.prompts_dir) if settings.prompts_dir else resources.files(DEFAULT_PROMPTS)
+        )
+        return (folder / f"{name}.txt").read_text(encoding="utf-8").strip()
+    except (OSError, ModuleNotFoundError) as exc:
+        if settings.prompts_dir:
+            hint = f"{settings.prompts_dir} (BRIEFQA_PROMPTS_DIR); add it, or unset the setting"
+        else:
+            hint = f"the installed package ({DEFAULT_PROMPTS}); reinstall briefqa"
+        raise ConfigError(f"prompt file {name}.txt is missing from {hint}") from exc
 
 
 def build_generator(

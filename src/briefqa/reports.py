@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
 from .evaluation import LOWER_IS_BETTER, METRICS, EvalReport
 
 _ORDER = list(METRICS)
@@ -257,7 +258,7 @@ def markdown(report: EvalReport, loco: LocoTable | None = None) -> str:
         lines += ["", "## Refusal, leave one corpus out", "", f"From `{loco.source}`.", ""]
         if loco.rows:
             lines += [
-                "| held out | " + " | ".join(loco.columns) + " |",
+                "| direction | " + " | ".join(loco.columns) + " |",
                 "|---|" + "---|" * len(loco.columns),
             ]
             lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in loco.rows]
@@ -278,7 +279,12 @@ def _png(figure: Any) -> str:
 
 
 def _plots(report: EvalReport) -> list[tuple[str, str]]:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ConfigError(
+            "the report's plots need the eval extra: pip install 'briefqa[eval]'"
+        ) from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -363,7 +369,7 @@ def _extras_html(report: EvalReport, loco: LocoTable | None) -> str:
         if loco.rows:
             out += _table(
                 "loco",
-                ["held out", *loco.columns],
+                ["direction", *loco.columns],
                 [(label, list(cells)) for label, cells in loco.rows],
             )
         out += "".join(f"<p class='note'>{e(n)}</p>" for n in loco.notes)

@@ -161,7 +161,8 @@ class Settings(BaseSettings):
         default=4, ge=1, le=64, description="Chat answers computed at once by `briefqa serve`."
     )
     prompts_dir: Path | None = Field(
-        default=None, description="Folder of prompt files; unset: the project's prompts/."
+        default=None,
+        description="Folder of prompt files; unset: prompts/ as shipped in the package.",
     )
 
     @classmethod

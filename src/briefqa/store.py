@@ -2,6 +2,7 @@
 
 A store holds chunks with their embeddings and answers nearest-neighbour queries. It
 knows nothing of files or manifests: :mod:`briefqa.ingest` keeps those consistent.
+A store that can record which index it belongs to is also an :class:`OwnedStore`.
 """
 
 from __future__ import annotations
@@ -59,11 +60,34 @@ class VectorStore(Protocol):
         ...
 
 
+@runtime_checkable
+class OwnedStore(Protocol):
+    """A store that records which briefqa index (manifest) fills it.
+
+    Several workers may share one store only when they share one manifest: the stamp
+    lets a worker with another manifest notice before it reads or writes, instead of
+    corrupting both. A store without this capability (a test's, a custom one) is
+    trusted to belong to whoever opens it.
+    """
+
+    def owner(self) -> str | None:
+        """The id of the index this store belongs to, or None if it is unclaimed."""
+        ...
+
+    def claim(self, owner: str) -> str:
+        """Stamp the store as belonging to ``owner`` unless it already belongs to an
+        index; returns the owner it has now."""
+        ...
+
+
 _OWNER = "briefqa_index"
 
 
 class ChromaStore:
-    """A Chroma collection with cosine distance: embedded on disk, or on a server."""
+    """A Chroma collection with cosine distance: embedded on disk, or on a server.
+
+    It is an :class:`OwnedStore`: the collection's metadata carries its index's id.
+    """
 
     def __init__(self, client: Any, collection: str) -> None:
         self._client = client

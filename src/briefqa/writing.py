@@ -7,18 +7,18 @@ A writer has two methods: :meth:`Writer.condense` makes a follow-up standalone, 
 - ``extractive`` (the default, :class:`briefqa.extractive.ExtractiveWriter`) quotes the
   passages' best sentences; nothing is generated, so nothing can be invented.
 - ``openai``, ``ollama``, ``llamacpp`` (:class:`briefqa.llm.ChatWriter`) prompt a
-  language model through LangChain; imported only when chosen.
+  language model through LangChain; imported only when chosen
+  (:func:`briefqa.answering.writer_from_settings`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from .embeddings import Embedder, Vectors
+from .embeddings import Vectors
 from .schema import Hit
-from .settings import Settings
 
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
 
@@ -58,17 +58,3 @@ class Writer(Protocol):
         """The answer's text in pieces, citing passage n as ``[n]``; nothing for no
         answer."""
         ...
-
-
-def writer_from_settings(
-    settings: Settings, embedder: Embedder, chat_model: Any | None = None
-) -> Writer:
-    """The writer ``settings.llm`` names (``chat_model``, a LangChain chat model,
-    replaces a configured LLM). ``embedder`` scores sentences for the extractive one."""
-    if settings.llm == "extractive" and chat_model is None:
-        from .extractive import ExtractiveWriter
-
-        return ExtractiveWriter(settings, embedder)
-    from .llm import ChatWriter
-
-    return ChatWriter(settings, chat_model)

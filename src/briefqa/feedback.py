@@ -1,0 +1,59 @@
+"""Users' verdicts on answers, appended to ``data_dir/feedback.jsonl`` for evaluators."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from .schema import Answer
+
+
+class FeedbackLog:
+    """An append-only JSON-lines file of feedback events, shared by threads and workers."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def record(
+        self, answer: Answer, rating: Literal["like", "dislike"] | None, comment: str = ""
+    ) -> dict[str, Any]:
+        """Append one event about ``answer`` and return it.
+
+        Events about the same answer share ``answer_id`` (derived from the question and
+        the answer text), so an evaluator can group a rating with a later comment.
+
+        Raises:
+            ValueError: ``rating`` is not "like", "dislike" or None.
+        """
+        if rating not in ("like", "dislike", None):
+            raise ValueError(f"rating must be 'like', 'dislike' or None, not {rating!r}")
+        answer_id = hashlib.sha256(f"{answer.question}\x00{answer.text}".encode()).hexdigest()[:16]
+        record = {
+            "answer_id": answer_id,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "rating": rating,
+            "comment": comment.strip()[:4000],
+            "question": answer.question,
+            "standalone_question": answer.standalone_question,
+            "answer": answer.text,
+            "refused": answer.refused,
+            "outcome": answer.outcome,
+            "kind": answer.kind,
+            "citations": [c.to_dict() for c in answer.citations],
+            "unsupported": list(answer.unsupported),
+        }
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(self.path, "a", encoding="utf-8") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # other workers append to the same file
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        return record
