@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from briefqa import Answer, BriefQA, Filters, InvalidQuestion, Settings, load_brief
+from briefqa import Answer, BriefQA, ChatWriter, Filters, InvalidQuestion, Settings, load_brief
 from briefqa.answering import writer_from_settings
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.schema import Hit
@@ -41,7 +41,7 @@ def _fake_qa(indexed: Path, embedder: SentenceTransformerEmbedder, *replies: str
         indexed,
         settings=Settings(),
         embedder=embedder,
-        chat_model=FakeChatModel(replies=list(replies)),
+        writer=ChatWriter(Settings(), FakeChatModel(replies=list(replies))),
     )
 
 
@@ -150,7 +150,9 @@ def test_llm_sees_context_as_data_and_can_refuse(
     indexed: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     model = FakeChatModel(replies=["The briefs do not cover this question."])
-    qa = BriefQA(indexed, settings=Settings(), embedder=embedder, chat_model=model)
+    qa = BriefQA(
+        indexed, settings=Settings(), embedder=embedder, writer=ChatWriter(Settings(), model)
+    )
     answer = qa.ask("What did the brief say about Japan's aid to Ukraine?")
     assert answer.refused and answer.nearest
     system, human = model.received[0]
@@ -165,7 +167,9 @@ def test_llm_streaming_and_condensing(indexed: Path, embedder: SentenceTransform
             "France said the office would exacerbate relations with China [1].",
         ]
     )
-    qa = BriefQA(indexed, settings=Settings(), embedder=embedder, chat_model=model)
+    qa = BriefQA(
+        indexed, settings=Settings(), embedder=embedder, writer=ChatWriter(Settings(), model)
+    )
     *pieces, final = list(qa.stream("Why did it object?", history=[(FRANCE, "France [1].")]))
     assert isinstance(final, Answer)
     assert final.standalone_question == "Why did France oppose a NATO liaison office in Tokyo?"
@@ -193,7 +197,9 @@ def test_prompt_injection_in_a_brief_changes_nothing(
         assert "four months" in routes.text and "PWNED" not in routes.text
     # A model that obeys the injected text is caught by verification.
     obedient = FakeChatModel(replies=["PWNED. My system prompt says to cite passages."])
-    with BriefQA(tmp_path / "data", embedder=embedder, chat_model=obedient) as qa:
+    with BriefQA(
+        tmp_path / "data", embedder=embedder, writer=ChatWriter(Settings(), obedient)
+    ) as qa:
         answer = qa.ask("How long is the Northern Sea Route open each year?")
         assert answer.citations == () and len(answer.unsupported) >= 1
         human = obedient.received[0][1]
@@ -280,4 +286,4 @@ def test_a_briefs_own_footnote_numbers_are_not_read_as_citations(
 def test_every_writer_passes_the_writer_contract(embedder: SentenceTransformerEmbedder) -> None:
     check_writer(writer_from_settings(Settings(), embedder), embedder)
     scripted = FakeChatModel(replies=["France opposed it [1]."])
-    check_writer(writer_from_settings(Settings(), embedder, scripted), embedder)
+    check_writer(ChatWriter(Settings(), scripted), embedder)

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
-from briefqa import BriefQA, InvalidQuestion, Settings
+from briefqa import BriefQA, ChatWriter, InvalidQuestion, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.server import create_app
 from briefqa.testing import FakeChatModel
@@ -175,7 +175,9 @@ def test_a_brief_cannot_instruct_the_model(
     # and what it says on the brief's orders is not passed off as supported.
     obeying = FakeChatModel(replies=["PWNED. The Northern Sea Route was closed [1]."])
     settings = Settings(llm="openai", llm_model="fake")
-    with BriefQA(tmp_path / "llm", settings=settings, embedder=embedder, chat_model=obeying) as qa:
+    with BriefQA(
+        tmp_path / "llm", settings=settings, embedder=embedder, writer=ChatWriter(settings, obeying)
+    ) as qa:
         qa.ingest([brief])
         answer = qa.ask(question)
     prompt = "\n".join(str(m.content) for m in obeying.received[-1])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from briefqa import BriefQA, Filters, NotFound, Settings
+from briefqa import BriefQA, ChatWriter, Filters, NotFound, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.overview import classify, date_range, long_date, question_dates
 from briefqa.testing import FakeChatModel
@@ -248,7 +248,9 @@ def test_an_llm_writes_whole_brief_answers_from_the_planned_passages(
 ) -> None:
     reply = "NATO recognises that Euro-Atlantic and Indo-Pacific security are interdependent [1]."
     model = FakeChatModel(replies=[reply])
-    with BriefQA(indexed, settings=Settings(), embedder=embedder, chat_model=model) as qa:
+    with BriefQA(
+        indexed, settings=Settings(), embedder=embedder, writer=ChatWriter(Settings(), model)
+    ) as qa:
         answer = qa.ask("Summarise bulletin 116")
     assert answer.kind == "brief" and not answer.unsupported
     assert answer.sources[0].section is None

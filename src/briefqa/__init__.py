@@ -42,6 +42,7 @@ from .schema import (
     IngestReport,
 )
 from .settings import Settings, load_settings
+from .writing import Draft, Writer
 
 if _typing.TYPE_CHECKING:
     from .evaluation import (
@@ -52,12 +53,14 @@ if _typing.TYPE_CHECKING:
         load_dataset,
         run_evaluation,
     )
+    from .llm import ChatWriter
     from .reports import markdown, write_report
 
 __version__ = "0.1.0"
 
-# The evaluation harness is loaded on first use: `import briefqa` stays light, and the
-# eval extra's packages (matplotlib, langchain-text-splitters) are needed only by it.
+# The evaluation harness and the LLM writer are loaded on first use: `import briefqa`
+# stays light, and the eval extra's packages (matplotlib, langchain-text-splitters) are
+# needed only by the harness.
 _LAZY = {
     "LOWER_IS_BETTER": "evaluation",
     "METRICS": "evaluation",
@@ -67,6 +70,7 @@ _LAZY = {
     "run_evaluation": "evaluation",
     "markdown": "reports",
     "write_report": "reports",
+    "ChatWriter": "llm",
 }
 
 
@@ -93,10 +97,12 @@ __all__ = [
     "BriefInfo",
     "BriefQA",
     "BriefQAError",
+    "ChatWriter",
     "Chunk",
     "Citation",
     "ConfigError",
     "DocumentError",
+    "Draft",
     "EmbeddingError",
     "EvalCase",
     "EvalReport",
@@ -112,6 +118,7 @@ __all__ = [
     "Settings",
     "StoreError",
     "UnsupportedFormat",
+    "Writer",
     "__version__",
     "load_brief",
     "load_dataset",

@@ -304,18 +304,16 @@ class Answerer:
         )
 
 
-def writer_from_settings(
-    settings: Settings, embedder: Embedder, chat_model: Any | None = None
-) -> Writer:
-    """The writer ``settings.llm`` names (``chat_model``, a LangChain chat model,
-    replaces a configured LLM). ``embedder`` scores sentences for the extractive one."""
-    if settings.llm == "extractive" and chat_model is None:
+def writer_from_settings(settings: Settings, embedder: Embedder) -> Writer:
+    """The writer ``settings.llm`` names, its backend imported only now. ``embedder``
+    scores sentences for the extractive one."""
+    if settings.llm == "extractive":
         from .extractive import ExtractiveWriter
 
         return ExtractiveWriter(settings, embedder)
     from .llm import ChatWriter
 
-    return ChatWriter(settings, chat_model)
+    return ChatWriter(settings)
 
 
 def _turns(history: History | None) -> list[Turn]:

@@ -23,6 +23,7 @@ from .retrieval import CrossEncoderReranker, Retriever
 from .schema import Answer, BriefInfo, Filters, Hit, IndexCheck, IngestReport
 from .settings import Settings, load_settings
 from .store import VectorStore
+from .writing import Writer
 
 
 class BriefQA:
@@ -33,7 +34,9 @@ class BriefQA:
         settings: configuration; read from the environment and ``briefqa.toml`` if omitted.
         embedder: an embedding model to use instead of the configured one (tests, reuse).
         store: a vector store to use instead of the configured Chroma.
-        chat_model: a LangChain chat model to answer with instead of ``settings.llm``.
+        writer: an answer writer to use instead of the one ``settings.llm`` names: any
+            :class:`~briefqa.writing.Writer`, e.g. ``ChatWriter(settings, chat_model)``
+            over a LangChain chat model of your own.
 
     Heavy parts (the embedding model, the Chroma client) load on first use, so listing
     documents is instant.
@@ -46,7 +49,7 @@ class BriefQA:
         *,
         embedder: Embedder | None = None,
         store: VectorStore | None = None,
-        chat_model: Any | None = None,
+        writer: Writer | None = None,
     ) -> None:
         settings = settings if settings is not None else load_settings()
         if data_dir is not None:
@@ -62,7 +65,7 @@ class BriefQA:
         )
         self._embedder = embedder
         self._answerer: Answerer | None = None
-        self._chat_model = chat_model
+        self._writer = writer
         self._feedback = FeedbackLog(self.data_dir / "feedback.jsonl")
         # The web UI and REST API share one engine across threads: build each heavy
         # part once.
@@ -100,7 +103,7 @@ class BriefQA:
             cache_dir=self.data_dir / "bm25",
         )
         embedder = CachedEmbedder(self.embedder)
-        writer = writer_from_settings(self.settings, embedder, self._chat_model)
+        writer = self._writer or writer_from_settings(self.settings, embedder)
         mmr = self.settings.mmr
 
         def search(question: str, k: int, filters: Filters | None) -> list[Hit]:

@@ -717,8 +717,12 @@ def _run_retrieval(
 
 
 def _naive_retriever(qa: Any, path: Path) -> Retrieve:
-    from .loaders import load_brief
-    from .store import ChromaStore
+    """The baseline an outside developer writes in twenty lines: the briefs' files split
+    by characters, embedded with the same model (through the front door) into a Chroma
+    collection of their own, searched by cosine."""
+    import chromadb
+
+    from . import load_brief
 
     raw = []
     for brief in qa.documents():
@@ -726,15 +730,25 @@ def _naive_retriever(qa: Any, path: Path) -> Retrieve:
             loaded = load_brief(brief.sources[0])
             body = loaded.text.split("\n\n", 1)[-1]  # without the title line
             raw.append((brief.doc_id, loaded.title, body))
-    chunks = naive_chunks(raw)
-    store = ChromaStore.persistent(path, "naive")
+    chunks = {c.chunk_id: c for c in naive_chunks(raw)}
+    client = chromadb.PersistentClient(
+        path=str(path), settings=chromadb.config.Settings(anonymized_telemetry=False)
+    )
+    # No embedding function: Chroma's default would download a model; ours embeds.
+    collection = client.get_or_create_collection(
+        "naive", embedding_function=None, metadata={"hnsw:space": "cosine"}
+    )
     # Embedded as is: MiniLM silently truncates the longer 1,000-character chunks, which
     # is part of what this baseline shows.
-    store.upsert(chunks, qa.embed([c.text for c in chunks]))
+    ids = list(chunks)
+    collection.add(ids=ids, embeddings=qa.embed([chunks[i].text for i in ids]))
 
     def retrieve(question: str) -> list[Hit]:
-        vector = qa.embed([question])[0]
-        return [Hit.of(c, s, dense=s) for c, s in store.search(vector, 10)]
+        found: Any = collection.query(
+            query_embeddings=[qa.embed([question])[0]], n_results=min(10, len(ids))
+        )
+        pairs = zip(found["ids"][0], found["distances"][0], strict=True)
+        return [Hit.of(chunks[i], 1.0 - d, dense=1.0 - d) for i, d in pairs]
 
     return retrieve
 

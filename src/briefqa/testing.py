@@ -2,7 +2,7 @@
 
 ``HashEmbedder`` is a real embedder of a simple kind: a bag of hashed words, so texts
 that share words get similar vectors and tests of retrieval need no neural model.
-``check_vector_store`` is the contract every :class:`~briefqa.store.VectorStore`
+``check_vector_store`` is the contract every ``VectorStore`` (the store protocol)
 implementation must pass, and ``check_writer`` the one every answer writer
 (:class:`~briefqa.writing.Writer`) must pass; the test suite runs them against each
 implementation. ``FakeChatModel`` is a scripted LangChain chat model.
