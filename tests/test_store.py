@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.embeddings import CachedEmbedder, SentenceTransformerEmbedder
 from briefqa.store import ChromaStore
-from briefqa.testing import check_vector_store
+from briefqa.testing import HashEmbedder, check_embedder, check_vector_store
 
 from .conftest import SEED
 
@@ -23,6 +23,14 @@ def test_persistent_chroma_passes_the_contract(tmp_path: Path) -> None:
 @pytest.mark.server
 def test_chroma_server_passes_the_contract(chroma_server: str) -> None:
     check_vector_store(ChromaStore.server(chroma_server, "contract"))
+
+
+def test_every_embedder_passes_the_embedder_contract(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
+    check_embedder(embedder)
+    check_embedder(CachedEmbedder(embedder))
+    check_embedder(HashEmbedder())
 
 
 def test_persistent_store_survives_reopening(tmp_path: Path) -> None:

@@ -3,9 +3,10 @@
 ``HashEmbedder`` is a real embedder of a simple kind: a bag of hashed words, so texts
 that share words get similar vectors and tests of retrieval need no neural model.
 ``check_vector_store`` is the contract every ``VectorStore`` (the store protocol)
-implementation must pass, and ``check_writer`` the one every answer writer
-(:class:`~briefqa.writing.Writer`) must pass; the test suite runs them against each
-implementation. ``FakeChatModel`` is a scripted LangChain chat model.
+implementation must pass, ``check_embedder`` the one of every embedder and
+``check_writer`` the one every answer writer (:class:`~briefqa.writing.Writer`) must
+pass; the test suite runs them against each implementation. ``FakeChatModel`` is a
+scripted LangChain chat model.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from .embeddings import Vectors
+from .embeddings import Embedder, Vectors
 from .errors import EmbeddingError
 from .passages import split_markers
 from .schema import Chunk, Hit
@@ -70,6 +71,28 @@ class HashEmbedder:
 def sample_chunk(n: int, doc: str, text: str) -> Chunk:
     """A small chunk numbered ``n`` of brief ``doc``, for store tests."""
     return Chunk(f"{doc}-{n}", doc, n, text, 0, len(text), f"Brief {doc}", "Section", None)
+
+
+def check_embedder(embedder: Embedder) -> None:
+    """Assert the :class:`~briefqa.embeddings.Embedder` contract (raises AssertionError):
+    unit float32 rows, one per text, the same vector for the same text whatever the batch,
+    closer vectors for texts that share their subject, and token counts within reach."""
+    assert isinstance(embedder.name, str) and embedder.name, "an embedder has a name"
+    assert embedder.max_tokens > 0
+    texts = [
+        "France opposed a NATO liaison office in Tokyo.",
+        "Paris objected to NATO opening an office in Japan.",
+        "The recipe needs two eggs and a cup of flour.",
+    ]
+    vectors = embedder.embed(texts)
+    assert vectors.shape[0] == 3 and vectors.ndim == 2 and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3), "unit vectors"
+    alone = embedder.embed(texts[1:2])[0]
+    assert float(alone @ vectors[1]) > 0.999, "a text's vector does not depend on its batch"
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]), "meaning is kept"
+    counts = embedder.count_tokens(texts)
+    assert len(counts) == 3 and all(0 < n <= 4 * len(t) for n, t in zip(counts, texts, strict=True))
+    assert embedder.embed([]).shape[0] == 0, "no texts, no rows"
 
 
 def check_writer(writer: Writer, embedder: Any) -> None:
