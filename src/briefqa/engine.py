@@ -34,9 +34,8 @@ class BriefQA:
         settings: configuration; read from the environment and ``briefqa.toml`` if omitted.
         embedder: an embedding model to use instead of the configured one (tests, reuse).
         store: a vector store to use instead of the configured Chroma.
-        writer: an answer writer to use instead of the one ``settings.llm`` names: any
-            :class:`~briefqa.writing.Writer`, e.g. ``ChatWriter(settings, chat_model)``
-            over a LangChain chat model of your own.
+        writer: a :class:`~briefqa.writing.Writer` instead of the one ``settings.llm``
+            names, e.g. ``ChatWriter(settings, model)`` over your LangChain chat model.
 
     Heavy parts (the embedding model, the Chroma client) load on first use, so listing
     documents is instant.
