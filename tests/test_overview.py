@@ -14,7 +14,7 @@ import pytest
 
 from briefqa import BriefQA, ChatWriter, Filters, NotFound, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
-from briefqa.overview import classify, date_range, long_date, question_dates
+from briefqa.intents import classify, date_range, long_date, question_dates
 from briefqa.testing import FakeChatModel
 from briefqa.text import sentence_spans
 
