@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from briefqa import BriefQA, ChatWriter, Filters, NotFound, Settings
+from briefqa import BriefInfo, BriefQA, ChatWriter, Filters, NotFound, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.intents import classify, date_range, long_date, question_dates
 from briefqa.testing import FakeChatModel
@@ -256,3 +256,14 @@ def test_an_llm_writes_whole_brief_answers_from_the_planned_passages(
     assert answer.sources[0].section is None
     # The model saw the lead, not a search's passages.
     assert "The participation of the leaders" in str(model.received[-1][-1].content)
+
+
+def test_filters_admit_briefs_by_id_and_date() -> None:
+    def brief(doc_id: str, day: str | None) -> BriefInfo:
+        return BriefInfo(doc_id, "T", None, day, "txt", "x", (), 1, (), "")
+
+    since = Filters(date_from="2023-01-01")
+    assert since.admits(brief("a", "2023-08-24")) and not since.admits(brief("a", "2022-12-31"))
+    assert not since.admits(brief("a", None))  # an undated brief passes no date bound
+    assert Filters(("a",)).admits(brief("a", None)) and not Filters(("a",)).admits(brief("b", None))
+    assert Filters().admits(brief("b", None))

@@ -16,6 +16,7 @@ each fact cited to the brief's "about" card: a passage made of its manifest fiel
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -128,6 +129,33 @@ class Plan:
 Search = Callable[[str, int, Filters | None], list[Hit]]
 
 
+@dataclass(frozen=True)
+class _Catalog:
+    """The archive's briefs, indexed by their titles' roots, numbers and dates."""
+
+    briefs: list[BriefInfo]
+    titles: dict[str, set[str]]  # doc_id -> roots of its title
+    by_root: dict[str, list[str]]  # root -> doc_ids whose title holds it
+    by_number: dict[str, list[str]]
+    by_date: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, briefs: list[BriefInfo]) -> _Catalog:
+        titles = {b.doc_id: roots(b.title) for b in briefs}
+        by_root: dict[str, list[str]] = {}
+        for doc_id, words in titles.items():
+            for word in words:
+                by_root.setdefault(word, []).append(doc_id)
+        by_number: dict[str, list[str]] = {}
+        by_date: dict[str, list[str]] = {}
+        for b in briefs:
+            if b.number:
+                by_number.setdefault(b.number, []).append(b.doc_id)
+            if b.date:
+                by_date.setdefault(b.date, []).append(b.doc_id)
+        return cls(briefs, titles, by_root, by_number, by_date)
+
+
 class Overview:
     """Answers whole-brief and archive questions from the manifest and a brief's chunks."""
 
@@ -135,39 +163,43 @@ class Overview:
         self.manifest = manifest
         self.store = store
         self.search = search  # hybrid retrieval: (question, k, filters) -> hits
-        self._cache: tuple[int, list[BriefInfo]] | None = None
+        # The manifest's briefs, and which of them each title root, number and date
+        # names, read once per index generation: every search question is checked for a
+        # brief it names, and a large archive must not be scanned title by title.
+        self._cache: tuple[int, _Catalog] | None = None
 
     # ------------------------------------------------------------------ briefs
 
     def briefs(self, filters: Filters | None = None) -> list[BriefInfo]:
         """The briefs ``filters`` allow, newest first (cached per index generation)."""
+        infos = self._catalog().briefs
+        return list(infos) if filters is None else [b for b in infos if filters.admits(b)]
+
+    def _catalog(self) -> _Catalog:
         generation = self.manifest.generation()
         if self._cache is None or self._cache[0] != generation:
-            self._cache = (generation, self.manifest.briefs())
-        infos = self._cache[1]
-        if filters is None:
-            return list(infos)
-        allowed = set(filters.doc_ids) if filters.doc_ids else None
-        return [
-            b
-            for b in infos
-            if (allowed is None or b.doc_id in allowed)
-            and (filters.date_from is None or (b.date or "") >= filters.date_from)
-            and (filters.date_to is None or (b.date or "9999") <= filters.date_to)
-        ]
+            self._cache = (generation, _Catalog.of(self.manifest.briefs()))
+        return self._cache[1]
 
     def named(self, question: str, briefs: Sequence[BriefInfo]) -> BriefInfo | None:
         """The brief ``question`` names by number ("bulletin 116"), date ("of 24 August
         2023") or title (most of its words, or quoted), if exactly one matches."""
+        catalog = self._catalog()
         numbers = brief_numbers(question)
         dates = question_dates(question)
         asked = roots(question)
         quoted = {q.lower() for q in re.findall(r"[\"“‘']([^\"”’']{8,})[\"”’']", question)}
+        shared = Counter(doc for r in asked for doc in catalog.by_root.get(r, ()))
+        candidates = {doc for doc, n in shared.items() if n >= 3}
+        candidates.update(doc for n in numbers for doc in catalog.by_number.get(n, ()))
+        candidates.update(doc for d in dates for doc in catalog.by_date.get(d, ()))
         matches = []
         for info in briefs:
-            title_roots = roots(info.title)
+            if info.doc_id not in candidates and not quoted:
+                continue
+            title_roots = catalog.titles.get(info.doc_id) or roots(info.title)
             by_title = bool(title_roots) and (
-                len(title_roots & asked) >= max(3, 0.8 * len(title_roots))
+                shared[info.doc_id] >= max(3, 0.8 * len(title_roots))
                 or any(q in info.title.lower() for q in quoted)
             )
             if (info.number and info.number in numbers) or (info.date in dates) or by_title:

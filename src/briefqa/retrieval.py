@@ -169,15 +169,7 @@ class Retriever:
     def _allowed(self, filters: Filters | None) -> set[str] | None:
         if filters is None or not filters.active:
             return None
-        briefs = self.manifest.briefs()
-        allowed = {b.doc_id for b in briefs}
-        if filters.doc_ids:
-            allowed &= set(filters.doc_ids)
-        if filters.date_from is not None:
-            allowed &= {b.doc_id for b in briefs if b.date and b.date >= filters.date_from}
-        if filters.date_to is not None:
-            allowed &= {b.doc_id for b in briefs if b.date and b.date <= filters.date_to}
-        return allowed
+        return {b.doc_id for b in self.manifest.briefs() if filters.admits(b)}
 
     def _lexical_index(self) -> _Lexical:
         generation = self.manifest.generation()

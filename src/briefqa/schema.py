@@ -240,6 +240,15 @@ class Filters:
     def active(self) -> bool:
         return bool(self.doc_ids) or self.date_from is not None or self.date_to is not None
 
+    def admits(self, brief: BriefInfo) -> bool:
+        """Whether ``brief`` passes: one of ``doc_ids`` (if given), dated within the range
+        (an undated brief passes no date bound)."""
+        if self.doc_ids and brief.doc_id not in self.doc_ids:
+            return False
+        if self.date_from is not None and not (brief.date and brief.date >= self.date_from):
+            return False
+        return self.date_to is None or bool(brief.date and brief.date <= self.date_to)
+
 
 @dataclass(frozen=True)
 class Hit:
