@@ -23,8 +23,7 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from .embeddings import CachedEmbedder, Embedder, Vectors
 from .errors import InvalidQuestion
-from .extractive import is_reason_follow_up
-from .intents import classify
+from .intents import classify, is_reason_follow_up
 from .overview import Overview, Plan
 from .refusal import Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from .embeddings import Embedder, Vectors
+from .intents import asks_why, leans_on_history
 from .passages import PassageSentence, passage_sentences, relevance, split_markers, squash
 from .refusal import answer_kind, question_names
 from .schema import Hit
@@ -21,16 +22,10 @@ from .settings import Settings
 from .text import content_terms, root, roots, sentence_spans, with_marker
 from .writing import Draft, Turn
 
-__all__ = ["ExtractiveWriter", "extract", "is_reason_follow_up"]
+__all__ = ["ExtractiveWriter", "extract"]
 
 # A sentence opening with one of these leans on the one before it.
 _DEPENDENT_OPENERS = ("This ", "These ", "It ", "They ", "Such ", "Thus", "However", "Nor ")
-# Words that make a question lean on the conversation before it.
-_FOLLOW_UP = frozenset(
-    "it its they them their this that these those he she his her there such".split()
-)
-# A follow-up asking for the reason or the way: "Why?", "How so?", "For what reason?"
-_WHY = re.compile(r"^\s*(?:why|how(?: come| so)?|for what reason|what for|on what grounds)\b", re.I)
 _WHO = re.compile(
     r"^\s*(?:who|whom|whose)\b|\bwhich (?:country|countries|person|leader|"
     r"state|states|organi[sz]ation|official)\b",
@@ -47,15 +42,6 @@ _REASON = re.compile(
     r"seeks? to|to avoid|for fear|in view of)\b",
     re.I,
 )
-
-
-def is_reason_follow_up(question: str, history: Sequence[Turn]) -> bool:
-    """Whether ``question`` asks why or how about the previous answer ("Why?", "How so?",
-    "Why did they?")."""
-    if not history or not _WHY.search(question):
-        return False
-    own = [t for t in content_terms(question) if t not in ("why", "how", "come", "reason")]
-    return len(own) <= 2 or bool(set(re.findall(r"\w+", question.lower())) & _FOLLOW_UP)
 
 
 def extract(
@@ -160,7 +146,7 @@ def _fit(
     if (
         (kind is not None and kind.search(sentence))
         or (_WHO.search(question) and question_names(sentence) - question_names(question))
-        or ((reason or _WHY.search(question)) and _REASON.search(sentence))
+        or ((reason or asks_why(question)) and _REASON.search(sentence))
     ):
         score += 0.1
     acronym = _ACRONYM.search(question)
@@ -188,9 +174,8 @@ class ExtractiveWriter:
         borrows the words of the previous question for retrieval."""
         if not history:
             return question
-        words = set(re.findall(r"\w+", question.lower()))
         previous = next((text for role, text in reversed(history) if role == "user"), None)
-        if previous and (words & _FOLLOW_UP or len(content_terms(question)) <= 2):
+        if previous and leans_on_history(question):
             return f"{question} ({previous})"
         return question
 

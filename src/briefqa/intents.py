@@ -11,6 +11,7 @@ them (and only them: "Which country opposed the office in Tokyo?" is a search), 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -383,3 +384,32 @@ def unnamed(question: str) -> str:
     """``question`` with the brief it names by number or date replaced by "the brief":
     "What does bulletin 117 say about Poland?" → "What does the brief say about Poland?"."""
     return _NAMED_BY.sub("the brief", question)
+
+
+# Words that make a question lean on the conversation before it.
+_FOLLOW_UP = frozenset(
+    "it its they them their this that these those he she his her there such".split()
+)
+# A question asking for the reason or the way: "Why?", "How so?", "For what reason?"
+_WHY = re.compile(r"^\s*(?:why|how(?: come| so)?|for what reason|what for|on what grounds)\b", re.I)
+
+
+def asks_why(question: str) -> bool:
+    """Whether ``question`` asks why or how."""
+    return _WHY.search(question) is not None
+
+
+def leans_on_history(question: str) -> bool:
+    """Whether ``question`` needs the one before it to be understood ("and what about
+    Germany?", "why did it?"): it points back, or says almost nothing of its own."""
+    words = set(re.findall(r"\w+", question.lower()))
+    return bool(words & _FOLLOW_UP) or len(content_terms(question)) <= 2
+
+
+def is_reason_follow_up(question: str, history: Sequence[tuple[str, str]]) -> bool:
+    """Whether ``question`` asks why or how about the previous answer ("Why?", "How so?",
+    "Why did they?")."""
+    if not history or not asks_why(question):
+        return False
+    own = [t for t in content_terms(question) if t not in ("why", "how", "come", "reason")]
+    return len(own) <= 2 or bool(set(re.findall(r"\w+", question.lower())) & _FOLLOW_UP)
