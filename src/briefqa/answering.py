@@ -98,8 +98,6 @@ class Answerer:
             else settings.confidence_threshold
         )
         self.refusal = replace(model, threshold=threshold, confident=confident)
-        self.threshold = self.refusal.threshold
-        self.confident = self.refusal.band_top
         self.prepare: Runnable[State, State] = (
             RunnableLambda(self._condense)
             | RunnableLambda(self._route)
@@ -107,6 +105,16 @@ class Answerer:
             | RunnableLambda(self._gate)
         )
         self.write: Runnable[State, str] = RunnableGenerator(self._write)
+
+    @property
+    def threshold(self) -> float:
+        """Refused below this gate probability."""
+        return self.refusal.threshold
+
+    @property
+    def confident(self) -> float:
+        """Marked low-confidence below this gate probability (and not refused)."""
+        return self.refusal.band_top
 
     # ------------------------------------------------------------------ public
 
@@ -230,7 +238,7 @@ class Answerer:
             if plan is not None and plan.written:
                 yield plan.text
                 return
-            if state.gate < self.threshold:
+            if self.refusal.outcome_of(state.gate) == "refused":
                 return
             draft = Draft(
                 question=state.standalone,
@@ -291,7 +299,7 @@ class Answerer:
         with _timer(state, "verify_ms"):
             checked = verify(draft, state.passages, self.embedder)
         state.timings["total_ms"] = _ms(state.started)
-        sure = plan is not None or state.gate >= self.confident
+        sure = plan is not None or self.refusal.outcome_of(state.gate) == "answered"
         return replace(
             answer,
             text=checked.text,

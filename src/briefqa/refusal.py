@@ -276,7 +276,10 @@ class RefusalModel:
 
     def outcome(self, evidence: Evidence) -> Outcome:
         """``"refused"``, ``"low_confidence"`` or ``"answered"`` for ``evidence``."""
-        p = self.probability(evidence)
+        return self.outcome_of(self.probability(evidence))
+
+    def outcome_of(self, p: float) -> Outcome:
+        """The outcome a probability from :meth:`probability` falls in."""
         if p < self.threshold:
             return "refused"
         return "answered" if p >= self.band_top else "low_confidence"
