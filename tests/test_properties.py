@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 
 from briefqa.chunking import chunk_brief
 from briefqa.errors import DocumentError
-from briefqa.loaders import RawBlock, assemble, load_brief, pdf_blocks
+from briefqa.loaders import RawBlock, assemble, load_brief
+from briefqa.pdf import pdf_blocks
 from briefqa.schema import Brief, Chunk, Hit
 from briefqa.testing import HashEmbedder
 from briefqa.text import content_terms, normalize, sentence_spans, with_marker

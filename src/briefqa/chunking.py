@@ -16,6 +16,8 @@ from .text import sentence_spans
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
+_NOTES = -2  # the group key of a brief's notes (heading groups are block positions)
+
 
 @dataclass(frozen=True)
 class _Unit:
@@ -62,10 +64,15 @@ def chunk_brief(
         if block.kind == "heading":
             heading = number
             continue
-        if block.kind != "paragraph":
+        if block.kind == "meta":
             continue
-        owner[number] = heading
-        labels.setdefault(heading, block.section)
+        # Notes form a group of their own after the body, whatever heading came last.
+        group = _NOTES if block.kind == "note" else heading
+        owner[number] = group
+        labels.setdefault(group, block.section)
+        if block.kind == "table":  # a row is one unit: its cells may hold full stops
+            spans.append((block.start, block.end, number, block.page))
+            continue
         for start, end in sentence_spans(brief.text, block.start, block.end):
             spans.append((start, end, number, block.page))
     counts = count_tokens([brief.text[s:e] for s, e, _, _ in spans])

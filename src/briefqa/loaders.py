@@ -1,8 +1,11 @@
 """Read briefs from .txt, .md, .pdf, .html and .docx files into :class:`Brief` objects.
 
-Each format reader turns a file into a list of raw blocks (title, heading, paragraph);
-:func:`assemble` then normalises them once, recognises the bulletin front matter
-(number, date, photo credit) and builds the brief's text, in which every offset lives.
+Each format reader turns a file into raw blocks (title, heading, paragraph, table, note)
+and the metadata the file declares (:class:`Declared`); :func:`assemble` then normalises
+them once, recognises the bulletin front matter (number, date, author line, photo
+credit) and builds the brief's text, in which every offset lives. What the visible text
+says wins over what the file declares: a page's <title> or a PDF's document info is
+often a site name or a template's leftover.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from .errors import DocumentError, UnsupportedFormat
 from .schema import Block, BlockKind, Brief
 from .text import normalize
 
-RawKind = Literal["title", "heading", "paragraph"]
+RawKind = Literal["title", "heading", "paragraph", "table", "note"]
 
 #: File suffixes briefqa can ingest.
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
@@ -36,9 +39,33 @@ MAX_HEADING_CHARS = 200
 
 @dataclass
 class RawBlock:
+    """A block as a reader found it.
+
+    ``table`` blocks carry their cells in ``rows`` (the first row is the header when
+    ``header`` is true) and no text; ``note`` blocks are a footnote's or endnote's text,
+    its marker already taken out of the body by the reader.
+    """
+
     kind: RawKind
     text: str
     page: int | None = None
+    rows: list[list[str]] | None = None
+    header: bool = False
+
+
+@dataclass
+class Declared:
+    """Metadata a file declares outside its visible text (document properties, <meta>,
+    JSON-LD, front matter). ``date`` is ISO 8601 (YYYY-MM-DD)."""
+
+    title: str | None = None
+    number: str | None = None
+    date: str | None = None
+    authors: tuple[str, ...] = ()
+
+
+#: What a format reader returns.
+Parsed = tuple[list[RawBlock], Declared]
 
 
 def brief_format(path: str | PurePath) -> str:
@@ -73,9 +100,10 @@ def load_brief(path: str | Path) -> Brief:
         raise DocumentError(path, f"cannot read the file: {exc.strerror or exc}") from exc
     if not data.strip():
         raise DocumentError(path, "the file is empty")
-    raws = _READERS[fmt](path, data)
+    raws, declared = _READERS[fmt](path, data)
     return assemble(
         raws,
+        declared=declared,
         source=str(path),
         sha256=hashlib.sha256(data).hexdigest(),
         fmt=fmt,
@@ -90,6 +118,7 @@ def load_brief(path: str | Path) -> Brief:
 def assemble(
     raws: list[RawBlock],
     *,
+    declared: Declared | None = None,
     source: str,
     sha256: str,
     fmt: str,
@@ -98,19 +127,30 @@ def assemble(
 ) -> Brief:
     """Normalise raw blocks and build a :class:`Brief` with offsets into its text.
 
-    ``structured`` formats mark their headings; for plain text and PDF, headings are
-    recognised from the layout (a short line without end punctuation before a paragraph).
+    ``structured`` formats mark their headings; for plain text, headings are recognised
+    from the layout (a short line without end punctuation before a paragraph). Table
+    rows become one block each and notes follow the body, labelled "Notes".
     """
-    blocks = [RawBlock(r.kind, normalize(r.text), r.page) for r in raws]
-    blocks = [b for b in blocks if b.text]
+    declared = declared or Declared()
+    blocks = [_normalized(r) for r in raws]
+    blocks = [b for b in blocks if b.text or b.rows]
     if not blocks:
         raise DocumentError(source, "no text found in the file")
+    notes = [b for b in blocks if b.kind == "note"]
+    blocks = [b for b in blocks if b.kind != "note"]
+    if not blocks:
+        raise DocumentError(source, "no text found in the file (only notes)")
 
-    title = _cap_heading(_take_title(blocks, structured) or fallback_title)
+    title = _cap_heading(
+        _take_title(blocks, structured) or normalize(declared.title or "") or fallback_title
+    )
     number, date, blocks = _take_front_matter(blocks)
+    number = number or declared.number
+    date = date or declared.date
+    authors, blocks = _take_authors(blocks, declared.authors)
     if not structured:
         _mark_headings(blocks)
-    if not any(b.kind == "paragraph" for b in blocks):
+    if not any(b.kind in ("paragraph", "table") for b in blocks):
         raise DocumentError(source, "no paragraphs of text found (only headings)")
 
     parts: list[str] = []
@@ -136,8 +176,14 @@ def assemble(
             section = _cap_heading(block.text)
             sections.append(section)
             add("heading", section, block.page)
+        elif block.kind == "table":
+            for row in table_rows(block.rows or [], header=block.header):
+                add("table", row, block.page)
         else:
             add("paragraph", block.text, block.page)
+    section = NOTES_SECTION
+    for note in notes:
+        add("note", note.text, note.page)
     text = "\n\n".join(parts)
     return Brief(
         doc_id=hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
@@ -150,7 +196,94 @@ def assemble(
         number=number,
         date=date,
         sections=tuple(sections),
+        authors=authors,
     )
+
+
+#: The section label of a brief's footnotes and endnotes (not one of its ``sections``:
+#: the brief has no such heading).
+NOTES_SECTION = "Notes"
+
+
+def _normalized(raw: RawBlock) -> RawBlock:
+    rows = None
+    if raw.rows is not None:
+        rows = [[normalize(cell) for cell in row] for row in raw.rows]
+        rows = [row for row in rows if any(row)]
+    return RawBlock(raw.kind, normalize(raw.text), raw.page, rows, raw.header)
+
+
+def table_rows(rows: list[list[str]], *, header: bool) -> list[str]:
+    """A table as one readable line per row: the row's first cell, then each other cell
+    after its column's header ("Australia — ITPP signed: 8 August 2023; Areas: cyber").
+
+    Without a header the cells are joined with " — ". A one-row table with a header is
+    read as data (a header alone says nothing).
+    """
+    rows = [[cell.replace("\n", " ").strip() for cell in row] for row in rows]
+    rows = [row for row in rows if any(row)]
+    if header and len(rows) > 1:
+        names, body = rows[0], rows[1:]
+    else:
+        names, body = [], rows
+    lines = []
+    for row in body:
+        first, rest = row[0], row[1:]
+        cells = []
+        for i, cell in enumerate(rest, start=1):
+            if not cell:
+                continue
+            name = names[i] if i < len(names) else ""
+            cells.append(f"{name}: {cell}" if name else cell)
+        joiner = "; " if names else " — "
+        tail = joiner.join(cells)
+        if first and tail:
+            lines.append(f"{first} — {tail}")
+        else:
+            lines.append(first or tail)
+    return [line for line in lines if line]
+
+
+# "By Jan Kowalski", "Authors: Anna Nowak and Jan Kowalski", "Written by …"
+_AUTHOR_LINE = re.compile(r"(?:authors?\s*[:：]|written by|by)\s+(?P<names>[^.!?]{3,150})", re.I)
+_NAME = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’.-]*(?:\s+[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’.-]*){1,3}")
+_AUTHOR_SCAN = 10
+
+
+def split_authors(names: str) -> tuple[str, ...]:
+    """ "Anna Nowak, Jan Kowalski and Ewa Lis" → its names, or () if any part is not a name
+    (two to four capitalised words)."""
+    parts = re.split(r"\s*(?:,|;|&|\band\b|\boraz\b|\bi\b)\s*", names.strip())
+    parts = [p.strip() for p in parts if p.strip()]
+    if not parts or not all(_NAME.fullmatch(p) for p in parts):
+        return ()
+    return tuple(parts)
+
+
+def _take_authors(
+    blocks: list[RawBlock], declared: tuple[str, ...]
+) -> tuple[tuple[str, ...], list[RawBlock]]:
+    """The brief's authors, and the blocks without its author line.
+
+    An author line is a short paragraph near the top or at the end that says "By …" or
+    "Author(s): …", or one that is exactly the declared authors' names. The visible line
+    wins over the declaration.
+    """
+    wanted = {normalize(a).casefold() for a in declared}
+    last = len(blocks) - 1
+    for i, block in enumerate(blocks):
+        if block.kind != "paragraph" or len(block.text) > 160 or (_AUTHOR_SCAN <= i < last - 1):
+            continue
+        text = block.text.rstrip(".")
+        match = _AUTHOR_LINE.fullmatch(text)
+        names = split_authors(match["names"]) if match else ()
+        if not names and wanted:
+            found = split_authors(text)
+            if found and {n.casefold() for n in found} == wanted:
+                names = found
+        if names:
+            return names, blocks[:i] + blocks[i + 1 :]
+    return tuple(normalize(a) for a in declared if normalize(a)), blocks
 
 
 def _cap_heading(text: str, limit: int = MAX_HEADING_CHARS) -> str:
@@ -224,6 +357,17 @@ _NUMBER = re.compile(
 _CREDIT = re.compile(r"^(?:photo(?:graph)?|fot\.?|foto|image|picture|credit)s?\b|^©", re.I)
 _SLASHED_CREDIT = re.compile(r"[^/.!?]{2,60}(?:/[^/.!?]{2,60}){1,4}")
 _FRONT_MATTER_SCAN = 8
+
+
+def find_date(text: str) -> str | None:
+    """The first date written in ``text`` (any common format), as ISO 8601, or None."""
+    for pattern, build in _DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            try:
+                return build(match).isoformat()
+            except ValueError:
+                continue
+    return None
 
 
 def _parse_front(text: str) -> tuple[str | None, str | None] | None:
@@ -321,9 +465,9 @@ def _decode(path: Path, data: bytes) -> str:
 _CONTROLS = {c: " " for c in (*range(32), *range(0x7F, 0xA0)) if chr(c) not in "\t\n\f"}
 
 
-def _read_txt(path: Path, data: bytes) -> list[RawBlock]:
+def _read_txt(path: Path, data: bytes) -> Parsed:
     text = _decode(path, data)
-    return [RawBlock("paragraph", part) for part in re.split(r"\n[ \t]*\n", text)]
+    return [RawBlock("paragraph", part) for part in re.split(r"\n[ \t]*\n", text)], Declared()
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
@@ -421,11 +565,11 @@ def _md_inline(text: str) -> str:
     return text
 
 
-def _read_md(path: Path, data: bytes) -> list[RawBlock]:
-    return markdown_blocks(_decode(path, data))
+def _read_md(path: Path, data: bytes) -> Parsed:
+    return markdown_blocks(_decode(path, data)), Declared()
 
 
-def _read_html(path: Path, data: bytes) -> list[RawBlock]:
+def _read_html(path: Path, data: bytes) -> Parsed:
     import trafilatura
 
     html = _without_code(_decode(path, data))
@@ -455,7 +599,7 @@ def _read_html(path: Path, data: bytes) -> list[RawBlock]:
             first.kind = "title"
         else:
             blocks.insert(0, RawBlock("title", title))
-    return blocks
+    return blocks, Declared()
 
 
 _CODE = "//script|//style|//noscript|//template|//iframe|//object|//embed"
@@ -494,95 +638,13 @@ def _html_fallback_text(html: str) -> str:
     return "\n\n".join(parts)
 
 
-def _read_pdf(path: Path, data: bytes) -> list[RawBlock]:
-    import io
+def _read_pdf(path: Path, data: bytes) -> Parsed:
+    from .pdf import read_pdf
 
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError(path, "the PDF is password-protected; save an unprotected copy")
-        # Text extraction can yield control characters (odd font encodings): as spaces,
-        # like the other formats.
-        pages = [(page.extract_text() or "").translate(_CONTROLS) for page in reader.pages]
-    except DocumentError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(path, f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
-    except Exception as exc:  # pypdf can fail deep inside on arbitrary corruption
-        raise DocumentError(path, f"not a readable PDF ({type(exc).__name__})") from exc
-    blocks = pdf_blocks(pages)
-    if not blocks:
-        raise DocumentError(
-            path, "the PDF has no extractable text (a scanned image? run OCR on it first)"
-        )
-    return blocks
+    return read_pdf(path, data)
 
 
-def pdf_blocks(pages: list[str]) -> list[RawBlock]:
-    """Rebuild paragraphs from the lines of each page's extracted text.
-
-    A paragraph ends at a blank line, or at a line that ends a sentence and is clearly
-    shorter than the page's full lines; a short line without end punctuation on its own
-    is kept as its own block (a heading candidate). Bare page numbers are dropped, and a
-    paragraph running over a page break stays one block, with the page where it starts.
-    """
-    blocks: list[RawBlock] = []
-    current: list[str] = []
-    page_of_current: int | None = None
-
-    def flush() -> None:
-        nonlocal page_of_current
-        if current:
-            blocks.append(RawBlock("paragraph", "\n".join(current), page_of_current))
-            current.clear()
-        page_of_current = None
-
-    for number, page_text in enumerate(pages, start=1):
-        lines = [line.rstrip() for line in page_text.split("\n")]
-        # Running page numbers ("3", "- 3 -", "Page 3") at the top or bottom of a page.
-        while lines and _is_page_number(lines[-1]):
-            lines.pop()
-        while lines and _is_page_number(lines[0]) and number > 1:
-            lines.pop(0)
-        width = max((len(line) for line in lines), default=0)
-
-        def heading_like(line: str, width: int = width) -> bool:
-            return (
-                0 < len(line) < 0.6 * width
-                and not line.endswith(_SENTENCE_END)
-                and (line[:1].isupper() or line[:1].isdigit())
-            )
-
-        for i, line in enumerate(lines):
-            stripped = line.strip()
-            if not stripped:
-                flush()
-                continue
-            if page_of_current is None:
-                page_of_current = number
-            ends_sentence = stripped.endswith(_SENTENCE_END)
-            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            standalone = not current and heading_like(stripped)
-            current.append(stripped)
-            if standalone or (
-                ends_sentence and (len(stripped) < 0.8 * width or heading_like(following))
-            ):
-                flush()
-    flush()
-    return blocks
-
-
-_SENTENCE_END = (".", "!", "?", ".”", '."', ":")
-
-
-def _is_page_number(line: str) -> bool:
-    return re.fullmatch(r"\s*(?:page\s*)?[-–]?\s*\d{1,4}\s*[-–]?\s*", line, re.I) is not None
-
-
-def _read_docx(path: Path, data: bytes) -> list[RawBlock]:
+def _read_docx(path: Path, data: bytes) -> Parsed:
     import io
 
     try:
@@ -620,7 +682,7 @@ def _read_docx(path: Path, data: bytes) -> list[RawBlock]:
             blocks.append(RawBlock("paragraph", text))
     if title and not any(b.kind == "title" for b in blocks):
         blocks.insert(0, RawBlock("title", title))
-    return blocks
+    return blocks, Declared()
 
 
 _FORMATS = {
@@ -632,7 +694,7 @@ _FORMATS = {
     ".pdf": "pdf",
     ".docx": "docx",
 }
-_READERS: dict[str, Callable[[Path, bytes], list[RawBlock]]] = {
+_READERS: dict[str, Callable[[Path, bytes], Parsed]] = {
     "txt": _read_txt,
     "md": _read_md,
     "html": _read_html,

@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal, cast
 
-BlockKind = Literal["meta", "heading", "paragraph"]
+#: A table row is one block (rendered "first cell — header: cell; …"); notes (footnotes,
+#: endnotes) sit after the body under the label "Notes", never inside its sentences.
+BlockKind = Literal["meta", "heading", "paragraph", "table", "note"]
 #: How an answer stands: the passages answer the question; they may (the answer is given,
 #: marked "check the sources", with the nearest passages); or the briefs do not cover it.
 Outcome = Literal["answered", "low_confidence", "refused"]
@@ -18,7 +20,8 @@ Outcome = Literal["answered", "low_confidence", "refused"]
 
 @dataclass(frozen=True)
 class Block:
-    """A span of a brief's normalised text: a heading, a paragraph, or front matter.
+    """A span of a brief's normalised text: a heading, a paragraph, a table row, a note,
+    or front matter.
 
     ``start``/``end`` are character offsets into :attr:`Brief.text`; ``page`` is the
     1-based page where the block starts (PDF only).
@@ -49,6 +52,7 @@ class Brief:
     number: str | None = None
     date: str | None = None  # ISO 8601 (YYYY-MM-DD)
     sections: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
