@@ -13,11 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-SEED = (
-    Path(__file__).resolve().parent.parent
-    / "corpus"
-    / "nato-indo-pacific-partners-116-2023-08-24.txt"
-)
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "corpus" / "nato-indo-pacific-partners-116-2023-08-24.txt"
 
 
 @dataclass(frozen=True)

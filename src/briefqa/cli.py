@@ -191,6 +191,10 @@ def _docs(args: argparse.Namespace) -> int:
         print(
             f"{b.doc_id}  {b.title}" + (f"  ({label})" if label else "") + f"  [{b.chunks} chunks]"
         )
+        if b.authors:
+            print(f"    by {', '.join(b.authors)}")
+        for path in b.sources:  # every file that holds this brief (copies in other formats)
+            print(f"    {path}")
     return 0
 
 
@@ -327,6 +331,11 @@ def _check(args: argparse.Namespace) -> int:
         print(
             f"  brief {doc_id}: no file holds its text any more; `briefqa remove {doc_id}`, "
             "then ingest its file again"
+        )
+    for a, b, score in found.near_duplicates:
+        print(
+            f"  near-duplicates: {a} and {b} are copies of one brief ({score:.0%} alike); "
+            f"`briefqa remove {b}`, then ingest its files again to make them sources of {a}"
         )
     if not found.consistent and not found.repaired:
         print("run `briefqa check --repair` to fix it", file=sys.stderr)

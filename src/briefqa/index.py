@@ -17,8 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
+from .copies import CopyIndex, fingerprint
 from .errors import ConfigError, IndexLocked
-from .manifest import Manifest
+from .manifest import Copy, Manifest
 from .sentences import SentenceVectors
 from .settings import Settings
 from .store import OwnedStore, VectorStore, store_from_settings
@@ -166,6 +169,32 @@ class Index:
                 return False
             self.flush_pending()
             return True
+
+    def copies(self) -> tuple[CopyIndex, dict[str, Copy]]:
+        """The stored briefs' fingerprints, to find copies of a brief among them.
+
+        Briefs indexed before fingerprints were kept get one from their stored chunks'
+        text, recorded for next time. The caller holds the ingest lock.
+        """
+        manifest = self.manifest
+        records = {c.doc_id: c for c in manifest.copies()}
+        for info in manifest.briefs():
+            if info.doc_id in records or not info.sources:
+                continue
+            texts = [c.text for c in self.store.get(manifest.chunk_ids(info.doc_id))]
+            record = Copy(
+                info.doc_id,
+                fingerprint(texts).tobytes(),
+                info.sources[0],
+                info.format,
+                sum(map(len, texts)),
+            )
+            manifest.record_copy(record)
+            records[info.doc_id] = record
+        found = CopyIndex()
+        for record in records.values():
+            found.add(record.doc_id, np.frombuffer(record.signature, dtype=np.uint32))
+        return found, records
 
     # ---------------------------------------------------------------- stamps
 

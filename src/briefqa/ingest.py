@@ -24,11 +24,12 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .chunking import chunk_brief
+from .copies import CopyIndex, brief_fingerprint, merged, preference
 from .embeddings import BatchedEmbedder, Embedder, SpanEmbedder, Vectors
 from .errors import BriefQAError, DocumentError, FileTooLarge
 from .index import Index
 from .loaders import SUPPORTED_SUFFIXES, brief_format, load_brief
-from .manifest import Manifest, Source
+from .manifest import Copy, Manifest, Source
 from .schema import Brief, Chunk, IngestError, IngestReport
 from .text import sentence_spans
 
@@ -46,6 +47,9 @@ class _Job:
     sources: list[Source]
     known: list[bool]  # per source: the path was indexed before (with other bytes)
     chunks: list[Chunk] = field(default_factory=list)
+    signature: np.ndarray | None = None
+    #: Files of a stored copy whose text this brief replaces: re-pointed, not counted.
+    carried: list[Source] = field(default_factory=list)
 
 
 def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]]:
@@ -96,7 +100,7 @@ def run_ingest(
 
         files, report.errors = expand_paths(paths)
         manifest = index.manifest
-        jobs = _plan(files, manifest, report)
+        jobs = _plan(files, index, report)
 
         _index(jobs, index, embedder, report, progress)
         if prune:
@@ -189,15 +193,19 @@ def _index(
             in_flight.result()
 
 
-def _plan(files: Sequence[Path], manifest: Manifest, report: IngestReport) -> list[_Job]:
+def _plan(files: Sequence[Path], index: Index, report: IngestReport) -> list[_Job]:
     """Sort files into unchanged ones and briefs to (re-)index.
 
     Every file gets one outcome: a file known at its path with other bytes counts as
     updated, whatever its new content is; a new file adds its brief, or is unchanged
-    when its brief is already indexed or already added by another file (a copy).
-    Files of briefs to index are counted once their brief is written (or has failed).
+    when its brief is already indexed or already added by another file (a copy, exact
+    or near: see :mod:`briefqa.copies`). Files of briefs to index are counted once their
+    brief is written (or has failed).
     """
+    manifest = index.manifest
     jobs: dict[str, _Job] = {}
+    copies: CopyIndex | None = None  # built on the first brief that needs it
+    stored: dict[str, Copy] = {}
     for path in files:
         key = str(path)
         known = manifest.source(key)
@@ -221,17 +229,70 @@ def _plan(files: Sequence[Path], manifest: Manifest, report: IngestReport) -> li
         if manifest.has_brief(brief.doc_id):
             # Same text as a brief already indexed (a copy, or only the bytes changed):
             # point the file at it and embed nothing.
-            manifest.point(source)
-            if known is not None:
-                report.updated += 1
-            else:
-                report.unchanged += 1
-        elif brief.doc_id in jobs:
+            _point(manifest, source, known is not None, report)
+            continue
+        if brief.doc_id in jobs:
             jobs[brief.doc_id].sources.append(source)
             jobs[brief.doc_id].known.append(known is not None)
+            continue
+        if copies is None:
+            copies, stored = index.copies()
+        signature = brief_fingerprint(brief)
+        match = copies.nearest(signature)
+        job = _Job(brief, [source], [known is not None], signature=signature)
+        if match is not None and match[0] in jobs:
+            kept = _keep(jobs.pop(match[0]), job)
+            copies.discard(match[0])
+        elif match is not None and match[0] in stored:
+            record = stored[match[0]]
+            if key != record.origin and _rank(brief) <= preference(record.format, record.length):
+                # The stored copy's text stays; this file becomes one more of its sources.
+                _point(manifest, Source(key, record.doc_id, brief.sha256), job.known[0], report)
+                manifest.fill_metadata(
+                    record.doc_id, number=brief.number, date=brief.date, authors=brief.authors
+                )
+                continue
+            # This copy's text replaces the stored one's (a preferred format, or a new
+            # version of the very file the stored text came from).
+            info = manifest.brief(record.doc_id)
+            job.brief = merged(brief, [info] if info else [])
+            job.carried = [
+                Source(s.path, brief.doc_id, s.sha256)
+                for s in manifest.sources()
+                if s.doc_id == record.doc_id and s.path != key
+            ]
+            copies.discard(record.doc_id)
+            kept = job
         else:
-            jobs[brief.doc_id] = _Job(brief, [source], [known is not None])
+            kept = job
+        jobs[kept.brief.doc_id] = kept
+        copies.add(kept.brief.doc_id, signature)
     return list(jobs.values())
+
+
+def _rank(brief: Brief) -> tuple[int, int]:
+    return preference(brief.format, len(brief.text))
+
+
+def _keep(planned: _Job, new: _Job) -> _Job:
+    """Two copies of one brief in one run: the preferred one's text, both's files."""
+    first, second = (new, planned) if _rank(new.brief) > _rank(planned.brief) else (planned, new)
+    doc_id = first.brief.doc_id
+    return _Job(
+        merged(first.brief, [second.brief]),
+        first.sources + [Source(s.path, doc_id, s.sha256) for s in second.sources],
+        first.known + second.known,
+        signature=first.signature,
+        carried=first.carried + [Source(s.path, doc_id, s.sha256) for s in second.carried],
+    )
+
+
+def _point(manifest: Manifest, source: Source, known: bool, report: IngestReport) -> None:
+    manifest.point(source)
+    if known:
+        report.updated += 1
+    else:
+        report.unchanged += 1
 
 
 @dataclass
@@ -313,7 +374,15 @@ def _write(index: Index, embedded: _Embedded, report: IngestReport) -> None:
         index.sentences.put(ids, embedded.sentences)
     index.store.upsert(embedded.chunks, embedded.vectors)
     orphaned = manifest.commit(
-        [(job.brief, [c.chunk_id for c in job.chunks], job.sources) for job in embedded.jobs]
+        [
+            (job.brief, [c.chunk_id for c in job.chunks], job.sources + job.carried)
+            for job in embedded.jobs
+        ],
+        {
+            job.brief.doc_id: job.signature.tobytes()
+            for job in embedded.jobs
+            if job.signature is not None
+        },
     )
     if orphaned:  # the replaced versions' chunks: the only ids pending now
         index.flush_pending()

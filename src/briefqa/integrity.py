@@ -134,6 +134,7 @@ def _inspect(index: Index) -> IndexCheck:
         pending=sorted(pending),
         stray_sentences=len(set(sentences.ids()) - listed - pending),
         stray_files=_stray_files(index.data_dir, manifest, listed),
+        near_duplicates=index.copies()[0].pairs(),
     )
     return check
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,10 +42,30 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 CREATE INDEX IF NOT EXISTS sources_doc ON sources(doc_id);
 CREATE TABLE IF NOT EXISTS pending (chunk_id TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS copies (
+    doc_id TEXT PRIMARY KEY REFERENCES briefs(doc_id),
+    signature BLOB NOT NULL,
+    origin TEXT NOT NULL,
+    length INTEGER NOT NULL
+);
 """
+# Columns added after the first release; an older manifest gains them when opened.
+_ADDED_COLUMNS = {"briefs": {"authors": "TEXT NOT NULL DEFAULT '[]'"}}
 
 
 _BUSY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A stored brief's fingerprint, the file its text was read from, and what decides
+    whether another copy's text is preferred (:func:`briefqa.copies.preference`)."""
+
+    doc_id: str
+    signature: bytes
+    origin: str
+    format: str
+    length: int
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,7 @@ class Manifest:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.Error as exc:
             self._db.close()
             if "locked" in str(exc) or "busy" in str(exc):
@@ -91,6 +112,17 @@ class Manifest:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _migrate(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, spec in columns.items():
+                if name not in have:
+                    try:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {spec}")
+                    except sqlite3.OperationalError as exc:
+                        if "duplicate column" not in str(exc):  # another process won
+                            raise
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -156,7 +188,7 @@ class Manifest:
         with self._snapshot():
             rows = self._db.execute(
                 "SELECT doc_id, title, number, date, format, sha256, sections, chunk_ids,"
-                f" ingested_at FROM briefs{where} ORDER BY date DESC, title",
+                f" ingested_at, authors FROM briefs{where} ORDER BY date DESC, title",
                 args,
             ).fetchall()
             paths: dict[str, list[str]] = {}
@@ -175,9 +207,42 @@ class Manifest:
                 chunks=len(json.loads(r[7])),
                 sources=tuple(paths.get(r[0], ())),
                 ingested_at=r[8],
+                authors=tuple(json.loads(r[9])),
             )
             for r in rows
         ]
+
+    def copies(self) -> list[Copy]:
+        """The fingerprint of every brief that has one (see :mod:`briefqa.copies`)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT c.doc_id, c.signature, c.origin, b.format, c.length"
+                " FROM copies c JOIN briefs b USING (doc_id)"
+            ).fetchall()
+        return [Copy(r[0], bytes(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def record_copy(self, copy: Copy) -> None:
+        """Keep the fingerprint of a brief indexed before fingerprints were recorded."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM briefs WHERE doc_id=?", (copy.doc_id,)).fetchone():
+                db.execute(
+                    "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?)",
+                    (copy.doc_id, copy.signature, copy.origin, copy.length),
+                )
+
+    def fill_metadata(
+        self, doc_id: str, *, number: str | None, date: str | None, authors: Sequence[str]
+    ) -> None:
+        """Give a brief the number, date and authors it lacks (another copy's)."""
+        with self._transaction() as db:
+            before = db.total_changes
+            db.execute(
+                "UPDATE briefs SET number=COALESCE(number, ?), date=COALESCE(date, ?),"
+                " authors=CASE WHEN authors='[]' THEN ? ELSE authors END WHERE doc_id=?",
+                (number, date, json.dumps(list(authors)), doc_id),
+            )
+            if db.total_changes != before:
+                _bump(db)
 
     def chunk_ids(self, doc_id: str | None = None) -> list[str]:
         """Chunk ids of one brief, or of every brief."""
@@ -232,17 +297,25 @@ class Manifest:
             if db.total_changes != before:
                 _bump(db)
 
-    def commit(self, items: Sequence[tuple[Brief, Sequence[str], Sequence[Source]]]) -> list[str]:
-        """Record briefs whose chunks are now in the store, with the files they came from.
+    def commit(
+        self,
+        items: Sequence[tuple[Brief, Sequence[str], Sequence[Source]]],
+        fingerprints: Mapping[str, bytes] | None = None,
+    ) -> list[str]:
+        """Record briefs whose chunks are now in the store, with the files they came from
+        and (by doc id) their fingerprints.
 
         A file that pointed at another brief is re-pointed; a brief left without files is
         dropped. Returns the chunk ids that are now orphaned (pending deletion).
         """
         now = datetime.now(UTC).isoformat(timespec="seconds")
+        fingerprints = fingerprints or {}
         with self._transaction() as db:
             for brief, chunk_ids, _ in items:
                 db.execute(
-                    "INSERT OR REPLACE INTO briefs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO briefs (doc_id, title, number, date, format,"
+                    " sha256, sections, chunk_ids, ingested_at, authors)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         brief.doc_id,
                         brief.title,
@@ -253,8 +326,14 @@ class Manifest:
                         json.dumps(list(brief.sections)),
                         json.dumps(list(chunk_ids)),
                         now,
+                        json.dumps(list(brief.authors)),
                     ),
                 )
+                if brief.doc_id in fingerprints:
+                    db.execute(
+                        "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?)",
+                        (brief.doc_id, fingerprints[brief.doc_id], brief.source, len(brief.text)),
+                    )
                 db.executemany("DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids))
             _bump(db)
             orphaned: list[str] = []
@@ -320,6 +399,7 @@ class Manifest:
         if row is None:
             return None
         ids: list[str] = json.loads(row[0])
+        db.execute("DELETE FROM copies WHERE doc_id=?", (doc_id,))
         db.execute("DELETE FROM briefs WHERE doc_id=?", (doc_id,))
         _bump(db)
         db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((c,) for c in ids))

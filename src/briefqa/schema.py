@@ -168,6 +168,9 @@ class IndexCheck:
     unrecoverable: list[str] = field(default_factory=list)
     #: What ``repair`` did, by kind (empty when not asked to repair).
     repaired: dict[str, int] = field(default_factory=dict)
+    #: Pairs of stored briefs that are copies of one brief (doc id, doc id, similarity):
+    #: not an inconsistency of the index, but one brief shown and retrieved twice.
+    near_duplicates: list[tuple[str, str, float]] = field(default_factory=list)
 
     @property
     def consistent(self) -> bool:
@@ -210,6 +213,9 @@ class IndexCheck:
             "stray_files": self.stray_files,
             "unrecoverable": self.unrecoverable,
             "repaired": self.repaired,
+            "near_duplicates": [
+                {"doc_ids": [a, b], "similarity": score} for a, b, score in self.near_duplicates
+            ],
         }
 
 

@@ -1,0 +1,154 @@
+"""One brief however many copies: near-duplicate detection and the kept copy's rule."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from briefqa import BriefQA, Settings, load_brief
+from briefqa.copies import NEAR_DUPLICATE, CopyIndex, brief_fingerprint, fingerprint, similarity
+from briefqa.testing import HashEmbedder
+
+from .seed_layout import ROOT, seed_layout
+
+CLAPNQ = ROOT / "evals" / "clapnq_dev" / "docs.jsonl"
+
+
+def _markdown(with_metadata: bool = False) -> str:
+    """The seed bulletin as a web-style Markdown page: no number or date line."""
+    layout = seed_layout()
+    front = f"---\ntitle: {layout.title}\n---\n\n" if not with_metadata else ""
+    parts = [front + f"# {layout.title}", layout.lead, *layout.intro]
+    for heading, paragraphs in layout.sections:
+        parts += [f"## {heading}", *paragraphs]
+    return "\n\n".join(parts) + "\n"
+
+
+def _pdf_like_text(seed: Path) -> str:
+    """The seed as a PDF's text often comes out: a running header between paragraphs."""
+    blocks = seed.read_text(encoding="utf-8").split("\n\n")
+    header = "PISM BULLETIN No. 116 (2235), 24 August 2023 © PISM"
+    return "\n\n".join([*blocks[:8], header, *blocks[8:]])
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> BriefQA:
+    return BriefQA(tmp_path / "data", Settings(), embedder=HashEmbedder())
+
+
+def test_copies_are_alike_and_other_briefs_are_not(seed: Path, tmp_path: Path) -> None:
+    markdown = tmp_path / "seed.md"
+    markdown.write_text(_markdown(), encoding="utf-8")
+    noisy = tmp_path / "noisy.txt"
+    noisy.write_text(_pdf_like_text(seed), encoding="utf-8")
+    signature = brief_fingerprint(load_brief(seed))
+    assert similarity(signature, brief_fingerprint(load_brief(markdown))) >= 0.95
+    assert similarity(signature, brief_fingerprint(load_brief(noisy))) >= NEAR_DUPLICATE
+    # Passages of other documents, some on related subjects, are never its copies.
+    others = [json.loads(line)["text"] for line in CLAPNQ.read_text().splitlines()[:200]]
+    assert max(similarity(signature, fingerprint([text])) for text in others) < 0.1
+
+
+def test_copy_index_finds_the_nearest_and_lists_pairs() -> None:
+    found = CopyIndex()
+    words = " ".join(f"word{i}" for i in range(400))
+    found.add("a", fingerprint([words]))
+    found.add("b", fingerprint([words + " and a closing remark"]))
+    found.add("c", fingerprint([" ".join(f"other{i}" for i in range(400))]))
+    nearest = found.nearest(fingerprint([words]))
+    assert nearest is not None and nearest[0] == "a" and nearest[1] == 1.0
+    assert [(a, b) for a, b, _ in found.pairs()] == [("a", "b")]
+    found.discard("a")
+    assert found.nearest(fingerprint(["nothing like it at all, in any way"])) is None
+    assert [p[:2] for p in found.pairs()] == []
+
+
+def test_copies_in_one_ingest_are_one_brief_with_every_file(
+    engine: BriefQA, seed: Path, tmp_path: Path
+) -> None:
+    folder = seed.parent
+    (folder / "seed.md").write_text(_markdown(), encoding="utf-8")
+    (folder / "seed-print.txt").write_text(_pdf_like_text(seed), encoding="utf-8")
+    report = engine.ingest([folder])
+    assert (report.added, report.unchanged, report.failed) == (1, 2, 0)
+    [info] = engine.documents()
+    # The Markdown copy declares its structure: its text is kept; the number and date
+    # it lacks come from the other copies.
+    assert info.format == "md"
+    assert (info.number, info.date) == ("116", "2023-08-24")
+    assert len(info.sources) == 3
+    hits = engine.retrieve("Which country opposed a NATO liaison office in Tokyo?", k=5)
+    assert {h.doc_id for h in hits} == {info.doc_id}
+    texts = [h.text for h in hits]
+    assert len(set(texts)) == len(texts)
+
+
+def test_a_preferred_copy_arriving_later_replaces_the_text(
+    engine: BriefQA, seed: Path, tmp_path: Path
+) -> None:
+    engine.ingest([seed])
+    [before] = engine.documents()
+    markdown = tmp_path / "later.md"
+    markdown.write_text(_markdown(), encoding="utf-8")
+    report = engine.ingest([markdown])
+    assert (report.added, report.failed) == (1, 0)
+    [after] = engine.documents()
+    assert after.doc_id != before.doc_id and after.format == "md"
+    assert set(after.sources) == {str(seed.resolve()), str(markdown.resolve())}
+    assert (after.number, after.date) == ("116", "2023-08-24")
+    stored = engine.index.store.ids()
+    assert stored == set(engine.index.manifest.chunk_ids(after.doc_id))
+    assert engine.check().consistent
+
+    # A less preferred copy later is one more source, and nothing is embedded.
+    noisy = tmp_path / "print.txt"
+    noisy.write_text(_pdf_like_text(seed), encoding="utf-8")
+    report = engine.ingest([noisy])
+    assert (report.added, report.unchanged, report.chunks) == (0, 1, 0)
+    [info] = engine.documents()
+    assert info.doc_id == after.doc_id and len(info.sources) == 3
+
+
+def test_a_new_version_of_the_kept_file_replaces_its_text(
+    engine: BriefQA, seed: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.txt"
+    shutil.copy(seed, copy)
+    engine.ingest([seed])
+    engine.ingest([copy])  # an exact copy: one brief, two files
+    revised = seed.read_text(encoding="utf-8").replace("second in a row", "second running")
+    seed.write_text(revised, encoding="utf-8")
+    report = engine.ingest([seed])
+    assert (report.updated, report.failed) == (1, 0)
+    [info] = engine.documents()
+    assert info.doc_id == load_brief(seed).doc_id
+    assert set(info.sources) == {str(seed.resolve()), str(copy.resolve())}
+    assert engine.check().consistent
+
+
+def test_check_reports_copies_stored_as_two_briefs(
+    engine: BriefQA, seed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    noisy = tmp_path / "print.txt"
+    noisy.write_text(_pdf_like_text(seed), encoding="utf-8")
+    # As an index built before copies were recognised: two briefs, no fingerprints.
+    monkeypatch.setattr("briefqa.copies.NEAR_DUPLICATE", 1.01)
+    engine.ingest([seed, noisy])
+    monkeypatch.undo()
+    manifest = engine.index.manifest
+    with manifest._transaction() as db:  # as an older index left it
+        db.execute("DELETE FROM copies")
+    assert len(engine.documents()) == 2
+    found = engine.check()
+    assert found.consistent  # copies are reported, not an inconsistency
+    [(a, b, score)] = found.near_duplicates
+    assert {a, b} == {d.doc_id for d in engine.documents()} and score >= NEAR_DUPLICATE
+    assert found.to_dict()["near_duplicates"][0]["similarity"] == score
+    # The advice works: remove one, ingest its file again, and it joins the other.
+    engine.remove(b)
+    engine.ingest([seed, noisy])
+    [info] = engine.documents()
+    assert info.doc_id == a and len(info.sources) == 2
