@@ -27,7 +27,7 @@ from .intents import classify, is_reason_follow_up
 from .overview import Overview, Plan
 from .refusal import Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever
-from .schema import Answer, BriefInfo, Filters, Hit
+from .schema import Answer, BriefInfo, Citation, Filters, Hit
 from .sentences import SentenceVectors
 from .settings import Settings
 from .text import normalize, sentence_spans
@@ -278,7 +278,7 @@ class Answerer:
             return replace(
                 answer,
                 text=plan.text,
-                citations=tuple(plan.citations),
+                citations=self._placed(plan.citations, plan.passages),
                 sources=tuple(plan.passages[n - 1] for n in cited),
                 refused=False,
                 nearest=(),
@@ -303,13 +303,34 @@ class Answerer:
         return replace(
             answer,
             text=checked.text,
-            citations=checked.citations,
+            citations=self._placed(checked.citations, state.passages),
             sources=tuple(state.passages[i] for i in checked.cited),
             refused=False,
             unsupported=checked.unsupported,
             nearest=() if sure else tuple(state.passages[:3]),
             outcome="answered" if sure else "low_confidence",
         )
+
+    def _placed(self, citations: Sequence[Citation], hits: Sequence[Hit]) -> tuple[Citation, ...]:
+        """Citations with the section and page of their passage and the date and
+        authors of their brief, so that a reader can find and weigh the quote."""
+        chunks = {h.chunk_id: h for h in hits}
+        briefs: dict[str, BriefInfo | None] = {}
+        placed = []
+        for citation in citations:
+            if citation.doc_id not in briefs:
+                briefs[citation.doc_id] = self.retriever.manifest.brief(citation.doc_id)
+            info, hit = briefs[citation.doc_id], chunks.get(citation.chunk_id)
+            placed.append(
+                replace(
+                    citation,
+                    section=hit.section if hit else citation.section,
+                    page=hit.page if hit else citation.page,
+                    date=info.date if info else citation.date,
+                    authors=info.authors if info else citation.authors,
+                )
+            )
+        return tuple(placed)
 
 
 def writer_from_settings(settings: Settings, embedder: Embedder) -> Writer:

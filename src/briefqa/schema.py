@@ -318,9 +318,21 @@ class Citation:
     end: int
     support: float
     score: float
+    #: Where the quote sits and whose brief it is, for a reader checking it: the
+    #: chunk's section and page (PDF), the brief's date and authors.
+    section: str | None = None
+    page: int | None = None
+    date: str | None = None
+    authors: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["authors"] = list(self.authors)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Citation:
+        return cls(**{**data, "authors": tuple(data.get("authors") or ())})
 
 
 @dataclass(frozen=True)
@@ -382,7 +394,7 @@ class Answer:
             return cls(
                 question=question or str(data.get("question") or data["standalone_question"]),
                 text=str(data["answer"]),
-                citations=tuple(Citation(**c) for c in data.get("citations", ())),
+                citations=tuple(Citation.from_dict(c) for c in data.get("citations", ())),
                 sources=tuple(Hit(**h) for h in data.get("sources", ())),
                 refused=bool(data.get("refused", False)),
                 unsupported=tuple(str(u) for u in data.get("unsupported", ())),

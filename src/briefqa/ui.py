@@ -151,7 +151,7 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                     sources = gr.HTML(EMPTY_SOURCES, elem_id="bq-sources")
             with gr.Tab("Briefs", id="briefs"):
                 briefs = gr.Dataframe(
-                    headers=["Title", "Number", "Date", "Chunks", "Format", "Id"],
+                    headers=["Title", "Number", "Date", "Authors", "Chunks", "Files", "Id"],
                     interactive=False,
                     elem_id="bq-briefs",
                     wrap=True,
@@ -304,7 +304,17 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
             docs = qa.documents()
             choices = [(_label(b), b.doc_id) for b in docs]
             rows = [
-                [b.title, b.number or "", b.date or "", b.chunks, b.format, b.doc_id] for b in docs
+                [
+                    b.title,
+                    b.number or "",
+                    b.date or "",
+                    ", ".join(b.authors),
+                    b.chunks,
+                    # Copies of one brief in several formats are one brief with several files.
+                    "\n".join(Path(p).name for p in b.sources),
+                    b.doc_id,
+                ]
+                for b in docs
             ]
             return (
                 rows,
@@ -473,6 +483,7 @@ def _card(
     meta = [
         f"No. {info.number}" if info and info.number else "",
         info.date if info and info.date else "",
+        ", ".join(info.authors) if info else "",
         hit.section or "lead",
         f"p. {hit.page}" if hit.page else "",
     ]
