@@ -11,6 +11,7 @@ import pytest
 from briefqa import BriefQA, Settings, load_brief
 from briefqa.copies import NEAR_DUPLICATE, CopyIndex, brief_fingerprint, fingerprint, similarity
 from briefqa.testing import HashEmbedder
+from briefqa.text import sentence_spans
 
 from .seed_layout import ROOT, seed_layout
 
@@ -152,3 +153,21 @@ def test_check_reports_copies_stored_as_two_briefs(
     engine.ingest([seed, noisy])
     [info] = engine.documents()
     assert info.doc_id == a and len(info.sources) == 2
+
+
+def test_the_top_passages_never_repeat_a_sentence(qa: BriefQA, seed: Path) -> None:
+    """Neighbouring windows share overlap sentences: a passage shows only what the
+    better passages of its brief do not, and stays a slice of the brief's text."""
+    qa.ingest([seed])
+    text = load_brief(seed).text
+    for question in (
+        "Which country opposed a NATO liaison office in Tokyo?",
+        "What does the brief recommend for Poland?",
+        "How does China figure in NATO's cooperation with the AP4?",
+        "What are the limitations of cooperation?",
+    ):
+        hits = qa.retrieve(question, k=5)
+        assert len(hits) == 5
+        sentences = [h.text[a:b] for h in hits for a, b in sentence_spans(h.text)]
+        assert len(sentences) == len(set(sentences)), question
+        assert all(text[h.start : h.end] == h.text for h in hits)

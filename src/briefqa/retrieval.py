@@ -17,7 +17,7 @@ import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -143,15 +143,16 @@ class Retriever:
             order = sorted(top, key=scores.__getitem__, reverse=True)
         if mmr is not None and len(order) > k:
             order = self._mmr(vector, [chunks[c] for c in order[: 3 * k]], k, mmr)
-        return [
+        hits = [
             Hit.of(
                 chunks[cid],
                 round(scores[cid], 6),
                 dense=dense_scores.get(cid),
                 lexical=lexical_scores.get(cid),
             )
-            for cid in order[:k]
+            for cid in order
         ]
+        return _without_repeats(hits, k)
 
     def idf(self) -> Callable[[str], float]:
         """Inverse document frequency of a content term over the indexed chunks.
@@ -280,3 +281,37 @@ class Retriever:
                     best, best_value = i, value
             chosen.append(best)
         return [pool[i].chunk_id for i in chosen]
+
+
+def _without_repeats(hits: list[Hit], k: int) -> list[Hit]:
+    """The first ``k`` hits, each cut to what the better hits of its brief do not show.
+
+    Neighbouring windows share their overlap sentences: shown together, the passages
+    would repeat a sentence. A hit that starts or ends inside a better one keeps only its
+    own sentences (windows are whole sentences, so the cut falls between two); one that
+    adds nothing is left out.
+    """
+    shown: dict[str, list[tuple[int, int]]] = {}
+    kept: list[Hit] = []
+    for hit in hits:
+        if len(kept) == k:
+            break
+        spans = shown.setdefault(hit.doc_id, [])
+        start, end = hit.start, hit.end
+        for a, b in sorted(spans):
+            if a <= start < b:
+                start = b
+            elif start < a < end:
+                end = a
+        own = hit.text[start - hit.start : end - hit.start]
+        if not own.strip():
+            continue
+        lead = len(own) - len(own.lstrip())
+        start, end = start + lead, start + len(own.rstrip())
+        spans.append((hit.start, hit.end))
+        if (start, end) != (hit.start, hit.end):
+            hit = replace(
+                hit, text=hit.text[start - hit.start : end - hit.start], start=start, end=end
+            )
+        kept.append(hit)
+    return kept
