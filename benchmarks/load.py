@@ -550,7 +550,7 @@ class ChatSession(Session):
         expect = "invalid file type" if expect_error == ".exe" else None
         outputs = await self.event("add_briefs", [payload], expect_error=expect)
         rows = outputs[0]["data"]
-        titles = {row[0]: row[5] for row in outputs[2]["data"]}
+        titles = {row[0]: row[-1] for row in outputs[2]["data"]}  # Id is the last column
         results = []
         for _, result in rows:
             indexed = result.startswith("indexed: ")

@@ -171,3 +171,37 @@ def test_the_top_passages_never_repeat_a_sentence(qa: BriefQA, seed: Path) -> No
         sentences = [h.text[a:b] for h in hits for a, b in sentence_spans(h.text)]
         assert len(sentences) == len(set(sentences)), question
         assert all(text[h.start : h.end] == h.text for h in hits)
+
+
+def test_five_formats_of_one_brief_are_one_brief(qa: BriefQA, seed: Path) -> None:
+    """The seed bulletin as published: a magazine PDF, DOCX, a web page, Markdown and
+    the plain text, ingested together."""
+    from .realistic_docs import brief_docx, brief_html, brief_markdown
+    from .realistic_pdf import font_dir, magazine_pdf
+
+    if font_dir() is None:
+        pytest.skip("no DejaVu TTF fonts installed")
+    layout = seed_layout()
+    folder = seed.parent
+    magazine_pdf(layout, folder / "bulletin-116.pdf")
+    brief_docx(layout, folder / "bulletin-116.docx")
+    brief_html(layout, folder / "bulletin-116.html")
+    brief_markdown(layout, folder / "bulletin-116.md")
+    report = qa.ingest([folder])
+    assert (report.added, report.unchanged, report.failed) == (1, 4, 0), report.errors
+    [info] = qa.documents()
+    assert len(info.sources) == 5 and info.format == "docx"
+    assert (info.title, info.number, info.date) == (layout.title, "116", "2023-08-24")
+    assert info.authors == layout.authors
+    assert info.sections == layout.section_names
+
+    hits = qa.retrieve("Which country opposed a NATO liaison office in Tokyo?", k=5)
+    sentences = [h.text[a:b] for h in hits for a, b in sentence_spans(h.text)]
+    assert len(hits) == 5 and len(sentences) == len(set(sentences))
+
+    # The table is kept as rows, and a question about it is answered from its row.
+    answer = qa.ask("When did Australia sign its ITPP?")
+    assert answer.outcome == "answered" and "8 August 2023" in answer.text
+    [citation, *_] = answer.citations
+    assert citation.authors == layout.authors and citation.date == "2023-08-24"
+    assert "Australia" in citation.quote

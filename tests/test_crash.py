@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pytest
 
+from briefqa.copies import CopyIndex, fingerprint
+
 from .conftest import ROOT, SEED
 
 DOCS = 40
@@ -41,8 +43,19 @@ def _write_corpus(folder: Path, version: str) -> None:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     shutil.copy(SEED, folder / SEED.name)
+    # Distinct passages: ClapNQ repeats some (nearly) under two ids, and copies of a
+    # passage are one brief.
+    rows: list[dict[str, str]] = []
+    seen = CopyIndex()
     with open(ROOT / "evals" / "clapnq_dev" / "docs.jsonl", encoding="utf-8") as handle:
-        rows = [json.loads(line) for _, line in zip(range(DOCS + 4), handle, strict=False)]
+        for line in handle:
+            row = json.loads(line)
+            signature = fingerprint([row["text"]])
+            if seen.nearest(signature) is None:
+                seen.add(str(len(rows)), signature)
+                rows.append(row)
+            if len(rows) == DOCS + 4:
+                break
     chosen = list(enumerate(rows[:DOCS]))
     if version == "b":
         chosen = chosen[4:] + list(enumerate(rows[DOCS:], start=DOCS))

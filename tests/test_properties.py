@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from briefqa.chunking import chunk_brief
 from briefqa.errors import DocumentError
 from briefqa.loaders import RawBlock, assemble, load_brief
-from briefqa.pdf import pdf_blocks
+from briefqa.pdf import PageText, Word, layout_blocks
 from briefqa.schema import Brief, Chunk, Hit
 from briefqa.testing import HashEmbedder
 from briefqa.text import content_terms, normalize, sentence_spans, with_marker
@@ -327,6 +327,29 @@ def test_markdown_blocks_point_into_the_normalised_text(
     assert paragraph_texts(brief) == [normalize(_control_spaces(p)) for p in expected]
 
 
+def _typeset(pages: list[str]) -> list[PageText]:
+    """Pages of text set as a PDF reader sees them: one word box per word, a line every
+    14 points (a blank line leaves its gap), 11-point type, 5.5 points per character,
+    below the top margin (where a line repeated on every page is a running header)."""
+    out = []
+    for number, text in enumerate(pages, start=1):
+        words = []
+        for row, line in enumerate(text.split("\n")):
+            x = 72.0
+            top = 108.0 + 14 * row
+            for word in line.split():
+                width = 5.5 * len(word)
+                words.append(Word(word, x, x + width, top, top + 11, 11.0, "Helvetica"))
+                x += width + 3
+        out.append(PageText(number, 612.0, 792.0, words))
+    return out
+
+
+def _squashed(text: str) -> str:
+    """Text without whitespace and hyphens (a hyphen at a line end may go)."""
+    return re.sub(r"[\s\-\u00ad]+", "", normalize(text))
+
+
 @examples(100)
 @given(
     st.lists(
@@ -338,10 +361,21 @@ def test_markdown_blocks_point_into_the_normalised_text(
         max_size=4,
     )
 )
-def test_pdf_blocks_point_into_the_normalised_text(pages: list[str]) -> None:
-    raws = pdf_blocks(pages)
+def test_pdf_layout_keeps_every_line_and_points_into_the_text(pages: list[str]) -> None:
+    raws, _ = layout_blocks(_typeset(pages))
     assert all(b.page is not None and 1 <= b.page <= len(pages) for b in raws)
     assert [b.page for b in raws] == sorted(b.page or 0 for b in raws)
+    # Nothing is lost but page numbers: every other line is in some block, in order.
+    found = _squashed(" ".join(b.text for b in raws))
+    at = 0
+    for page in pages:
+        for line in page.split("\n"):
+            piece = _squashed(line)
+            if not piece or re.fullmatch(r"[-–]?\d+[-–]?", piece):
+                continue
+            at = found.find(piece, at)
+            assert at >= 0, line
+            at += len(piece)
     try:
         brief = assemble(
             raws, source="x.pdf", sha256="0" * 64, fmt="pdf", fallback_title="X", structured=False

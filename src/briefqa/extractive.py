@@ -126,6 +126,9 @@ def extract(
     )
 
 
+_ENDS = (".", "!", "?", "…", '"', "”", "’", "'", ")")
+
+
 def _fit(
     question: str, sentence: str, idf: Callable[[str], float] | None, *, reason: bool
 ) -> float:
@@ -197,4 +200,9 @@ class ExtractiveWriter:
                 idf=draft.idf,
             )
         for i, sentence in enumerate(sentences):
-            yield sentence if i == 0 else " " + sentence
+            if i == 0:
+                yield sentence
+            elif sentences[i - 1].rstrip().endswith(_ENDS):
+                yield " " + sentence
+            else:  # a table row or caption: its own line, never run into the next
+                yield "\n\n" + sentence

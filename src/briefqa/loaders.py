@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -27,10 +26,6 @@ RawKind = Literal["title", "heading", "paragraph", "table", "note"]
 
 #: File suffixes briefqa can ingest.
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
-
-# A .docx is a zip; refuse ones that would expand beyond this (zip bombs).
-MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
-MAX_DOCX_RATIO = 200
 
 #: Titles and section headings longer than this are cut (at a word boundary, with "…"):
 #: they label every chunk's embedding text, which must leave room for the passage.
@@ -148,7 +143,9 @@ def assemble(
     number = number or declared.number
     date = date or declared.date
     authors, blocks = _take_authors(blocks, declared.authors)
-    if not structured:
+    # Headings from the text's shape only where the reader saw none: a PDF whose layout
+    # marks headings (type size, weight) must not gain a short body line as one.
+    if not structured and not any(b.kind == "heading" for b in blocks):
         _mark_headings(blocks)
     if not any(b.kind in ("paragraph", "table") for b in blocks):
         raise DocumentError(source, "no paragraphs of text found (only headings)")
@@ -333,7 +330,7 @@ _MONTHS = {
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _DATE_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], dt.date]]] = [
     (
-        re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"),
+        re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)"),  # also "2023-08-24T08:00"
         lambda m: dt.date(int(m[1]), int(m[2]), int(m[3])),
     ),
     (  # European day-first dates, as the institute's bulletins use: 24.08.2023
@@ -437,9 +434,17 @@ def _mark_headings(blocks: list[RawBlock]) -> None:
 
 
 # ----------------------------------------------------------------------------- readers
+# The Markdown, HTML and DOCX readers live in their own modules (markdown_text.py,
+# htmlpage.py, word.py), imported when a file of theirs comes in; what they share is here.
 
 
-def _decode(path: Path, data: bytes) -> str:
+def decode_text(path: Path, data: bytes) -> str:
+    """A text file's bytes as text: UTF-8 (with or without BOM), UTF-16 with a BOM, else
+    Windows-1252 or Latin-1; line ends as "\\n", control characters as spaces.
+
+    Raises:
+        DocumentError: the bytes are binary data, not text.
+    """
     head = data[:8192]
     if b"\x00" in head and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DocumentError(path, "binary data, not text (is the file extension right?)")
@@ -465,177 +470,64 @@ def _decode(path: Path, data: bytes) -> str:
 _CONTROLS = {c: " " for c in (*range(32), *range(0x7F, 0xA0)) if chr(c) not in "\t\n\f"}
 
 
+def declared_date(value: str) -> str | None:
+    """A date as metadata states it ("2023-08-24T08:00:00+02:00", "2023/08/24",
+    "24 August 2023"), as ISO 8601; None if it holds no whole date."""
+    match = re.match(r"\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)", value)
+    if match:
+        try:
+            return dt.date(int(match[1]), int(match[2]), int(match[3])).isoformat()
+        except ValueError:
+            return None
+    return find_date(value)
+
+
+def number_in(value: str) -> str | None:
+    """The bulletin number in a declared value ("116", "No. 116 (2235)"), or None."""
+    match = _NUMBER.fullmatch(normalize(value))
+    return match[1] if match else None
+
+
+def mark_title(blocks: list[RawBlock], titles: list[str], *, scan: int = 4) -> None:
+    """Make the brief's title a title block: the first of the top ``scan`` blocks that
+    reads like one of ``titles`` (what the file declares) becomes it; if none does, the
+    first title is put in front. Does nothing when a title block exists already or no
+    title is declared."""
+    if any(b.kind == "title" for b in blocks):
+        return
+    wanted = [normalize(t).casefold() for t in titles if normalize(t)]
+    if not wanted:
+        return
+    for block in blocks[:scan]:
+        if block.kind in ("heading", "paragraph") and normalize(block.text).casefold() in wanted:
+            block.kind = "title"
+            return
+    blocks.insert(0, RawBlock("title", titles[0]))
+
+
 def _read_txt(path: Path, data: bytes) -> Parsed:
-    text = _decode(path, data)
+    text = decode_text(path, data)
     return [RawBlock("paragraph", part) for part in re.split(r"\n[ \t]*\n", text)], Declared()
 
 
-_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-_MD_LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_MD_SETEXT = re.compile(r" {0,3}(?:=+|-+)[ \t]*")
-_MD_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-# YAML front matter; the closing "---" may end the file without a newline.
-_MD_FRONT_MATTER = re.compile(r"---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|$)", re.S)
-_MD_INLINE = [
-    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)"), r"\1"),
-    (re.compile(r"`([^`]+)`"), r"\1"),
-]
-
-
 def markdown_blocks(text: str) -> list[RawBlock]:
-    """Markdown to blocks: ATX and Setext headings, paragraphs, one block per list item.
+    """The blocks of a Markdown text, its front matter's title, number and date
+    included as a reader sees them (see :func:`briefqa.markdown_text.markdown_blocks`)."""
+    from .markdown_text import markdown_blocks as blocks
 
-    Lines inside fenced code blocks are kept as text, never read as headings or lists.
-    """
-    text = text.replace("\r\n", "\n")
-    front = _MD_FRONT_MATTER.match(text)
-    blocks: list[RawBlock] = []
-    if front:
-        text = text[front.end() :]
-        for line in (front[1] or "").splitlines():
-            key, _, value = line.partition(":")
-            value = value.strip().strip("\"'")
-            if key.strip().lower() == "title" and value:
-                blocks.append(RawBlock("title", value))
-            elif key.strip().lower() in ("date", "number") and value:
-                blocks.append(RawBlock("paragraph", value))
-    current: list[str] = []
-    in_list = False  # ``current`` holds a list item (a Setext underline cannot follow it)
-    fence: str | None = None  # the open code fence's marker
-    code: list[str] = []
-
-    def flush() -> None:
-        nonlocal in_list
-        if current:
-            blocks.append(RawBlock("paragraph", _md_inline("\n".join(current))))
-            current.clear()
-        in_list = False
-
-    for line in text.split("\n"):
-        opening = _MD_FENCE.match(line)
-        if fence is not None:
-            closing = (  # the same marker, at least as long, and no info string
-                opening is not None
-                and opening[1][0] == fence[0]
-                and len(opening[1]) >= len(fence)
-                and not opening[2].strip()
-            )
-            if closing:
-                fence = None
-                if code:
-                    blocks.append(RawBlock("paragraph", "\n".join(code)))
-                    code.clear()
-                continue
-            code.append(line)
-            continue
-        if opening and not (opening[1][0] == "`" and "`" in opening[2]):
-            flush()
-            fence = opening[1]
-            continue
-        heading = _MD_HEADING.match(line)
-        if heading:
-            flush()
-            blocks.append(RawBlock("heading", _md_inline(heading[2])))
-        elif current and not in_list and _MD_SETEXT.fullmatch(line):
-            blocks.append(
-                RawBlock("heading", _md_inline(" ".join(part.strip() for part in current)))
-            )
-            current.clear()
-        elif not line.strip() or re.fullmatch(r"\s*([-*_=])\1{2,}\s*", line):
-            flush()
-        elif _MD_LIST.match(line):
-            flush()
-            in_list = True
-            current.append(_MD_LIST.sub("", line))
-        else:
-            current.append(line.lstrip(">").strip() if line.lstrip().startswith(">") else line)
-    flush()
-    if code:  # a fence left open runs to the end of the file
-        blocks.append(RawBlock("paragraph", "\n".join(code)))
-    return blocks
-
-
-def _md_inline(text: str) -> str:
-    for pattern, repl in _MD_INLINE:
-        text = pattern.sub(repl, text)
-    return text
+    return blocks(text)
 
 
 def _read_md(path: Path, data: bytes) -> Parsed:
-    return markdown_blocks(_decode(path, data)), Declared()
+    from .markdown_text import read_markdown
+
+    return read_markdown(decode_text(path, data))
 
 
 def _read_html(path: Path, data: bytes) -> Parsed:
-    import trafilatura
+    from .htmlpage import read_html
 
-    html = _without_code(_decode(path, data))
-    # Main content only: trafilatura drops navigation, footers and comments.
-    extracted = trafilatura.extract(
-        html,
-        output_format="markdown",
-        include_comments=False,
-        include_tables=True,
-        favor_recall=True,
-        with_metadata=False,
-    )
-    if not extracted:
-        extracted = _html_fallback_text(html)
-    if not extracted or not extracted.strip():
-        raise DocumentError(path, "no readable text in the HTML page")
-    blocks = markdown_blocks(extracted)
-    metadata = trafilatura.extract_metadata(html)
-    title = metadata.title if metadata is not None else None
-    if title and not any(b.kind == "title" for b in blocks):
-        first = blocks[0] if blocks else None
-        if (
-            first is not None
-            and first.kind == "heading"
-            and normalize(first.text) == normalize(title)
-        ):
-            first.kind = "title"
-        else:
-            blocks.insert(0, RawBlock("title", title))
-    return blocks, Declared()
-
-
-_CODE = "//script|//style|//noscript|//template|//iframe|//object|//embed"
-
-
-def _without_code(html: str) -> str:
-    """The page without scripts, styles and embedded objects, which hold no brief text
-    (trafilatura keeps <noscript> text when it favours recall)."""
-    import lxml.html
-
-    try:
-        root = lxml.html.fromstring(html)
-    except Exception:  # lxml raises several unrelated types on broken input
-        return html
-    for element in root.xpath(_CODE):
-        element.drop_tree()
-    return str(lxml.html.tostring(root, encoding="unicode"))
-
-
-def _html_fallback_text(html: str) -> str:
-    # Pages too short for trafilatura's content heuristics: take the body's text.
-    import lxml.html
-
-    try:
-        root = lxml.html.fromstring(html)
-    except Exception:  # lxml raises several unrelated types on broken input
-        return ""
-    for bad in root.xpath(f"{_CODE}|//nav|//footer"):
-        bad.drop_tree()
-    parts = []
-    for el in root.iter("h1", "h2", "h3", "h4", "p", "li", "blockquote", "pre", "td"):
-        text = el.text_content().strip()
-        if text:
-            prefix = "#" * int(el.tag[1]) + " " if el.tag in ("h1", "h2", "h3", "h4") else ""
-            parts.append(prefix + text)
-    return "\n\n".join(parts)
+    return read_html(path, data)
 
 
 def _read_pdf(path: Path, data: bytes) -> Parsed:
@@ -645,44 +537,9 @@ def _read_pdf(path: Path, data: bytes) -> Parsed:
 
 
 def _read_docx(path: Path, data: bytes) -> Parsed:
-    import io
+    from .word import read_docx
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = archive.infolist()
-    except zipfile.BadZipFile as exc:
-        raise DocumentError(path, "not a readable .docx (the zip container is corrupt)") from exc
-    expanded = sum(info.file_size for info in infos)
-    ratio = expanded / len(data)
-    if expanded > MAX_DOCX_UNCOMPRESSED or (expanded > 10_000_000 and ratio > MAX_DOCX_RATIO):
-        raise DocumentError(
-            path, f"refused: the .docx would expand to {expanded // 1_000_000} MB (a zip bomb?)"
-        )
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-        raise DocumentError(path, f"not a readable .docx ({type(exc).__name__})") from exc
-    except Exception as exc:  # lxml errors on broken XML parts
-        raise DocumentError(path, f"not a readable .docx ({type(exc).__name__})") from exc
-    blocks: list[RawBlock] = []
-    title = document.core_properties.title
-    for paragraph in document.paragraphs:
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        text = paragraph.text
-        if not text.strip():
-            continue
-        if style == "Title":
-            blocks.append(RawBlock("title", text))
-        elif style.startswith("Heading"):
-            blocks.append(RawBlock("heading", text))
-        else:
-            blocks.append(RawBlock("paragraph", text))
-    if title and not any(b.kind == "title" for b in blocks):
-        blocks.insert(0, RawBlock("title", title))
-    return blocks, Declared()
+    return read_docx(path, data)
 
 
 _FORMATS = {

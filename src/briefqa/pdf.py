@@ -1,100 +1,804 @@
-"""PDF briefs: text with its layout, rebuilt into blocks.
+"""PDF briefs: words with their positions and fonts, rebuilt into blocks.
 
-(Being rewritten for layout analysis; see issue 16.)
+A published brief is laid out for paper, not for reading back: a running header and a
+page number on every page, a title and lead across the page above two columns, footnotes
+at the foot of a page, words hyphenated at line ends. Plain text extraction splices all
+of that into the sentences. Here pdfplumber (pdfminer.six underneath) gives each word
+with its box, size and font, and :func:`layout_blocks` rebuilds the brief:
+
+1. Running headers and footers (the same text, digits aside, at the same place on
+   several pages) and page numbers go; the header's bulletin number and date are kept.
+2. Each page's columns are found from its gutter, a vertical strip no column line
+   crosses; lines across the gutter are full width. Reading order is top-down by
+   region, and column by column within a two-column region.
+3. Small-type lines at the foot of a page that start with a number are footnotes; the
+   raised small digits that refer to them are taken out of the body.
+4. Lines become paragraphs: a change of type, a gap wider than the line spacing, a
+   first-line indent or a short line ending a sentence starts a new one; across a column
+   or page break a paragraph goes on unless it had ended.
+5. The largest type on page 1 is the title; short blocks in bold or larger type are
+   headings; a line of names in its own font under the title is the author line.
+
+Ruled tables come from pdfplumber's table finder, and their words are taken out of the
+text. Document info (/Title, /Author, /CreationDate) is only a fallback.
 """
 
 from __future__ import annotations
 
+import io
 import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import DocumentError
-from .loaders import _CONTROLS, Declared, Parsed, RawBlock
+from .loaders import _CONTROLS, Declared, Parsed, RawBlock, find_date, split_authors
+
+__all__ = ["FoundTable", "PageText", "Word", "layout_blocks", "read_pdf"]
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word on a page: its text, box (points, from the page's top left), type size
+    and font name (without a subset prefix such as "ABCDEF+")."""
+
+    text: str
+    x0: float
+    x1: float
+    top: float
+    bottom: float
+    size: float
+    font: str
+
+
+@dataclass(frozen=True)
+class FoundTable:
+    """A ruled table: its box (x0, top, x1, bottom) and cells; a cell's lines are joined
+    with newlines; ``header`` when the first row is set apart in bold or another font."""
+
+    bbox: tuple[float, float, float, float]
+    rows: list[list[str]]
+    header: bool
+
+
+@dataclass
+class PageText:
+    """What the layout analysis needs of one page."""
+
+    number: int
+    width: float
+    height: float
+    words: list[Word]
+    tables: list[FoundTable] = field(default_factory=list)
 
 
 def read_pdf(path: Path, data: bytes) -> Parsed:
-    import io
+    """Read a PDF brief into raw blocks and the metadata it declares.
 
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    Raises:
+        DocumentError: the PDF is password-protected, corrupt, or has no text layer.
+    """
+    import pdfplumber
+    from pdfminer.pdfdocument import PDFPasswordIncorrect
+    from pdfplumber.utils.exceptions import PdfminerException
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError(path, "the PDF is password-protected; save an unprotected copy")
-        # Text extraction can yield control characters (odd font encodings): as spaces,
-        # like the other formats.
-        pages = [(page.extract_text() or "").translate(_CONTROLS) for page in reader.pages]
-    except DocumentError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(path, f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
-    except Exception as exc:  # pypdf can fail deep inside on arbitrary corruption
+        with pdfplumber.open(io.BytesIO(data)) as pdf:
+            info = _document_info(pdf.metadata)
+            pages = []
+            for page in pdf.pages:
+                pages.append(_read_page(page))
+                page.close()  # drop its parsed objects: long reports stay small in memory
+    except PdfminerException as exc:
+        cause = exc.args[0] if exc.args else exc
+        if isinstance(cause, PDFPasswordIncorrect):
+            raise DocumentError(
+                path, "the PDF is password-protected; save an unprotected copy"
+            ) from exc
+        raise DocumentError(path, f"not a readable PDF ({type(cause).__name__}: {cause})") from exc
+    except Exception as exc:  # pdfminer can fail deep inside on arbitrary corruption
         raise DocumentError(path, f"not a readable PDF ({type(exc).__name__})") from exc
-    blocks = pdf_blocks(pages)
-    if not blocks:
+    blocks, declared = layout_blocks(pages, info)
+    if not any(b.text.strip() or b.rows for b in blocks):
         raise DocumentError(
             path, "the PDF has no extractable text (a scanned image? run OCR on it first)"
         )
-    return blocks, Declared()
+    return blocks, declared
 
 
-def pdf_blocks(pages: list[str]) -> list[RawBlock]:
-    """Rebuild paragraphs from the lines of each page's extracted text.
+def _read_page(page: Any) -> PageText:
+    tables: list[FoundTable] = []
+    # The table finder works from ruling lines; a page without any has no ruled table.
+    if page.lines or page.rects:
+        for found in page.find_tables():
+            rows = [[_clean(cell or "") for cell in row] for row in found.extract()]
+            if len(rows) < 2 or max(len(row) for row in rows) < 2:
+                continue  # a box around a paragraph, not a table
+            tables.append(FoundTable(tuple(found.bbox), rows, _header_row(page, found)))
+    words = []
+    # x tolerance relative to the type size: words set without space glyphs are still
+    # told apart, and kerning inside a word is far below a fifth of the size.
+    for raw in page.extract_words(
+        x_tolerance_ratio=0.2, y_tolerance=3, extra_attrs=["size", "fontname"]
+    ):
+        if not raw["upright"]:
+            continue  # rotated margin text (a sidebar, a watermark)
+        text = _clean(raw["text"]).strip()
+        if not text:
+            continue
+        word = Word(
+            text,
+            float(raw["x0"]),
+            float(raw["x1"]),
+            float(raw["top"]),
+            float(raw["bottom"]),
+            float(raw["size"]),
+            str(raw["fontname"]).split("+", 1)[-1],
+        )
+        if any(_inside(word, t.bbox) for t in tables):
+            continue
+        words.append(word)
+    return PageText(page.page_number, float(page.width), float(page.height), words, tables)
 
-    A paragraph ends at a blank line, or at a line that ends a sentence and is clearly
-    shorter than the page's full lines; a short line without end punctuation on its own
-    is kept as its own block (a heading candidate). Bare page numbers are dropped, and a
-    paragraph running over a page break stays one block, with the page where it starts.
+
+def _clean(text: str) -> str:
+    # Odd font encodings yield control characters: spaces, like the other formats.
+    return text.translate(_CONTROLS)
+
+
+def _inside(word: Word, bbox: tuple[float, float, float, float]) -> bool:
+    x, y = (word.x0 + word.x1) / 2, (word.top + word.bottom) / 2
+    return bbox[0] - 1 <= x <= bbox[2] + 1 and bbox[1] - 1 <= y <= bbox[3] + 1
+
+
+def _header_row(page: Any, table: Any) -> bool:
+    """Whether the table's first row is set apart from the rest (bold, another font)."""
+    if len(table.rows) < 2:
+        return False
+
+    def font(boxes: list[tuple[float, float, float, float]]) -> str:
+        names: Counter[str] = Counter()
+        for char in page.chars:
+            x, y = char["x0"], (char["top"] + char["bottom"]) / 2
+            if any(b[0] <= x <= b[2] and b[1] <= y <= b[3] for b in boxes):
+                names[str(char["fontname"]).split("+", 1)[-1]] += 1
+        return names.most_common(1)[0][0] if names else ""
+
+    head = font([table.rows[0].bbox])
+    rest = font([row.bbox for row in table.rows[1:]])
+    return bool(head and rest and head != rest and (_bold(head) or not _bold(rest)))
+
+
+def _document_info(metadata: dict[str, Any]) -> Declared:
+    def text(key: str) -> str:
+        value = metadata.get(key)
+        return value.strip() if isinstance(value, str) else ""
+
+    title = text("Title")
+    # Word processors leave file names and their own names here.
+    if re.search(r"^microsoft\b|\.(?:docx?|pdf|odt|indd|rtf)$|^untitled", title, re.I):
+        title = ""
+    created = re.match(r"D:(\d{4})(\d{2})(\d{2})", text("CreationDate"))
+    return Declared(
+        title=title or None,
+        date=find_date(f"{created[1]}-{created[2]}-{created[3]}") if created else None,
+        authors=split_authors(text("Author")),
+    )
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass
+class _Line:
+    words: list[Word]
+    page: int
+    column: int  # -1: across the page's columns (or a one-column page)
+    top: float = 0.0
+    bottom: float = 0.0
+    x0: float = 0.0
+    x1: float = 0.0
+    size: float = 0.0
+    font: str = ""
+    flow: int = 0  # the column or region it reads in; a change is a column/page break
+    left: float = 0.0  # its column's text edges on the page
+    right: float = 0.0
+    page_height: float = 842.0
+    text: str = ""  # without footnote markers, once the footnotes are known
+
+    def __post_init__(self) -> None:
+        self.words.sort(key=lambda w: w.x0)
+        weights: Counter[tuple[float, str]] = Counter()
+        for w in self.words:
+            weights[(round(w.size, 1), w.font)] += len(w.text)
+        (self.size, self.font), _ = weights.most_common(1)[0]
+        main = [w for w in self.words if abs(w.size - self.size) < 0.5] or self.words
+        self.top = min(w.top for w in main)
+        self.bottom = max(w.bottom for w in main)
+        self.x0 = min(w.x0 for w in self.words)
+        self.x1 = max(w.x1 for w in self.words)
+
+    def raw_text(self) -> str:
+        return " ".join(w.text for w in self.words)
+
+
+@dataclass
+class _Table:
+    table: FoundTable
+    page: int
+    column: int
+    top: float
+    flow: int = 0
+
+
+_Item = _Line | _Table
+
+
+def layout_blocks(pages: Sequence[PageText], info: Declared | None = None) -> Parsed:
+    """Rebuild a brief's blocks from its pages' words (see the module docstring).
+
+    ``info`` is the document info, used where the visible text says nothing.
     """
+    info = info or Declared()
+    sizes: Counter[float] = Counter()
+    fonts: Counter[str] = Counter()
+    for page in pages:
+        for word in page.words:
+            sizes[round(word.size, 1)] += len(word.text)
+            fonts[word.font] += len(word.text)
+    if not sizes:
+        return [], info
+    body_size = sizes.most_common(1)[0][0]
+    body_font = fonts.most_common(1)[0][0]
+
+    kept, running = _strip_running(pages)
+    items: list[_Item] = []
+    flow = 0
+    for page, words in zip(pages, kept, strict=True):
+        ordered, flow = _read_order(page, words, body_size, flow)
+        items += ordered
+
+    lines = [item for item in items if isinstance(item, _Line)]
+    notes, note_lines = _footnotes(lines, body_size)
+    numbers = {number for number, _, _ in notes}
+    items = [item for item in items if not (isinstance(item, _Line) and id(item) in note_lines)]
+    for line in lines:
+        line.text = _line_text(line, numbers)
+    groups = _paragraphs(items)
+
+    texts: list[list[str]] = [note for _, note, _ in notes]
+    for group in groups:
+        if isinstance(group, _Table):
+            texts += [cell.split("\n") for row in group.table.rows for cell in row]
+        else:
+            texts.append([line.text for line in group])
+    vocabulary = _Vocabulary(texts)
+
     blocks: list[RawBlock] = []
-    current: list[str] = []
-    page_of_current: int | None = None
+    authors: tuple[str, ...] = ()
+    front = True  # still above the body text of page 1: where an author line sits
+    title_group = _title_group(groups, body_size)
+    for group in groups:
+        if isinstance(group, _Table):
+            rows = [[vocabulary.join(cell.split("\n")) for cell in row] for row in group.table.rows]
+            blocks.append(RawBlock("table", "", group.page, rows, group.table.header))
+            continue
+        text = vocabulary.join([line.text for line in group])
+        first = group[0]
+        front = front and first.page == 1 and first.font != body_font
+        names = _author_names(text) if front and not authors else ()
+        if group is title_group:
+            blocks.append(RawBlock("title", text, first.page))
+        elif names:
+            # Kept as a paragraph: the loader drops the line that names the authors.
+            authors = names
+            blocks.append(RawBlock("paragraph", text, first.page))
+        elif _is_heading(group, text, body_size, body_font):
+            front = False
+            blocks.append(RawBlock("heading", text, first.page))
+        else:
+            blocks.append(RawBlock("paragraph", text, first.page))
+    for _, note, page_number in notes:
+        blocks.append(RawBlock("note", vocabulary.join(note), page_number))
+
+    number, date = None, None
+    for text in running:
+        found = re.search(r"\b(?:No|Nr)\.?\s*(\d{1,6})\b", text)
+        number = number or (found[1] if found else None)
+        date = date or find_date(text)
+    declared = Declared(
+        title=info.title,
+        number=number or info.number,
+        date=date or info.date,
+        authors=authors or info.authors,
+    )
+    return blocks, declared
+
+
+# ------------------------------------------------------------- headers and footers
+
+_PAGE_NUMBER = re.compile(
+    r"(?:page|p\.|strona|str\.|seite)?\s*[-–—]?\s*\d{1,4}\s*"
+    r"(?:(?:of|/|z|von|de)\s*\d{1,4})?\s*[-–—]?",
+    re.I,
+)
+_MARGIN_ROWS = 3  # rows at the top and at the bottom of a page that may be running
+
+
+def _rows(words: Iterable[Word]) -> list[list[Word]]:
+    """Words grouped into rows by vertical overlap (a raised footnote marker stays in its
+    line's row; lines in two columns at the same height share a row)."""
+    rows: list[tuple[float, float, list[Word]]] = []
+    for word in sorted(words, key=lambda w: (w.top, w.x0)):
+        height = max(word.bottom - word.top, 0.1)
+        best, best_overlap = -1, 0.4 * height
+        # Rows are opened in order of their tops: only the last few can still overlap.
+        for index in range(len(rows) - 1, max(len(rows) - 4, -1), -1):
+            top, bottom, _ = rows[index]
+            overlap = min(bottom, word.bottom) - max(top, word.top)
+            if overlap >= best_overlap:
+                best, best_overlap = index, overlap
+        if best < 0:
+            rows.append((word.top, word.bottom, [word]))
+        else:
+            top, bottom, members = rows[best]
+            members.append(word)
+            rows[best] = (min(top, word.top), max(bottom, word.bottom), members)
+    return [sorted(members, key=lambda w: w.x0) for _, _, members in rows]
+
+
+def _strip_running(pages: Sequence[PageText]) -> tuple[list[list[Word]], list[str]]:
+    """Each page's words without running headers, footers and page numbers; and the text
+    of the running header rows taken out (for the bulletin number and date)."""
+    page_rows = [_rows(page.words) for page in pages]
+    candidates: dict[str, list[tuple[int, float]]] = defaultdict(list)
+
+    def key(row: list[Word]) -> str:
+        return re.sub(r"\s+", " ", re.sub(r"\d+", "#", " ".join(w.text for w in row))).casefold()
+
+    def margin_rows(rows: list[list[Word]]) -> set[int]:
+        return set(range(min(_MARGIN_ROWS, len(rows)))) | set(
+            range(max(len(rows) - _MARGIN_ROWS, 0), len(rows))
+        )
+
+    for number, rows in enumerate(page_rows):
+        for index in margin_rows(rows):
+            candidates[key(rows[index])].append((number, rows[index][0].top))
+
+    kept: list[list[Word]] = []
+    running: list[str] = []
+    threshold = max(2, round(0.3 * len(pages)))
+    for page, rows in zip(pages, page_rows, strict=True):
+        drop: set[int] = set()
+        for index in margin_rows(rows):
+            row = rows[index]
+            top = row[0].top
+            text = " ".join(w.text for w in row)
+            near = {
+                other
+                for other, other_top in candidates[key(row)]
+                if abs(other_top - top) <= 0.03 * page.height
+            }
+            in_margin = top < 0.12 * page.height or row[0].bottom > 0.88 * page.height
+            edge = index == len(rows) - 1 or (index == 0 and page.number > 1)
+            if in_margin and len(pages) > 1 and len(near) >= threshold:
+                drop.add(index)
+                if top < 0.5 * page.height:
+                    running.append(text)
+            elif (in_margin or edge) and _PAGE_NUMBER.fullmatch(text):
+                drop.add(index)
+        # Page numbers print in the margin; a row beyond the dropped ones can be one too
+        # ("3" under the running footer).
+        kept.append([w for index, row in enumerate(rows) if index not in drop for w in row])
+    return kept, running
+
+
+# ---------------------------------------------------------------- reading order
+
+
+def _gutters(lines_words: list[list[Word]], body_size: float) -> list[float]:
+    """The x positions of the page's column gutters: vertical strips in the middle of
+    the text that almost no line crosses, with lines on both sides."""
+    fragments = [frag for row in lines_words for frag in _fragments(row)]
+    if len(fragments) < 8:
+        return []
+    left = min(f[0].x0 for f in fragments)
+    right = max(f[-1].x1 for f in fragments)
+    width = right - left
+    if width <= 10 * body_size:
+        return []
+    # Lines wider than a column cross the gutter by design: they are left out.
+    narrow = [f for f in fragments if f[-1].x1 - f[0].x0 <= 0.6 * width]
+    bins = int(width) + 2
+    cover = [0] * (bins + 1)
+    for frag in narrow:
+        for word in frag:
+            cover[max(int(word.x0 - left), 0)] += 1
+            cover[min(int(word.x1 - left) + 1, bins)] -= 1
+    counts, running = [], 0
+    for step in cover[:bins]:
+        running += step
+        counts.append(running)
+    inside = sorted(counts[int(0.05 * width) : int(0.95 * width)])
+    reference = inside[int(0.75 * len(inside))] if inside else 0
+    if reference < 4:
+        return []
+    low = 0.15 * reference
+    gutters: list[float] = []
+    start = None
+    lo, hi = int(0.15 * width), int(0.85 * width)
+    for x in range(lo, hi + 1):
+        quiet = x < hi and counts[x] <= low
+        if quiet and start is None:
+            start = x
+        elif not quiet and start is not None:
+            g0, g1 = left + start, left + x
+            sides = (
+                sum(1 for f in narrow if f[-1].x1 <= g0 + 1),
+                sum(1 for f in narrow if f[0].x0 >= g1 - 1),
+            )
+            if g1 - g0 >= max(0.5 * body_size, 3.0) and min(sides) >= 3:
+                gutters.append((g0 + g1) / 2)
+            start = None
+    return gutters
+
+
+def _fragments(row: list[Word]) -> list[list[Word]]:
+    """A row split where the space between words is wider than a word space can be."""
+    out: list[list[Word]] = []
+    for word in row:
+        if out and word.x0 - out[-1][-1].x1 <= max(out[-1][-1].size, word.size):
+            out[-1].append(word)
+        else:
+            out.append([word])
+    return out
+
+
+def _read_order(
+    page: PageText, words: list[Word], body_size: float, flow: int
+) -> tuple[list[_Item], int]:
+    """The page's lines and tables in reading order, each with its flow number."""
+    rows = _rows(words)
+    gutters = _gutters(rows, body_size)
+
+    def column_of(x0: float, x1: float) -> int:
+        if not gutters or any(x0 < g < x1 for g in gutters):
+            return -1
+        return sum(1 for g in gutters if g <= x0)
+
+    lines: list[_Line] = []
+    for row in rows:
+        by_column: dict[int, list[Word]] = defaultdict(list)
+        for frag in _fragments(row):
+            by_column[column_of(frag[0].x0, frag[-1].x1)].extend(frag)
+        for column, members in by_column.items():
+            lines.append(_Line(members, page.number, column, page_height=page.height))
+    _edges(lines)
+    tables = [
+        _Table(t, page.number, column_of(t.bbox[0], t.bbox[2]), t.bbox[1]) for t in page.tables
+    ]
+    items: list[_Item] = sorted([*lines, *tables], key=lambda i: i.top)
+    ordered: list[_Item] = []
+    segment: list[_Item] = []
+
+    def flush_segment() -> None:
+        nonlocal flow
+        flow = _order_segment(segment, body_size, flow, ordered)
+        segment.clear()
+
+    last_spanning = False
+    for item in items:
+        if item.column == -1:
+            if segment:
+                flush_segment()
+            if not last_spanning:
+                flow += 1
+            item.flow = flow
+            ordered.append(item)
+            last_spanning = True
+        else:
+            segment.append(item)
+            last_spanning = False
+    if segment:
+        flush_segment()
+    return ordered, flow + 1
+
+
+def _order_segment(segment: list[_Item], body_size: float, flow: int, out: list[_Item]) -> int:
+    """Append a region between full-width lines to ``out``: stray single lines at its top
+    (the last line of a full-width paragraph, a photo credit) first, then column by
+    column. Returns the last flow number used."""
+    items = sorted(segment, key=lambda i: i.top)
+    head: list[_Item] = []
+    while len({i.column for i in items}) > 1:
+        first = items[0]
+        bottom = first.bottom if isinstance(first, _Line) else first.table.bbox[3]
+        rest_top = min(i.top for i in items[1:])
+        if rest_top - bottom < 0.5 * body_size:
+            break  # the columns start here (another column's line shares its row)
+        head.append(items.pop(0))
+    for item in head:
+        flow += 1
+        item.flow = flow
+        out.append(item)
+    for column in sorted({i.column for i in items}):
+        flow += 1
+        for item in sorted((i for i in items if i.column == column), key=lambda i: i.top):
+            item.flow = flow
+            out.append(item)
+    return flow
+
+
+def _edges(lines: list[_Line]) -> None:
+    """Each line's column edges: the commonest left edge, and the right edge of the full
+    lines (a paragraph's last line ends short)."""
+    by_column: dict[int, list[_Line]] = defaultdict(list)
+    for line in lines:
+        by_column[line.column].append(line)
+    for members in by_column.values():
+        lefts = Counter(round(line.x0) for line in members)
+        left = float(lefts.most_common(1)[0][0])
+        rights = sorted(line.x1 for line in members)
+        right = rights[int(0.9 * (len(rights) - 1))]
+        for line in members:
+            line.left, line.right = min(left, line.x0), right
+
+
+# -------------------------------------------------------------------- footnotes
+
+_NOTE_START = re.compile(r"(\d{1,3})[.)]?")
+
+
+def _footnotes(
+    lines: list[_Line], body_size: float
+) -> tuple[list[tuple[str, list[str], int]], set[int]]:
+    """Footnotes: (number, its lines' text, page) in order, and the ids of their lines.
+
+    A footnote is small type below every body-size line of its column (or of the page,
+    for a note across the page) and starts with its number.
+    """
+    foot: dict[tuple[int, int], float] = defaultdict(float)
+    for line in lines:
+        if line.size >= 0.95 * body_size:
+            foot[(line.page, line.column)] = max(foot[(line.page, line.column)], line.bottom)
+            foot[(line.page, -1)] = max(foot[(line.page, -1)], line.bottom)
+    notes: list[tuple[str, list[str], int]] = []
+    taken: set[int] = set()
+    previous: _Line | None = None
+    for line in lines:
+        small = line.size <= 0.85 * body_size
+        below = line.top >= foot[(line.page, line.column)] - 0.5
+        if not (small and below):
+            previous = None
+            continue
+        start = _NOTE_START.fullmatch(line.words[0].text)
+        if start and len(line.words) > 1:
+            notes.append((start[1], [" ".join(w.text for w in line.words[1:])], line.page))
+            taken.add(id(line))
+            previous = line
+        elif previous is not None and previous.page == line.page:
+            notes[-1][1].append(line.raw_text())
+            taken.add(id(line))
+            previous = line
+    return notes, taken
+
+
+def _line_text(line: _Line, note_numbers: set[str]) -> str:
+    """The line's text, without the raised small digits that mark its footnotes."""
+    out = ""
+    previous: Word | None = None
+    for word in line.words:
+        marker = (
+            word.size <= 0.8 * line.size
+            and word.bottom <= line.bottom - 0.15 * line.size
+            and all(part in note_numbers for part in re.split(r"[,–-]", word.text))
+        )
+        if marker:
+            continue
+        if previous is not None:
+            # Words split only by a change of font (a bold letter) stay one word.
+            out += "" if word.x0 - previous.x1 < 0.1 * line.size else " "
+        out += word.text
+        previous = word
+    return out
+
+
+# ------------------------------------------------------------------- paragraphs
+
+_BULLET = re.compile(r"[•▪◦‣●■]\s")  # a new list item, never a line going on
+_LIST_ITEM = re.compile(r"(?:[•▪◦‣●■–*-]|\(?\d{1,2}[.)]|\(?[a-z][.)])\s")
+_SENTENCE_END = (".", "!", "?", ".”", '."', "?”", "!”", ":")
+
+
+def _paragraphs(items: list[_Item]) -> list[list[_Line] | _Table]:
+    """Lines grouped into blocks; a table goes after the paragraph it interrupts."""
+    pitch = _leading(items)
+    out: list[list[_Line] | _Table] = []
+    current: list[_Line] = []
+    pending: list[_Table] = []
 
     def flush() -> None:
-        nonlocal page_of_current
         if current:
-            blocks.append(RawBlock("paragraph", "\n".join(current), page_of_current))
+            out.append(list(current))
             current.clear()
-        page_of_current = None
+        out.extend(pending)
+        pending.clear()
 
-    for number, page_text in enumerate(pages, start=1):
-        lines = [line.rstrip() for line in page_text.split("\n")]
-        # Running page numbers ("3", "- 3 -", "Page 3") at the top or bottom of a page.
-        while lines and _is_page_number(lines[-1]):
-            lines.pop()
-        while lines and _is_page_number(lines[0]) and number > 1:
-            lines.pop(0)
-        width = max((len(line) for line in lines), default=0)
-
-        def heading_like(line: str, width: int = width) -> bool:
-            return (
-                0 < len(line) < 0.6 * width
-                and not line.endswith(_SENTENCE_END)
-                and (line[:1].isupper() or line[:1].isdigit())
-            )
-
-        for i, line in enumerate(lines):
-            stripped = line.strip()
-            if not stripped:
-                flush()
-                continue
-            if page_of_current is None:
-                page_of_current = number
-            ends_sentence = stripped.endswith(_SENTENCE_END)
-            following = lines[i + 1].strip() if i + 1 < len(lines) else ""
-            standalone = not current and heading_like(stripped)
-            current.append(stripped)
-            if standalone or (
-                ends_sentence and (len(stripped) < 0.8 * width or heading_like(following))
-            ):
-                flush()
+    for item in items:
+        if isinstance(item, _Table):
+            if current:
+                pending.append(item)
+            else:
+                out.append(item)
+            continue
+        if current and not _continues(current[-1], item, pitch):
+            flush()
+        current.append(item)
     flush()
-    return blocks
+    return out
 
 
-_SENTENCE_END = (".", "!", "?", ".”", '."', ":")
+def _leading(items: list[_Item]) -> float:
+    """The usual distance between baselines, as a multiple of the type size."""
+    ratios = []
+    previous: _Line | None = None
+    for item in items:
+        if isinstance(item, _Line):
+            if (
+                previous is not None
+                and previous.flow == item.flow
+                and abs(previous.size - item.size) < 0.3
+                and item.top > previous.top
+            ):
+                ratios.append((item.bottom - previous.bottom) / item.size)
+            previous = item
+    # Paragraph gaps widen some of the distances: the usual one is among the smallest.
+    return sorted(ratios)[len(ratios) // 5] if ratios else 1.2
 
 
-def _is_page_number(line: str) -> bool:
-    return re.fullmatch(r"\s*(?:page\s*)?[-–]?\s*\d{1,4}\s*[-–]?\s*", line, re.I) is not None
+def _continues(previous: _Line, line: _Line, pitch: float) -> bool:
+    same_size = abs(previous.size - line.size) <= max(0.05 * line.size, 0.3)
+    ending = previous.text
+    starts_lower = line.text[:1].islower()
+    if same_size and re.search(r"\w[-\u00ad]$", ending) and starts_lower:
+        return True  # a word broken across the lines
+    if not same_size or previous.font != line.font or _BULLET.match(line.text):
+        return False
+    indented = line.x0 - line.left >= 0.8 * line.size
+    full = previous.x1 >= previous.right - max(1.5 * previous.size, 0.03 * _width(previous))
+    ended = ending.endswith(_SENTENCE_END)
+    if previous.flow != line.flow:
+        # A column or page break: the paragraph goes on unless it had ended.
+        return starts_lower or not ended or (full and not indented)
+    if line.bottom - previous.bottom > (pitch + 0.4) * line.size:
+        return False
+    if starts_lower and not ended:
+        return True  # a sentence going on, whatever its indent (a list item's next line)
+    if indented and previous.x0 - previous.left < 0.5 * line.size and not _LIST_ITEM.match(ending):
+        return False
+    return not (ended and not full)
+
+
+def _width(line: _Line) -> float:
+    return max(line.right - line.left, 1.0)
+
+
+# --------------------------------------------------------------------- hyphens
+
+
+class _Vocabulary:
+    """The words of a document, to rejoin words hyphenated at line ends.
+
+    A break at a hyphen is a typesetter's hyphenation ("coop-/eration") or a compound
+    that happened to break there ("Indo-/Pacific"). The document decides where it can:
+    the hyphenated or the joined form written elsewhere in it. Otherwise a capital or a
+    digit after the hyphen, or two whole words on either side, mean a compound.
+    """
+
+    _PREFIXES = frozenset(["non", "self", "anti", "semi", "quasi", "multi", "well"])
+
+    def __init__(self, blocks: Iterable[Sequence[str]]) -> None:
+        self.words: set[str] = set()
+        self.compounds: set[str] = set()
+        for lines in blocks:
+            for number, line in enumerate(lines):
+                tokens = line.split()
+                if number + 1 < len(lines) and line.endswith("-") and tokens:
+                    tokens = tokens[:-1]  # the first half of a broken word
+                if number > 0 and lines[number - 1].endswith("-") and tokens:
+                    tokens = tokens[1:]  # and its second half
+                for token in tokens:
+                    token = token.strip(".,;:!?()[]“”\"'‘’").casefold()
+                    if "-" in token.strip("-"):
+                        self.compounds.add(token)
+                        self.words.update(part for part in token.split("-") if part)
+                    elif token:
+                        self.words.add(token)
+
+    def join(self, lines: Sequence[str]) -> str:
+        out = ""
+        for line in lines:
+            line = line.strip()
+            if not line:
+                continue
+            if not out:
+                out = line
+            elif out.endswith("\u00ad"):
+                out = out[:-1] + line
+            elif re.search(r"\w-$", out) and re.match(r"\w", line):
+                head = re.search(r"([\w’']+)-$", out)
+                tail = re.match(r"[\w’']+", line)
+                assert head is not None and tail is not None
+                keep = self.compound(head[1], tail[0])
+                out = (out if keep else out[:-1]) + line
+            else:
+                out += " " + line
+        return out
+
+    def compound(self, head: str, tail: str) -> bool:
+        """Whether "head-" at a line end and "tail" after it are one hyphenated word."""
+        hyphenated = f"{head}-{tail}".casefold()
+        joined = f"{head}{tail}".casefold()
+        if any(c.startswith(hyphenated) for c in self.compounds):
+            return True
+        if joined in self.words:
+            return False
+        if tail[:1].isupper() or tail[:1].isdigit() or head[-1:].isdigit():
+            return True
+        if head.casefold() in self._PREFIXES:
+            return True
+        return (
+            len(head) >= 3
+            and len(tail) >= 3
+            and head.casefold() in self.words
+            and tail.casefold() in self.words
+        )
+
+
+# ---------------------------------------------------------------- classification
+
+
+def _bold(font: str) -> bool:
+    return re.search(r"bold|black|heavy|semibold|demi", font, re.I) is not None
+
+
+def _title_group(groups: list[list[_Line] | _Table], body_size: float) -> list[_Line] | None:
+    """The block in the largest type in the top half of page 1, if it is larger than
+    the body text."""
+    best: list[_Line] | None = None
+    for group in groups:
+        if isinstance(group, _Table) or group[0].page != 1:
+            continue
+        line = group[0]
+        if line.top > 0.5 * line.page_height or line.size < 1.3 * body_size:
+            continue
+        if best is None or line.size > best[0].size + 0.1:
+            best = group
+    return best
+
+
+_CAPTION = re.compile(r"(?:table|figure|fig\.|chart|map|graph|source)\s*\d*[.:]?\s", re.I)
+
+
+def _is_heading(group: list[_Line], text: str, body_size: float, body_font: str) -> bool:
+    line = group[0]
+    larger = line.size >= 1.12 * body_size
+    bolder = _bold(line.font) and not _bold(body_font)
+    return (
+        (larger or bolder)
+        and len(group) <= 3
+        and 0 < len(text) <= 150
+        and len(text.split()) <= 20
+        and not text.endswith((".", ",", ";", ":"))
+        and (text[0].isupper() or text[0].isdigit())
+        and not _CAPTION.match(text)
+    )
+
+
+def _author_names(text: str) -> tuple[str, ...]:
+    if len(text) > 160:
+        return ()
+    text = re.sub(r"^(?:by|authors?\s*[:：])\s+", "", text.strip().rstrip("."), flags=re.I)
+    return split_authors(text)

@@ -102,10 +102,23 @@ _LAST_WORD = re.compile(r"([\w.]+)$")
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> Iterator[tuple[int, int]]:
     """Yield ``(start, end)`` offsets of the sentences of ``text[start:end]``.
 
-    Spans are trimmed of surrounding whitespace and cover all non-space characters,
-    so joining the spans with the gaps between them gives back the input.
+    A blank line always ends a sentence: blocks of a brief's text (a table row, a list
+    item, a caption) need not end in punctuation. Spans are trimmed of surrounding
+    whitespace and cover all non-space characters, so joining the spans with the gaps
+    between them gives back the input.
     """
     end = len(text) if end is None else end
+    block = start
+    for brk in _BLOCK_BREAK.finditer(text, start, end):
+        yield from _sentences(text, block, brk.start())
+        block = brk.end()
+    yield from _sentences(text, block, end)
+
+
+_BLOCK_BREAK = re.compile(r"\n[ \t]*\n\s*")
+
+
+def _sentences(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     cursor = start
     for match in _BOUNDARY.finditer(text, start, end):
         stop = match.end()

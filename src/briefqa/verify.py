@@ -59,11 +59,17 @@ def verify(draft: str, hits: Sequence[Hit], embedder: Embedder) -> Verified:
     draft = _TRAILING_MARKERS.sub(r"\2\1", draft)
     spans = list(sentence_spans(draft))
     claims: list[tuple[str, list[int]]] = []
+    # What goes before each claim in the answer: a space, or the blank line that set a
+    # table row or a list item on its own line in the draft.
+    gaps: list[str] = []
+    previous = 0
     for start, end in spans:
         clean, numbers = split_markers(draft[start:end])
         valid = list(dict.fromkeys(n for n in numbers if 1 <= n <= len(hits)))
         if clean:
             claims.append((clean, valid))
+            gaps.append("\n\n" if gaps and "\n\n" in draft[previous:start] else " ")
+        previous = end
     sentences = passage_sentences(hits)
     sentence_vectors = embedder.embed([s.text for s in sentences])
     # A claim quoted from a passage (every extractive one) reuses that sentence's vector,
@@ -115,4 +121,5 @@ def verify(draft: str, hits: Sequence[Hit], embedder: Embedder) -> Verified:
         if best < SUPPORT_THRESHOLD and content_terms(claim):
             unsupported.append(claim)
         pieces.append(with_marker(claim, "".join(f"[{display[n]}]" for n in numbers)))
-    return Verified(" ".join(pieces), tuple(citations), tuple(unsupported), tuple(cited))
+    text = "".join(gap + piece for gap, piece in zip(gaps, pieces, strict=True)).lstrip()
+    return Verified(text, tuple(citations), tuple(unsupported), tuple(cited))
