@@ -11,7 +11,9 @@ Parts, each against a target from the performance issue:
 3. ``briefqa serve`` on the largest index: time until it answers, its peak RSS, and 16
    concurrent HTTP clients asking ``/api/v1/ask`` for 60 s;
 4. the load test (``load.py``): 50 chat sessions for 60 s on a fresh server, mixing
-   questions, follow-ups, uploads and feedback, through the web chat and the REST API.
+   questions, follow-ups, uploads and feedback, through the web chat and the REST API;
+5. parsing cost of the seed bulletin as published (magazine PDF per page, DOCX, HTML,
+   Markdown) and what each reader recovers of it (``bench_parse.py``).
 
 Writes ``benchmarks/results/latest.json`` and ``latest.md``, and ``load.json``/``load.md``
 (``quick``, ``load-quick`` with ``--quick``).
@@ -40,6 +42,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ingest import run_ingest_benchmark
+from bench_parse import checks_table, run_checks, run_parse_benchmark
+from bench_parse import markdown as parse_markdown
 from corpus import PooledEmbedder, generate, questions
 from load import load_test, write_results
 
@@ -249,6 +253,10 @@ def main() -> None:
     }
     print("ingest against the raw encoder …", flush=True)
     result["ingest"] = run_ingest_benchmark(limit=50 if args.quick else None)
+    print("parsing the seed bulletin as published …", flush=True)
+    result["parse"] = run_parse_benchmark(rounds=3 if args.quick else 5)
+    with tempfile.TemporaryDirectory(prefix="briefqa-checks-") as tmp:
+        result["parse_checks"] = run_checks(Path(tmp))
     real = SentenceTransformerEmbedder()
     pooled = PooledEmbedder(real)
     result["sizes"] = {}
@@ -343,6 +351,12 @@ def markdown(r: dict[str, Any]) -> str:
         f"{s['serve_peak_rss_mb']} MB; {s['clients']} clients for {s['seconds']} s: "
         f"{s['requests_per_s']} requests/s, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
         f"{s['errors']} errors.",
+        "",
+        "Parsing the seed bulletin as published:",
+        "",
+        parse_markdown(r["parse"]),
+        "",
+        checks_table(r["parse_checks"]),
         "",
         "| target | met |",
         "|---|---|",

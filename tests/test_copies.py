@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from briefqa import BriefQA, Settings, load_brief
-from briefqa.copies import NEAR_DUPLICATE, CopyIndex, brief_fingerprint, fingerprint, similarity
+from briefqa.copies import (
+    NEAR_DUPLICATE,
+    CopyIndex,
+    brief_fingerprint,
+    fingerprint,
+    is_copy,
+    similarity,
+)
 from briefqa.testing import HashEmbedder
 from briefqa.text import sentence_spans
 
@@ -56,14 +63,16 @@ def test_copies_are_alike_and_other_briefs_are_not(seed: Path, tmp_path: Path) -
 def test_copy_index_finds_the_nearest_and_lists_pairs() -> None:
     found = CopyIndex()
     words = " ".join(f"word{i}" for i in range(400))
-    found.add("a", fingerprint([words]))
-    found.add("b", fingerprint([words + " and a closing remark"]))
-    found.add("c", fingerprint([" ".join(f"other{i}" for i in range(400))]))
-    nearest = found.nearest(fingerprint([words]))
+    found.add("a", fingerprint([words]), 3000)
+    found.add("b", fingerprint([words + " and a closing remark"]), 3020)
+    found.add("c", fingerprint([" ".join(f"other{i}" for i in range(400))]), 3000)
+    nearest = found.nearest(fingerprint([words]), 3000)
     assert nearest is not None and nearest[0] == "a" and nearest[1] == 1.0
     assert [(a, b) for a, b, _ in found.pairs()] == [("a", "b")]
     found.discard("a")
-    assert found.nearest(fingerprint(["nothing like it at all, in any way"])) is None
+    assert found.nearest(fingerprint(["nothing like it at all, in any way"]), 30) is None
+    # Short texts alike at 0.8 (a shared boilerplate) are not copies; long ones are.
+    assert is_copy(0.85, 3000, 2900) and not is_copy(0.85, 3000, 260)
     assert [p[:2] for p in found.pairs()] == []
 
 
@@ -205,3 +214,24 @@ def test_five_formats_of_one_brief_are_one_brief(qa: BriefQA, seed: Path) -> Non
     [citation, *_] = answer.citations
     assert citation.authors == layout.authors and citation.date == "2023-08-24"
     assert "Australia" in citation.quote
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".docx", ".html", ".md"])
+def test_each_format_answers_from_its_table(qa: BriefQA, tmp_path: Path, suffix: str) -> None:
+    from .realistic_docs import brief_docx, brief_html, brief_markdown
+    from .realistic_pdf import font_dir, magazine_pdf
+
+    builders = {
+        ".pdf": magazine_pdf,
+        ".docx": brief_docx,
+        ".html": brief_html,
+        ".md": brief_markdown,
+    }
+    if suffix == ".pdf" and font_dir() is None:
+        pytest.skip("no DejaVu TTF fonts installed")
+    path = builders[suffix](seed_layout(), tmp_path / f"bulletin-116{suffix}")
+    qa.ingest([path])
+    answer = qa.ask("What are the priority areas of the ITPP with South Korea?")
+    assert answer.outcome == "answered", answer.text
+    assert answer.text.startswith("South Korea — ITPP signed: 12 July 2023")
+    assert "hybrid threats, arms control" in answer.citations[0].quote

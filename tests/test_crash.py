@@ -51,8 +51,8 @@ def _write_corpus(folder: Path, version: str) -> None:
         for line in handle:
             row = json.loads(line)
             signature = fingerprint([row["text"]])
-            if seen.nearest(signature) is None:
-                seen.add(str(len(rows)), signature)
+            if seen.nearest(signature, len(row["text"])) is None:
+                seen.add(str(len(rows)), signature, len(row["text"]))
                 rows.append(row)
             if len(rows) == DOCS + 4:
                 break

@@ -193,7 +193,8 @@ class Index:
             records[info.doc_id] = record
         found = CopyIndex()
         for record in records.values():
-            found.add(record.doc_id, np.frombuffer(record.signature, dtype=np.uint32))
+            signature = np.frombuffer(record.signature, dtype=np.uint32)
+            found.add(record.doc_id, signature, record.length)
         return found, records
 
     # ---------------------------------------------------------------- stamps

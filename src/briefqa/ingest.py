@@ -238,7 +238,7 @@ def _plan(files: Sequence[Path], index: Index, report: IngestReport) -> list[_Jo
         if copies is None:
             copies, stored = index.copies()
         signature = brief_fingerprint(brief)
-        match = copies.nearest(signature)
+        match = copies.nearest(signature, len(brief.text))
         job = _Job(brief, [source], [known is not None], signature=signature)
         if match is not None and match[0] in jobs:
             kept = _keep(jobs.pop(match[0]), job)
@@ -266,7 +266,8 @@ def _plan(files: Sequence[Path], index: Index, report: IngestReport) -> list[_Jo
         else:
             kept = job
         jobs[kept.brief.doc_id] = kept
-        copies.add(kept.brief.doc_id, signature)
+        assert kept.signature is not None  # every planned job has its fingerprint
+        copies.add(kept.brief.doc_id, kept.signature, len(kept.brief.text))
     return list(jobs.values())
 
 
