@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,eval]'
+	$(BIN)/python -m pip install -q -e '.[test,eval,mcp]'
 	touch $@
 
 setup: $(STAMP)

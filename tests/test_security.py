@@ -37,7 +37,8 @@ def _app_routes(app: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
             included = route.include_context.prefix or ""
             yield from _app_routes(route.original_router, prefix + included)
         elif hasattr(route, "methods"):
-            for method in sorted(route.methods):
+            # A route without methods (MCP's endpoint) takes any: probe GET and POST.
+            for method in sorted(route.methods or ("GET", "POST")):
                 yield method, prefix + route.path
         elif hasattr(route, "routes"):  # a mount
             yield from _app_routes(route, prefix + route.path.rstrip("/"))
@@ -54,7 +55,7 @@ def users_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def routes(users_file: Path, tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str]]:
     """Every route the server has, read from the very app it runs."""
     data = tmp_path_factory.mktemp("routes") / "data"
-    settings = Settings(auth_file=users_file)
+    settings = Settings(auth_file=users_file, mcp_http=True)
     with BriefQA(data, settings=settings, embedder=HashEmbedder()) as qa:
         found = sorted(set(_app_routes(create_app(qa))))
     assert ("POST", "/api/v1/ask") in found and ("POST", "/gradio_api/queue/join") in found
@@ -72,6 +73,7 @@ def locked(
     tmp = tmp_path_factory.mktemp("locked")
     env = {
         "BRIEFQA_AUTH_FILE": str(users_file),
+        "BRIEFQA_MCP_HTTP": "true",
         "BRIEFQA_LLM": "openai",
         "BRIEFQA_LLM_MODEL": "some-model",
         "BRIEFQA_LLM_API_KEY": API_KEY,

@@ -27,6 +27,7 @@ from .errors import (
     StoreError,
     UnsupportedFormat,
 )
+from .export import export_markdown
 from .loaders import SUPPORTED_SUFFIXES, load_brief
 from .schema import (
     Answer,
@@ -120,6 +121,7 @@ __all__ = [
     "UnsupportedFormat",
     "Writer",
     "__version__",
+    "export_markdown",
     "load_brief",
     "load_dataset",
     "load_settings",

@@ -120,6 +120,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     serve.set_defaults(func=_serve)
 
+    mcp = commands.add_parser(
+        "mcp", help="serve the briefs to MCP clients (stdio; --http for streamable HTTP)"
+    )
+    mcp.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio",
+    )
+    mcp.set_defaults(func=_mcp)
+
     hashpw = commands.add_parser(
         "hash-password", help="print a 'user:hash' line for BRIEFQA_AUTH_FILE"
     )
@@ -353,6 +363,22 @@ def _serve(args: argparse.Namespace) -> int:
     from briefqa.server import serve
 
     serve(args.host, args.port, _engine(args), log_level=args.log_level)
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    # Imported here: the SDK is an optional extra, and a missing one is a ConfigError
+    # naming it. Nothing may be printed to stdout: under stdio it is the protocol.
+    from briefqa.mcp_server import serve_http, serve_stdio
+
+    qa = _engine(args)
+    if args.http is None:
+        serve_stdio(qa)
+        return 0
+    host, _, port = args.http.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--http {args.http!r}: give HOST:PORT, e.g. 127.0.0.1:8765")
+    serve_http(qa, host.strip("[]"), int(port))
     return 0
 
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .answering import Answerer, History, writer_from_settings
 from .embeddings import CachedEmbedder, Embedder, Vectors, embedder_from_settings
@@ -20,10 +20,15 @@ from .integrity import check_index
 from .overview import Overview
 from .refusal import Evidence
 from .retrieval import CrossEncoderReranker, Retriever
-from .schema import Answer, BriefInfo, Filters, Hit, IndexCheck, IngestReport
+from .schema import Answer, BriefInfo, Chunk, Filters, Hit, IndexCheck, IngestReport
 from .settings import Settings, load_settings
 from .store import VectorStore
 from .writing import Writer
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+
+    from .langchain_retriever import BriefRetriever
 
 
 class BriefQA:
@@ -176,6 +181,23 @@ class BriefQA:
             hits = self.retrieve(question, k=self.settings.top_k)
         return self.answerer.evidence(question, hits)
 
+    def as_retriever(
+        self, k: int = 5, filters: Filters | None = None, *, refuse: bool = True
+    ) -> BriefRetriever:
+        """A LangChain retriever of the ``k`` best passages, as ``Document`` objects with
+        briefqa's chunk metadata; with ``refuse``, nothing for a question the refusal gate
+        would refuse (see :mod:`briefqa.langchain_retriever`)."""
+        from .langchain_retriever import BriefRetriever
+
+        return BriefRetriever(qa=self, k=k, filters=filters, refuse=refuse)
+
+    def as_runnable(self, filters: Filters | None = None) -> Runnable[Any, Answer]:
+        """A LangChain runnable from a question (or ``{"question", "history"}``) to
+        its :class:`Answer`, as :meth:`ask` gives it."""
+        from .langchain_retriever import answer_runnable
+
+        return answer_runnable(self, filters)
+
     # ---------------------------------------------------------------- briefs
 
     def ingest(
@@ -249,6 +271,16 @@ class BriefQA:
         if info is None:
             raise NotFound(doc_id)
         return info
+
+    def passages(self, doc_id: str) -> list[Chunk]:
+        """A brief's indexed passages in text order (they overlap by whole sentences).
+
+        Raises:
+            NotFound: no brief has this id.
+        """
+        self.brief(doc_id)
+        chunks = self.index.store.get(self.index.manifest.chunk_ids(doc_id))
+        return sorted(chunks, key=lambda c: c.start)
 
     def feedback(
         self, answer: Answer, rating: Literal["like", "dislike"] | None, comment: str = ""

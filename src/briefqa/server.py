@@ -1,5 +1,6 @@
-"""``briefqa serve``: one FastAPI app with the REST API under ``/api/v1`` and the Gradio
-chat at ``/``, both over one shared :class:`briefqa.BriefQA`.
+"""``briefqa serve``: one FastAPI app with the REST API under ``/api/v1``, an
+OpenAI-compatible chat API under ``/v1`` (:mod:`briefqa.openai_api`) and the Gradio chat
+at ``/``, all over one shared :class:`briefqa.BriefQA`.
 
 Request handlers are plain ``def`` functions: FastAPI runs them in its thread pool, so
 CPU-bound answering never blocks the event loop. Errors from the engine's error tree map
@@ -12,8 +13,10 @@ import re
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 # Gradio must not phone home (no network here, and staff questions stay private).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -23,6 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field, model_validator
@@ -43,9 +47,12 @@ from briefqa import (
     NotFound,
     StoreError,
     UnsupportedFormat,
+    export_markdown,
 )
 from briefqa.auth import Users
 from briefqa.errors import EmbeddingError, FileTooLarge, ModelError, redact
+from briefqa.openai_api import PATHS as OPENAI_PATHS
+from briefqa.openai_api import OpenAIError, credentials, openai_router
 
 log = logging.getLogger("briefqa.server")
 
@@ -60,6 +67,11 @@ _STATUS: list[tuple[type[BriefQAError], int]] = [
     (EmbeddingError, 503),
     (ModelError, 503),
 ]
+
+
+def _status(exc: BriefQAError) -> int:
+    """The HTTP status of an engine error (500 for one the table does not list)."""
+    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
 
 
 # What a browser needs before logging in to the chat: the login page, the login and
@@ -153,6 +165,30 @@ class FeedbackRequest(BaseModel):
     comment: str = Field(default="", max_length=4000)
 
 
+class ExportTurn(BaseModel):
+    question: str = Field(default="", description="the question as asked")
+    answer: AnswerModel = Field(description="the answer, as /api/v1/ask returned it")
+
+
+class ExportRequest(BaseModel):
+    """A conversation (``turns``) or one answer (``question`` and ``answer``)."""
+
+    turns: list[ExportTurn] | None = Field(default=None, description="the turns, oldest first")
+    question: str = Field(default="", description="with answer: the question of one answer")
+    answer: AnswerModel | None = Field(default=None, description="one answer to export")
+    title: str | None = Field(
+        default=None, max_length=200, description="the document's title (default: briefqa …)"
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.turns is None) == (self.answer is None):
+            raise ValueError("send either turns: [{question, answer}, ...] or one answer")
+        if self.turns is not None and not self.turns:
+            raise ValueError("turns is empty: there is nothing to export")
+        return self
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
@@ -199,18 +235,35 @@ class FifoGate:
 # ------------------------------------------------------------------------ app
 
 
-def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
+def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0.0.1") -> FastAPI:
     """The FastAPI app: REST under ``/api/v1``, the chat at ``/`` (unless ``ui=False``).
 
     With ``auth_file`` set, every route requires a login: HTTP Basic on the REST API,
-    Gradio's login page on the chat.
+    HTTP Basic or ``Bearer user:password`` on the OpenAI-compatible API, Gradio's login
+    page on the chat.
     """
     qa = qa if qa is not None else BriefQA()
     settings = qa.settings
     users = Users.from_file(settings.auth_file) if settings.auth_file else None
     max_bytes = int(settings.max_upload_mb * 1024 * 1024)
 
+    mcp_app: Any = None
+    if settings.mcp_http:
+        from briefqa.mcp_server import http_app
+
+        mcp_app = http_app(qa, path="/", host=host)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Starlette runs no mounted app's lifespan: MCP's session manager starts here.
+        if mcp_app is None:
+            yield
+            return
+        async with mcp_app.router.lifespan_context(mcp_app):
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="briefqa",
         version=briefqa.__version__,
         description="Answers from policy briefs, every claim with a verified citation.",
@@ -238,7 +291,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
 
     @app.exception_handler(BriefQAError)
     def _engine_error(request: Request, exc: BriefQAError) -> JSONResponse:
-        status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+        status = _status(exc)
         if status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": str(exc)}, status_code=status)
@@ -325,6 +378,30 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
         answer = Answer.from_dict(request.answer.model_dump(), question=request.question)
         return qa.feedback(answer, request.rating, request.comment)
 
+    @api.post(
+        "/export",
+        summary="A conversation or one answer as a Markdown file",
+        response_class=Response,
+        responses={200: {"content": {"text/markdown": {}}}},
+    )
+    def export(request: ExportRequest) -> Response:
+        turns = request.turns
+        if turns is None:
+            assert request.answer is not None  # checked by ExportRequest
+            turns = [ExportTurn(question=request.question, answer=request.answer)]
+        answers = []
+        for n, turn in enumerate(turns):
+            try:
+                answers.append(Answer.from_dict(turn.answer.model_dump(), question=turn.question))
+            except ValueError as exc:
+                raise HTTPException(422, f"turns[{n}].answer: {exc}") from None
+        name = "briefqa-answer.md" if len(answers) == 1 else "briefqa-conversation.md"
+        return Response(
+            export_markdown(answers, title=request.title),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     @api.get("/healthz", response_model=Health, summary="Liveness and index size")
     def healthz() -> dict[str, Any]:
         docs = qa.documents()
@@ -340,17 +417,44 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True) -> FastAPI:
         return app.openapi()
 
     app.include_router(api)
+    app.include_router(openai_router(qa, gate=answering, users=users, status_of=_status))
+
+    @app.exception_handler(OpenAIError)
+    def _openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
+        return exc.response()
+
+    if mcp_app is not None:
+        app.mount("/mcp", mcp_app)
 
     gradio_app: Any = None  # the mounted chat, whose login cookies are checked below
 
     @app.middleware("http")
     async def _require_login(request: Request, call_next: Any) -> Any:
-        # The REST router checks its own login (see require_user). Everything else is the
-        # chat: Gradio leaves some of its routes open (schemas, event streams, session
-        # ids), so one gate here refuses them all, except the login page and its assets.
+        # The REST and OpenAI routers check their own logins (require_user, and the
+        # Bearer key of openai_api). Everything else is the chat: Gradio leaves some of
+        # its routes open (schemas, event streams, session ids), so one gate here refuses
+        # them all, except the login page and its assets.
         path = request.url.path
-        if users is None or path.startswith("/api/v1/") or _PUBLIC.match(path):
+        if (
+            users is None
+            or path.startswith("/api/v1/")
+            or OPENAI_PATHS.match(path)
+            or _PUBLIC.match(path)
+        ):
             return await call_next(request)
+        if mcp_app is not None and (path == "/mcp" or path.startswith("/mcp/")):
+            # MCP clients send a header, as the OpenAI API's do; scrypt runs off the loop.
+            user, password = credentials(request.headers.get("authorization") or "")
+            if user is not None and await run_in_threadpool(users.check, user, password):
+                return await call_next(request)
+            return JSONResponse(
+                {
+                    "detail": "this briefqa server requires a login: HTTP Basic or "
+                    "Authorization: Bearer user:password"
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="briefqa"'},
+            )
         if gradio_app is not None and _chat_user(gradio_app, request) is not None:
             return await call_next(request)
         return JSONResponse({"detail": "not logged in: log in at / first"}, status_code=401)
@@ -439,7 +543,7 @@ def serve(
             log.warning("not ingested: %s: %s", error.path, error.error)
         break
     qa.warm_up()
-    app = create_app(qa)
+    app = create_app(qa, host=host)
     log.info(
         "briefqa ready in %.1f s: http://%s:%d/ (REST: /api/v1, schema: /api/v1/openapi.json)",
         time.perf_counter() - started,

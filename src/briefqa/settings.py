@@ -160,6 +160,11 @@ class Settings(BaseSettings):
     server_concurrency: int = Field(
         default=4, ge=1, le=64, description="Chat answers computed at once by `briefqa serve`."
     )
+    mcp_http: bool = Field(
+        default=False,
+        description="`briefqa serve` also serves MCP (streamable HTTP) at /mcp/, behind the "
+        "same logins; needs the `mcp` extra.",
+    )
     prompts_dir: Path | None = Field(
         default=None,
         description="Folder of prompt files; unset: prompts/ as shipped in the package.",

@@ -10,15 +10,19 @@ An answer shows as one of three outcomes (:attr:`briefqa.Answer.outcome`): answe
 low-confidence, the answer under a "check the sources" banner with the nearest passages
 listed beside it; refused, set apart, with the nearest passages. A brief's summary from
 the Briefs tab is posted into the chat as a turn of its own, so it gets the same
-citations, sources panel, feedback and follow-ups as any answer.
+citations, sources panel, feedback and follow-ups as any answer. "Download as Markdown"
+saves the conversation with its references (:func:`briefqa.export_markdown`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import itertools
 import re
+import shutil
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +39,7 @@ from briefqa import (
     Filters,
     Hit,
     NotFound,
+    export_markdown,
 )
 
 CSS = """
@@ -127,7 +132,16 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                             max_lines=4,
                         )
                         ask = gr.Button("Ask", variant="primary", elem_id="bq-ask", scale=1)
-                    new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
+                    with gr.Row():
+                        new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
+                        # Its file is written after each answer: a click downloads what
+                        # the button holds, so it must be ready before the click.
+                        download = gr.DownloadButton(
+                            "Download as Markdown",
+                            size="sm",
+                            interactive=False,
+                            elem_id="bq-download",
+                        )
                     gr.Examples(
                         examples=[[q] for q in example_questions(qa)] or [[""]],
                         inputs=question,
@@ -233,10 +247,19 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
             yield "", chat, render_sources(answers, _brief_index(qa, answers)), state
 
         private: dict[str, Any] = {"api_visibility": "private"}  # UI-only events
+
+        def prepare_download(state: dict[str, Any] | None) -> Any:
+            path = export_conversation(_session(state)["answers"], _export_dir())
+            return gr.DownloadButton(value=path, interactive=path is not None)
+
         chat_inputs = [question, chatbot, session, doc_filter, date_from, date_to]
         chat_outputs = [question, chatbot, sources, session]
-        ask.click(respond, chat_inputs, chat_outputs, api_name="ask")
-        question.submit(respond, chat_inputs, chat_outputs, api_visibility="private")
+        ask.click(respond, chat_inputs, chat_outputs, api_name="ask").then(
+            prepare_download, [session], [download], **private
+        )
+        question.submit(respond, chat_inputs, chat_outputs, **private).then(
+            prepare_download, [session], [download], **private
+        )
 
         def summary(
             doc_id: str | None, chat: list[dict[str, Any]], state: dict[str, Any] | None
@@ -257,7 +280,7 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
 
         summarise.click(
             summary, [to_summarise, chatbot, session], [chatbot, sources, session, tabs], **private
-        )
+        ).then(prepare_download, [session], [download], **private)
 
         def pick_row(event: gr.SelectData) -> Any:
             row = event.row_value
@@ -268,7 +291,9 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
         def reset() -> tuple[Any, ...]:
             return [], EMPTY_SOURCES, None, gr.Row(visible=False), ""
 
-        new_chat.click(reset, None, [chatbot, sources, session, comment_row, question], **private)
+        new_chat.click(
+            reset, None, [chatbot, sources, session, comment_row, question], **private
+        ).then(prepare_download, [session], [download], **private)
 
         def rate(state: dict[str, Any] | None, data: gr.LikeData) -> tuple[Any, ...]:
             state = _session(state)
@@ -608,6 +633,34 @@ def _add_turn(
         "by_message": {**state["by_message"], len(chat) - 1: turn},
     }
     return chat, state
+
+
+def export_conversation(answers: Sequence[Answer], folder: Path) -> Path | None:
+    """The conversation as a Markdown file under ``folder`` (None when it has no
+    answers yet), named ``briefqa-conversation.md`` for the browser's download.
+
+    Each export lands in a subfolder named by its content; Gradio serves a copy from its
+    own cache, so exports older than an hour are deleted as new ones are written.
+    """
+    if not answers:
+        return None
+    text = export_markdown(answers)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        with contextlib.suppress(OSError):  # another session's sweep got there first
+            if old.name != digest and time.time() - old.stat().st_mtime > 3600:
+                shutil.rmtree(old)
+    path = folder / digest / "briefqa-conversation.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _export_dir() -> Path:
+    # Inside Gradio's upload folder, which the server keeps in the data dir: a
+    # conversation is as private as the questions, and Gradio serves files from there.
+    return Path(gr.utils.get_upload_folder()) / "briefqa-exports"
 
 
 def _new_session() -> dict[str, Any]:

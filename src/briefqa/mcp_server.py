@@ -1,0 +1,416 @@
+"""briefqa as an MCP server (Model Context Protocol), on the official ``mcp`` SDK.
+
+An MCP client (Claude Desktop, an IDE, an agent) gets four read-only tools over the
+briefs one :class:`~briefqa.BriefQA` has indexed:
+
+* ``ask_briefs``    a verified answer with ``[n]`` markers, its outcome and citations;
+* ``search_briefs`` the passages most relevant to a query, with scores and offsets;
+* ``list_briefs``   the indexed briefs, optionally within a date range;
+* ``get_brief``     one brief's metadata, full text and section outline.
+
+Each returns structured content (with an output schema) and the same JSON as text.
+A bad argument (an unknown brief id, a malformed date, ``k`` out of range, an empty
+question) comes back as a tool error (``isError``) whose text names the problem; the
+server goes on serving.
+
+Transports: :func:`serve_stdio` (``briefqa mcp``), :func:`serve_http` (``briefqa mcp
+--http HOST:PORT``), and :func:`http_app`, an ASGI app to mount in another server.
+
+Like the web UI and the CLI, this module uses only briefqa's public API. The SDK is
+an optional extra, imported when this module is: ``pip install 'briefqa[mcp]'``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from briefqa import (
+    BriefInfo,
+    BriefQA,
+    BriefQAError,
+    Chunk,
+    ConfigError,
+    Filters,
+    Hit,
+    NotFound,
+    load_brief,
+)
+
+try:
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.types import ToolAnnotations
+except ImportError as exc:  # the optional extra is missing
+    raise ConfigError(
+        f"the MCP server needs the mcp package ({exc}): pip install 'briefqa[mcp]'"
+    ) from exc
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+log = logging.getLogger(__name__)
+
+#: How clients see the server; also the text of ``initialize``'s instructions.
+INSTRUCTIONS = (
+    "Answers questions from an archive of policy briefs, with citations checked against "
+    "the briefs' text. Use ask_briefs for a question (it refuses when the briefs do not "
+    "cover it), search_briefs for raw passages, list_briefs and get_brief to browse."
+)
+_READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, open_world_hint=False)
+
+
+# ----------------------------------------------------------------- arguments
+
+
+class BriefFilters(BaseModel):
+    """Which briefs to search: some ids and/or a date range (inclusive)."""
+
+    doc_ids: list[str] | None = Field(
+        default=None, description="Only these briefs (ids from list_briefs)."
+    )
+    date_from: str | None = Field(
+        default=None, description="Only briefs dated on or after this day (YYYY-MM-DD)."
+    )
+    date_to: str | None = Field(
+        default=None, description="Only briefs dated on or before this day (YYYY-MM-DD)."
+    )
+
+
+# ------------------------------------------------------------------- results
+
+
+class Passage(BaseModel):
+    """A passage of a brief; ``start``/``end`` are offsets into the brief's text."""
+
+    doc_id: str
+    chunk_id: str
+    title: str
+    section: str | None
+    page: int | None = Field(description="1-based page where the passage starts (PDF).")
+    text: str
+    score: float = Field(description="Retrieval score; higher is more relevant.")
+    start: int
+    end: int
+
+
+class CitationResult(BaseModel):
+    """What an ``[n]`` marker of the answer points to: the supporting quote."""
+
+    n: int
+    doc_id: str
+    title: str
+    chunk_id: str
+    quote: str = Field(description="The brief's sentence that supports the cited claim.")
+    start: int = Field(description="Offset of the quote in the brief's text.")
+    end: int
+    support: float = Field(description="How well the quote supports the claim (0-1).")
+    section: str | None
+    page: int | None
+    date: str | None
+    authors: list[str]
+
+
+class AskResult(BaseModel):
+    """briefqa's answer to a question."""
+
+    answer: str = Field(description="The answer, with [n] markers for its citations.")
+    outcome: Literal["answered", "low_confidence", "refused"] = Field(
+        description="answered; low_confidence (given, but check the sources); or refused "
+        "(the briefs do not cover the question)."
+    )
+    confidence: float = Field(description="Probability that the passages answer it.")
+    citations: list[CitationResult]
+    sources: list[Passage] = Field(description="The passages the answer cites.")
+    nearest: list[Passage] = Field(
+        description="The closest passages, when refused or low-confidence."
+    )
+    unsupported: list[str] = Field(description="Answer sentences no passage supports.")
+    standalone_question: str
+
+
+class SearchResult(BaseModel):
+    """Passages found for a query, best first."""
+
+    passages: list[Passage]
+
+
+class BriefSummary(BaseModel):
+    """One indexed brief."""
+
+    doc_id: str
+    title: str
+    number: str | None
+    date: str | None = Field(description="Publication date (YYYY-MM-DD).")
+    authors: list[str]
+    sections: list[str]
+    sources: list[str] = Field(description="Files that hold this brief.")
+    format: str
+    chunks: int
+
+
+class BriefList(BaseModel):
+    """The indexed briefs, newest first."""
+
+    briefs: list[BriefSummary]
+
+
+class SectionSpan(BaseModel):
+    """Where a section lies in the brief's text (the lead has no section name)."""
+
+    section: str | None
+    start: int
+    end: int
+    page: int | None
+
+
+class BriefText(BriefSummary):
+    """One brief with its text."""
+
+    text: str = Field(description="The brief's normalised text, which citation offsets point into.")
+    text_from: Literal["file", "index"] = Field(
+        description="file: read from a source file; index: pieced from the indexed "
+        "passages (offsets hold; headings and front matter are blank)."
+    )
+    outline: list[SectionSpan]
+
+
+# --------------------------------------------------------------------- server
+
+
+def create_server(qa: BriefQA) -> MCPServer[Any]:
+    """The MCP server over ``qa``'s briefs, ready for any transport.
+
+    One engine serves every call (the SDK runs each tool on a worker thread; the
+    engine is thread-safe), so the embedding model loads once per process.
+    """
+    # The SDK's constructor installs a handler on the root logger (logging.basicConfig);
+    # undo that, so that a host app (the web server) keeps its own logging, and the
+    # libraries' debug messages stay off stderr.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    server: MCPServer[Any] = MCPServer(
+        "briefqa", instructions=INSTRUCTIONS, version=_version(), log_level="WARNING"
+    )
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+    @server.tool(annotations=_READ_ONLY)
+    def ask_briefs(
+        question: Annotated[str, Field(description="The question, in plain language.")],
+        filters: BriefFilters | None = None,
+    ) -> AskResult:
+        """Answer a question from the policy briefs, citing them.
+
+        The answer marks each claim with [n]; citations[n-1] gives the brief, the
+        supporting quote and its place in the brief. outcome "refused" means the briefs
+        do not cover the question (nearest lists the closest passages): do not answer
+        it from them.
+        """
+        answer = _call(lambda: qa.ask(question, filters=_filters(qa, filters)))
+        return AskResult(
+            answer=answer.text,
+            outcome=answer.outcome,
+            confidence=answer.confidence,
+            citations=[CitationResult(**c.to_dict()) for c in answer.citations],
+            sources=[_passage(h) for h in answer.sources],
+            nearest=[_passage(h) for h in answer.nearest],
+            unsupported=list(answer.unsupported),
+            standalone_question=answer.standalone_question,
+        )
+
+    @server.tool(annotations=_READ_ONLY)
+    def search_briefs(
+        query: Annotated[str, Field(description="What to look for.")],
+        k: Annotated[int, Field(ge=1, le=50, description="How many passages (1-50).")] = 5,
+        filters: BriefFilters | None = None,
+    ) -> SearchResult:
+        """Find the passages of the briefs most relevant to a query (hybrid dense and
+        keyword search), best first, with their brief, section, page and offsets."""
+        if not query.strip():
+            raise ToolError("the query is empty: say what to look for")
+        hits = _call(lambda: qa.retrieve(query, k=k, filters=_filters(qa, filters)))
+        return SearchResult(passages=[_passage(h) for h in hits])
+
+    @server.tool(annotations=_READ_ONLY)
+    def list_briefs(
+        date_from: Annotated[
+            str | None, Field(description="Only briefs dated on or after (YYYY-MM-DD).")
+        ] = None,
+        date_to: Annotated[
+            str | None, Field(description="Only briefs dated on or before (YYYY-MM-DD).")
+        ] = None,
+    ) -> BriefList:
+        """List the indexed briefs, newest first: id, title, number, date, authors,
+        sections and source files. An undated brief is left out when a date is given."""
+        window = _call(lambda: Filters(date_from=date_from, date_to=date_to))
+        briefs = _call(qa.documents)
+        return BriefList(briefs=[_summary(b) for b in briefs if window.admits(b)])
+
+    @server.tool(annotations=_READ_ONLY)
+    def get_brief(
+        doc_id: Annotated[str, Field(description="The brief's id, from list_briefs.")],
+    ) -> BriefText:
+        """One brief's metadata, its full text (which citation offsets point into) and
+        the outline of its sections."""
+        info = _call(lambda: qa.brief(doc_id))
+        passages = _call(lambda: qa.passages(doc_id))
+        text, origin = _text_of(info, passages)
+        outline: dict[str | None, SectionSpan] = {}
+        for chunk in passages:  # a chunk never crosses a section boundary
+            span = outline.get(chunk.section)
+            if span is None:
+                outline[chunk.section] = SectionSpan(
+                    section=chunk.section, start=chunk.start, end=chunk.end, page=chunk.page
+                )
+            else:
+                span.end = max(span.end, chunk.end)
+        return BriefText(
+            **_summary(info).model_dump(),
+            text=text,
+            text_from=origin,
+            outline=sorted(outline.values(), key=lambda s: s.start),
+        )
+
+    return server
+
+
+def serve_stdio(qa: BriefQA) -> None:
+    """Serve over stdin/stdout until the client closes them (``briefqa mcp``)."""
+    _warm_up(qa)
+    create_server(qa).run("stdio")
+
+
+def http_app(qa: BriefQA, *, path: str = "/mcp", host: str = "127.0.0.1") -> Starlette:
+    """An ASGI (Starlette) app serving MCP's streamable HTTP transport at ``path``.
+
+    ``host`` is the address the enclosing server listens on: for a loopback address the
+    SDK turns on DNS-rebinding protection (only ``127.0.0.1``/``localhost`` Host and
+    Origin headers pass). The app's lifespan runs the SDK's session manager, which must
+    be running before the first request. Starlette does not run a mounted app's
+    lifespan, so a host app that mounts this one enters it from its own::
+
+        mcp_app = http_app(qa, path="/")
+        app.mount("/mcp", mcp_app)  # the endpoint is then /mcp/
+
+        @asynccontextmanager
+        async def lifespan(app):
+            async with mcp_app.router.lifespan_context(mcp_app):
+                yield
+
+    Each app has its own session manager, which runs once: build a new app per server.
+    """
+    return create_server(qa).streamable_http_app(streamable_http_path=path, host=host)
+
+
+def serve_http(qa: BriefQA, host: str, port: int, *, log_level: str = "warning") -> None:
+    """Serve streamable HTTP at ``http://HOST:PORT/mcp`` (``briefqa mcp --http``)."""
+    import uvicorn
+
+    _warm_up(qa)
+    uvicorn.run(http_app(qa, host=host), host=host, port=port, log_level=log_level)
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _call(fn: Any) -> Any:
+    """Run ``fn``; briefqa's own errors become tool errors, whose text the client sees
+    (the SDK hides the text of any other exception, as a crash)."""
+    try:
+        return fn()
+    except NotFound as exc:  # its own text points at the CLI
+        raise ToolError(
+            f"no brief with id {exc.doc_id!r} is indexed; list_briefs gives the ids"
+        ) from exc
+    except BriefQAError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+def _filters(qa: BriefQA, given: BriefFilters | None) -> Filters | None:
+    if given is None:
+        return None
+    filters: Filters = _call(
+        lambda: Filters(
+            doc_ids=tuple(given.doc_ids) if given.doc_ids else None,
+            date_from=given.date_from,
+            date_to=given.date_to,
+        )
+    )
+    # An unknown id would silently filter everything out; say so instead.
+    known = {b.doc_id for b in qa.documents()}
+    unknown = [d for d in filters.doc_ids or () if d not in known]
+    if unknown:
+        raise ToolError(
+            f"unknown doc_id {', '.join(map(repr, unknown))}: list_briefs gives the ids"
+        )
+    return filters
+
+
+def _passage(hit: Hit) -> Passage:
+    return Passage(
+        doc_id=hit.doc_id,
+        chunk_id=hit.chunk_id,
+        title=hit.title,
+        section=hit.section,
+        page=hit.page,
+        text=hit.text,
+        score=hit.score,
+        start=hit.start,
+        end=hit.end,
+    )
+
+
+def _summary(info: BriefInfo) -> BriefSummary:
+    return BriefSummary(
+        doc_id=info.doc_id,
+        title=info.title,
+        number=info.number,
+        date=info.date,
+        authors=list(info.authors),
+        sections=list(info.sections),
+        sources=list(info.sources),
+        format=info.format,
+        chunks=info.chunks,
+    )
+
+
+def _text_of(info: BriefInfo, passages: list[Chunk]) -> tuple[str, Literal["file", "index"]]:
+    """The brief's text from the first source file that still holds this very brief
+    (its id is derived from the text), else pieced from the indexed passages."""
+    for source in info.sources:
+        try:
+            brief = load_brief(Path(source))
+        except BriefQAError:
+            continue
+        if brief.doc_id == info.doc_id:
+            return brief.text, "file"
+    size = max((c.end for c in passages), default=0)
+    chars = [" "] * size
+    for chunk in passages:
+        chars[chunk.start : chunk.end] = chunk.text
+    return "".join(chars), "index"
+
+
+def _warm_up(qa: BriefQA) -> None:
+    """Load the embedding model in the background, so that the client's handshake is
+    not kept waiting and the first question is as fast as the rest. A failure here
+    comes back, with its message, on the first tool call."""
+
+    def run() -> None:
+        try:
+            qa.warm_up()
+        except Exception as exc:  # reported to the client by the first call instead
+            log.warning("briefqa: warm-up failed: %s", exc)
+
+    threading.Thread(target=run, name="briefqa-warm-up", daemon=True).start()
+
+
+def _version() -> str:
+    import briefqa
+
+    return briefqa.__version__
