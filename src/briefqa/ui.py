@@ -169,6 +169,9 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                     interactive=False,
                     elem_id="bq-briefs",
                     wrap=True,
+                    # Empty columns (no brief names its authors) must not shrink to a
+                    # letter a line, nor the id run off the table.
+                    column_widths=["30%", "8%", "11%", "14%", "7%", "18%", "12%"],
                 )
                 with gr.Row():
                     with gr.Column():
