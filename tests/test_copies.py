@@ -235,3 +235,65 @@ def test_each_format_answers_from_its_table(qa: BriefQA, tmp_path: Path, suffix:
     assert answer.outcome == "answered", answer.text
     assert answer.text.startswith("South Korea — ITPP signed: 12 July 2023")
     assert "hybrid threats, arms control" in answer.citations[0].quote
+
+
+def test_an_exact_copy_of_a_replaced_brief_follows_the_new_text(
+    engine: BriefQA, seed: Path, tmp_path: Path
+) -> None:
+    engine.ingest([seed])
+    markdown, again = tmp_path / "a.md", tmp_path / "b.txt"
+    markdown.write_text(_markdown(), encoding="utf-8")
+    shutil.copy(seed, again)  # the very text of the brief the Markdown copy replaces
+    engine.ingest([markdown, again])
+    [info] = engine.documents()
+    assert info.format == "md"
+    assert set(info.sources) == {str(p.resolve()) for p in (seed, markdown, again)}
+    assert engine.check().consistent
+
+
+def test_when_the_kept_file_becomes_another_brief_its_copies_are_regrouped(
+    engine: BriefQA, seed: Path, tmp_path: Path
+) -> None:
+    markdown = tmp_path / "a.md"
+    markdown.write_text(_markdown(), encoding="utf-8")
+    engine.ingest([markdown, seed])
+    [info] = engine.documents()
+    assert info.format == "md"
+    other = json.loads(CLAPNQ.read_text().splitlines()[0])
+    markdown.write_text(f"# {other['title']}\n\n{other['text']}\n", encoding="utf-8")
+    report = engine.ingest([markdown])
+    assert (report.updated, report.failed) == (1, 0)
+    briefs = {b.format: b for b in engine.documents()}
+    # The bulletin lives on in its other file, read from it (not the Markdown's old text).
+    assert set(briefs) == {"md", "txt"}
+    assert briefs["txt"].doc_id == load_brief(seed).doc_id
+    assert briefs["txt"].sources == (str(seed.resolve()),)
+    assert engine.check().consistent
+
+
+def test_a_repair_keeps_what_other_copies_gave_the_brief(
+    engine: BriefQA, seed: Path, tmp_path: Path
+) -> None:
+    markdown = tmp_path / "a.md"
+    markdown.write_text(_markdown(), encoding="utf-8")
+    engine.ingest([markdown, seed])
+    [info] = engine.documents()
+    engine.index.store.delete(engine.index.manifest.chunk_ids(info.doc_id)[:1])
+    assert engine.check(repair=True).consistent
+    [after] = engine.documents()
+    assert (after.doc_id, after.number, after.date) == (info.doc_id, "116", "2023-08-24")
+
+
+def test_new_readers_read_every_file_again(engine: BriefQA, seed: Path, tmp_path: Path) -> None:
+    from briefqa.loaders import READER_VERSION
+
+    markdown = tmp_path / "a.md"
+    markdown.write_text(_markdown(), encoding="utf-8")
+    engine.ingest([markdown, seed])
+    assert engine.ingest([markdown, seed]).chunks == 0  # nothing changed, nothing read
+    engine.index.manifest.set_meta("reader_version", "0")  # an index of older readers
+    report = engine.ingest([seed])  # given one file; both are read again
+    assert (report.failed, report.chunks) == (0, 0)  # the same text: nothing to embed
+    assert engine.index.manifest.get_meta("reader_version") == READER_VERSION
+    [info] = engine.documents()
+    assert len(info.sources) == 2

@@ -188,7 +188,7 @@ def test_streamable_http_served_by_the_server_behind_its_logins(
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{port}/mcp/"
+    url = f"http://127.0.0.1:{port}/mcp"  # without the slash: redirected to /mcp/
 
     async def talk() -> tuple[set[str], dict[str, Any]]:
         client = httpx2.AsyncClient(auth=("alice", "alice-Secret-7"), timeout=60)
@@ -209,7 +209,7 @@ def test_streamable_http_served_by_the_server_behind_its_logins(
             time.sleep(0.05)
         with start_blocking_portal() as portal:
             names, answer = portal.call(talk)
-        anonymous = httpx2.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        anonymous = httpx2.post(url + "/", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
         assert anonymous.status_code == 401
     finally:
         server.should_exit = True

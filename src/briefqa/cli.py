@@ -378,7 +378,19 @@ def _mcp(args: argparse.Namespace) -> int:
     host, _, port = args.http.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(f"--http {args.http!r}: give HOST:PORT, e.g. 127.0.0.1:8765")
-    serve_http(qa, host.strip("[]"), int(port))
+    if qa.settings.auth_file is not None:
+        # This standalone server has no logins: never open when logins were asked for.
+        raise ConfigError(
+            "briefqa mcp --http serves without logins, and BRIEFQA_AUTH_FILE is set: run "
+            "`BRIEFQA_MCP_HTTP=true briefqa serve` to serve MCP at /mcp/ behind the logins"
+        )
+    host = host.strip("[]")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"warning: MCP on {host} without logins: anyone who reaches it reads the briefs",
+            file=sys.stderr,
+        )
+    serve_http(qa, host, int(port))
     return 0
 
 

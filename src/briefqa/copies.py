@@ -44,6 +44,7 @@ _rng = np.random.default_rng(20231124)  # fixed: fingerprints are stored and com
 _A = _rng.integers(1, _PRIME, PERMUTATIONS, dtype=np.uint64)
 _B = _rng.integers(0, _PRIME, PERMUTATIONS, dtype=np.uint64)
 _WORD = re.compile(r"\w+")
+_SLICE = 8192  # shingles hashed at once
 
 #: The order in which copies' formats are preferred as the brief's text.
 FORMAT_PREFERENCE = ("docx", "md", "html", "pdf", "txt")
@@ -60,9 +61,14 @@ def fingerprint(texts: Iterable[str]) -> np.ndarray:
         (zlib.crc32(s.encode()) for s in shingles), dtype=np.uint64, count=len(shingles)
     )
     # Universal hashing, one function a permutation; products stay under 2**64 because
-    # hashes are 32-bit and the multipliers are reduced to 32 bits first.
-    mixed = ((hashes[None, :] * (_A[:, None] >> np.uint64(32))) + _B[:, None]) % np.uint64(_PRIME)
-    signature: np.ndarray = (mixed.min(axis=1) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    # hashes are 32-bit and the multipliers are reduced to 32 bits first. In slices, so
+    # that a book-length file needs no more memory than a brief.
+    low = np.full(PERMUTATIONS, np.iinfo(np.uint64).max, dtype=np.uint64)
+    for at in range(0, len(hashes), _SLICE):
+        part = hashes[None, at : at + _SLICE]
+        mixed = (part * (_A[:, None] >> np.uint64(32)) + _B[:, None]) % np.uint64(_PRIME)
+        low = np.minimum(low, mixed.min(axis=1))
+    signature: np.ndarray = (low & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     return signature
 
 

@@ -24,12 +24,12 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from .chunking import chunk_brief
-from .copies import CopyIndex, brief_fingerprint, merged, preference
+from .copies import brief_fingerprint, merged, preference
 from .embeddings import BatchedEmbedder, Embedder, SpanEmbedder, Vectors
 from .errors import BriefQAError, DocumentError, FileTooLarge
 from .index import Index
-from .loaders import SUPPORTED_SUFFIXES, brief_format, load_brief
-from .manifest import Copy, Manifest, Source
+from .loaders import READER_VERSION, SUPPORTED_SUFFIXES, brief_format, load_brief
+from .manifest import Manifest, Source
 from .schema import Brief, Chunk, IngestError, IngestReport
 from .text import sentence_spans
 
@@ -45,11 +45,19 @@ EmbedderFactory = Callable[[], Embedder]
 class _Job:
     brief: Brief
     sources: list[Source]
-    known: list[bool]  # per source: the path was indexed before (with other bytes)
+    #: Per source: the path was indexed before with other bytes (counted as updated), is
+    #: new (added, or unchanged as a copy), or None: a file read again only to regroup
+    #: the copies of a brief whose text-holding file changed (not counted).
+    known: list[bool | None]
     chunks: list[Chunk] = field(default_factory=list)
     signature: np.ndarray | None = None
-    #: Files of a stored copy whose text this brief replaces: re-pointed, not counted.
+    #: Stored briefs whose text this one replaces: their other files are carried over.
+    replaces: list[str] = field(default_factory=list)
+    #: Files of the replaced briefs, re-pointed at this one and not counted.
     carried: list[Source] = field(default_factory=list)
+    #: A new version of the file a stored brief's text was read from: its text is kept
+    #: whatever the preference rule says.
+    revised: bool = False
 
 
 def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], list[IngestError]]:
@@ -100,7 +108,9 @@ def run_ingest(
 
         files, report.errors = expand_paths(paths)
         manifest = index.manifest
-        jobs = _plan(files, index, report)
+        # Readers that changed since the index was built: every file is read again.
+        stale = manifest.get_meta("reader_version") != READER_VERSION
+        jobs = _plan(files, index, report, reread=stale)
 
         _index(jobs, index, embedder, report, progress)
         if prune:
@@ -109,6 +119,8 @@ def run_ingest(
                     dropped, _ = manifest.remove_source(source.path)
                     report.removed += dropped is not None
         index.flush_pending()
+        if stale:
+            manifest.set_meta("reader_version", READER_VERSION)
         report.failed = len(report.errors)
         report.seconds = time.perf_counter() - started
         return report
@@ -130,8 +142,11 @@ def reindex(
         brief = next((b for b in map(_reload, files) if b and b.doc_id == doc_id), None)
         if brief is None:
             lost.append(doc_id)
-        else:
-            jobs.append(_Job(brief, list(files), [True] * len(files)))
+            continue
+        # What other copies gave the brief (a date its web page declares) stays.
+        info = index.manifest.brief(doc_id)
+        brief = merged(brief, [info] if info else [])
+        jobs.append(_Job(brief, list(files), [True] * len(files)))
     report = IngestReport()
     _index(jobs, index, embedder, report)
     failed = {e.path for e in report.errors}
@@ -193,7 +208,9 @@ def _index(
             in_flight.result()
 
 
-def _plan(files: Sequence[Path], index: Index, report: IngestReport) -> list[_Job]:
+def _plan(
+    files: Sequence[Path], index: Index, report: IngestReport, *, reread: bool = False
+) -> list[_Job]:
     """Sort files into unchanged ones and briefs to (re-)index.
 
     Every file gets one outcome: a file known at its path with other bytes counts as
@@ -201,98 +218,156 @@ def _plan(files: Sequence[Path], index: Index, report: IngestReport) -> list[_Jo
     when its brief is already indexed or already added by another file (a copy, exact
     or near: see :mod:`briefqa.copies`). Files of briefs to index are counted once their
     brief is written (or has failed).
+
+    Decisions are taken against the manifest as it was, plus this run's own decisions:
+    a stored brief this run replaces or drops is never the target of another file. With
+    ``reread`` (the readers changed), every file the manifest lists is read again.
     """
     manifest = index.manifest
-    jobs: dict[str, _Job] = {}
-    copies: CopyIndex | None = None  # built on the first brief that needs it
-    stored: dict[str, Copy] = {}
+    changed: list[tuple[Path, bool | None]] = []
     for path in files:
         key = str(path)
-        known = manifest.source(key)
-        if known is not None:
+        listed = manifest.source(key)
+        if listed is not None:
             # The cheap check: unchanged bytes are skipped without parsing.
             try:
                 sha = _sha256(path)
             except OSError as exc:
                 _fail(report, key, f"cannot read the file: {exc.strerror or exc}")
                 continue
-            if known.sha256 == sha:
+            if listed.sha256 == sha and not reread:
                 report.unchanged += 1
                 continue
-        try:
-            brief = load_brief(path)
-        except DocumentError as exc:
-            _fail(report, key, exc.reason)
-            continue
+        changed.append((path, listed is not None))
+    if reread:
+        given = {str(path) for path, _ in changed}
+        changed += [
+            (Path(s.path), None)
+            for s in manifest.sources()
+            if s.path not in given and Path(s.path).is_file()
+        ]
+    if not changed:
+        return []
+    parsed = _parse(changed, report)
+    moving = {str(path) for path, _ in changed}
+    copies, stored = index.copies()
+    # A brief whose text-holding file now holds other text is regrouped: its other
+    # files are read again (uncounted), and each goes with whichever brief it now copies.
+    now = {str(path): brief.doc_id for path, _, brief in parsed}
+    regrouped = {c.doc_id for c in stored.values() if now.get(c.origin, c.doc_id) != c.doc_id}
+    again: list[tuple[Path, bool | None]] = []
+    for doc_id in sorted(regrouped):
+        copies.discard(doc_id)
+        for listed in manifest.sources_of(doc_id):
+            if listed.path not in moving and Path(listed.path).is_file():
+                again.append((Path(listed.path), None))
+                moving.add(listed.path)
+    parsed += _parse(again, report)
+    origins = {c.origin for c in stored.values() if c.doc_id in regrouped}
+
+    jobs: dict[str, _Job] = {}
+    replaced: dict[str, str] = {}  # stored doc id -> the planned brief that replaces it
+    points: list[tuple[Source, bool | None]] = []  # files of stored briefs kept as they are
+    for path, known, brief in parsed:
+        key = str(path)
         # The loader's hash is of the very bytes it parsed.
         source = Source(key, brief.doc_id, brief.sha256)
-        if manifest.has_brief(brief.doc_id):
-            # Same text as a brief already indexed (a copy, or only the bytes changed):
-            # point the file at it and embed nothing.
-            _point(manifest, source, known is not None, report)
+        target = replaced.get(brief.doc_id, brief.doc_id)
+        if target in jobs:
+            _join(jobs[target], source, known)
             continue
-        if brief.doc_id in jobs:
-            jobs[brief.doc_id].sources.append(source)
-            jobs[brief.doc_id].known.append(known is not None)
+        if brief.doc_id not in regrouped and manifest.has_brief(brief.doc_id):
+            # Same text as a stored brief (a copy, or only the bytes changed).
+            points.append((source, known))
             continue
-        if copies is None:
-            copies, stored = index.copies()
         signature = brief_fingerprint(brief)
+        job = _Job(brief, [source], [known], signature=signature, revised=key in origins)
         match = copies.nearest(signature, len(brief.text))
-        job = _Job(brief, [source], [known is not None], signature=signature)
         if match is not None and match[0] in jobs:
             kept = _keep(jobs.pop(match[0]), job)
             copies.discard(match[0])
+            replaced.update({old: kept.brief.doc_id for old in kept.replaces})
         elif match is not None and match[0] in stored:
             record = stored[match[0]]
-            if key != record.origin and _rank(brief) <= preference(record.format, record.length):
+            if _rank(job) <= (False, *preference(record.format, record.length)):
                 # The stored copy's text stays; this file becomes one more of its sources.
-                _point(manifest, Source(key, record.doc_id, brief.sha256), job.known[0], report)
+                points.append((Source(key, record.doc_id, brief.sha256), known))
                 manifest.fill_metadata(
                     record.doc_id, number=brief.number, date=brief.date, authors=brief.authors
                 )
                 continue
-            # This copy's text replaces the stored one's (a preferred format, or a new
-            # version of the very file the stored text came from).
+            # This copy's text replaces the stored one's (a preferred format).
             info = manifest.brief(record.doc_id)
             job.brief = merged(brief, [info] if info else [])
-            job.carried = [
-                Source(s.path, brief.doc_id, s.sha256)
-                for s in manifest.sources()
-                if s.doc_id == record.doc_id and s.path != key
-            ]
+            job.replaces = [record.doc_id]
             copies.discard(record.doc_id)
+            replaced[record.doc_id] = brief.doc_id
             kept = job
         else:
             kept = job
         jobs[kept.brief.doc_id] = kept
         assert kept.signature is not None  # every planned job has its fingerprint
         copies.add(kept.brief.doc_id, kept.signature, len(kept.brief.text))
+
+    for source, known in points:
+        replacement = replaced.get(source.doc_id)
+        if replacement is not None:  # its brief was replaced after this file was seen
+            _join(jobs[replacement], source, known)
+        else:
+            _point(manifest, source, known, report)
+    for job in jobs.values():
+        # The replaced briefs' files that this run did not read again follow their text.
+        job.carried = [
+            Source(s.path, job.brief.doc_id, s.sha256)
+            for old in job.replaces
+            for s in manifest.sources_of(old)
+            if s.path not in moving
+        ]
     return list(jobs.values())
 
 
-def _rank(brief: Brief) -> tuple[int, int]:
-    return preference(brief.format, len(brief.text))
+def _parse(
+    files: list[tuple[Path, bool | None]], report: IngestReport
+) -> list[tuple[Path, bool | None, Brief]]:
+    """Read the files; one that cannot be read fails, the others go on."""
+    parsed = []
+    for path, known in files:
+        try:
+            parsed.append((path, known, load_brief(path)))
+        except DocumentError as exc:
+            _fail(report, str(path), exc.reason)
+    return parsed
+
+
+def _join(job: _Job, source: Source, known: bool | None) -> None:
+    """One more file of a planned brief."""
+    job.sources.append(Source(source.path, job.brief.doc_id, source.sha256))
+    job.known.append(known)
+
+
+def _rank(job: _Job) -> tuple[bool, int, int]:
+    return (job.revised, *preference(job.brief.format, len(job.brief.text)))
 
 
 def _keep(planned: _Job, new: _Job) -> _Job:
     """Two copies of one brief in one run: the preferred one's text, both's files."""
-    first, second = (new, planned) if _rank(new.brief) > _rank(planned.brief) else (planned, new)
+    first, second = (new, planned) if _rank(new) > _rank(planned) else (planned, new)
     doc_id = first.brief.doc_id
     return _Job(
         merged(first.brief, [second.brief]),
         first.sources + [Source(s.path, doc_id, s.sha256) for s in second.sources],
         first.known + second.known,
         signature=first.signature,
-        carried=first.carried + [Source(s.path, doc_id, s.sha256) for s in second.carried],
+        replaces=first.replaces + second.replaces,
+        revised=first.revised or second.revised,
     )
 
 
-def _point(manifest: Manifest, source: Source, known: bool, report: IngestReport) -> None:
+def _point(manifest: Manifest, source: Source, known: bool | None, report: IngestReport) -> None:
     manifest.point(source)
     if known:
         report.updated += 1
-    else:
+    elif known is not None:
         report.unchanged += 1
 
 
@@ -390,6 +465,8 @@ def _write(index: Index, embedded: _Embedded, report: IngestReport) -> None:
     for job in embedded.jobs:
         added = False
         for known in job.known:
+            if known is None:
+                continue  # read again to regroup copies: not a change of its own
             if known:
                 report.updated += 1
             elif not added:

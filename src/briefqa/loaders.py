@@ -24,6 +24,10 @@ from .text import normalize
 
 RawKind = Literal["title", "heading", "paragraph", "table", "note"]
 
+#: Raised whenever a reader changes what it makes of a file: an index read by other
+#: readers has every file read again on its next ingest (bytes unchanged or not).
+READER_VERSION = "2"
+
 #: File suffixes briefqa can ingest.
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
 
@@ -95,7 +99,14 @@ def load_brief(path: str | Path) -> Brief:
         raise DocumentError(path, f"cannot read the file: {exc.strerror or exc}") from exc
     if not data.strip():
         raise DocumentError(path, "the file is empty")
-    raws, declared = _READERS[fmt](path, data)
+    try:
+        raws, declared = _READERS[fmt](path, data)
+    except DocumentError:
+        raise
+    except Exception as exc:  # a reader's bug on one odd file must not stop an ingest
+        raise DocumentError(
+            path, f"could not read the {fmt} file ({type(exc).__name__}: {exc})"
+        ) from exc
     return assemble(
         raws,
         declared=declared,

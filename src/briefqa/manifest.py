@@ -170,6 +170,14 @@ class Manifest:
             rows = self._db.execute("SELECT path, doc_id, sha256 FROM sources").fetchall()
         return [Source(*row) for row in rows]
 
+    def sources_of(self, doc_id: str) -> list[Source]:
+        """The files a brief was read from."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT path, doc_id, sha256 FROM sources WHERE doc_id=? ORDER BY path", (doc_id,)
+            ).fetchall()
+        return [Source(*row) for row in rows]
+
     def has_brief(self, doc_id: str) -> bool:
         with self._lock:
             return (

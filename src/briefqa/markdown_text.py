@@ -71,6 +71,8 @@ def read_markdown(text: str) -> Parsed:
     declared = Declared()
     blocks: list[RawBlock] = []
     front = _FRONT_MATTER.match(text)
+    if front and not _looks_like_front_matter(front[1] or ""):
+        front = None  # a thematic break ("---") opening the text, not front matter
     if front:
         text = text[front.end() :]
         declared = _declared(front_matter(front[1] or ""))
@@ -89,6 +91,14 @@ def read_markdown(text: str) -> Parsed:
         ):
             del body[first]
     return body + parser.notes(), declared
+
+
+_FRONT_LINE = re.compile(r"\s*(?:#.*|[\w-]+\s*:.*|-\s+.*|)")
+
+
+def _looks_like_front_matter(text: str) -> bool:
+    """Every line a ``key: value``, a ``- item`` of a list, a comment or blank."""
+    return all(_FRONT_LINE.fullmatch(line) for line in text.split("\n"))
 
 
 def markdown_blocks(text: str) -> list[RawBlock]:

@@ -304,7 +304,11 @@ def http_app(qa: BriefQA, *, path: str = "/mcp", host: str = "127.0.0.1") -> Sta
 
     Each app has its own session manager, which runs once: build a new app per server.
     """
-    return create_server(qa).streamable_http_app(streamable_http_path=path, host=host)
+    # Stateless: the tools keep no state between calls, and a request may land on any
+    # of several workers sharing one index (docs/deploy.md).
+    return create_server(qa).streamable_http_app(
+        streamable_http_path=path, host=host, stateless_http=True
+    )
 
 
 def serve_http(qa: BriefQA, host: str, port: int, *, log_level: str = "warning") -> None:

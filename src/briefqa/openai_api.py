@@ -21,15 +21,14 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, suppress
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 from briefqa import Answer, BriefQA, BriefQAError, Filters, InvalidQuestion
 from briefqa.auth import Users
@@ -273,34 +272,6 @@ def text_deltas(text: str) -> list[str]:
     return [piece for piece in _SENTENCE_END.split(text) if piece]
 
 
-class _EventStream(StreamingResponse):
-    """Server-sent events that release the engine's turn however the response ends:
-    finished, failed, or the client gone before or during the stream."""
-
-    def __init__(self, events: AsyncIterator[str], resources: ExitStack) -> None:
-        super().__init__(
-            events,
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        self._resources = resources
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self._resources.close()
-
-    def __del__(self) -> None:
-        # Never called (a failure between the handler and the response): still release.
-        resources = getattr(self, "_resources", None)
-        if resources is not None:
-            resources.close()
-
-
-# ------------------------------------------------------------------------- router
-
-
 def openai_router(
     qa: BriefQA,
     *,
@@ -311,8 +282,8 @@ def openai_router(
     """The ``/v1`` routes over ``qa``.
 
     ``gate`` is the server's limit on answers computed at once (shared with the REST
-    API and the chat); ``users`` the logins, or None for an open server; ``status_of``
-    the HTTP status of an engine error, as the REST API maps it. The app must turn
+    API; the chat has its own queue); ``users`` the logins, or None for an open server;
+    ``status_of`` the HTTP status of an engine error, as the REST API maps it. The app must turn
     :class:`OpenAIError` into its response (``app.add_exception_handler``).
     """
     started = int(time.time())
@@ -358,36 +329,9 @@ def openai_router(
         with gate:
             return qa.ask(chat.question, history=chat.history, filters=chat.filters)
 
-    def start(chat: ChatRequest, resources: ExitStack) -> Iterator[str | Answer]:
-        resources.enter_context(gate)
-        # Validates the question and retrieves: errors come before the stream starts.
-        pieces = qa.stream(chat.question, history=chat.history, filters=chat.filters)
-        resources.callback(_close, pieces)
-        return pieces
-
-    async def events(
-        chat: ChatRequest, pieces: Iterator[str | Answer], resources: ExitStack
-    ) -> AsyncIterator[str]:
+    async def events(chat: ChatRequest, answer: Answer) -> AsyncIterator[str]:
         id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
         yield _sse(_chunk(id, created, {"role": "assistant", "content": ""}))
-        answer: Answer | None = None
-        try:
-            while answer is None:
-                # One piece at a time in a thread: the event loop stays free, and a
-                # client that leaves stops the writer at the next piece.
-                piece = await run_in_threadpool(next, pieces, None)
-                if piece is None:
-                    break
-                if isinstance(piece, Answer):
-                    answer = piece
-        except BriefQAError as exc:  # e.g. an LLM server failing mid-answer
-            yield _sse(engine_error(exc).body())
-            return
-        finally:
-            resources.close()  # the next request in line may start now
-        if answer is None:
-            yield _sse(OpenAIError(500, "the engine ended without an answer").body())
-            return
         # The text is the verified answer's: its [n] markers are the citations' numbers
         # (the writer's draft numbers passages differently), so deltas come after checking.
         for text in text_deltas(answer.text):
@@ -410,24 +354,22 @@ def openai_router(
         except ValueError:
             raise _bad("the body is not JSON: send a chat-completions request") from None
         chat = parse_chat_request(body)
+        # The whole answer is computed in one worker thread, streamed or not: a stream's
+        # text is the verified answer's anyway, and a request waiting for its turn must
+        # not need a second thread to finish (under load the pool ran dry: a deadlock).
+        try:
+            answer = await run_in_threadpool(ask, chat)
+        except BriefQAError as exc:
+            raise engine_error(exc) from None
         if not chat.stream:
-            try:
-                answer = await run_in_threadpool(ask, chat)
-            except BriefQAError as exc:
-                raise engine_error(exc) from None
             return completion(
                 chat, answer, id=f"chatcmpl-{uuid.uuid4().hex}", created=int(time.time())
             )
-        resources = ExitStack()
-        try:
-            pieces = await run_in_threadpool(start, chat, resources)
-        except BriefQAError as exc:
-            resources.close()
-            raise engine_error(exc) from None
-        except BaseException:  # cancelled while the thread held the gate, among others
-            resources.close()
-            raise
-        return _EventStream(events(chat, pieces, resources), resources)
+        return StreamingResponse(
+            events(chat, answer),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     return router
 
@@ -446,10 +388,3 @@ def credentials(header: str) -> tuple[str | None, str]:
         return None, ""
     user, sep, password = value.partition(":")
     return (user, password) if sep and user else (None, "")
-
-
-def _close(pieces: Iterator[str | Answer]) -> None:
-    # A generator another thread is still advancing cannot be closed; it ends with
-    # that piece and is collected.
-    with suppress(ValueError):
-        getattr(pieces, "close", lambda: None)()

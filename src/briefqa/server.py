@@ -251,7 +251,9 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
     if settings.mcp_http:
         from briefqa.mcp_server import http_app
 
-        mcp_app = http_app(qa, path="/", host=host)
+        # With logins on, the login is the protection: the SDK's Host check (on for a
+        # loopback address) would refuse requests a reverse proxy forwards.
+        mcp_app = http_app(qa, path="/", host=host if users is None else "0.0.0.0")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -425,6 +427,11 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
 
     if mcp_app is not None:
         app.mount("/mcp", mcp_app)
+
+        @app.api_route("/mcp", methods=["GET", "POST", "DELETE"], include_in_schema=False)
+        def _mcp_slash() -> Response:
+            # The chat, mounted at /, would answer /mcp with a 404: point at /mcp/.
+            return Response(status_code=307, headers={"Location": "/mcp/"})
 
     gradio_app: Any = None  # the mounted chat, whose login cookies are checked below
 
