@@ -268,6 +268,8 @@ def test_without_logins_any_key_is_accepted(tmp_path: Path) -> None:
         assert [m.id for m in client.models.list()] == ["briefqa"]
         broken = http.post("/v1/chat/completions", content=b"{not json")
         assert broken.status_code == 400 and "not JSON" in broken.json()["error"]["message"]
+        wrong = http.get("/v1/chat/completions")  # errors keep OpenAI's shape, a 405 too
+        assert wrong.status_code == 405 and wrong.json()["error"]["message"]
 
 
 def test_parse_reads_history_and_ignores_system_messages() -> None:

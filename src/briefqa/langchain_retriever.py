@@ -75,8 +75,11 @@ class BriefRetriever(BaseRetriever):
         # The gate was calibrated on the answerer's own top_k passages; judge those,
         # then hand the chain as many as it asked for.
         top_k = qa.settings.top_k
-        hits = qa.retrieve(question, k=max(self.k, top_k), filters=self.filters, mode=self.mode)
-        outcome = qa.answerer.refusal.outcome(qa.evidence(question, hits[:top_k]))
+        hits = qa.retrieve(question, k=self.k, filters=self.filters, mode=self.mode)
+        judged = hits[:top_k]
+        if self.k != top_k:  # a larger candidate pool may rank the first few otherwise
+            judged = qa.retrieve(question, k=top_k, filters=self.filters, mode=self.mode)
+        outcome = qa.answerer.refusal.outcome(qa.evidence(question, judged))
         if outcome == "refused" and self.refuse:
             return []
         briefs: dict[str, BriefInfo | None] = {}

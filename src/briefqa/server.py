@@ -27,9 +27,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 
 import briefqa
@@ -423,7 +425,17 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
 
     @app.exception_handler(OpenAIError)
     def _openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
         return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        # OpenAI clients read errors in OpenAI's shape, a wrong method (405) included.
+        if request.url.path.startswith("/v1/"):
+            error = OpenAIError(exc.status_code, str(exc.detail))
+            return JSONResponse(error.body(), status_code=exc.status_code, headers=exc.headers)
+        return await http_exception_handler(request, exc)
 
     if mcp_app is not None:
         app.mount("/mcp", mcp_app)
