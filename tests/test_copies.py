@@ -47,6 +47,17 @@ def engine(tmp_path: Path) -> BriefQA:
     return BriefQA(tmp_path / "data", Settings(), embedder=HashEmbedder())
 
 
+def _stored_with_a_markdown_copy(engine: BriefQA, seed: Path, tmp_path: Path) -> Path:
+    """The seed brief and its Markdown copy ingested together: one brief, the Markdown's
+    text kept. Returns the Markdown file."""
+    markdown = tmp_path / "a.md"
+    markdown.write_text(_markdown(), encoding="utf-8")
+    engine.ingest([markdown, seed])
+    [info] = engine.documents()
+    assert info.format == "md" and len(info.sources) == 2
+    return markdown
+
+
 def test_copies_are_alike_and_other_briefs_are_not(seed: Path, tmp_path: Path) -> None:
     markdown = tmp_path / "seed.md"
     markdown.write_text(_markdown(), encoding="utf-8")
@@ -254,11 +265,7 @@ def test_an_exact_copy_of_a_replaced_brief_follows_the_new_text(
 def test_when_the_kept_file_becomes_another_brief_its_copies_are_regrouped(
     engine: BriefQA, seed: Path, tmp_path: Path
 ) -> None:
-    markdown = tmp_path / "a.md"
-    markdown.write_text(_markdown(), encoding="utf-8")
-    engine.ingest([markdown, seed])
-    [info] = engine.documents()
-    assert info.format == "md"
+    markdown = _stored_with_a_markdown_copy(engine, seed, tmp_path)
     other = json.loads(CLAPNQ.read_text().splitlines()[0])
     markdown.write_text(f"# {other['title']}\n\n{other['text']}\n", encoding="utf-8")
     report = engine.ingest([markdown])
@@ -274,9 +281,7 @@ def test_when_the_kept_file_becomes_another_brief_its_copies_are_regrouped(
 def test_a_repair_keeps_what_other_copies_gave_the_brief(
     engine: BriefQA, seed: Path, tmp_path: Path
 ) -> None:
-    markdown = tmp_path / "a.md"
-    markdown.write_text(_markdown(), encoding="utf-8")
-    engine.ingest([markdown, seed])
+    _stored_with_a_markdown_copy(engine, seed, tmp_path)
     [info] = engine.documents()
     engine.index.store.delete(engine.index.manifest.chunk_ids(info.doc_id)[:1])
     assert engine.check(repair=True).consistent
@@ -287,9 +292,7 @@ def test_a_repair_keeps_what_other_copies_gave_the_brief(
 def test_new_readers_read_every_file_again(engine: BriefQA, seed: Path, tmp_path: Path) -> None:
     from briefqa.loaders import READER_VERSION
 
-    markdown = tmp_path / "a.md"
-    markdown.write_text(_markdown(), encoding="utf-8")
-    engine.ingest([markdown, seed])
+    markdown = _stored_with_a_markdown_copy(engine, seed, tmp_path)
     assert engine.ingest([markdown, seed]).chunks == 0  # nothing changed, nothing read
     engine.index.manifest.set_meta("reader_version", "0")  # an index of older readers
     report = engine.ingest([seed])  # given one file; both are read again
