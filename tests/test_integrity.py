@@ -138,10 +138,8 @@ def test_check_waits_for_no_one_while_an_ingest_runs(qa: BriefQA, tmp_path: Path
 def test_a_stale_saved_bm25_index_is_found_and_dropped(qa: BriefQA, seed: Path) -> None:
     qa.ingest([seed])
     qa.retrieve("NATO office in Tokyo")  # builds and saves the lexical index
-    [saved] = (qa.data_dir / "bm25").glob("gen-*/rows.json")
-    rows = json.loads(saved.read_text())
-    rows["chunk_ids"].append("deleted-chunk")
-    saved.write_text(json.dumps(rows))
+    [saved] = (qa.data_dir / "bm25").glob("gen-*/chunk_ids.npy")
+    np.save(saved, np.append(np.load(saved), "deleted-chunk"))
     assert qa.check().stray_files == [str(saved.parent)]
     assert qa.check(repair=True).consistent and not saved.exists()
 

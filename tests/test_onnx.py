@@ -97,8 +97,10 @@ def test_the_export_is_cached_by_weights_and_backend_chosen_by_settings(
     built = embedder_from_settings(Settings())  # finds the export in the model cache
     assert isinstance(built, OnnxEmbedder) and built.name == "all-MiniLM-L6-v2"
     # No second export and no temporary file left behind.
-    assert [p.name for p in models.iterdir()] == [exported.name]
-    assert exported.name.startswith("all-MiniLM-L6-v2-")
+    assert [p.name for p in models.iterdir()] == [exported.parent.name]
+    assert exported.parent.name.startswith("all-MiniLM-L6-v2-")
+    # The weights beside the graph, where ONNX Runtime maps them instead of copying.
+    assert sorted(p.name for p in exported.parent.iterdir()) == ["model.onnx", "model.onnx.data"]
     torch = embedder_from_settings(Settings(embedding_backend="torch"))
     assert isinstance(torch, SentenceTransformerEmbedder)
 
@@ -114,7 +116,7 @@ def test_serve_answers_without_torch(onnx: OnnxEmbedder, tmp_path: Path) -> None
     env.update(
         BRIEFQA_DATA_DIR=str(data),
         BRIEFQA_CORPUS_DIR=str(tmp_path / "none"),
-        BRIEFQA_MODEL_CACHE_DIR=str(onnx.path.parent),
+        BRIEFQA_MODEL_CACHE_DIR=str(onnx.path.parent.parent),
     )
     command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"

@@ -19,7 +19,6 @@ kept either way), orphans and strays are deleted.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -27,6 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from .bm25 import LexicalIndex
 from .chunking import chunk_id
 from .index import Index
 from .ingest import EmbedderFactory, reindex
@@ -163,14 +163,14 @@ def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[s
             if age > _STALE_S or (dead and age > _DEAD_STALE_S):
                 stray.append(str(path))
     # The BM25 index saved for the current generation must list exactly the chunks.
-    saved = data_dir / "bm25" / f"gen-{manifest.generation()}" / "rows.json"
-    if saved.exists():
+    saved = data_dir / "bm25" / f"gen-{manifest.generation()}"
+    if saved.is_dir():
         try:
-            rows = set(json.loads(saved.read_text())["chunk_ids"])
-        except (OSError, ValueError, KeyError, TypeError):
+            rows = LexicalIndex.saved_chunk_ids(saved)
+        except (OSError, ValueError):
             rows = set()
         if rows != listed:
-            stray.append(str(saved.parent))
+            stray.append(str(saved))
     return sorted(stray)
 
 

@@ -134,7 +134,7 @@ class _Catalog:
     """The archive's briefs, indexed by their titles' roots, numbers and dates."""
 
     briefs: list[BriefInfo]
-    titles: dict[str, set[str]]  # doc_id -> roots of its title
+    titles: dict[str, frozenset[str]]  # doc_id -> roots of its title
     by_root: dict[str, list[str]]  # root -> doc_ids whose title holds it
     by_number: dict[str, list[str]]
     by_date: dict[str, list[str]]

@@ -197,7 +197,7 @@ def gather_evidence(
     )
 
 
-def _keys(text: str) -> set[str]:
+def _keys(text: str) -> frozenset[str]:
     """What a window offers to match: the roots of its words and its multi-word names."""
     return roots(text) | {n.lower() for n in _NAME_RUN.findall(text)}
 

@@ -9,13 +9,11 @@ Optional MMR adds diversity; an optional cross-encoder reranks the fused candida
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 import shutil
 import threading
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from .bm25 import LexicalIndex
 from .embeddings import Embedder
 from .errors import ConfigError
 from .manifest import Manifest
@@ -61,10 +60,7 @@ class CrossEncoderReranker:
 @dataclass
 class _Lexical:
     generation: int
-    chunk_ids: list[str]  # row order of the index; texts are fetched from the store
-    doc_ids: np.ndarray[Any, Any]  # per row, for filters
-    index: Any  # bm25s.BM25, memory-mapped when loaded from disk
-    document_frequency: dict[str, int]  # its keys are the index's vocabulary
+    index: LexicalIndex | None  # None: no chunks
 
 
 class Retriever:
@@ -160,10 +156,14 @@ class Retriever:
         Terms absent from the index get the highest value: a question about a word no
         brief uses is likely about something the briefs do not cover.
         """
-        lexical = self._lexical_index()
-        total = len(lexical.chunk_ids)
-        frequency = lexical.document_frequency
-        return lambda term: math.log((total + 1) / (frequency.get(term, 0) + 0.5))
+        index = self._lexical_index().index
+        total = len(index) if index is not None else 0
+
+        def idf(term: str) -> float:
+            frequency = index.document_frequency(term) if index is not None else 0
+            return math.log((total + 1) / (frequency + 0.5))
+
+        return idf
 
     # ---------------------------------------------------------------- helpers
 
@@ -180,39 +180,26 @@ class Retriever:
             return self._lexical
 
     def _build(self, generation: int) -> _Lexical:
-        import bm25s
-
         chunks = sorted(self.store.scan(), key=lambda c: c.chunk_id)
-        corpus = [content_terms(c.embedding_text) for c in chunks]
-        index = bm25s.BM25()
-        if chunks:
-            index.index(corpus, show_progress=False)
-        frequency = Counter(t for terms in corpus for t in set(terms))
-        lexical = _Lexical(
-            generation,
+        if not chunks:
+            return _Lexical(generation, None)
+        index = LexicalIndex.build(
             [c.chunk_id for c in chunks],
-            np.array([c.doc_id for c in chunks], dtype=object),
-            index,
-            dict(frequency),
+            [c.doc_id for c in chunks],
+            [content_terms(c.embedding_text) for c in chunks],
         )
-        if self.cache_dir is not None and chunks:
-            self._save(lexical)
-        return lexical
+        if self.cache_dir is not None:
+            self._save(generation, index)
+        return _Lexical(generation, index)
 
-    def _save(self, lexical: _Lexical) -> None:
+    def _save(self, generation: int, index: LexicalIndex) -> None:
         """Write the index where other engines find it; a failure only costs a rebuild."""
         assert self.cache_dir is not None
-        target = self.cache_dir / f"gen-{lexical.generation}"
+        target = self.cache_dir / f"gen-{generation}"
         partial = self.cache_dir / f".partial-{os.getpid()}-{threading.get_ident()}"
         try:
             shutil.rmtree(partial, ignore_errors=True)
-            lexical.index.save(str(partial), show_progress=False)
-            rows = {
-                "chunk_ids": lexical.chunk_ids,
-                "doc_ids": list(lexical.doc_ids),
-                "document_frequency": lexical.document_frequency,
-            }
-            (partial / "rows.json").write_text(json.dumps(rows))
+            index.save(partial)
             try:
                 os.rename(partial, target)  # atomic: readers see all of it or nothing
             except OSError:  # another worker saved this generation first
@@ -228,41 +215,29 @@ class Retriever:
         if self.cache_dir is None:
             return None
         path = self.cache_dir / f"gen-{generation}"
-        if not (path / "rows.json").exists():
+        if not path.is_dir():
             return None
-        import bm25s
-
         try:
-            rows = json.loads((path / "rows.json").read_text())
-            index = bm25s.BM25.load(str(path), mmap=True, show_progress=False)
-        except (OSError, ValueError) as exc:  # removed meanwhile, or damaged: rebuild
-            log.warning("could not load the BM25 index from %s: %s", path, exc)
+            return _Lexical(generation, LexicalIndex.load(path))
+        except (OSError, ValueError) as exc:
+            # Removed meanwhile, damaged, or saved by an older briefqa: rebuilt (and the
+            # rebuilt one replaces it).
+            log.info("rebuilding the BM25 index: %s", exc)
+            shutil.rmtree(path, ignore_errors=True)
             return None
-        return _Lexical(
-            generation,
-            rows["chunk_ids"],
-            np.array(rows["doc_ids"], dtype=object),
-            index,
-            rows["document_frequency"],
-        )
 
     def _bm25(self, question: str, k: int, allowed: set[str] | None) -> list[tuple[Chunk, float]]:
-        lexical = self._lexical_index()
-        terms = [t for t in content_terms(question) if t in lexical.document_frequency]
-        if not terms or not lexical.chunk_ids:
+        index = self._lexical_index().index
+        terms = [t for t in content_terms(question) if index is not None and t in index]
+        if index is None or not terms:
             return []
-        scores = np.asarray(lexical.index.get_scores(terms), dtype=np.float32)
-        if allowed is not None:
-            mask = np.fromiter((d in allowed for d in lexical.doc_ids), dtype=bool)
-            scores = np.where(mask, scores, 0.0)
-        top = [int(i) for i in np.argsort(-scores)[:k] if scores[i] > 0]
+        scores = index.scores(terms, allowed)
+        best = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
+        top = [int(i) for i in best[np.argsort(-scores[best], kind="stable")] if scores[i] > 0]
         # Only the winners' texts are needed: fetch them rather than keep every chunk.
-        found = {c.chunk_id: c for c in self.store.get([lexical.chunk_ids[i] for i in top])}
-        return [
-            (found[lexical.chunk_ids[i]], float(scores[i]))
-            for i in top
-            if lexical.chunk_ids[i] in found
-        ]
+        ids = [str(index.chunk_ids[i]) for i in top]
+        found = {c.chunk_id: c for c in self.store.get(ids)}
+        return [(found[c], float(scores[i])) for c, i in zip(ids, top, strict=True) if c in found]
 
     def _mmr(
         self, query: np.ndarray[Any, Any], pool: list[Chunk], k: int, weight: float
