@@ -6,10 +6,11 @@ Parts, each against a target from the performance issue:
    unchanged corpus (seed brief + ClapNQ passages, full encodes; ``bench_ingest.py``);
 2. for each archive size, an index built by the real ingest path from generated briefs
    (``corpus.py``; chunk vectors pooled from real sentence vectors), then: BM25 index load
-   time in a fresh engine, warm ``ask`` latency p50/p95 split into retrieval and answer,
-   peak RSS;
-3. ``briefqa serve`` on the largest index: time until it answers, its peak RSS, and 16
-   concurrent HTTP clients asking ``/api/v1/ask`` for 60 s;
+   time in a fresh engine, warm ``ask`` latency p50/p95 split into retrieval and answer
+   (questions encoded by the default backend), peak RSS; and ``briefqa serve`` started on
+   it: time to the first answer and to ready (chat page and REST both answering), RSS;
+3. ``briefqa serve`` on the largest index: 16 concurrent HTTP clients asking
+   ``/api/v1/ask`` for 60 s, and the server's peak RSS;
 4. the load test (``load.py``): 50 chat sessions for 60 s on a fresh server, mixing
    questions, follow-ups, uploads and feedback, through the web chat and the REST API;
 5. parsing cost of the seed bulletin as published (magazine PDF per page, DOCX, HTML,
@@ -49,7 +50,7 @@ from corpus import PooledEmbedder, generate, questions
 from load import load_test, write_results
 
 from briefqa import BriefQA, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder, embedder_from_settings
+from briefqa.embeddings import Embedder, SentenceTransformerEmbedder, embedder_from_settings
 from briefqa.evaluation import percentile  # the definition the evals use
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,14 +75,12 @@ def build_index(data_dir: Path, work: Path, chunks: int, pooled: PooledEmbedder)
     }
 
 
-def bench_latency(
-    data_dir: Path, real: SentenceTransformerEmbedder, asked: list[str]
-) -> dict[str, Any]:
-    with BriefQA(data_dir, settings=Settings(), embedder=real) as qa:
+def bench_latency(data_dir: Path, embedder: Embedder, asked: list[str]) -> dict[str, Any]:
+    with BriefQA(data_dir, settings=Settings(), embedder=embedder) as qa:
         started = time.perf_counter()
         qa.warm_up()  # the first engine on a new index builds BM25 and saves it
         bm25_build = time.perf_counter() - started
-    with BriefQA(data_dir, settings=Settings(), embedder=real) as qa:
+    with BriefQA(data_dir, settings=Settings(), embedder=embedder) as qa:
         started = time.perf_counter()
         qa.warm_up()  # later ones (restarts, other workers) load it
         bm25_load = time.perf_counter() - started
@@ -115,7 +114,7 @@ def bench_latency(
     }
 
 
-def bench_seed(work: Path, real: SentenceTransformerEmbedder) -> dict[str, Any]:
+def bench_seed(work: Path, embedder: Embedder) -> dict[str, Any]:
     """Warm ``ask`` latency on the seed corpus, for the question sets staff ask there: the
     factoid set (searched, gated, extracted) and the whole-brief set (routed)."""
     sets = {
@@ -126,7 +125,7 @@ def bench_seed(work: Path, real: SentenceTransformerEmbedder) -> dict[str, Any]:
         for name in ("seed_brief", "whole_brief")
     }
     out: dict[str, Any] = {}
-    with BriefQA(work / "data-seed", settings=Settings(), embedder=real) as qa:
+    with BriefQA(work / "data-seed", settings=Settings(), embedder=embedder) as qa:
         qa.ingest([ROOT / "corpus"])
         qa.warm_up()
         for question in sets["seed_brief"][:5]:
@@ -163,32 +162,106 @@ def _post(port: int, question: str, timeout: float = 30) -> tuple[int, float]:
         conn.close()
 
 
-def bench_serve(data_dir: Path, asked: list[str], clients: int, seconds: float) -> dict[str, Any]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")}
-    env.update(BRIEFQA_DATA_DIR=str(data_dir), BRIEFQA_CORPUS_DIR=str(data_dir / "none"))
-    # The default backend, as a user runs it; its one-time ONNX export (which imports
-    # torch) is made here so that the ready time and RSS are those of every later start.
-    settings = Settings(data_dir=data_dir)
-    embedder_from_settings(settings)
-    command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port),
-               "--log-level", "warning"]  # fmt: skip
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/api/v1/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    log = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
-                    raise RuntimeError(f"briefqa serve did not start:\n{log}") from None
-                time.sleep(0.1)
-        ready = time.perf_counter() - started
+def _status_mb(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith(field))
+    return int(line.split()[1]) / 1024
 
+
+def _get(port: int, path: str) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+class Server:
+    """``briefqa serve`` on an existing index, as a user starts it, with the start timed.
+
+    ``ready_s`` is when the chat page is served and the REST API has answered a question
+    (both, as a user needs them), ``first_answer_s`` when that first answer came back,
+    ``healthz_s`` when the health probe first replied.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")}
+        env.update(BRIEFQA_DATA_DIR=str(data_dir), BRIEFQA_CORPUS_DIR=str(data_dir / "none"))
+        # The default backend, as a user runs it; its one-time ONNX export (which imports
+        # torch) is made here so that the times and RSS are those of every later start.
+        settings = Settings(data_dir=data_dir)
+        embedder_from_settings(settings)
+        self.backend = settings.embedding_backend
+        command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(self.port),
+                   "--log-level", "warning"]  # fmt: skip
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self.healthz_s = self.first_answer_s = self.page_s = 0.0
+        try:
+            while not (self.first_answer_s and self.page_s):
+                try:
+                    if not self.healthz_s and _get(self.port, "/api/v1/healthz") == 200:
+                        self.healthz_s = time.perf_counter() - started
+                    if not self.first_answer_s and _post(self.port, FIRST_QUESTION)[0] == 200:
+                        self.first_answer_s = time.perf_counter() - started
+                    if not self.page_s and _get(self.port, "/") == 200:
+                        self.page_s = time.perf_counter() - started
+                except OSError:
+                    if self.proc.poll() is not None:
+                        err = self.proc.stderr.read().decode()[-2000:] if self.proc.stderr else ""
+                        raise RuntimeError(f"briefqa serve did not start:\n{err}") from None
+                    time.sleep(0.05)
+            self.ready_s = max(self.first_answer_s, self.page_s)
+            self.rss_at_ready_mb = _status_mb(self.proc.pid, "VmRSS")
+        except BaseException:
+            self.stop()
+            raise
+
+    def start_times(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "healthz_s": round(self.healthz_s, 2),
+            "first_answer_s": round(self.first_answer_s, 2),
+            "ready_s": round(self.ready_s, 2),
+            "rss_at_ready_mb": round(self.rss_at_ready_mb, 1),
+        }
+
+    def peak_rss_mb(self) -> float:
+        return round(_status_mb(self.proc.pid, "VmHWM"), 1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+#: Asked first after a start: an answerable question about the seed brief's subject.
+FIRST_QUESTION = "Which country opposed a NATO liaison office in Tokyo?"
+
+
+def bench_start(data_dir: Path, asked: list[str]) -> dict[str, Any]:
+    """Start times, then RSS after each of ``asked`` is answered once in turn."""
+    server = Server(data_dir)
+    try:
+        errors = sum(_post(server.port, question)[0] != 200 for question in asked)
+        return {
+            **server.start_times(),
+            "questions": len(asked),
+            "errors": errors,
+            "peak_rss_mb": server.peak_rss_mb(),
+        }
+    finally:
+        server.stop()
+
+
+def bench_serve(data_dir: Path, asked: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    server = Server(data_dir)
+    try:
         latencies: list[float] = []
         errors: list[str] = []
         lock = threading.Lock()
@@ -198,7 +271,7 @@ def bench_serve(data_dir: Path, asked: list[str], clients: int, seconds: float) 
             rng = random.Random(n)
             while time.perf_counter() < stop:
                 try:
-                    status, took = _post(port, rng.choice(asked))
+                    status, took = _post(server.port, rng.choice(asked))
                     with lock:
                         latencies.append(took)
                         if status != 200:
@@ -214,16 +287,12 @@ def bench_serve(data_dir: Path, asked: list[str], clients: int, seconds: float) 
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - load_started
-        with open(f"/proc/{proc.pid}/status") as status_file:
-            hwm = next(line for line in status_file if line.startswith("VmHWM"))
-        serve_rss = int(hwm.split()[1]) / 1024
+        serve_rss = server.peak_rss_mb()
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
     return {
-        "backend": settings.embedding_backend,
-        "ready_s": round(ready, 2),
-        "serve_peak_rss_mb": round(serve_rss, 1),
+        **server.start_times(),
+        "serve_peak_rss_mb": serve_rss,
         "clients": clients,
         "seconds": round(elapsed, 1),
         "requests": len(latencies),
@@ -265,19 +334,23 @@ def main() -> None:
     result["parse"] = run_parse_benchmark(rounds=3 if args.quick else 5)
     with tempfile.TemporaryDirectory(prefix="briefqa-checks-") as tmp:
         result["parse_checks"] = run_checks(Path(tmp))
-    real = SentenceTransformerEmbedder()
-    pooled = PooledEmbedder(real)
+    # Archives are built with the real model's sentence vectors pooled (corpus.py);
+    # questions are asked as users ask them, through the default backend.
+    pooled = PooledEmbedder(SentenceTransformerEmbedder())
+    asking = embedder_from_settings(Settings())
     result["sizes"] = {}
     with tempfile.TemporaryDirectory(prefix="briefqa-bench-") as tmp:
         work = Path(tmp)
         print("seed corpus: asking both question sets …", flush=True)
-        result["seed"] = bench_seed(work, real)
+        result["seed"] = bench_seed(work, asking)
         for size in sizes:
             data_dir = work / f"data-{size}"
             print(f"{size} chunks: building …", flush=True)
             built = build_index(data_dir, work, size, pooled)
             print(f"{size} chunks: asking {len(asked)} questions …", flush=True)
-            result["sizes"][str(size)] = {**built, **bench_latency(data_dir, real, asked)}
+            result["sizes"][str(size)] = {**built, **bench_latency(data_dir, asking, asked)}
+            print(f"{size} chunks: starting briefqa serve …", flush=True)
+            result["sizes"][str(size)]["start"] = bench_start(data_dir, asked[:50])
             if size != max(sizes):
                 shutil.rmtree(data_dir)
         print(f"serve on {max(sizes)} chunks, 16 clients for {load_seconds:.0f} s …", flush=True)
@@ -302,24 +375,32 @@ def main() -> None:
 def targets(r: dict[str, Any]) -> dict[str, bool | None]:
     sizes = r["sizes"]
 
-    def at(size: str, key: str) -> float | None:
-        return sizes[size][key] if size in sizes else None
+    def at(size: str, *keys: str) -> Any:
+        value = sizes.get(size)
+        for key in keys:
+            value = None if value is None else value.get(key)
+        return value
 
-    p50_10k, p95_100k = at("10000", "ask_p50_ms"), at("100000", "ask_p95_ms")
+    def check(value: float | None, limit: float) -> bool | None:
+        return None if value is None else value <= limit
+
     serve = r["serve"]
+    largest = str(serve["chunks"])
     return {
         "seed corpus ask p50 <= 60 ms": r["seed"]["ask_p50_ms"] <= 60,
-        "ingest/raw >= 0.9": r["ingest"]["ingest_to_raw_ratio"] >= 0.9,
+        "ingest >= 0.9 x SentenceTransformer.encode": r["ingest"]["ingest_to_sentence_transformers"]
+        >= 0.9,
         "re-ingest <= 2 %": r["ingest"]["reingest_share"] <= 0.02,
-        "ask p50 <= 50 ms at 10k": None if p50_10k is None else p50_10k <= 50,
-        "ask p95 <= 150 ms at 100k": None if p95_100k is None else p95_100k <= 150,
+        "ask p50 <= 35 ms at 10k": check(at("10000", "ask_p50_ms"), 35),
+        "ask p95 <= 100 ms at 100k": check(at("100000", "ask_p95_ms"), 100),
+        "serve ready <= 8 s at 1k": check(at("1000", "start", "ready_s"), 8),
+        "serve ready <= 12 s at 100k": check(at("100000", "start", "ready_s"), 12),
+        "serve RSS <= 500 MB at 100k": None
+        if largest != "100000"
+        else max(serve["serve_peak_rss_mb"], at("100000", "start", "peak_rss_mb")) <= 500,
         "16 clients p95 <= 1 s, 0 errors": serve["p95_ms"] is not None
         and serve["p95_ms"] <= 1000
         and serve["errors"] == 0,
-        "serve ready <= 10 s": serve["ready_s"] <= 10,
-        "RSS <= 1.5 GB at 100k": None
-        if "100000" not in sizes
-        else serve["serve_peak_rss_mb"] <= 1536,
     }
 
 
@@ -332,7 +413,10 @@ def markdown(r: dict[str, Any]) -> str:
         "|---|---|",
         f"| ingest corpus | {i['briefs']} briefs, {i['chunks']} chunks |",
         f"| raw encoder ({i['backend']}) | {i['raw_encode_chunks_per_s']} chunks/s |",
-        f"| ingest | {i['ingest_chunks_per_s']} chunks/s = {i['ingest_to_raw_ratio']:.3f} × raw |",
+        "| raw `SentenceTransformer.encode` | "
+        f"{i['sentence_transformers_chunks_per_s']} chunks/s |",
+        f"| ingest | {i['ingest_chunks_per_s']} chunks/s = {i['ingest_to_raw_ratio']:.3f} × raw, "
+        f"{i['ingest_to_sentence_transformers']:.3f} × sentence-transformers |",
         f"| re-ingest unchanged | {i['reingest_seconds']} s = {i['reingest_share']:.2%} of first |",
         f"| encode a question, p50 | onnx {e['onnx']['p50_ms']} ms, torch "
         f"{e['torch']['p50_ms']} ms ({e['questions']} questions, warm) |",
@@ -341,13 +425,27 @@ def markdown(r: dict[str, Any]) -> str:
         "| answer p50 / p95 | peak RSS |",
         "|---|---|---|---|---|---|---|",
     ]
-    for size, v in r["sizes"].items():
+    for v in r["sizes"].values():
         lines.append(
-            f"| {int(size):,} | {v['build_s']} s | {v.get('bm25_build_s', '–')} / "
+            f"| {v['chunks']:,} | {v['build_s']} s | {v.get('bm25_build_s', '–')} / "
             f"{v['bm25_load_s']} s | "
             f"{v['ask_p50_ms']} / {v['ask_p95_ms']} ms | {v['retrieval_p50_ms']} / "
             f"{v['retrieval_p95_ms']} ms | {v['answer_p50_ms']} / {v['answer_p95_ms']} ms | "
             f"{v['peak_rss_mb']} MB |"
+        )
+    lines += [
+        "",
+        f"`briefqa serve` ({s['backend']} embedder) started on an existing index: health probe, "
+        "first answer (REST), ready (the chat page served and a question answered), RSS:",
+        "",
+        "| chunks | healthz | first answer | ready | RSS at ready | peak RSS after 50 asks |",
+        "|---|---|---|---|---|---|",
+    ]
+    for v in r["sizes"].values():
+        t = v["start"]
+        lines.append(
+            f"| {v['chunks']:,} | {t['healthz_s']} s | {t['first_answer_s']} s | "
+            f"{t['ready_s']} s | {t['rss_at_ready_mb']} MB | {t['peak_rss_mb']} MB |"
         )
     seed = r["seed"]
     lines += [
@@ -357,9 +455,9 @@ def markdown(r: dict[str, Any]) -> str:
         f"{seed['whole_brief']['ask_p50_ms']} / p95 {seed['whole_brief']['ask_p95_ms']} ms, "
         f"both {seed['ask_p50_ms']} ms p50.",
         "",
-        f"`briefqa serve` ({s['backend']} embedder) on {s['chunks']:,} chunks: ready in "
-        f"{s['ready_s']} s, peak RSS "
-        f"{s['serve_peak_rss_mb']} MB; {s['clients']} clients for {s['seconds']} s: "
+        f"`briefqa serve` on {r['sizes'][str(s['chunks'])]['chunks']:,} chunks: ready in "
+        f"{s['ready_s']} s; {s['clients']} clients for {s['seconds']} s, peak RSS "
+        f"{s['serve_peak_rss_mb']} MB: "
         f"{s['requests_per_s']} requests/s, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, "
         f"{s['errors']} errors.",
         "",

@@ -94,3 +94,12 @@ def test_an_index_saved_by_an_older_briefqa_is_rebuilt(tmp_path: Path, embedder:
         after = [h.chunk_id for h in qa.retrieve("liaison office in Tokyo", mode="lexical")]
     assert after == before and (saved / "meta.json").exists()
     assert not (saved / "rows.json").exists()
+
+
+def test_ids_that_are_not_ascii_are_kept_as_text(tmp_path: Path) -> None:
+    index = LexicalIndex.build(["c0", "c1", "c—2"], ["d0", "d0", "dé"], DOCS)
+    index.save(tmp_path / "gen-1")
+    loaded = LexicalIndex.load(tmp_path / "gen-1")
+    assert [loaded.chunk_id(i) for i in range(3)] == ["c0", "c1", "c—2"]
+    assert loaded.scores(["office"], allowed={"dé"})[2] > 0
+    assert LexicalIndex.saved_chunk_ids(tmp_path / "gen-1") == {"c0", "c1", "c—2"}

@@ -88,8 +88,8 @@ class LexicalIndex:
             indptr,
             rows.astype(np.int32),
             scores,
-            np.array(chunk_ids, dtype=str),
-            np.array(doc_ids, dtype=str),
+            _id_array(chunk_ids),
+            _id_array(doc_ids),
         )
 
     def __len__(self) -> int:
@@ -97,6 +97,10 @@ class LexicalIndex:
 
     def __contains__(self, term: str) -> bool:
         return term in self._term_ids
+
+    def chunk_id(self, row: int) -> str:
+        """The id of the chunk in ``row``."""
+        return _id(self.chunk_ids[row])
 
     def document_frequency(self, term: str) -> int:
         """How many chunks contain ``term``."""
@@ -114,7 +118,7 @@ class LexicalIndex:
             start, end = int(self._indptr[t]), int(self._indptr[t + 1])
             total[self._rows[start:end]] += self._scores[start:end]  # rows are unique per term
         if allowed is not None:
-            total[~np.isin(self.doc_ids, np.array(sorted(allowed), dtype=str))] = 0.0
+            total[~np.isin(self.doc_ids, _id_array(sorted(allowed)))] = 0.0
         return total
 
     def save(self, folder: Path) -> None:
@@ -152,7 +156,7 @@ class LexicalIndex:
     @staticmethod
     def saved_chunk_ids(folder: Path) -> set[str]:
         """The chunks a saved index covers, for integrity checks."""
-        return {str(c) for c in np.load(folder / "chunk_ids.npy", allow_pickle=False)}
+        return {_id(c) for c in np.load(folder / "chunk_ids.npy", allow_pickle=False)}
 
     def _arrays(self) -> dict[str, np.ndarray[Any, Any]]:
         return {
@@ -162,3 +166,16 @@ class LexicalIndex:
             "chunk_ids": np.asarray(self.chunk_ids),
             "doc_ids": np.asarray(self.doc_ids),
         }
+
+
+def _id_array(ids: Sequence[str]) -> np.ndarray[Any, Any]:
+    """Ids as a fixed-width array: ASCII bytes (briefqa's ids are hex), a quarter of the
+    size of numpy's 4-byte characters; other ids as text."""
+    try:
+        return np.array([i.encode("ascii") for i in ids], dtype=bytes)
+    except UnicodeEncodeError:
+        return np.array(ids, dtype=str)
+
+
+def _id(value: Any) -> str:
+    return value.decode("ascii") if isinstance(value, bytes) else str(value)

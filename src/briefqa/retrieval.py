@@ -235,7 +235,7 @@ class Retriever:
         best = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
         top = [int(i) for i in best[np.argsort(-scores[best], kind="stable")] if scores[i] > 0]
         # Only the winners' texts are needed: fetch them rather than keep every chunk.
-        ids = [str(index.chunk_ids[i]) for i in top]
+        ids = [index.chunk_id(i) for i in top]
         found = {c.chunk_id: c for c in self.store.get(ids)}
         return [(found[c], float(scores[i])) for c, i in zip(ids, top, strict=True) if c in found]
 
