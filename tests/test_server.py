@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -341,3 +343,20 @@ def test_fifo_gate_admits_in_arrival_order_and_bounds_width() -> None:
     for thread in threads:
         thread.join()
     assert order == list(range(12)) and most[0] == 2
+
+
+def test_the_chat_is_built_without_gradios_unused_mcp_import() -> None:
+    """gradio imports the mcp SDK for a server briefqa never starts; serve keeps it out
+    (24 MB, 0.4 s of every start), and briefqa's own MCP server can still import it."""
+    script = (
+        "import sys\n"
+        "from briefqa.server import _import_gradio\n"
+        "gr = _import_gradio()\n"
+        "assert gr.Blocks and 'mcp' not in sys.modules, sorted(sys.modules)\n"
+        "import mcp.server\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
