@@ -61,6 +61,22 @@ def test_saved_index_loads_memory_mapped_with_the_same_scores(tmp_path: Path) ->
     assert LexicalIndex.saved_chunk_ids(tmp_path / "gen-1") == {"c0", "c1", "c2"}
 
 
+def test_an_update_gives_the_arrays_a_build_over_all_chunks_gives() -> None:
+    """Chunks removed (with a term no other chunk has) and added (with new terms)."""
+    removed = ["zarkovian", "icebreaker", "arctic"]
+    extra = ["hypersonic", "missile", "arctic", "arctic"]
+    base = LexicalIndex.build(["c0", "c9", "c1"], ["d0", "d9", "d0"], [DOCS[0], removed, DOCS[1]])
+    updated = base.updated(
+        {"c0", "c1", "c2", "c3"},
+        [("c3", "d2", extra), ("c2", "d1", DOCS[2]), ("c0", "d0", DOCS[0])],  # c0: kept
+    )
+    full = LexicalIndex.build(["c0", "c1", "c2", "c3"], ["d0", "d0", "d1", "d2"], [*DOCS, extra])
+    for name, array in full._arrays().items():
+        assert np.array_equal(updated._arrays()[name], array), name
+    assert "zarkovian" not in updated and updated.document_frequency("arctic") == 3
+    assert updated.scores(["arctic"]).tolist() == full.scores(["arctic"]).tolist()
+
+
 @pytest.mark.parametrize(
     "damage",
     ["meta.json", "terms.json", "scores.npy", "layout"],

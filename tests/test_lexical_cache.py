@@ -38,7 +38,20 @@ def test_bm25_is_saved_loaded_and_follows_new_briefs(
         third.ingest([brief])
     hits = second.retrieve("Northern Sea Route cargo tonnes", k=1)
     assert hits[0].title == "Arctic Routes" and hits[0].lexical is not None
+    # ... by updating its index with the new brief's chunks, not by reading them all.
+    assert scans == []
     assert sorted(p.name for p in (data / "bm25").iterdir()) == [
         f"gen-{second.index.manifest.generation()}"
     ]
     second.close()
+
+    # An engine started after another change updates the newest saved index likewise.
+    brief.write_text(ARCTIC + "\nIcebreaker escorts rose to 42 convoys.\n")
+    with BriefQA(data, settings=Settings(), embedder=embedder) as fourth:
+        fourth.ingest([brief])
+    fifth = BriefQA(data, settings=Settings(), embedder=embedder)
+    own = fifth.index.store.scan
+    fifth.index.store.scan = lambda: scans.append(1) or own()  # type: ignore[method-assign]
+    hits = fifth.retrieve("icebreaker escorts convoys", k=1)
+    assert hits[0].title == "Arctic Routes" and hits[0].lexical is not None and scans == []
+    fifth.close()
