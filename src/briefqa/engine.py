@@ -104,7 +104,7 @@ class BriefQA:
             self.embedder,
             index.manifest,
             reranker=reranker,
-            cache_dir=self.data_dir / "bm25",
+            cache_dir=self._bm25_dir,
         )
         embedder = CachedEmbedder(self.embedder)
         writer = self._writer or writer_from_settings(self.settings, embedder)
@@ -220,9 +220,22 @@ class BriefQA:
         """
         if isinstance(paths, str | Path):
             paths = [paths]
-        return run_ingest(
+        report = run_ingest(
             paths, self.index, embedder=self._get_embedder, prune=prune, progress=progress
         )
+        if report.added or report.updated or report.removed:
+            # The lexical index follows now, while the caller expects to wait, not at the
+            # next question; saved, it is what a server starting on this data dir maps.
+            with self._build_lock:
+                answerer = self._answerer
+            if answerer is not None:
+                answerer.retriever.refresh()
+            else:
+                index = self.index
+                Retriever(
+                    index.store, self.embedder, index.manifest, cache_dir=self._bm25_dir
+                ).refresh()
+        return report
 
     def check(self, repair: bool = False) -> IndexCheck:
         """Compare the manifest with the vector store and the files beside them.
@@ -316,6 +329,10 @@ class BriefQA:
         with self._build_lock:
             self._answerer = None  # it holds the manifest being closed
             self.index.close()
+
+    @property
+    def _bm25_dir(self) -> Path:
+        return self.data_dir / "bm25"
 
     def _get_embedder(self) -> Embedder:
         return self.embedder

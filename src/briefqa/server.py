@@ -7,8 +7,6 @@ CPU-bound answering never blocks the event loop. Errors from the engine's error 
 to 4xx codes with the engine's own message as ``detail``.
 """
 
-import ctypes
-import ctypes.util
 import logging
 import os
 import re
@@ -56,6 +54,7 @@ from briefqa import (
 )
 from briefqa.auth import Users
 from briefqa.errors import EmbeddingError, FileTooLarge, ModelError, redact
+from briefqa.memory import limit_malloc_arenas
 from briefqa.openai_api import PATHS as OPENAI_PATHS
 from briefqa.openai_api import OpenAIError, credentials, openai_router
 
@@ -552,23 +551,6 @@ def _import_gradio() -> Any:
     return gradio
 
 
-def _limit_malloc_arenas(arenas: int = 2) -> None:
-    """Cap glibc's malloc arenas for this process (as ``MALLOC_ARENA_MAX=2`` would).
-
-    glibc gives threads that allocate at once arenas of their own, up to 8 per core, and
-    keeps what they free: with 16 clients asking at 100k chunks the server's RSS grew
-    70 MB, 40 MB with two arenas, at the same request rate. Elsewhere (musl, macOS) this
-    does nothing.
-    """
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return  # the operator's choice
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-8, arenas)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
 def serve(
     host: str = "127.0.0.1",
     port: int = 7860,
@@ -580,7 +562,7 @@ def serve(
     import uvicorn
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
-    _limit_malloc_arenas()
+    limit_malloc_arenas()
     qa = qa if qa is not None else BriefQA()
     _redact_logs(qa.settings)
     started = time.perf_counter()
