@@ -17,6 +17,7 @@ touch (at 96k chunks the arrays take 65 MB on disk), and loading takes milliseco
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -79,8 +80,8 @@ class LexicalIndex:
         """This index with only the chunks in ``listed``, plus ``added`` (chunk id, brief
         id, content terms): the same arrays as :meth:`build` over all of them, without
         reading the chunks kept. Added chunks already indexed are indexed once."""
-        keep = np.fromiter((_id(c) in listed for c in self.chunk_ids), bool, len(self.chunk_ids))
-        kept_ids = [_id(c) for c in np.asarray(self.chunk_ids)[keep]]
+        keep = np.fromiter((c in listed for c in self.ids), bool, len(self.ids))
+        kept_ids = [c for c, kept in zip(self.ids, keep, strict=True) if kept]
         present = set(kept_ids)
         added = [a for a in added if a[0] not in present]
         # Every entry's column, and its row renumbered among the rows kept.
@@ -106,6 +107,12 @@ class LexicalIndex:
 
     def __contains__(self, term: str) -> bool:
         return term in self._term_ids
+
+    @functools.cached_property
+    def ids(self) -> list[str]:
+        """Every row's chunk id, decoded once (for updates; questions need a few rows,
+        through :meth:`chunk_id`)."""
+        return [_id(c) for c in self.chunk_ids]
 
     def chunk_id(self, row: int) -> str:
         """The id of the chunk in ``row``."""

@@ -189,13 +189,14 @@ class Retriever:
         index = self._index_listed()
         if index is None or not len(index):  # nothing listed, or none of it stored
             return _Lexical(generation, None)
+        lexical = _Lexical(generation, index)
         if self.cache_dir is not None:
             self._save(generation, index)
             # Served from the saved files, mapped, rather than from the arrays just built:
             # only what questions touch stays in memory (65 MB less at 96k chunks).
-            index = (self._load(generation) or _Lexical(generation, index)).index
+            lexical = self._load(generation) or lexical
         release_free_memory()  # the chunks' texts and terms read for it
-        return _Lexical(generation, index)
+        return lexical
 
     def _index_listed(self) -> LexicalIndex | None:
         """The index of the chunks the manifest lists: the last index (this engine's, or
@@ -206,7 +207,7 @@ class Retriever:
         if not listed:
             return None
         base = self._lexical.index if self._lexical is not None else self._newest_saved()
-        known = set() if base is None else {base.chunk_id(i) for i in range(len(base))}
+        known = set() if base is None else set(base.ids)
         new = sorted(listed - known)
         if base is not None and len(new) <= len(listed) // 2:
             added = self._fetch(new)
@@ -231,13 +232,9 @@ class Retriever:
         """The index saved for the latest generation any engine met, to update from."""
         if self.cache_dir is None:
             return None
-        saved = [p for p in self.cache_dir.glob("gen-*") if p.name[4:].isdigit()]
-        if not saved:
-            return None
-        try:
-            return LexicalIndex.load(max(saved, key=lambda p: int(p.name[4:])))
-        except (OSError, ValueError):  # removed meanwhile, or older: build from the store
-            return None
+        saved = [int(p.name[4:]) for p in self.cache_dir.glob("gen-*") if p.name[4:].isdigit()]
+        lexical = self._load(max(saved)) if saved else None
+        return lexical.index if lexical is not None else None
 
     def _save(self, generation: int, index: LexicalIndex) -> None:
         """Write the index where other engines find it; a failure only costs a rebuild."""
@@ -275,8 +272,10 @@ class Retriever:
 
     def _bm25(self, question: str, k: int, allowed: set[str] | None) -> list[tuple[Chunk, float]]:
         index = self._lexical_index().index
-        terms = [t for t in content_terms(question) if index is not None and t in index]
-        if index is None or not terms:
+        if index is None:
+            return []
+        terms = [t for t in content_terms(question) if t in index]
+        if not terms:
             return []
         scores = index.scores(terms, allowed)
         best = np.argpartition(-scores, k)[:k] if len(scores) > k else np.arange(len(scores))
