@@ -27,8 +27,14 @@ answers into the low-confidence band.
 With ``--compare``, the designs tried before this one are fitted and reported the same
 way (for evals/README.md).
 
-Usage: python evals/calibrate_refusal.py [--write] [--compare]
-       (without --write: report only; the report goes to evals/refusal_calibration.json)
+With the reading model on (the default), the signals include the reader's best
+probability (:data:`briefqa.refusal.READER_FEATURES`) and the model goes to
+``src/briefqa/refusal-reader.json``; ``--reader off`` fits the model used without a
+reader (``refusal.json``, the four similarity signals).
+
+Usage: python evals/calibrate_refusal.py [--write] [--compare] [--reader on|off]
+       (without --write: report only; the report goes to evals/refusal_calibration.json,
+       or evals/refusal_calibration_no_reader.json with --reader off)
 """
 
 from __future__ import annotations
@@ -47,11 +53,19 @@ from typing import Any
 import numpy as np
 
 from briefqa import BriefQA, Settings
-from briefqa.refusal import FEATURES, Evidence, RefusalModel
+from briefqa.refusal import (
+    FEATURES,
+    MODEL_FILE,
+    READER_FEATURES,
+    READER_MODEL_FILE,
+    Evidence,
+    RefusalModel,
+)
 
 EVALS = Path(__file__).resolve().parent
 ROOT = EVALS.parent
 REPORT = EVALS / "refusal_calibration.json"
+REPORT_NO_READER = EVALS / "refusal_calibration_no_reader.json"
 # Share of the fitting set's answerable questions the refusal threshold may refuse. Low
 # on purpose: a false refusal costs more than a low-confidence answer, and the share
 # grows on a corpus the model was not fitted on.
@@ -106,7 +120,8 @@ class Design:
     kind_coverage: float = KIND_COVERAGE
 
 
-SHIPPED = Design("chosen", FEATURES, "cap", MAX_FALSE_REFUSAL)
+SHIPPED = Design("chosen", READER_FEATURES, "cap", MAX_FALSE_REFUSAL)
+SHIPPED_NO_READER = Design("chosen, no reader", FEATURES, "cap", MAX_FALSE_REFUSAL)
 # What was tried before settling on SHIPPED (reported with --compare).
 ALTERNATIVES = (
     Design(
@@ -128,8 +143,11 @@ ALTERNATIVES = (
         "cap",
         0.01,
     ),
-    Design("chosen, no kind check", FEATURES, "off", MAX_FALSE_REFUSAL),
-    Design("chosen, FR <= 2%", FEATURES, "cap", 0.02),
+    Design("similarity signals only (no reader)", FEATURES, "cap", MAX_FALSE_REFUSAL),
+    Design("reader alone", ("reader",), "cap", MAX_FALSE_REFUSAL),
+    Design("reader and sentence cosine", ("reader", "sentence"), "cap", MAX_FALSE_REFUSAL),
+    Design("chosen, no kind check", READER_FEATURES, "off", MAX_FALSE_REFUSAL),
+    Design("chosen, FR <= 2%", READER_FEATURES, "cap", 0.02),
     Design("sentence and window only", ("sentence", "window"), "cap", MAX_FALSE_REFUSAL),
     Design("dense and coverage only", ("dense", "coverage"), "cap", MAX_FALSE_REFUSAL),
 )
@@ -216,7 +234,7 @@ def fit(design: Design, data: QuestionSet) -> Gate:
     threshold = math.floor(float(answerable[allowed]) * 10_000) / 10_000
     confident = threshold if design.confident is None else max(design.confident, threshold)
 
-    if design.features == FEATURES and design.kind != "refuse":
+    if design.kind != "refuse":
         model = RefusalModel(
             weights,
             bias,
@@ -224,6 +242,7 @@ def fit(design: Design, data: QuestionSet) -> Gate:
             note="",
             kind_coverage=design.kind_coverage if design.kind == "cap" else -math.inf,
             confident=confident,
+            features=design.features,
         )
         return Gate(model.probability, threshold, confident, model)
     if design.kind == "cap":
@@ -289,7 +308,7 @@ def evaluate(design: Design, sets: dict[str, QuestionSet]) -> dict[str, Any]:
             "sets": {name: rates(gate, sets[name]) for name in reported},
         }
         if gate.model is not None:
-            out[direction]["weights"] = dict(zip(FEATURES, gate.model.weights, strict=True))
+            out[direction]["weights"] = dict(zip(design.features, gate.model.weights, strict=True))
             out[direction]["bias"] = gate.model.bias
     shipped = out["shipped: all calibration data"]
     shipped["in_sample"] = ["seed_calibration", "clapnq"]
@@ -320,7 +339,7 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def collect() -> dict[str, QuestionSet]:
+def collect(reader: str) -> dict[str, QuestionSet]:
     sets: dict[str, QuestionSet] = {}
     with tempfile.TemporaryDirectory(prefix="briefqa-calibrate-") as tmp:
         corpus = Path(tmp) / "clapnq"
@@ -333,7 +352,8 @@ def collect() -> dict[str, QuestionSet]:
              [{"id": q, "question": q, "unanswerable": True} for q in OFF_TOPIC]),
         )  # fmt: skip
         for name, docs, rows in plan:
-            with BriefQA(Path(tmp) / f"index-{docs.name}", settings=Settings()) as qa:
+            settings = Settings(reader=reader)
+            with BriefQA(Path(tmp) / f"index-{docs.name}", settings=settings) as qa:
                 qa.ingest([docs])
                 sets[name] = gather(qa, rows)
             print(f"{name}: {len(rows)} questions, evidence gathered", flush=True)
@@ -348,14 +368,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="save the shipped model")
     parser.add_argument("--compare", action="store_true", help="also report earlier designs")
+    parser.add_argument("--reader", choices=("on", "off"), default="on")
     args = parser.parse_args()
 
-    sets = collect()
-    chosen = evaluate(SHIPPED, sets)
+    with_reader = args.reader == "on"
+    shipped_design = SHIPPED if with_reader else SHIPPED_NO_READER
+    sets = collect("packaged" if with_reader else "off")
+    chosen = evaluate(shipped_design, sets)
     report: dict[str, Any] = {
         "date": date.today().isoformat(),
+        "reader": args.reader,
         "design": {
-            "features": list(FEATURES),
+            "features": list(shipped_design.features),
             "max_false_refusal_when_fitting": MAX_FALSE_REFUSAL,
             "confident": CONFIDENT,
             "kind_coverage": KIND_COVERAGE,
@@ -368,12 +392,12 @@ def main() -> None:
     print(table(chosen))
     if args.compare:
         report["designs_tried"] = {}
-        for design in ALTERNATIVES:
+        for design in ALTERNATIVES if with_reader else ():
             results = evaluate(design, sets)
             report["designs_tried"][design.name] = results
             print(f"\n{design.name}\n{table(results)}", flush=True)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
-    shipped = fit(SHIPPED, all_calibration(sets))
+    (REPORT if with_reader else REPORT_NO_READER).write_text(json.dumps(report, indent=2) + "\n")
+    shipped = fit(shipped_design, all_calibration(sets))
     assert shipped.model is not None
     model = replace(
         shipped.model,
@@ -381,11 +405,11 @@ def main() -> None:
             "fitted by evals/calibrate_refusal.py on all calibration data "
             "(evals/seed_calibration.jsonl and evals/clapnq_dev_full); refuses at most "
             f"{MAX_FALSE_REFUSAL:.0%} of their answerable questions; leave-one-corpus-out "
-            "numbers in evals/refusal_calibration.json"
+            f"numbers in evals/{(REPORT if with_reader else REPORT_NO_READER).name}"
         ),
     )
     if args.write:
-        model.save()
+        model.save(READER_MODEL_FILE if with_reader else MODEL_FILE)
         print("saved", model)
 
 

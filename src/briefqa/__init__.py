@@ -29,6 +29,7 @@ from .errors import (
 )
 from .export import export_markdown
 from .loaders import SUPPORTED_SUFFIXES, load_brief
+from .reader import Reader
 from .schema import (
     Answer,
     Block,
@@ -41,6 +42,7 @@ from .schema import (
     IndexCheck,
     IngestError,
     IngestReport,
+    Reading,
 )
 from .settings import Settings, load_settings
 from .writing import Draft, Writer
@@ -116,6 +118,8 @@ __all__ = [
     "InvalidQuestion",
     "ModelError",
     "NotFound",
+    "Reader",
+    "Reading",
     "Settings",
     "StoreError",
     "UnsupportedFormat",

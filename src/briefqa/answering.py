@@ -25,7 +25,9 @@ from .embeddings import CachedEmbedder, Embedder, Vectors
 from .errors import InvalidQuestion
 from .intents import classify, is_reason_follow_up
 from .overview import Overview, Plan
-from .refusal import Evidence, RefusalModel, gather_evidence
+from .reader import Reader
+from .readings import Readings, read, rerank
+from .refusal import MODEL_FILE, READER_MODEL_FILE, Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever
 from .schema import Answer, BriefInfo, Citation, Filters, Hit
 from .sentences import SentenceVectors
@@ -58,6 +60,7 @@ class State:
     plan: Plan | None = None  # a whole-brief or archive question's plan
     vector: Vectors | None = None
     hits: list[Hit] = field(default_factory=list)
+    readings: Readings | None = None  # what the reading model found in the passages
     gate: float = 1.0  # probability that the passages answer the question
     draft: str = ""
 
@@ -78,8 +81,11 @@ class Answerer:
         overview: Overview,
         *,
         sentences: SentenceVectors | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.retriever = retriever
+        #: The reading model that orders passages and sentences (None: similarity only).
+        self.reader = reader
         self.embedder = (
             embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
         )
@@ -88,7 +94,8 @@ class Answerer:
         self.writer = writer
         self.overview = overview
         # Settings may move either threshold; the model then caps and bands by them.
-        model = RefusalModel.load()
+        # With a reader, the gate also weighs its verdict: a model fitted with that signal.
+        model = RefusalModel.load(READER_MODEL_FILE if reader is not None else MODEL_FILE)
         threshold = (
             model.threshold if settings.refusal_threshold is None else settings.refusal_threshold
         )
@@ -150,11 +157,64 @@ class Answerer:
         state.draft = "".join(pieces)
         yield self._finish(state)
 
+    def search(
+        self,
+        question: str,
+        k: int,
+        filters: Filters | None = None,
+        *,
+        vector: Vectors | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``question``: retrieved, then reordered by the
+        reader when there is one (each hit's ``score`` is then the reader's)."""
+        if vector is None:
+            vector = self.embedder.embed([question])[0]
+        return self._reorder(question, vector, self._pool(question, k, filters, vector), k)[0]
+
+    def _pool(self, question: str, k: int, filters: Filters | None, vector: Vectors) -> list[Hit]:
+        """The retrieved passages the reader reorders (``k`` without a reader)."""
+        pool = max(k, self.settings.reader_pool) if self.reader is not None else k
+        return self.retriever.retrieve(
+            question, k=pool, filters=filters, mmr=self.settings.mmr, query_vector=vector
+        )
+
+    def _reorder(
+        self, question: str, vector: Vectors, hits: list[Hit], k: int
+    ) -> tuple[list[Hit], Readings | None]:
+        readings = self.read(question, vector, hits)
+        if readings is None:
+            return hits[:k], None
+        return rerank(hits, readings)[:k], readings
+
+    def read(self, question: str, vector: Vectors, hits: Sequence[Hit]) -> Readings | None:
+        """What the reader finds in the likeliest sentences of ``hits`` (None without a
+        reader)."""
+        if self.reader is None or not hits:
+            return None
+        self._recall_sentences(hits)
+        return read(
+            question,
+            vector,
+            hits,
+            self.embedder,
+            self.reader,
+            budget=self.settings.reader_candidates,
+        )
+
     def evidence(self, question: str, hits: Sequence[Hit], vector: Any | None = None) -> Evidence:
         """The refusal model's signals for ``question`` over ``hits``."""
         if vector is None:
             vector = self.embedder.embed([question])[0]
-        return gather_evidence(question, vector, hits, self.embedder, self.retriever.idf())
+        readings = self.read(question, vector, hits)
+        return self._evidence(question, vector, hits, readings)
+
+    def _evidence(
+        self, question: str, vector: Vectors, hits: Sequence[Hit], readings: Readings | None
+    ) -> Evidence:
+        best = readings.best(hits) if readings is not None else -1.0
+        return gather_evidence(
+            question, vector, hits, self.embedder, self.retriever.idf(), reader=best
+        )
 
     # ------------------------------------------------------------------ stages
 
@@ -201,13 +261,16 @@ class Answerer:
             state.vector = self.embedder.embed([state.standalone])[0]
         if plan is None:
             with _timer(state, "retrieve_ms"):
-                state.hits = self.retriever.retrieve(
-                    state.standalone,
-                    k=self.settings.top_k,
-                    filters=state.filters,
-                    mmr=self.settings.mmr,
-                    query_vector=state.vector,
+                pool = self._pool(
+                    state.standalone, self.settings.top_k, state.filters, state.vector
                 )
+            with _timer(state, "read_ms"):
+                state.hits, state.readings = self._reorder(
+                    state.standalone, state.vector, pool, self.settings.top_k
+                )
+        elif self.reader is not None:  # a brief's own passages, read for the writer
+            with _timer(state, "read_ms"):
+                state.readings = self.read(state.standalone, state.vector, state.passages)
         self._recall_sentences(state.passages)
         return state
 
@@ -228,7 +291,8 @@ class Answerer:
         if state.plan is not None:
             return state
         with _timer(state, "gate_ms"):
-            found = self.evidence(state.standalone, state.hits, state.vector)
+            assert state.vector is not None, "a search question has been embedded"
+            found = self._evidence(state.standalone, state.vector, state.hits, state.readings)
             state.gate = self.refusal.probability(found)
         return state
 
@@ -248,6 +312,7 @@ class Answerer:
                 reason=state.reason,
                 previous=state.previous,
                 idf=self.retriever.idf(),
+                readings=state.readings,
             )
             with _timer(state, "answer_ms"):
                 yield from self.writer.write(draft)
@@ -300,10 +365,16 @@ class Answerer:
             checked = verify(draft, state.passages, self.embedder)
         state.timings["total_ms"] = _ms(state.started)
         sure = plan is not None or self.refusal.outcome_of(state.gate) == "answered"
+        citations = self._placed(checked.citations, state.passages)
+        if state.readings is not None and not self.writer.generative:
+            whole = state.readings.whole
+            citations = tuple(
+                replace(c, answer_score=_rounded(whole.get((c.doc_id, c.start)))) for c in citations
+            )
         return replace(
             answer,
             text=checked.text,
-            citations=self._placed(checked.citations, state.passages),
+            citations=citations,
             sources=tuple(state.passages[i] for i in checked.cited),
             refused=False,
             unsupported=checked.unsupported,
@@ -376,3 +447,7 @@ class _timer:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _rounded(p: float | None) -> float | None:
+    return None if p is None else round(p, 4)

@@ -79,7 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--corpus", help="folder of briefs: index them fresh")
     evaluate.add_argument("--k", type=int, default=5, help="passages per answer (default 5)")
     evaluate.add_argument("--report", help="folder for report.json, report.md, report.html")
-    evaluate.add_argument("--baseline", default="", help="comma-separated: naive,bm25")
+    evaluate.add_argument(
+        "--baseline",
+        default="",
+        help="comma-separated: naive, bm25, no-reader (the same engine, reader off)",
+    )
     evaluate.add_argument(
         "--fail-under",
         action="append",

@@ -18,9 +18,10 @@ from .index import Index
 from .ingest import Progress, add_upload, run_ingest
 from .integrity import check_index
 from .overview import Overview
+from .reader import Reader
 from .refusal import Evidence
 from .retrieval import CrossEncoderReranker, Retriever
-from .schema import Answer, BriefInfo, Chunk, Filters, Hit, IndexCheck, IngestReport
+from .schema import Answer, BriefInfo, Chunk, Filters, Hit, IndexCheck, IngestReport, Reading
 from .settings import Settings, load_settings
 from .store import VectorStore
 from .writing import Writer
@@ -41,6 +42,8 @@ class BriefQA:
         store: a vector store to use instead of the configured Chroma.
         writer: a :class:`~briefqa.writing.Writer` instead of the one ``settings.llm``
             names, e.g. ``ChatWriter(settings, model)`` over your LangChain chat model.
+        reader: a :class:`~briefqa.reader.Reader` instead of the one ``settings.reader``
+            names (the packaged reading model by default).
 
     Heavy parts (the embedding model, the Chroma client) load on first use, so listing
     documents is instant.
@@ -54,6 +57,7 @@ class BriefQA:
         embedder: Embedder | None = None,
         store: VectorStore | None = None,
         writer: Writer | None = None,
+        reader: Reader | None = None,
     ) -> None:
         settings = settings if settings is not None else load_settings()
         if data_dir is not None:
@@ -70,6 +74,7 @@ class BriefQA:
         self._embedder = embedder
         self._answerer: Answerer | None = None
         self._writer = writer
+        self._reader = reader
         self._feedback = FeedbackLog(self.data_dir / "feedback.jsonl")
         # The web UI and REST API share one engine across threads: build each heavy
         # part once.
@@ -114,8 +119,18 @@ class BriefQA:
             return retriever.retrieve(question, k=k, filters=filters, mmr=mmr)
 
         overview = Overview(index.manifest, index.store, search)
+        from .reader import reader_from_settings
+
         return Answerer(
-            retriever, embedder, self.settings, writer, overview, sentences=index.sentences
+            retriever,
+            embedder,
+            self.settings,
+            writer,
+            overview,
+            sentences=index.sentences,
+            reader=self._reader
+            if self._reader is not None
+            else reader_from_settings(self.settings),
         )
 
     # -------------------------------------------------------------- questions
@@ -164,11 +179,26 @@ class BriefQA:
         *,
         mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
     ) -> list[Hit]:
-        """The ``k`` passages most relevant to ``question``: dense and BM25 fused by rank,
-        or one of them alone (``mode``, for comparisons)."""
+        """The ``k`` passages most relevant to ``question``: dense and BM25 fused by rank
+        and reordered by the reading model (``settings.reader``), or dense or BM25 alone
+        (``mode``, for comparisons)."""
+        if mode == "hybrid":
+            return self.answerer.search(question, k, filters)
         return self.answerer.retriever.retrieve(
             question, k=k, filters=filters, mmr=self.settings.mmr, mode=mode
         )
+
+    def read(
+        self, question: str, hits: Sequence[Hit] | None = None, filters: Filters | None = None
+    ) -> list[Reading]:
+        """The sentences the reading model reads for ``question`` in ``hits`` (by default
+        the passages :meth:`retrieve` finds), each with its probability of answering,
+        the likeliest first; empty with ``reader=off``."""
+        answerer = self.answerer
+        if hits is None:
+            hits = self.retrieve(question, k=self.settings.top_k, filters=filters)
+        readings = answerer.read(question, self.embedder.embed([question])[0], hits)
+        return readings.readings() if readings is not None else []
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         """Unit vectors of ``texts`` from the index's embedding model, one row each."""
@@ -313,6 +343,8 @@ class BriefQA:
         answerer = self.answerer
         answerer.retriever.idf()
         self.embedder.embed(["warm-up"])
+        if answerer.reader is not None:
+            answerer.reader.score("warm-up", ["warm-up"])
 
     def remove(self, doc_id: str) -> None:
         """Remove a brief and its chunks from the index.

@@ -63,6 +63,11 @@ METRICS: dict[str, str] = {
     f"at least {EVIDENCE_F1}; questions without evidence sentences fall back to the gold "
     "answers",
     "token_f1": "SQuAD token F1 of answer vs best gold answer, mean over answered answerable",
+    "reader_top1": "the reading model's own accuracy: share of answerable questions with gold "
+    "evidence sentences whose top-scored read sentence matches one (as for first_sentence_gold), "
+    "among those where a read sentence does",
+    "reader_recall": "share of answerable questions with gold evidence sentences where one of "
+    "the sentences the reader read matches one",
     "answer_words": "mean answer length in words",
     "answer_words_median": "median length in words of the answers given (not refused), "
     "citation markers [n] excluded",
@@ -369,6 +374,9 @@ class Record:
     answer_ms: float = 0.0
     cited_relevant: list[bool] = field(default_factory=list)
     similarity: float | None = None
+    #: The reading model's sentences for the question, best first, as gold or not
+    #: (None: no reader, or no gold evidence sentence to match).
+    read_gold: list[bool] | None = None
 
 
 @dataclass
@@ -462,6 +470,12 @@ def score_records(
         )
     if answerable:
         out["false_refusal"] = _mean(bool(r.answer and r.answer.refused) for r in answerable)
+    read = [r.read_gold for r in answerable if r.read_gold is not None]
+    if read:
+        out["reader_recall"] = _mean(any(gold) for gold in read)
+        found = [gold for gold in read if any(gold)]
+        if found:
+            out["reader_top1"] = _mean(gold[0] for gold in found)
     answers_ms = [r.answer_ms for r in records]
     out["latency_p50_ms"] = percentile(answers_ms, 50)
     out["latency_p95_ms"] = percentile(answers_ms, 95)
@@ -576,9 +590,11 @@ def run_evaluation(
     from .engine import BriefQA
     from .settings import Settings
 
-    unknown = set(baselines) - {"naive", "bm25"}
+    unknown = set(baselines) - {"naive", "bm25", "no-reader"}
     if unknown:
-        raise BriefQAError(f"unknown baseline(s) {sorted(unknown)}; choose from naive, bm25")
+        raise BriefQAError(
+            f"unknown baseline(s) {sorted(unknown)}; choose from naive, bm25, no-reader"
+        )
     cases = load_dataset(dataset)
     free_text = free_text_answers(cases)
     settings = (settings or Settings()).with_overrides(top_k=k)
@@ -623,6 +639,14 @@ def run_evaluation(
 
                 systems["bm25"] = score_records(
                     [_run_retrieval(bm25, case, names, tick) for case in cases], False
+                )
+            if "no-reader" in baselines:
+                # The same engine and index with the reading model off: what it adds.
+                plain_settings = settings.with_overrides(reader="off")
+                with BriefQA(qa.data_dir, settings=plain_settings, embedder=embedder) as plain:
+                    plain_records = [_run_ours(plain, case, names, tick) for case in cases]
+                systems["briefqa without reader"] = score_records(
+                    plain_records, with_answers=True, free_text=free_text
                 )
     return EvalReport(
         dataset=str(dataset),
@@ -700,8 +724,12 @@ def _run_ours(qa: Any, case: EvalCase, names: dict[str, str], tick: Callable[[],
     if case.answers and not answer.refused:
         vectors = qa.embed([answer.text, *case.answers])
         similarity = float(max(vectors[1:] @ vectors[0]))
+    read_gold = None
+    if case.evidence and not case.unanswerable:
+        read = qa.read(case.question)
+        read_gold = [matches_evidence(r.sentence, case.evidence) for r in read] or None
     tick()
-    return Record(case, relevant, retrieval_ms, answer, answer_ms, cited, similarity)
+    return Record(case, relevant, retrieval_ms, answer, answer_ms, cited, similarity, read_gold)
 
 
 def _run_retrieval(

@@ -1,9 +1,12 @@
 """The offline answer writer: quotes the retrieved sentences that answer the question.
 
-No language model writes anything, so every sentence is grounded by construction. A
-sentence's relevance mixes meaning and wording (:func:`briefqa.passages.relevance`).
-The answer comes first: the best sentence opens the answer, and another follows only
-when it is nearly as good and says something about the question the first did not.
+No language model writes anything, so every sentence is grounded by construction. With
+the reading model (:mod:`briefqa.readings`), the sentence it finds likeliest to answer
+opens the answer, and another follows only when the reader finds that it answers too and
+it answers a part of the question the first leaves open ("how long … and what will it
+cost?"). Without one, a sentence's relevance mixes meaning and wording
+(:func:`briefqa.passages.relevance`), and another sentence follows when it is nearly as
+good and says something about the question the first did not.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from .embeddings import Embedder, Vectors
 from .intents import asks_why, leans_on_history
 from .passages import PassageSentence, passage_sentences, relevance, split_markers, squash
+from .readings import ANSWERS, Readings
 from .refusal import answer_kind, question_names
 from .schema import Hit
 from .settings import Settings
@@ -56,9 +60,15 @@ def extract(
     reason: bool = False,
     previous: str = "",
     idf: Callable[[str], float] | None = None,
+    readings: Readings | None = None,
 ) -> tuple[str, ...]:
     """Up to ``max_sentences`` sentences of ``hits`` that answer ``question``, best
     first, each with its ``[n]`` marker (n = 1-based position in ``hits``).
+
+    With ``readings``, the reader's probability orders the sentences it read (similarity
+    only breaks ties, and orders what it did not read after them); another sentence
+    follows only if the reader finds it answers (:data:`~briefqa.readings.ANSWERS`) and,
+    for a several-part question, only if it answers a part the chosen ones do not.
 
     The best sentence comes first. Another follows only while its relevance stays within
     ``keep_ratio`` of the best, its cosine to every chosen sentence is below
@@ -94,6 +104,18 @@ def extract(
             for s, v in zip(candidates, vectors, strict=True)
         ]
     )
+    # A why/how follow-up asks about the last answer's claim, which the reader never saw.
+    read: list[float | None] = [None] * len(candidates)
+    if readings is not None and not reason:
+        read = [readings.score((hits[s.hit].doc_id, s.start)) for s in candidates]
+    reading = any(p is not None for p in read)
+    if reading:
+        scores = np.array(
+            [
+                (-1.0 if p is None else p) + _SIMILARITY_WEIGHT * h
+                for p, h in zip(read, scores, strict=True)
+            ]
+        )
     if reason:
         for i, s in enumerate(candidates):
             if said and any(
@@ -106,9 +128,15 @@ def extract(
     chosen: list[int] = []
     covered: set[str] = set()
     for i in order:
-        if len(chosen) == max_sentences or scores[i] < keep_ratio * best:
+        if len(chosen) == max_sentences or (not reading and scores[i] < keep_ratio * best):
             break
         text = candidates[i].text
+        if (
+            chosen
+            and reading
+            and not _adds_an_answer(readings, hits, candidates, chosen, int(i), read[i])
+        ):
+            continue
         if chosen:
             if any(float(vectors[i] @ vectors[j]) >= redundancy for j in chosen):
                 continue
@@ -127,6 +155,30 @@ def extract(
 
 
 _ENDS = (".", "!", "?", "…", '"', "”", "’", "'", ")")
+# Weight of similarity (relevance and fit, about 0-1.5) beside the reader's probability.
+_SIMILARITY_WEIGHT = 0.1
+
+
+def _adds_an_answer(
+    readings: Readings | None,
+    hits: Sequence[Hit],
+    candidates: Sequence[PassageSentence],
+    chosen: Sequence[int],
+    i: int,
+    p: float | None,
+) -> bool:
+    """Whether sentence ``i`` may follow the ``chosen`` ones: the reader finds that it
+    answers, and for a several-part question that it answers a part they leave open
+    (a sentence answering one part may read as a weak answer to the whole)."""
+    if readings is None or p is None:
+        return False
+    if not readings.parts:
+        return p >= ANSWERS
+    key = (hits[candidates[i].hit].doc_id, candidates[i].start)
+    answered: set[int] = set()
+    for j in chosen:
+        answered |= readings.answered_parts((hits[candidates[j].hit].doc_id, candidates[j].start))
+    return bool(readings.answered_parts(key) - answered)
 
 
 def _fit(
@@ -198,6 +250,7 @@ class ExtractiveWriter:
                 reason=draft.reason,
                 previous=draft.previous,
                 idf=draft.idf,
+                readings=draft.readings,
             )
         for i, sentence in enumerate(sentences):
             if i == 0:

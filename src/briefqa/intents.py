@@ -413,3 +413,28 @@ def is_reason_follow_up(question: str, history: Sequence[tuple[str, str]]) -> bo
         return False
     own = [t for t in content_terms(question) if t not in ("why", "how", "come", "reason")]
     return len(own) <= 2 or bool(set(re.findall(r"\w+", question.lower())) & _FOLLOW_UP)
+
+
+# "…, and what will it cost?", "…; who pays for it?", "…? When does it open?": a second
+# question joined to the first. A bare "and" joins words of one question ("the costs and
+# benefits of …") and is left alone.
+_SECOND_QUESTION = re.compile(
+    r"(?:\s*[,;]?\s+and\s+|\s*;\s*|\?\s+)(?=(?:what|how|when|where|who|whom|whose|which|why|"
+    r"whether|is|are|was|were|does|do|did|can|could|will|would|should|has|have)\b)",
+    re.I,
+)
+
+
+def question_parts(question: str) -> list[str]:
+    """The questions a question asks: "How long is the fence and what will it cost?"
+    gives ["How long is the fence?", "what will it cost?"]; one part for most questions.
+
+    The answer path asks the reading model about each part, so that a sentence answering
+    both comes first and a second sentence is added only for a part the first leaves
+    open. Parts shorter than three words are not split off (they lean on the rest).
+    """
+    pieces = [p.strip(" ,;?") for p in _SECOND_QUESTION.split(question)]
+    parts = [p for p in pieces if p]
+    if len(parts) < 2 or any(len(p.split()) < 3 for p in parts):
+        return [question]
+    return [f"{p}?" for p in parts]

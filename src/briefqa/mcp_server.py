@@ -113,6 +113,11 @@ class CitationResult(BaseModel):
     page: int | None
     date: str | None
     authors: list[str]
+    answer_score: float | None = Field(
+        default=None,
+        description="For an extracted answer sentence: the reading model's probability "
+        "that it answers the question (0-1).",
+    )
 
 
 class AskResult(BaseModel):

@@ -55,7 +55,12 @@ from .schema import Hit, Outcome
 from .text import content_terms, names, root, roots, sentence_spans, stem
 
 MODEL_FILE = Path(__file__).with_name("refusal.json")
+#: The model used with the reading model on (:mod:`briefqa.reader`): the same four signals
+#: and the reader's best probability.
+READER_MODEL_FILE = Path(__file__).with_name("refusal-reader.json")
 FEATURES = ("dense", "sentence", "coverage", "window")
+READER_FEATURES = (*FEATURES, "reader")
+_KNOWN = frozenset(READER_FEATURES) | {"relevance"}
 # Words that frame a question rather than say what it is about.
 _FRAMING = frozenset(
     """many much name kind type brief briefs say says said mention mentioned describe
@@ -103,10 +108,12 @@ class Evidence:
     # does); below the model's ``kind_coverage`` the answer is at most low-confidence.
     kind_share: float = 1.0
     sentence: float = 0.0  # best question–sentence cosine
+    # The reading model's best probability that a passage sentence answers (-1: no reader).
+    reader: float = -1.0
 
-    def vector(self) -> list[float]:
-        """The model's inputs, in the order of :data:`FEATURES`."""
-        return [float(getattr(self, name)) for name in FEATURES]
+    def vector(self, features: Sequence[str] = FEATURES) -> list[float]:
+        """The model's inputs, in the order of ``features``."""
+        return [float(getattr(self, name)) for name in features]
 
     def to_dict(self) -> dict[str, float]:
         return {k: round(float(v), 4) for k, v in asdict(self).items()}
@@ -133,10 +140,12 @@ def gather_evidence(
     hits: Sequence[Hit],
     embedder: Embedder,
     idf: Callable[[str], float],
+    reader: float = -1.0,
 ) -> Evidence:
-    """Measure how well ``hits`` cover ``question``."""
+    """Measure how well ``hits`` cover ``question``; ``reader`` is the reading model's
+    best probability over their sentences, if one read them."""
     if not hits:
-        return Evidence(0.0, 0.0, 0.0, 0.0, False, -1.0)
+        return Evidence(0.0, 0.0, 0.0, 0.0, False, -1.0, reader=reader)
     terms = {t for t in content_terms(question) if t not in _FRAMING}
     weights = {t: idf(t) for t in terms}
     total = sum(weights.values()) or 1.0
@@ -193,7 +202,7 @@ def gather_evidence(
     dense = max((h.dense for h in hits if h.dense is not None), default=0.0)
     kind_found = kind_share >= KIND_COVERAGE
     return Evidence(
-        dense, best_relevance, coverage, window_score, kind_found, kind_share, best_sentence
+        dense, best_relevance, coverage, window_score, kind_found, kind_share, best_sentence, reader
     )
 
 
@@ -246,6 +255,8 @@ class RefusalModel:
     # Below this (and at or above ``threshold``) an answer is given but marked
     # low-confidence; None: the same as ``threshold`` (no low-confidence band).
     confident: float | None = None
+    #: The signals ``weights`` apply to, in order.
+    features: tuple[str, ...] = FEATURES
 
     def probability(self, evidence: Evidence) -> float:
         """Probability that the passages answer the question.
@@ -254,7 +265,7 @@ class RefusalModel:
         ``confident``: answered, but marked low-confidence. (A model without a
         low-confidence band has nowhere to put it but below ``threshold``.)
         """
-        p = self.probability_of(evidence.vector())
+        p = self.probability_of(evidence.vector(self.features))
         if self.kind_passes(evidence):
             return p
         return min(p, math.nextafter(self.band_top, 0.0))
@@ -270,7 +281,7 @@ class RefusalModel:
         return evidence.kind_share >= self.kind_coverage
 
     def probability_of(self, features: Sequence[float]) -> float:
-        """Probability for a raw feature vector, in the order of :data:`FEATURES`."""
+        """Probability for a raw feature vector, in the order of :attr:`features`."""
         z = self.bias + sum(w * float(x) for w, x in zip(self.weights, features, strict=True))
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -293,10 +304,12 @@ class RefusalModel:
     def load(cls, path: Path = MODEL_FILE) -> RefusalModel:
         """Read a model saved by :meth:`save`; ``confident`` may be missing (no band)."""
         data = json.loads(path.read_text())
-        if tuple(data["features"]) != FEATURES:
+        features = tuple(data["features"])
+        if not set(features) <= _KNOWN or len(features) != len(data["weights"]):
             raise ValueError(
-                f"{path} was fitted on other features ({data['features']}, not "
-                f"{list(FEATURES)}): run python evals/calibrate_refusal.py --write"
+                f"{path} was fitted on features this version does not compute "
+                f"({data['features']}; known: {sorted(_KNOWN)}): run python "
+                "evals/calibrate_refusal.py --write"
             )
         return cls(
             tuple(data["weights"]),
@@ -305,12 +318,13 @@ class RefusalModel:
             data.get("note", ""),
             data.get("kind_coverage", KIND_COVERAGE),
             data.get("confident"),
+            features,
         )
 
     def save(self, path: Path = MODEL_FILE) -> None:
         """Write the model as JSON (what :meth:`load` reads)."""
         data = {
-            "features": list(FEATURES),
+            "features": list(self.features),
             "weights": [round(w, 6) for w in self.weights],
             "bias": round(self.bias, 6),
             "threshold": round(self.threshold, 4),

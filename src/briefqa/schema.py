@@ -301,6 +301,22 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """A sentence the reading model read for a question, and its verdict: the
+    probability that the sentence answers the question (``start``/``end`` locate it in
+    its brief's normalised text)."""
+
+    doc_id: str
+    sentence: str
+    start: int
+    end: int
+    probability: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Citation:
     """A marker ``[n]`` in an answer, checked against the passage it points to.
 
@@ -324,6 +340,9 @@ class Citation:
     page: int | None = None
     date: str | None = None
     authors: tuple[str, ...] = ()
+    #: For a quote extracted as the answer: the reading model's probability that it
+    #: answers the question (None without a reader, or for a model's own words).
+    answer_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -103,6 +103,29 @@ class Settings(BaseSettings):
         default=None,
         description="Local directory of a sentence-transformers CrossEncoder; unset: no reranker.",
     )
+    reader: str = Field(
+        default="packaged",
+        description=(
+            "Reading model that orders passages and sentences and informs the refusal "
+            "gate: 'packaged' (briefqa's own cross-encoder, run by ONNX Runtime), 'off', "
+            "or a folder exported by training/export_reader.py."
+        ),
+    )
+    reader_candidates: int = Field(
+        default=16,
+        ge=1,
+        le=200,
+        description="Sentences the reader reads per question (the likeliest by similarity).",
+    )
+    reader_pool: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="Retrieved passages the reader reorders before top_k are kept.",
+    )
+    reader_threads: int | None = Field(
+        default=None, ge=1, description="ONNX Runtime threads per question; unset: 1."
+    )
     refusal_threshold: float | None = Field(
         default=None,
         ge=0.0,

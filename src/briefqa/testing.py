@@ -5,8 +5,11 @@ that share words get similar vectors and tests of retrieval need no neural model
 ``check_vector_store`` is the contract every ``VectorStore`` (the store protocol)
 implementation must pass, ``check_embedder`` the one of every embedder and
 ``check_writer`` the one every answer writer (:class:`~briefqa.writing.Writer`) must
-pass; the test suite runs them against each implementation. ``FakeChatModel`` is a
-scripted LangChain chat model.
+pass, ``check_reader`` the one of every reading model (:class:`~briefqa.reader.Reader`);
+the test suite runs them against each implementation. ``OverlapReader`` is a reader of a
+simple kind (the share of the question's words a sentence holds), so that tests of the
+answer path can say which sentence answers. ``FakeChatModel`` is a scripted LangChain
+chat model.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from pydantic import Field
 from .embeddings import Embedder, Vectors
 from .errors import EmbeddingError
 from .passages import split_markers
+from .reader import Reader
 from .schema import Chunk, Hit
 from .store import VectorStore
-from .text import sentence_spans
+from .text import content_terms, root, roots, sentence_spans
 from .writing import Draft, Writer
 
 _WORD = re.compile(r"\w+")
@@ -93,6 +97,47 @@ def check_embedder(embedder: Embedder) -> None:
     counts = embedder.count_tokens(texts)
     assert len(counts) == 3 and all(0 < n <= 4 * len(t) for n, t in zip(counts, texts, strict=True))
     assert embedder.embed([]).shape[0] == 0, "no texts, no rows"
+
+
+class OverlapReader:
+    """A deterministic reader: the probability that a sentence answers is the share of
+    the question's content words (by root) it holds, squared, so that a sentence holding
+    every word of a question scores 1 and one holding half of them 0.25."""
+
+    name = "overlap"
+
+    def __init__(self) -> None:
+        #: Every (question, sentence) pair scored, in order: tests check what was read.
+        self.calls: list[tuple[str, str]] = []
+
+    def score(
+        self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None
+    ) -> list[float]:
+        asked = {root(t) for t in content_terms(question)}
+        out = []
+        for sentence in sentences:
+            self.calls.append((question, sentence))
+            share = len(asked & roots(sentence)) / len(asked) if asked else 0.0
+            out.append(share**2)
+        return out
+
+
+def check_reader(reader: Reader) -> None:
+    """Assert the :class:`~briefqa.reader.Reader` contract (raises AssertionError):
+    probabilities in 0–1, one per sentence, the same whatever the batch, and a sentence
+    that answers the question scores above one about something else."""
+    assert isinstance(reader.name, str) and reader.name, "a reader has a name"
+    question = "Which country opposed a NATO liaison office in Tokyo?"
+    sentences = [
+        "France opposed the opening of a NATO liaison office in Tokyo.",
+        "The recipe needs two eggs and a cup of flour.",
+    ]
+    scores = reader.score(question, sentences, ["Bulletin", "Bulletin"])
+    assert len(scores) == 2 and all(0.0 <= p <= 1.0 for p in scores), scores
+    assert scores[0] > scores[1], "the answering sentence scores higher"
+    alone = reader.score(question, sentences[:1], ["Bulletin"])
+    assert abs(alone[0] - scores[0]) < 1e-4, "a pair's score does not depend on its batch"
+    assert reader.score(question, []) == [], "no sentences, no scores"
 
 
 def check_writer(writer: Writer, embedder: Any) -> None:

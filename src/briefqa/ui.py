@@ -529,8 +529,15 @@ def _card(
         cursor = end
     passage.append(html.escape(hit.text[cursor:]))
     if citations:
-        best = max(c.support for c in citations)
-        score = f"support {best:.2f} · retrieval score {citations[0].score:.3f}"
+        read = [c.answer_score for c in citations if c.answer_score is not None]
+        # An extracted sentence supports itself (1.00 says nothing): what a reader wants
+        # to know is how sure the reading model is that it answers the question.
+        score = (
+            f"answers the question: {max(read):.2f} · retrieval score {citations[0].score:.3f}"
+            if read
+            else f"support {max(c.support for c in citations):.2f} · "
+            f"retrieval score {citations[0].score:.3f}"
+        )
     else:
         score = f"similarity {hit.dense:.2f}" if hit.dense is not None else ""
     return (

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .embeddings import Vectors
+from .readings import Readings
 from .schema import Hit
 
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
@@ -42,6 +43,8 @@ class Draft:
     previous: str = ""
     #: Inverse document frequency of a content term over the index, if known.
     idf: Callable[[str], float] | None = None
+    #: What the reading model found in the passages' sentences (None: no reader).
+    readings: Readings | None = None
 
 
 class Writer(Protocol):

