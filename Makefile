@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test lint bench eval eval-ci screenshots clean
+.PHONY: setup run test lint bench eval eval-ci screenshots train-reader clean
 
 # torch goes first, pinned: pip then takes the CPU build from local disk instead of
 # pulling a multi-GB CUDA build as a dependency of sentence-transformers.
@@ -41,8 +41,8 @@ screenshots: setup
 	BRIEFQA_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest tests/test_web.py
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks evals
-	$(BIN)/ruff format --check src tests benchmarks evals
+	$(BIN)/ruff check src tests benchmarks evals training
+	$(BIN)/ruff format --check src tests benchmarks evals training
 	$(BIN)/mypy
 
 test: setup $(LLAMA_STAMP) lint
@@ -72,6 +72,17 @@ eval-ci: setup
 	$(BIN)/briefqa eval --dataset evals/whole_brief.jsonl --corpus corpus \
 		--report evals/reports/whole_brief --fail-under right_source=0.9 \
 		--fail-under first_sentence_gold=0.85 --fail-under refused_share=0
+
+# Train the reading model from scratch on the CPU (about 45 min on 2 cores), export it to
+# ONNX (int8) and install it into src/briefqa/models/reader/ (docs/reader.md). Started
+# again after an interruption, it resumes from build/reader/checkpoint.pt.
+READER_DATA ?= ../shared/readerdata
+READER_FILES := $(READER_DATA)/selqa-ass-dev.json $(READER_DATA)/selqa-ass-test.json \
+	$(READER_DATA)/squad2-train-subset.json
+train-reader: setup
+	$(BIN)/python training/train_reader.py --data $(READER_FILES) --out build/reader
+	$(BIN)/python training/export_reader.py --model build/reader/model --data $(READER_FILES) \
+		--out build/reader/onnx --install
 
 clean:
 	rm -rf $(VENV) .briefqa

@@ -192,8 +192,8 @@ def write_clapnq_corpus(folder: Path) -> None:
 def gather(qa: BriefQA, rows: list[dict[str, Any]]) -> QuestionSet:
     evidence = []
     for row in rows:
-        hits = qa.retrieve(row["question"], k=qa.settings.top_k)
-        evidence.append(qa.evidence(row["question"], hits))
+        # As ask gathers it: the reader's pool read and reordered, top_k kept.
+        evidence.append(qa.evidence(row["question"]))
     y = np.array([0 if row["unanswerable"] else 1 for row in rows])
     return QuestionSet(evidence, y)
 
@@ -245,14 +245,7 @@ def fit(design: Design, data: QuestionSet) -> Gate:
             features=design.features,
         )
         return Gate(model.probability, threshold, confident, model)
-    if design.kind == "cap":
-
-        def capped(e: Evidence) -> float:
-            p = raw(e)
-            return p if kind_ok(e) else min(p, math.nextafter(confident, 0.0))
-
-        return Gate(capped, threshold, confident)
-    return Gate(refuse_rule if design.kind == "refuse" else raw, threshold, confident)
+    return Gate(refuse_rule, threshold, confident)
 
 
 def rates(gate: Gate, data: QuestionSet) -> dict[str, Any]:

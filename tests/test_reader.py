@@ -210,7 +210,9 @@ def _tiny_data(folder: Path) -> list[Path]:
                             {
                                 "id": f"q{a}-1",
                                 "question": "When did Chopin move to Paris?",
-                                "answers": [{"text": "1831", "answer_start": context.index("1831")}],
+                                "answers": [
+                                    {"text": "1831", "answer_start": context.index("1831")}
+                                ],
                                 "is_impossible": False,
                             },
                             {

@@ -60,6 +60,15 @@ def test_sources_highlight_the_quote_at_its_offsets_and_escape_everything() -> N
     assert "No. 7/2024 · 2024-03-05 · Limits" in html and "support 0.90" in html
 
 
+def test_an_extracted_sentence_shows_the_readers_answer_score() -> None:
+    """An extracted sentence supports itself: its card shows how sure the reading model
+    is that it answers the question instead of a support of 1.00."""
+    answer = _answer()
+    read = replace(answer, citations=(replace(answer.citations[0], answer_score=0.87),))
+    html = render_sources([read], {})
+    assert "answers the question: 0.87" in html and "support 0.90" not in html
+
+
 def test_earlier_turns_fold_and_refusals_list_nearest() -> None:
     refused = _answer(refused=True, citations=(), sources=(), nearest=_answer().sources)
     html = render_sources([_answer(), refused], {})

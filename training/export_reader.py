@@ -28,10 +28,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from reader_data import Pair, load_pairs, split  # noqa: E402
-from train_reader import MAX_LENGTH, evaluate, sentence_text  # noqa: E402
+import numpy as np
+import torch
+from reader_data import Pair, load_pairs, split
+from train_reader import MAX_LENGTH, evaluate, sentence_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGED = ROOT / "src" / "briefqa" / "models" / "reader"
@@ -124,7 +124,9 @@ def top_agreement(a: np.ndarray, b: np.ndarray, pairs: list[Pair]) -> float:
     groups: dict[str, list[int]] = {}
     for i, p in enumerate(pairs):
         groups.setdefault(p.group, []).append(i)
-    same = [max(rows, key=a.__getitem__) == max(rows, key=b.__getitem__) for rows in groups.values()]
+    same = [
+        max(rows, key=a.__getitem__) == max(rows, key=b.__getitem__) for rows in groups.values()
+    ]
     return float(np.mean(same))
 
 
@@ -138,7 +140,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     fp32 = export(args.model, out)
     int8 = out / "model.onnx"
     quantize(fp32, int8)
-    _, dev = split(load_pairs(args.data))
+    _, dev = split(load_pairs(args.data), seed=args.seed)
     if args.limit:
         dev = dev[: args.limit]
     context = not args.no_context
@@ -211,6 +213,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, nargs="+", required=True)
     p.add_argument("--out", type=Path, default=Path("build/reader/onnx"))
     p.add_argument("--limit", type=int, default=0, help="check only the first N dev pairs")
+    p.add_argument("--seed", type=int, default=13, help="the training run's (its dev split)")
     p.add_argument("--no-context", action="store_true", help="feed sentences without titles")
     p.add_argument("--install", action="store_true", help="copy into the package")
     return p

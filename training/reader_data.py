@@ -54,9 +54,7 @@ def selqa_pairs(path: Path) -> list[Pair]:
         for i, candidate in enumerate(row["candidates"]):
             sentence = normalize(candidate)
             if sentence:
-                pairs.append(
-                    Pair(group, question, sentence, context, int(i in answers), "selqa")
-                )
+                pairs.append(Pair(group, question, sentence, context, int(i in answers), "selqa"))
     return pairs
 
 
@@ -73,7 +71,9 @@ def squad_pairs(path: Path) -> list[Pair]:
                 question = normalize(qa["question"])
                 if not question:
                     continue
-                starts = [] if qa.get("is_impossible") else [a["answer_start"] for a in qa["answers"]]
+                starts = (
+                    [] if qa.get("is_impossible") else [a["answer_start"] for a in qa["answers"]]
+                )
                 group = "squad:" + qa["id"]
                 for a, b in spans:
                     label = int(any(a <= s < b for s in starts))

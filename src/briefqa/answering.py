@@ -94,8 +94,12 @@ class Answerer:
         self.writer = writer
         self.overview = overview
         # Settings may move either threshold; the model then caps and bands by them.
-        # With a reader, the gate also weighs its verdict: a model fitted with that signal.
-        model = RefusalModel.load(READER_MODEL_FILE if reader is not None else MODEL_FILE)
+        # With a reader, the gate also weighs its verdict: a model fitted with that signal
+        # (the packaged reader's, unless a reader brings its own).
+        own = getattr(reader, "refusal_model", None)
+        model = RefusalModel.load(
+            own if own is not None else READER_MODEL_FILE if reader is not None else MODEL_FILE
+        )
         threshold = (
             model.threshold if settings.refusal_threshold is None else settings.refusal_threshold
         )
@@ -201,11 +205,27 @@ class Answerer:
             budget=self.settings.reader_candidates,
         )
 
-    def evidence(self, question: str, hits: Sequence[Hit], vector: Any | None = None) -> Evidence:
-        """The refusal model's signals for ``question`` over ``hits``."""
+    def readings(
+        self, question: str, filters: Filters | None = None
+    ) -> tuple[list[Hit], Readings | None]:
+        """The ``top_k`` passages :meth:`ask` would answer ``question`` from, and what the
+        reader found in them (None without a reader), exactly as :meth:`ask` finds both."""
+        vector = self.embedder.embed([question])[0]
+        pool = self._pool(question, self.settings.top_k, filters, vector)
+        return self._reorder(question, vector, pool, self.settings.top_k)
+
+    def evidence(
+        self, question: str, hits: Sequence[Hit] | None = None, vector: Any | None = None
+    ) -> Evidence:
+        """The refusal model's signals for ``question`` over ``hits``; by default over the
+        passages :meth:`ask` would find, read as :meth:`ask` reads them."""
         if vector is None:
             vector = self.embedder.embed([question])[0]
-        readings = self.read(question, vector, hits)
+        if hits is None:
+            pool = self._pool(question, self.settings.top_k, None, vector)
+            hits, readings = self._reorder(question, vector, pool, self.settings.top_k)
+        else:
+            readings = self.read(question, vector, hits)
         return self._evidence(question, vector, hits, readings)
 
     def _evidence(
@@ -264,10 +284,13 @@ class Answerer:
                 pool = self._pool(
                     state.standalone, self.settings.top_k, state.filters, state.vector
                 )
-            with _timer(state, "read_ms"):
-                state.hits, state.readings = self._reorder(
-                    state.standalone, state.vector, pool, self.settings.top_k
-                )
+            if self.reader is None:
+                state.hits = pool
+            else:
+                with _timer(state, "read_ms"):
+                    state.hits, state.readings = self._reorder(
+                        state.standalone, state.vector, pool, self.settings.top_k
+                    )
         elif self.reader is not None:  # a brief's own passages, read for the writer
             with _timer(state, "read_ms"):
                 state.readings = self.read(state.standalone, state.vector, state.passages)

@@ -196,8 +196,9 @@ class BriefQA:
         the likeliest first; empty with ``reader=off``."""
         answerer = self.answerer
         if hits is None:
-            hits = self.retrieve(question, k=self.settings.top_k, filters=filters)
-        readings = answerer.read(question, self.embedder.embed([question])[0], hits)
+            readings = answerer.readings(question, filters)[1]
+        else:
+            readings = answerer.read(question, self.embedder.embed([question])[0], hits)
         return readings.readings() if readings is not None else []
 
     def embed(self, texts: Sequence[str]) -> Vectors:
@@ -207,8 +208,6 @@ class BriefQA:
     def evidence(self, question: str, hits: Sequence[Hit] | None = None) -> Evidence:
         """The refusal gate's signals for ``question`` over ``hits`` (by default the
         passages :meth:`retrieve` finds), as :meth:`ask` computes them."""
-        if hits is None:
-            hits = self.retrieve(question, k=self.settings.top_k)
         return self.answerer.evidence(question, hits)
 
     def as_retriever(

@@ -643,7 +643,7 @@ def run_evaluation(
             if "no-reader" in baselines:
                 # The same engine and index with the reading model off: what it adds.
                 plain_settings = settings.with_overrides(reader="off")
-                with BriefQA(qa.data_dir, settings=plain_settings, embedder=embedder) as plain:
+                with BriefQA(qa.data_dir, settings=plain_settings, embedder=qa.embedder) as plain:
                     plain_records = [_run_ours(plain, case, names, tick) for case in cases]
                 systems["briefqa without reader"] = score_records(
                     plain_records, with_answers=True, free_text=free_text

@@ -101,6 +101,12 @@ class OnnxReader:
         self.max_length = int(config.get("max_length", 128))
         self.context = bool(config.get("context", False))
         self.config: dict[str, Any] = config
+        #: A refusal model calibrated with this reader, if its folder carries one
+        #: (``refusal.json``); otherwise the gate uses the one calibrated with the
+        #: packaged reader.
+        self.refusal_model: Path | None = (
+            folder / "refusal.json" if (folder / "refusal.json").is_file() else None
+        )
         options = ort.SessionOptions()
         # One thread a question: the server answers several questions at once, and a
         # batch of twenty short pairs gains little from a second thread.
@@ -112,7 +118,9 @@ class OnnxReader:
         except Exception as exc:
             raise ConfigError(f"cannot load the reader in {folder}: {exc}") from exc
         self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(self.max_length, strategy="only_second")
+        # The longer of the two is cut: the sentence, as in training, unless a question
+        # (a long follow-up) would leave it no room, which "only_second" refuses.
+        self._tokenizer.enable_truncation(self.max_length, strategy="longest_first")
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
@@ -144,6 +152,7 @@ class OnnxReader:
                 while len(self._cache) > _CACHE:
                     self._cache.popitem(last=False)
             out = [fresh[t] if s is None else s for t, s in zip(texts, out, strict=True)]
+        assert all(s is not None for s in out), "every sentence was scored"
         return [float(s) for s in out if s is not None]
 
     def _logits(self, question: str, texts: Sequence[str]) -> np.ndarray[Any, Any]:

@@ -121,11 +121,11 @@ def read(
     order = sorted(range(len(candidates)), key=lambda i: -likely[i])
     chosen: list[int] = []
     seen_hits: set[int] = set()
-    for i in order:  # each passage's likeliest sentence first
+    for i in order:  # each passage's likeliest sentence first, so that every one can move
         if candidates[i].hit not in seen_hits:
             seen_hits.add(candidates[i].hit)
             chosen.append(i)
-    chosen = chosen[:budget]
+    budget = max(budget, len(chosen))
     for i in order:
         if len(chosen) >= budget:
             break

@@ -8,9 +8,13 @@ refusal costs a reader more than a cited answer marked for checking, so the refu
 threshold is set to refuse only what is clearly not covered, and doubt goes to the
 middle band.
 
-Four signals, computed from the question and the retrieved passages, feed a logistic
-model fitted by ``evals/calibrate_refusal.py`` and stored in ``refusal.json`` beside this
-module (the script reports every fitted number leave-one-corpus-out):
+Signals computed from the question and the retrieved passages feed a logistic model
+fitted by ``evals/calibrate_refusal.py`` (which reports every fitted number
+leave-one-corpus-out). With the reading model on (the default), the model in
+``refusal-reader.json`` also reads ``reader``, the reader's best probability that a
+passage sentence answers the question (:mod:`briefqa.reader`) — the one signal that
+reads whether a sentence answers rather than whether it is on topic; with it off, the
+model in ``refusal.json`` reads the four similarity signals alone:
 
 - ``dense``: best cosine similarity between the question and a retrieved chunk;
 - ``sentence``: best cosine similarity between the question and one passage sentence;

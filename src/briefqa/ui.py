@@ -533,7 +533,7 @@ def _card(
         # An extracted sentence supports itself (1.00 says nothing): what a reader wants
         # to know is how sure the reading model is that it answers the question.
         score = (
-            f"answers the question: {max(read):.2f} · retrieval score {citations[0].score:.3f}"
+            f"answers the question: {max(read):.2f} · passage score {citations[0].score:.3f}"
             if read
             else f"support {max(c.support for c in citations):.2f} · "
             f"retrieval score {citations[0].score:.3f}"
