@@ -66,6 +66,22 @@ def test_the_reader_is_shipped_small_and_with_its_licence() -> None:
     assert "CC BY-SA 4.0" in licence
 
 
+def test_a_question_longer_than_the_model_reads_is_cut_not_failed() -> None:
+    reader = OnnxReader(PACKAGED_READER)
+    long_question = "Why did the allies disagree about the office " * 40 + "?"
+    scores = reader.score(long_question, ["France opposed the office.", "Trade grew."])
+    assert len(scores) == 2 and all(0.0 <= p <= 1.0 for p in scores)
+
+
+def test_the_gate_with_the_reader_weighs_the_readers_verdict() -> None:
+    from briefqa.refusal import READER_MODEL_FILE, RefusalModel
+
+    model = RefusalModel.load(READER_MODEL_FILE)
+    assert "reader" in model.features
+    weight = model.weights[model.features.index("reader")]
+    assert weight > 0, "the likelier a sentence answers, the likelier the question is answered"
+
+
 def test_a_damaged_model_file_is_refused_not_used(tmp_path: Path) -> None:
     folder = tmp_path / "reader"
     shutil.copytree(PACKAGED_READER, folder)

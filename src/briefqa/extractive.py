@@ -110,10 +110,12 @@ def extract(
         read = [readings.score((hits[s.hit].doc_id, s.start)) for s in candidates]
     reading = any(p is not None for p in read)
     if reading:
+        # The reading score holds the sentence's similarity already; the answer kind
+        # and rare words (fit) still order sentences the reader finds equally likely.
         scores = np.array(
             [
-                (-1.0 if p is None else p) + _SIMILARITY_WEIGHT * h
-                for p, h in zip(read, scores, strict=True)
+                (-1.0 if p is None else p) + _FIT_WEIGHT * _fit(question, s.text, idf, reason=False)
+                for p, s in zip(read, candidates, strict=True)
             ]
         )
     if reason:
@@ -155,8 +157,8 @@ def extract(
 
 
 _ENDS = (".", "!", "?", "…", '"', "”", "’", "'", ")")
-# Weight of similarity (relevance and fit, about 0-1.5) beside the reader's probability.
-_SIMILARITY_WEIGHT = 0.1
+# Weight of the fit (answer kind, rare words: 0-0.45) beside the reading score.
+_FIT_WEIGHT = 0.25
 
 
 def _adds_an_answer(

@@ -30,9 +30,13 @@ __all__ = ["ANSWERS", "Readings", "read", "rerank"]
 #: Probability from which the reader's verdict is "answers" (the writer's second-sentence
 #: rule and the source card's wording use it).
 ANSWERS = 0.5
-# Weight of the retrieval score (1.0 = first in both dense and BM25) beside the reader's
-# best sentence when passages are reordered: it only breaks near-ties.
-_RETRIEVAL_WEIGHT = 0.1
+# Weight of the retrieval score (1.0 = first in both dense and BM25) beside the best
+# sentence's score when passages are reordered (chosen on seed_calibration and half of
+# ClapNQ dev, with _PRIOR_WEIGHT: docs/reader.md).
+_RETRIEVAL_WEIGHT = 0.6
+# Weight of a sentence's similarity to the question (``prior``: relevance plus its
+# passage's cosine, about 0-1.3) beside the reader's probability.
+_PRIOR_WEIGHT = 0.75
 
 Key = tuple[str, int]  # (doc_id, offset of the sentence in its brief)
 
@@ -50,6 +54,8 @@ class Readings:
     parts: tuple[Mapping[Key, float], ...] = ()
     #: The sentences read, by the same keys: (text, end offset).
     sentences: Mapping[Key, tuple[str, int]] = field(default_factory=dict)
+    #: Their similarity to the question, by which they were chosen for reading.
+    prior: Mapping[Key, float] = field(default_factory=dict)
 
     def readings(self) -> list[Reading]:
         """Every sentence read, the likeliest answer first."""
@@ -62,14 +68,18 @@ class Readings:
         return sorted(out, key=lambda r: -r.probability)
 
     def score(self, key: Key) -> float | None:
-        """The sentence's ranking score: the whole question's probability, averaged with
-        the parts' mean for a several-part question (a sentence answering both parts
-        beats one answering either); None if it was not read."""
+        """The sentence's ranking score: the whole question's probability (averaged with
+        the parts' mean for a several-part question, so that a sentence answering both
+        parts beats one answering either), plus a little of its similarity to the
+        question, which orders sentences the reader finds equally likely and keeps an
+        answer in the passage the question is about; None if it was not read."""
         whole = self.whole.get(key)
-        if whole is None or not self.parts:
-            return whole
-        parts = [p.get(key, 0.0) for p in self.parts]
-        return 0.5 * whole + 0.5 * sum(parts) / len(parts)
+        if whole is None:
+            return None
+        if self.parts:
+            parts = [p.get(key, 0.0) for p in self.parts]
+            whole = 0.5 * whole + 0.5 * sum(parts) / len(parts)
+        return whole + _PRIOR_WEIGHT * self.prior.get(key, 0.0)
 
     def answered_parts(self, key: Key) -> set[int]:
         """The parts the sentence answers (probability at least :data:`ANSWERS`)."""
@@ -137,21 +147,23 @@ def read(
     keys = [key_of(hits, s) for s in picked]
     whole = dict(zip(keys, reader.score(question, texts, contexts), strict=True))
     sentences = {k: (s.text, s.end) for k, s in zip(keys, picked, strict=True)}
+    prior = {k: likely[i] for k, i in zip(keys, chosen, strict=True)}
     parts = question_parts(question)
     if len(parts) < 2:
-        return Readings(question, whole, sentences=sentences)
+        return Readings(question, whole, sentences=sentences, prior=prior)
     return Readings(
         question,
         whole,
         tuple(dict(zip(keys, reader.score(part, texts, contexts), strict=True)) for part in parts),
         sentences,
+        prior,
     )
 
 
 def rerank(hits: Sequence[Hit], readings: Readings) -> list[Hit]:
-    """``hits`` in the order of their best read sentence (the retrieval score breaks
-    near-ties); each hit's ``score`` becomes that sentence's probability. Hits with no
-    read sentence keep their place after the others."""
+    """``hits`` in the order of their best read sentence's score (:meth:`Readings.score`)
+    plus some of their retrieval score; each hit's ``score`` becomes that sentence's.
+    Hits with no read sentence keep their place after the others."""
     best: dict[int, float] = {}
     for s in passage_sentences(hits):
         score = readings.score(key_of(hits, s))
