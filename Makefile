@@ -55,9 +55,10 @@ bench: setup
 # conclusions, metadata, the archive: no baseline answers those); reports in evals/reports/.
 eval: setup
 	$(BIN)/briefqa eval --dataset evals/seed_brief.jsonl --corpus corpus \
-		--baseline naive,bm25 --report evals/reports/seed_brief
+		--baseline naive,bm25,no-reader --report evals/reports/seed_brief
 	$(BIN)/briefqa eval --dataset evals/clapnq_dev/questions.jsonl \
-		--docs evals/clapnq_dev/docs.jsonl --baseline naive,bm25 --report evals/reports/clapnq_dev
+		--docs evals/clapnq_dev/docs.jsonl --baseline naive,bm25,no-reader \
+		--report evals/reports/clapnq_dev
 	$(BIN)/briefqa eval --dataset evals/whole_brief.jsonl --corpus corpus \
 		--report evals/reports/whole_brief
 

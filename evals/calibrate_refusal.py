@@ -68,8 +68,10 @@ REPORT = EVALS / "refusal_calibration.json"
 REPORT_NO_READER = EVALS / "refusal_calibration_no_reader.json"
 # Share of the fitting set's answerable questions the refusal threshold may refuse. Low
 # on purpose: a false refusal costs more than a low-confidence answer, and the share
-# grows on a corpus the model was not fitted on.
-MAX_FALSE_REFUSAL = 0.01
+# grows on a corpus the model was not fitted on. 2 % with the reader's signal: held-out
+# false refusals stayed at 0-1.7 % while more unanswerable questions were refused than
+# at 1 % (evals/README.md).
+MAX_FALSE_REFUSAL = 0.02
 CONFIDENT = 0.5
 KIND_COVERAGE = 0.0
 # Asked over the seed brief; each must be refused (a few name countries the brief is about).
@@ -121,7 +123,8 @@ class Design:
 
 
 SHIPPED = Design("chosen", READER_FEATURES, "cap", MAX_FALSE_REFUSAL)
-SHIPPED_NO_READER = Design("chosen, no reader", FEATURES, "cap", MAX_FALSE_REFUSAL)
+# refusal.json (no reader) was fitted refusing at most 1 %, before the reader existed.
+SHIPPED_NO_READER = Design("chosen, no reader", FEATURES, "cap", 0.01)
 # What was tried before settling on SHIPPED (reported with --compare).
 ALTERNATIVES = (
     Design(
@@ -147,7 +150,7 @@ ALTERNATIVES = (
     Design("reader alone", ("reader",), "cap", MAX_FALSE_REFUSAL),
     Design("reader and sentence cosine", ("reader", "sentence"), "cap", MAX_FALSE_REFUSAL),
     Design("chosen, no kind check", READER_FEATURES, "off", MAX_FALSE_REFUSAL),
-    Design("chosen, FR <= 2%", READER_FEATURES, "cap", 0.02),
+    Design("chosen, FR <= 1% (as before the reader)", READER_FEATURES, "cap", 0.01),
     Design("sentence and window only", ("sentence", "window"), "cap", MAX_FALSE_REFUSAL),
     Design("dense and coverage only", ("dense", "coverage"), "cap", MAX_FALSE_REFUSAL),
 )

@@ -157,6 +157,8 @@ def extract(
 
 
 _ENDS = (".", "!", "?", "…", '"', "”", "’", "'", ")")
+# A second answer to a one-part question is quoted only from this probability on.
+_SURE = 0.8
 # Weight of the fit (answer kind, rare words: 0-0.45) beside the reading score.
 _FIT_WEIGHT = 0.25
 
@@ -169,18 +171,29 @@ def _adds_an_answer(
     i: int,
     p: float | None,
 ) -> bool:
-    """Whether sentence ``i`` may follow the ``chosen`` ones: the reader finds that it
-    answers, and for a several-part question that it answers a part they leave open
-    (a sentence answering one part may read as a weak answer to the whole)."""
+    """Whether sentence ``i`` may follow the ``chosen`` ones: for a several-part
+    question, it answers a part they leave open (a sentence answering one part may read as
+    a weak answer to the whole); for one question, the reader finds it answers and none
+    of them."""
     if readings is None or p is None:
         return False
     if not readings.parts:
-        return p >= ANSWERS
-    key = (hits[candidates[i].hit].doc_id, candidates[i].start)
+        # One question, one answer: a second sentence only when the reader finds that it
+        # answers, and either did not find so of the first or is nearly sure of this one
+        # (the caller also wants it to hold a word of the question the first lacks).
+        unsure = all(
+            (readings.whole.get(_key(hits, candidates[j])) or 0.0) < ANSWERS for j in chosen
+        )
+        return p >= ANSWERS and (unsure or p >= _SURE)
+    key = _key(hits, candidates[i])
     answered: set[int] = set()
     for j in chosen:
-        answered |= readings.answered_parts((hits[candidates[j].hit].doc_id, candidates[j].start))
+        answered |= readings.answered_parts(_key(hits, candidates[j]))
     return bool(readings.answered_parts(key) - answered)
+
+
+def _key(hits: Sequence[Hit], sentence: PassageSentence) -> tuple[str, int]:
+    return (hits[sentence.hit].doc_id, sentence.start)
 
 
 def _fit(
