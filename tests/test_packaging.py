@@ -104,7 +104,10 @@ def test_the_wheel_stands_on_its_own(llama_server: str, tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         shipped = set(archive.namelist())
     assert {f"briefqa/prompts/{name}" for name in prompts} <= shipped
-    assert {"briefqa/py.typed", "briefqa/refusal.json"} <= shipped
+    assert {"briefqa/py.typed", "briefqa/refusal.json", "briefqa/refusal-reader.json"} <= shipped
+    # The reading model the default answer path runs, with its licence beside it.
+    reader = {"model.onnx", "tokenizer.json", "reader.json", "LICENSE"}
+    assert {f"briefqa/models/reader/{name}" for name in reader} <= shipped
 
     venv = _fresh_venv(tmp_path, wheel)
     outside = tmp_path / "elsewhere"  # no prompts/ to stumble on

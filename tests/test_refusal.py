@@ -130,10 +130,17 @@ def test_save_and_load_keep_the_confidence_threshold(tmp_path: Path) -> None:
     legacy = RefusalModel.load(path)
     assert legacy.confident is None and legacy.band_top == legacy.threshold
 
-    data["features"] = ["dense", "relevance", "coverage", "window"]
+    # A model fitted on a signal this version does not compute cannot be used.
+    data["features"] = ["dense", "rank_gap", "coverage", "window"]
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="calibrate_refusal"):
         RefusalModel.load(path)
+    # One fitted with the reader's signal keeps it, in its order.
+    reader = RefusalModel((1.0, 2.0), -1.0, 0.1, confident=0.5, features=("reader", "dense"))
+    reader.save(path)
+    assert RefusalModel.load(path) == reader
+    evidence = _evidence(0.3)
+    assert reader.probability_of([evidence.reader, evidence.dense]) == reader.probability(evidence)
 
 
 def test_the_shipped_model_has_a_low_confidence_band() -> None:

@@ -178,7 +178,8 @@ def test_chat_answer_citation_click_shows_highlighted_quote(
     assert active.get_attribute("id") == target
     quote = active.locator("mark").first.inner_text()
     assert quote.strip() in SEED.read_text()
-    assert "support" in active.inner_text()
+    # An extracted sentence shows the reading model's verdict (a support score without it).
+    assert "answers the question" in active.inner_text() or "support" in active.inner_text()
     page.screenshot(path=str(shots / "chat.png"))
 
     # Feedback: a dislike, then a comment, both stored with the answer for evaluators.

@@ -162,13 +162,18 @@ def read(
 
 def rerank(hits: Sequence[Hit], readings: Readings) -> list[Hit]:
     """``hits`` in the order of their best read sentence's score (:meth:`Readings.score`)
-    plus some of their retrieval score; each hit's ``score`` becomes that sentence's.
-    Hits with no read sentence keep their place after the others."""
+    plus some of their retrieval score; each hit's ``score`` becomes the reader's
+    probability that that sentence answers (0-1). Hits with no read sentence keep their
+    place after the others."""
     best: dict[int, float] = {}
+    probability: dict[int, float] = {}  # of the sentence that scored best
     for s in passage_sentences(hits):
-        score = readings.score(key_of(hits, s))
-        if score is not None:
-            best[s.hit] = max(best.get(s.hit, 0.0), score)
+        key = key_of(hits, s)
+        score = readings.score(key)
+        if score is not None and score > best.get(s.hit, -1.0):
+            best[s.hit], probability[s.hit] = score, readings.whole[key]
     read_hits = sorted(best, key=lambda i: -(best[i] + _RETRIEVAL_WEIGHT * min(1.0, hits[i].score)))
     rest = [i for i in range(len(hits)) if i not in best]
-    return [replace(hits[i], score=round(best[i], 6)) for i in read_hits] + [hits[i] for i in rest]
+    return [replace(hits[i], score=round(probability[i], 6)) for i in read_hits] + [
+        hits[i] for i in rest
+    ]
