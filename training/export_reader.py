@@ -92,21 +92,16 @@ def onnx_scores(model: Path, tokenizer_file: Path, pairs: list[Pair], context: b
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
+    from briefqa.reader import pair_inputs
+
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(MAX_LENGTH, strategy="only_second")
+    tokenizer.enable_truncation(MAX_LENGTH, strategy="longest_first")  # as the answer path
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     out = []
     for i in range(0, len(pairs), 64):
         chunk = pairs[i : i + 64]
-        encoded = tokenizer.encode_batch([(p.question, sentence_text(p, context)) for p in chunk])
-        width = max(len(e.ids) for e in encoded)
-        arrays = {k: np.zeros((len(chunk), width), dtype=np.int64) for k in NAMES}
-        for row, e in enumerate(encoded):
-            n = len(e.ids)
-            arrays["input_ids"][row, :n] = e.ids
-            arrays["attention_mask"][row, :n] = 1
-            arrays["token_type_ids"][row, :n] = e.type_ids
+        arrays = pair_inputs(tokenizer, [(p.question, sentence_text(p, context)) for p in chunk])
         out.append(session.run(None, arrays)[0])
     return np.concatenate(out)
 

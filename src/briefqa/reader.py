@@ -156,18 +156,25 @@ class OnnxReader:
         return [float(s) for s in out if s is not None]
 
     def _logits(self, question: str, texts: Sequence[str]) -> np.ndarray[Any, Any]:
-        encoded = self._tokenizer.encode_batch([(question, t) for t in texts])
-        width = max(len(e.ids) for e in encoded)
-        arrays = {k: np.zeros((len(texts), width), dtype=np.int64) for k in _INPUTS}
-        for row, e in enumerate(encoded):
-            n = len(e.ids)
-            arrays["input_ids"][row, :n] = e.ids
-            arrays["attention_mask"][row, :n] = 1
-            arrays["token_type_ids"][row, :n] = e.type_ids
+        arrays = pair_inputs(self._tokenizer, [(question, t) for t in texts])
         result: np.ndarray[Any, Any] = self._session.run(
             None, {k: arrays[k] for k in self._inputs}
         )[0]
         return result.reshape(-1)
+
+
+def pair_inputs(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The model's inputs for (question, sentence) pairs, padded to the longest: what
+    the answer path and the export's checks both feed it."""
+    encoded = tokenizer.encode_batch(list(pairs))
+    width = max(len(e.ids) for e in encoded)
+    arrays = {k: np.zeros((len(pairs), width), dtype=np.int64) for k in _INPUTS}
+    for row, e in enumerate(encoded):
+        n = len(e.ids)
+        arrays["input_ids"][row, :n] = e.ids
+        arrays["attention_mask"][row, :n] = 1
+        arrays["token_type_ids"][row, :n] = e.type_ids
+    return arrays
 
 
 def reader_from_settings(settings: Settings) -> Reader | None:
