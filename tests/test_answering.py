@@ -287,3 +287,13 @@ def test_every_writer_passes_the_writer_contract(embedder: SentenceTransformerEm
     check_writer(writer_from_settings(Settings(), embedder), embedder)
     scripted = FakeChatModel(replies=["France opposed it [1]."])
     check_writer(ChatWriter(Settings(), scripted), embedder)
+
+
+def test_a_question_naming_its_brief_is_never_refused_only_doubted(seed_qa: BriefQA) -> None:
+    """The user says which brief covers it: doubt shows as low confidence with the
+    nearest passages of that brief, not as "the briefs do not cover this"."""
+    asked = "What does bulletin 116 say about the weather in Brussels tomorrow?"
+    named = seed_qa.ask(asked)
+    assert named.outcome == "low_confidence" and not named.refused
+    assert named.nearest and all(h.doc_id == named.nearest[0].doc_id for h in named.nearest)
+    assert seed_qa.ask("What will the weather be like in Brussels tomorrow?").refused

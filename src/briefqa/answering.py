@@ -61,6 +61,7 @@ class State:
     vector: Vectors | None = None
     hits: list[Hit] = field(default_factory=list)
     readings: Readings | None = None  # what the reading model found in the passages
+    named: bool = False  # the question names the brief it is about ("bulletin 116")
     gate: float = 1.0  # probability that the passages answer the question
     draft: str = ""
 
@@ -268,9 +269,11 @@ class Answerer:
             if intent is not None:
                 state.plan = self.overview.plan(state.standalone, intent, state.filters)
             if state.plan is None:
+                before = state.filters
                 state.standalone, state.filters = self.overview.scope(
                     state.standalone, state.filters
                 )
+                state.named = state.filters is not before
         return state
 
     def _retrieve(self, state: State) -> State:
@@ -317,6 +320,10 @@ class Answerer:
             assert state.vector is not None, "a search question has been embedded"
             found = self._evidence(state.standalone, state.vector, state.hits, state.readings)
             state.gate = self.refusal.probability(found)
+            if state.named:
+                # The user says which brief covers it: a doubtful answer is shown as
+                # low-confidence with its passages, never as "the briefs do not cover".
+                state.gate = max(state.gate, self.refusal.threshold)
         return state
 
     def _write(self, states: Iterator[State]) -> Iterator[str]:
