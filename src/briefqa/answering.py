@@ -23,7 +23,7 @@ from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
 from .embeddings import CachedEmbedder, Embedder, Vectors
 from .errors import InvalidQuestion
-from .intents import classify, is_reason_follow_up
+from .intents import brief_numbers, classify, is_reason_follow_up
 from .overview import Overview, Plan
 from .reader import Reader
 from .readings import Readings, read, rerank
@@ -61,7 +61,7 @@ class State:
     vector: Vectors | None = None
     hits: list[Hit] = field(default_factory=list)
     readings: Readings | None = None  # what the reading model found in the passages
-    named: bool = False  # the question names the brief it is about ("bulletin 116")
+    named: bool = False  # the question names its brief by number ("bulletin 116")
     gate: float = 1.0  # probability that the passages answer the question
     draft: str = ""
 
@@ -273,7 +273,10 @@ class Answerer:
                 state.standalone, state.filters = self.overview.scope(
                     state.standalone, state.filters
                 )
-                state.named = state.filters is not before
+                # Named by its number ("bulletin 116"): the user points at a document.
+                # A title match alone may be a question about the title's subject (an
+                # encyclopaedia's article, a brief titled by its topic).
+                state.named = state.filters is not before and bool(brief_numbers(state.question))
         return state
 
     def _retrieve(self, state: State) -> State:
