@@ -99,7 +99,8 @@ def test_dataset_aliases(tmp_path: Path) -> None:
 def small_report(
     tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
 ) -> EvalReport:
-    """Ten seed questions (8 answerable, 2 not) through briefqa and both baselines."""
+    """Ten seed questions (8 answerable, 2 not) through briefqa, both baselines and
+    briefqa without its reading model."""
     rows = [json.loads(line) for line in (ROOT / "evals" / "seed_brief.jsonl").open()]
     subset = [r for r in rows if not r["unanswerable"]][:8] + [
         r for r in rows if r["unanswerable"]
@@ -107,13 +108,17 @@ def small_report(
     path = tmp_path_factory.mktemp("eval") / "subset.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in subset))
     return run_evaluation(
-        path, corpus=ROOT / "corpus", baselines=["naive", "bm25"], embedder=embedder
+        path, corpus=ROOT / "corpus", baselines=["naive", "bm25", "no-reader"], embedder=embedder
     )
 
 
 def test_harness_measures_every_system(small_report: EvalReport) -> None:
     ours = small_report.systems["briefqa"]
-    assert set(small_report.systems) == {"briefqa", "naive", "bm25"}
+    assert set(small_report.systems) == {"briefqa", "naive", "bm25", "briefqa without reader"}
+    # The reader's own accuracy, and the same engine without it, side by side.
+    assert 0 <= ours["reader_top1"] <= 1 and 0 < ours["reader_recall"] <= 1
+    plain = small_report.systems["briefqa without reader"]
+    assert "first_sentence_gold" in plain and "reader_top1" not in plain
     for key in (
         "hit@1",
         "hit@3",
