@@ -101,7 +101,8 @@ def onnx_scores(model: Path, tokenizer_file: Path, pairs: list[Pair], context: b
     out = []
     for i in range(0, len(pairs), 64):
         chunk = pairs[i : i + 64]
-        arrays = pair_inputs(tokenizer, [(p.question, sentence_text(p, context)) for p in chunk])
+        encoded = tokenizer.encode_batch([(p.question, sentence_text(p, context)) for p in chunk])
+        arrays = pair_inputs(encoded)
         out.append(session.run(None, arrays)[0])
     return np.concatenate(out)
 

@@ -300,7 +300,8 @@ class Answerer:
         elif self.reader is not None:  # a brief's own passages, read for the writer
             with _timer(state, "read_ms"):
                 state.readings = self.read(state.standalone, state.vector, state.passages)
-        self._recall_sentences(state.passages)
+        if state.readings is None:  # reading recalled them already
+            self._recall_sentences(state.passages)
         return state
 
     def _recall_sentences(self, hits: Sequence[Hit]) -> None:

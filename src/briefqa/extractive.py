@@ -18,8 +18,8 @@ import numpy as np
 
 from .embeddings import Embedder, Vectors
 from .intents import asks_why, leans_on_history
-from .passages import PassageSentence, passage_sentences, relevance, split_markers, squash
-from .readings import ANSWERS, Readings
+from .passages import PassageSentence, likelihood, passage_sentences, split_markers, squash
+from .readings import ANSWERS, Readings, key_of
 from .refusal import answer_kind, question_names
 from .schema import Hit
 from .settings import Settings
@@ -65,10 +65,10 @@ def extract(
     """Up to ``max_sentences`` sentences of ``hits`` that answer ``question``, best
     first, each with its ``[n]`` marker (n = 1-based position in ``hits``).
 
-    With ``readings``, the reader's probability orders the sentences it read (similarity
-    only breaks ties, and orders what it did not read after them); another sentence
-    follows only if the reader finds it answers (:data:`~briefqa.readings.ANSWERS`) and,
-    for a several-part question, only if it answers a part the chosen ones do not.
+    With ``readings``, their score (:meth:`~briefqa.readings.Readings.score`: the
+    reader's probability plus the sentence's similarity) and the fit order the sentences
+    the reader read, and what it did not read comes after them; another sentence follows
+    only as :func:`_adds_an_answer` allows.
 
     The best sentence comes first. Another follows only while its relevance stays within
     ``keep_ratio`` of the best, its cosine to every chosen sentence is below
@@ -81,7 +81,7 @@ def extract(
     # Overlapping chunks repeat sentences: keep each once, from the best-ranked hit.
     unique: dict[tuple[str, int], PassageSentence] = {}
     for s in passage_sentences(hits):
-        unique.setdefault((hits[s.hit].doc_id, s.start), s)
+        unique.setdefault(key_of(hits, s), s)
     candidates = list(unique.values())
     said = {squash(split_markers(p)[0]) for p in _sentences_of(previous)} if previous else set()
     if said:
@@ -94,20 +94,10 @@ def extract(
         # "Why?" asks about the last answer's claim, not the question before it.
         question = " ".join(sorted(said))
         question_vector = embedder.embed([question])[0]
-    # A sentence of a passage close to the question as a whole is likelier to answer it
-    # than an equally close sentence of a passage about something else.
-    scores = np.array(
-        [
-            relevance(question, question_vector, s.text, v)
-            + 0.3 * (hits[s.hit].dense or 0.0)
-            + _fit(question, s.text, idf, reason=reason)
-            for s, v in zip(candidates, vectors, strict=True)
-        ]
-    )
     # A why/how follow-up asks about the last answer's claim, which the reader never saw.
     read: list[float | None] = [None] * len(candidates)
     if readings is not None and not reason:
-        read = [readings.score((hits[s.hit].doc_id, s.start)) for s in candidates]
+        read = [readings.score(key_of(hits, s)) for s in candidates]
     reading = any(p is not None for p in read)
     if reading:
         # The reading score holds the sentence's similarity already; the answer kind
@@ -116,6 +106,14 @@ def extract(
             [
                 (-1.0 if p is None else p) + _FIT_WEIGHT * _fit(question, s.text, idf, reason=False)
                 for p, s in zip(read, candidates, strict=True)
+            ]
+        )
+    else:
+        scores = np.array(
+            [
+                likelihood(question, question_vector, s.text, v, hits[s.hit])
+                + _fit(question, s.text, idf, reason=reason)
+                for s, v in zip(candidates, vectors, strict=True)
             ]
         )
     if reason:
@@ -182,18 +180,13 @@ def _adds_an_answer(
         # answers, and either did not find so of the first or is nearly sure of this one
         # (the caller also wants it to hold a word of the question the first lacks).
         unsure = all(
-            (readings.whole.get(_key(hits, candidates[j])) or 0.0) < ANSWERS for j in chosen
+            (readings.whole.get(key_of(hits, candidates[j])) or 0.0) < ANSWERS for j in chosen
         )
         return p >= ANSWERS and (unsure or p >= _SURE)
-    key = _key(hits, candidates[i])
     answered: set[int] = set()
     for j in chosen:
-        answered |= readings.answered_parts(_key(hits, candidates[j]))
-    return bool(readings.answered_parts(key) - answered)
-
-
-def _key(hits: Sequence[Hit], sentence: PassageSentence) -> tuple[str, int]:
-    return (hits[sentence.hit].doc_id, sentence.start)
+        answered |= readings.answered_parts(key_of(hits, candidates[j]))
+    return bool(readings.answered_parts(key_of(hits, candidates[i])) - answered)
 
 
 def _fit(

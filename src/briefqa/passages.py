@@ -49,6 +49,16 @@ def squash(text: str) -> str:
     return _SPACE_BEFORE_PUNCT.sub(r"\1", " ".join(MARKER.sub("", text).split()))
 
 
+def likelihood(
+    question: str, question_vector: Vectors, sentence: str, vector: Vectors, hit: Hit
+) -> float:
+    """How likely a passage sentence answers the question by similarity alone: its
+    :func:`relevance`, plus some of its passage's cosine (a sentence of a passage close to
+    the question as a whole is likelier to answer it than an equally close sentence of a
+    passage about something else)."""
+    return relevance(question, question_vector, sentence, vector) + 0.3 * (hit.dense or 0.0)
+
+
 def relevance(question: str, question_vector: Vectors, sentence: str, vector: Vectors) -> float:
     """How well a sentence answers the question, 0–1: meaning (embedding cosine) and
     wording (share of the question's content words it holds)."""

@@ -161,23 +161,22 @@ class OnnxReader:
     def _logits(self, question: str, texts: Sequence[str]) -> np.ndarray[Any, Any]:
         # Pairs of similar length run together, so that little is padded: a brief's
         # sentences run from a dozen word pieces to a hundred.
-        lengths = [len(e.ids) for e in self._tokenizer.encode_batch([(question, t) for t in texts])]
-        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        encoded = self._tokenizer.encode_batch([(question, t) for t in texts])
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))
         out = np.empty(len(texts), dtype=np.float32)
         for start in range(0, len(order), _ROWS):
             rows = order[start : start + _ROWS]
-            arrays = pair_inputs(self._tokenizer, [(question, texts[i]) for i in rows])
+            arrays = pair_inputs([encoded[i] for i in rows])
             result = self._session.run(None, {k: arrays[k] for k in self._inputs})[0]
             out[rows] = np.asarray(result, dtype=np.float32).reshape(-1)
         return out
 
 
-def pair_inputs(tokenizer: Any, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """The model's inputs for (question, sentence) pairs, padded to the longest: what
-    the answer path and the export's checks both feed it."""
-    encoded = tokenizer.encode_batch(list(pairs))
+def pair_inputs(encoded: Sequence[Any]) -> dict[str, Any]:
+    """The model's inputs for tokenised (question, sentence) pairs, padded to the
+    longest: what the answer path and the export's checks both feed it."""
     width = max(len(e.ids) for e in encoded)
-    arrays = {k: np.zeros((len(pairs), width), dtype=np.int64) for k in _INPUTS}
+    arrays = {k: np.zeros((len(encoded), width), dtype=np.int64) for k in _INPUTS}
     for row, e in enumerate(encoded):
         n = len(e.ids)
         arrays["input_ids"][row, :n] = e.ids

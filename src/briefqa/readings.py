@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 
 from .embeddings import Embedder, Vectors
 from .intents import question_parts
-from .passages import PassageSentence, passage_sentences, relevance
+from .passages import PassageSentence, likelihood, passage_sentences
 from .reader import Reader
 from .schema import Hit, Reading
 
@@ -125,22 +125,16 @@ def read(
         return Readings(question)
     vectors = embedder.embed([s.text for s in candidates])
     likely = [
-        relevance(question, vector, s.text, v) + 0.3 * (hits[s.hit].dense or 0.0)
+        likelihood(question, vector, s.text, v, hits[s.hit])
         for s, v in zip(candidates, vectors, strict=True)
     ]
     order = sorted(range(len(candidates)), key=lambda i: -likely[i])
-    chosen: list[int] = []
-    seen_hits: set[int] = set()
-    for i in order:  # each passage's likeliest sentence first, so that every one can move
-        if candidates[i].hit not in seen_hits:
-            seen_hits.add(candidates[i].hit)
-            chosen.append(i)
-    budget = max(budget, len(chosen))
+    firsts: dict[int, int] = {}  # each passage's likeliest sentence, so that every one can move
     for i in order:
-        if len(chosen) >= budget:
-            break
-        if i not in chosen:
-            chosen.append(i)
+        firsts.setdefault(candidates[i].hit, i)
+    chosen = list(firsts.values())
+    taken = set(chosen)
+    chosen += [i for i in order if i not in taken][: max(0, budget - len(chosen))]
     picked = [candidates[i] for i in chosen]
     texts = [s.text for s in picked]
     contexts = [context_of(hits[s.hit]) for s in picked]
