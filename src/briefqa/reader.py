@@ -110,8 +110,9 @@ class OnnxReader:
             folder / "refusal.json" if (folder / "refusal.json").is_file() else None
         )
         options = ort.SessionOptions()
-        # One thread a question: the server answers several questions at once, and a
-        # batch of twenty short pairs gains little from a second thread.
+        # One core by default: the other serves the rest of the answer path (embedding,
+        # retrieval) for the questions in flight, and a micro-batch of four short pairs
+        # gains little from a second thread (measured slower on 2 cores).
         options.intra_op_num_threads = threads or 1
         options.inter_op_num_threads = 1
         # Batches are small: a preallocated arena would hold tens of MB for little gain.
