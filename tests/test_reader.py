@@ -284,3 +284,30 @@ def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
     reader = OnnxReader(out / "onnx")
     scores = reader.score("When did Chopin move to Paris?", ["He moved to Paris in 1831."])
     assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0
+
+
+def test_ranking_batches_keep_each_question_whole(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "training"))
+    try:
+        import train_reader
+        from reader_data import load_pairs
+    finally:
+        sys.path.remove(str(ROOT / "training"))
+    pairs = load_pairs(_tiny_data(tmp_path))
+    first = train_reader.question_batches(pairs, 6, seed=13, epoch=0)
+    assert first == train_reader.question_batches(pairs, 6, seed=13, epoch=0), "a fixed draw"
+    assert first != train_reader.question_batches(pairs, 6, seed=13, epoch=1), "reshuffled"
+    assert all(len(rows) <= 6 for rows in first)
+    # Every pair is trained on; a question's positives travel with each of its pieces.
+    assert {i for rows in first for i in rows} == set(range(len(pairs)))
+    for rows in first:
+        for group in {pairs[i].group for i in rows}:
+            positives = {i for i, p in enumerate(pairs) if p.group == group and p.label}
+            assert positives <= set(rows)
+    # The ranking loss is low when the answering sentence leads, high when it trails.
+    import torch
+
+    labels = [1.0, 0.0, 0.0]
+    good = train_reader.ranking_loss(torch.tensor([4.0, 0.0, -1.0]), ["q"] * 3, labels)
+    bad = train_reader.ranking_loss(torch.tensor([-1.0, 4.0, 0.0]), ["q"] * 3, labels)
+    assert float(good) < 0.1 < 2.0 < float(bad)

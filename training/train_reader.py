@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import sys
@@ -72,6 +71,56 @@ def batches(n: int, size: int, seed: int, epoch: int) -> list[list[int]]:
     order = list(range(n))
     random.Random(seed * 1000 + epoch).shuffle(order)
     return [order[i : i + size] for i in range(0, n, size)]
+
+
+def question_batches(pairs: Sequence[Pair], size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Batches for the ranking loss, a fixed draw per (seed, epoch): whole questions
+    (every pair of a question in one batch, so that its sentences are compared with each
+    other), shuffled, packed to at most ``size`` pairs. A question with more sentences
+    than that is cut into pieces that each carry all its positives."""
+    groups: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        groups.setdefault(p.group, []).append(i)
+    rng = random.Random(seed * 1000 + epoch)
+    pieces: list[list[int]] = []
+    for name in sorted(groups):
+        rows = groups[name]
+        positives = [i for i in rows if pairs[i].label]
+        negatives = [i for i in rows if not pairs[i].label]
+        room = max(1, size - len(positives))
+        rng.shuffle(negatives)
+        pieces += [positives + negatives[j : j + room] for j in range(0, len(negatives), room)]
+        if not negatives:
+            pieces.append(positives)
+    rng.shuffle(pieces)
+    out: list[list[int]] = []
+    for piece in pieces:
+        if out and len(out[-1]) + len(piece) <= size:
+            out[-1] += piece
+        else:
+            out.append(list(piece))
+    return out
+
+
+def ranking_loss(logits: Any, groups: Sequence[str], labels: Sequence[float]) -> Any:
+    """Mean over the batch's answerable questions of -log P(an answering sentence), P a
+    softmax over the question's sentences in the batch: the loss of putting a wrong
+    sentence first, which pointwise cross-entropy only approximates."""
+    by_group: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        by_group.setdefault(g, []).append(i)
+    losses = []
+    for rows in by_group.values():
+        positives = [i for i in rows if labels[i] > 0]
+        if positives and len(positives) < len(rows):
+            losses.append(torch.logsumexp(logits[rows], 0) - torch.logsumexp(logits[positives], 0))
+    return torch.stack(losses).mean() if losses else logits.sum() * 0.0
+
+
+def epoch_batches(args: argparse.Namespace, pairs: Sequence[Pair], epoch: int) -> list[list[int]]:
+    if args.ranking:
+        return question_batches(pairs, args.batch_size, args.seed, epoch)
+    return batches(len(pairs), args.batch_size, args.seed, epoch)
 
 
 def encode(tokenizer: Any, pairs: Sequence[Pair], contexts: Sequence[bool]) -> dict[str, Any]:
@@ -155,7 +204,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     tokenizer, model = build_model(args.layers)
     model.train()
-    steps_per_epoch = math.ceil(len(train_pairs) / args.batch_size)
+    steps_per_epoch = len(epoch_batches(args, train_pairs, 0))
     total = steps_per_epoch * args.epochs if not args.max_steps else args.max_steps
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = max(1, int(0.06 * total))
@@ -178,6 +227,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "lr": args.lr,
         "seed": args.seed,
         "limit": args.limit,
+        "ranking": args.ranking,
     }
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -211,7 +261,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     started, running, seen = time.perf_counter(), 0.0, 0
     while step < total:
         epoch, offset = divmod(step, steps_per_epoch)
-        order = batches(len(train_pairs), args.batch_size, args.seed, epoch)
+        order = epoch_batches(args, train_pairs, epoch)
         contexts = context_draw(args.seed, epoch, len(train_pairs))
         for rows in order[offset:]:
             if step >= total:
@@ -221,6 +271,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             with autocast:
                 logits = model(**inputs).logits[:, 0]
             loss = loss_fn(logits.float(), labels)
+            if args.ranking:
+                groups = [train_pairs[i].group for i in rows]
+                loss = loss + args.ranking * ranking_loss(logits.float(), groups, labels.tolist())
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -280,6 +333,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=4e-5)
     p.add_argument("--pos-weight", type=float, default=2.0, help="weight of a positive pair")
+    p.add_argument(
+        "--ranking",
+        type=float,
+        default=0.0,
+        help="weight of a listwise ranking loss beside the cross-entropy (0: none, as shipped)",
+    )
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=True)
