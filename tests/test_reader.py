@@ -7,6 +7,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -250,14 +251,21 @@ def _tiny_data(folder: Path) -> list[Path]:
     return paths
 
 
-@pytest.mark.slow
-def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
+def _training_modules() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """The recipe's modules (``training/`` is not a package): export, train, data."""
     sys.path.insert(0, str(ROOT / "training"))
     try:
         import export_reader
+        import reader_data
         import train_reader
     finally:
         sys.path.remove(str(ROOT / "training"))
+    return export_reader, train_reader, reader_data
+
+
+@pytest.mark.slow
+def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
+    export_reader, train_reader, _ = _training_modules()
     data = _tiny_data(tmp_path)
     out = tmp_path / "run"
     common = ["--data", *map(str, data), "--out", str(out), "--layers", "1"]
@@ -287,13 +295,8 @@ def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
 
 
 def test_ranking_batches_keep_each_question_whole(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ROOT / "training"))
-    try:
-        import train_reader
-        from reader_data import load_pairs
-    finally:
-        sys.path.remove(str(ROOT / "training"))
-    pairs = load_pairs(_tiny_data(tmp_path))
+    _, train_reader, reader_data = _training_modules()
+    pairs = reader_data.load_pairs(_tiny_data(tmp_path))
     first = train_reader.question_batches(pairs, 6, seed=13, epoch=0)
     assert first == train_reader.question_batches(pairs, 6, seed=13, epoch=0), "a fixed draw"
     assert first != train_reader.question_batches(pairs, 6, seed=13, epoch=1), "reshuffled"

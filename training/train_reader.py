@@ -73,14 +73,20 @@ def batches(n: int, size: int, seed: int, epoch: int) -> list[list[int]]:
     return [order[i : i + size] for i in range(0, n, size)]
 
 
+def rows_by_question(groups: Sequence[str]) -> dict[str, list[int]]:
+    """The positions of each question's pairs, given each pair's question id."""
+    rows: dict[str, list[int]] = {}
+    for i, group in enumerate(groups):
+        rows.setdefault(group, []).append(i)
+    return rows
+
+
 def question_batches(pairs: Sequence[Pair], size: int, seed: int, epoch: int) -> list[list[int]]:
     """Batches for the ranking loss, a fixed draw per (seed, epoch): whole questions
     (every pair of a question in one batch, so that its sentences are compared with each
     other), shuffled, packed to at most ``size`` pairs. A question with more sentences
     than that is cut into pieces that each carry all its positives."""
-    groups: dict[str, list[int]] = {}
-    for i, p in enumerate(pairs):
-        groups.setdefault(p.group, []).append(i)
+    groups = rows_by_question([p.group for p in pairs])
     rng = random.Random(seed * 1000 + epoch)
     pieces: list[list[int]] = []
     for name in sorted(groups):
@@ -106,11 +112,8 @@ def ranking_loss(logits: Any, groups: Sequence[str], labels: Sequence[float]) ->
     """Mean over the batch's answerable questions of -log P(an answering sentence), P a
     softmax over the question's sentences in the batch: the loss of putting a wrong
     sentence first, which pointwise cross-entropy only approximates."""
-    by_group: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
-        by_group.setdefault(g, []).append(i)
     losses = []
-    for rows in by_group.values():
+    for rows in rows_by_question(groups).values():
         positives = [i for i in rows if labels[i] > 0]
         if positives and len(positives) < len(rows):
             losses.append(torch.logsumexp(logits[rows], 0) - torch.logsumexp(logits[positives], 0))
@@ -156,9 +159,7 @@ def score(model: Any, tokenizer: Any, pairs: Sequence[Pair], context: bool) -> n
 def evaluate(scores: np.ndarray, pairs: Sequence[Pair]) -> dict[str, float]:
     """Top-1 (the answering sentence first) over answerable questions, and how well a
     question's best score separates answerable from unanswerable questions (AUC)."""
-    groups: dict[str, list[int]] = {}
-    for i, p in enumerate(pairs):
-        groups.setdefault(p.group, []).append(i)
+    groups = rows_by_question([p.group for p in pairs])
     top1, answerable_best, unanswerable_best = [], [], []
     for rows in groups.values():
         labels = [pairs[i].label for i in rows]

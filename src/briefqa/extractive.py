@@ -18,8 +18,8 @@ import numpy as np
 
 from .embeddings import Embedder, Vectors
 from .intents import asks_why, leans_on_history
-from .passages import PassageSentence, likelihood, passage_sentences, split_markers, squash
-from .readings import ANSWERS, Readings, key_of
+from .passages import PassageSentence, likelihood, split_markers, squash
+from .readings import ANSWERS, Readings, key_of, unique_sentences
 from .refusal import answer_kind, question_names
 from .schema import Hit
 from .settings import Settings
@@ -78,11 +78,7 @@ def extract(
     why/how follow-up (``reason``), sentences of the ``previous`` answer are skipped and
     sentences that give a reason, or follow one quoted before, are preferred.
     """
-    # Overlapping chunks repeat sentences: keep each once, from the best-ranked hit.
-    unique: dict[tuple[str, int], PassageSentence] = {}
-    for s in passage_sentences(hits):
-        unique.setdefault(key_of(hits, s), s)
-    candidates = list(unique.values())
+    candidates = unique_sentences(hits)
     said = {squash(split_markers(p)[0]) for p in _sentences_of(previous)} if previous else set()
     if said:
         quoted_ends = {(hits[s.hit].doc_id, s.end) for s in candidates if squash(s.text) in said}

@@ -25,7 +25,7 @@ from .passages import PassageSentence, likelihood, passage_sentences
 from .reader import Reader
 from .schema import Hit, Reading
 
-__all__ = ["ANSWERS", "Readings", "read", "rerank"]
+__all__ = ["ANSWERS", "Readings", "read", "rerank", "unique_sentences"]
 
 #: Probability from which the reader's verdict is "answers" (the writer's second-sentence
 #: rule and the source card's wording use it).
@@ -102,6 +102,15 @@ def key_of(hits: Sequence[Hit], sentence: PassageSentence) -> Key:
     return (hits[sentence.hit].doc_id, sentence.start)
 
 
+def unique_sentences(hits: Sequence[Hit]) -> list[PassageSentence]:
+    """The sentences of ``hits``, each once: overlapping chunks repeat sentences, and
+    each is kept from the best-ranked hit that holds it."""
+    unique: dict[Key, PassageSentence] = {}
+    for s in passage_sentences(hits):
+        unique.setdefault(key_of(hits, s), s)
+    return list(unique.values())
+
+
 def context_of(hit: Hit) -> str:
     """What the reader is told a sentence sits under: the brief's title and section."""
     return f"{hit.title}, {hit.section}" if hit.section else hit.title
@@ -117,10 +126,7 @@ def read(
     budget: int = 16,
 ) -> Readings:
     """Read the likeliest sentences of ``hits`` (at most ``budget``) for ``question``."""
-    unique: dict[Key, PassageSentence] = {}
-    for s in passage_sentences(hits):
-        unique.setdefault(key_of(hits, s), s)
-    candidates = list(unique.values())
+    candidates = unique_sentences(hits)
     if not candidates:
         return Readings(question)
     vectors = embedder.embed([s.text for s in candidates])
