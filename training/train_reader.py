@@ -337,8 +337,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ranking",
         type=float,
-        default=0.0,
-        help="weight of a listwise ranking loss beside the cross-entropy (0: none, as shipped)",
+        default=1.0,
+        help="weight of a listwise ranking loss beside the cross-entropy (0: none)",
     )
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
