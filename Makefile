@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test lint bench eval eval-ci screenshots train-reader clean
+.PHONY: setup run test lint bench pdf-corpus eval eval-ci screenshots train-reader clean
 
 # torch goes first, pinned: pip then takes the CPU build from local disk instead of
 # pulling a multi-GB CUDA build as a dependency of sentence-transformers.
@@ -50,6 +50,12 @@ test: setup $(LLAMA_STAMP) lint
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# The reading-order benchmark's PDFs, made again by the programs that made them
+# (apt: texlive-latex-extra, libreoffice-writer-nogui, weasyprint, chromium, poppler-utils).
+pdf-corpus: setup
+	for g in latex libreoffice chromium weasyprint fpdf2; do \
+		$(BIN)/python benchmarks/producers/gen_$$g.py || exit 1; done
 
 # The passage question sets with the baselines, then the whole-brief set (summaries,
 # conclusions, metadata, the archive: no baseline answers those); reports in evals/reports/.

@@ -46,6 +46,8 @@ from bench_encode import run_encode_benchmark
 from bench_ingest import run_ingest_benchmark
 from bench_parse import checks_table, run_checks, run_parse_benchmark
 from bench_parse import markdown as parse_markdown
+from bench_producers import markdown as producers_markdown
+from bench_producers import run as run_producers
 from corpus import SEED, PooledEmbedder, generate, questions
 from load import load_test, write_results
 
@@ -373,6 +375,8 @@ def main() -> None:
     result["parse"] = run_parse_benchmark(rounds=3 if args.quick else 5)
     with tempfile.TemporaryDirectory(prefix="briefqa-checks-") as tmp:
         result["parse_checks"] = run_checks(Path(tmp))
+    print("reading real producers' PDFs beside the baselines …", flush=True)
+    result["producers"] = run_producers(rounds=1 if args.quick else 3)
     # Archives are built with the real model's sentence vectors pooled (corpus.py);
     # questions are asked as users ask them, through the default backend.
     pooled = PooledEmbedder(SentenceTransformerEmbedder())
@@ -538,6 +542,10 @@ def markdown(r: dict[str, Any]) -> str:
         parse_markdown(r["parse"]),
         "",
         checks_table(r["parse_checks"]),
+        "",
+        "PDFs of real producers (`bench_producers.py`):",
+        "",
+        producers_markdown(r["producers"]),
         "",
         "| target | met |",
         "|---|---|",

@@ -26,6 +26,7 @@ text. Document info (/Title, /Author, /CreationDate) is only a fallback.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -117,30 +118,76 @@ def _read_page(page: Any) -> PageText:
             if len(rows) < 2 or max(len(row) for row in rows) < 2:
                 continue  # a box around a paragraph, not a table
             tables.append(FoundTable(tuple(found.bbox), rows, _header_row(page, found)))
-    words = []
-    # x tolerance relative to the type size: words set without space glyphs are still
-    # told apart, and kerning inside a word is far below a fifth of the size.
-    for raw in page.extract_words(
-        x_tolerance_ratio=0.2, y_tolerance=3, extra_attrs=["size", "fontname"]
-    ):
-        if not raw["upright"]:
-            continue  # rotated margin text (a sidebar, a watermark)
-        text = _clean(raw["text"]).strip()
-        if not text:
-            continue
-        word = Word(
-            text,
-            float(raw["x0"]),
-            float(raw["x1"]),
-            float(raw["top"]),
-            float(raw["bottom"]),
-            float(raw["size"]),
-            str(raw["fontname"]).split("+", 1)[-1],
-        )
-        if any(_inside(word, t.bbox) for t in tables):
-            continue
-        words.append(word)
+    words = [w for w in _page_words(page.chars) if not any(_inside(w, t.bbox) for t in tables)]
     return PageText(page.page_number, float(page.width), float(page.height), words, tables)
+
+
+#: Words are told apart by a gap wider than this share of the type size when the
+#: producer writes no space glyph (pdfTeX): a justified line's spaces shrink to about a
+#: fifth of an em, while kerning inside a word stays under a twentieth.
+_WORD_GAP = 0.12
+
+
+def _page_words(chars: Sequence[dict[str, Any]]) -> list[Word]:
+    """The page's upright words, from its characters.
+
+    Rotated text (a margin note, a watermark) is left out. A space glyph breaks a word
+    unless the next glyph is drawn over it: Chromium writes a zero-width space at every
+    hyphenation point of a word ("sup pli ers"), a real space moves the pen on.
+    """
+    upright = [c for c in chars if c.get("upright", True) and c.get("text")]
+    upright.sort(key=lambda c: (c["top"], c["x0"]))
+    lines: list[list[dict[str, Any]]] = []
+    for char in upright:
+        if lines and char["top"] - lines[-1][0]["top"] <= 3:
+            lines[-1].append(char)
+        else:
+            lines.append([char])
+    words: list[Word] = []
+    for line in lines:
+        line.sort(key=lambda c: c["x0"])
+        current: list[dict[str, Any]] = []
+        for number, char in enumerate(line):
+            if char["text"].isspace():
+                after = line[number + 1] if number + 1 < len(line) else None
+                drawn_over = after is not None and after["x0"] < char["x1"] - 0.5 * (
+                    char["x1"] - char["x0"]
+                )
+                if not drawn_over:
+                    _add_word(current, words)
+                    current = []
+                continue
+            if current:
+                previous = current[-1]
+                size = max(float(previous["size"]), 1.0)
+                if (
+                    char["x0"] - previous["x1"] > _WORD_GAP * size
+                    or previous["fontname"] != char["fontname"]
+                    or abs(float(previous["size"]) - float(char["size"])) > 0.1
+                ):
+                    _add_word(current, words)
+                    current = []
+            current.append(char)
+        _add_word(current, words)
+    return words
+
+
+def _add_word(chars: list[dict[str, Any]], words: list[Word]) -> None:
+    text = _clean("".join(c["text"] for c in chars)).strip()
+    if not text:
+        return
+    first = chars[0]
+    words.append(
+        Word(
+            text,
+            float(min(c["x0"] for c in chars)),
+            float(max(c["x1"] for c in chars)),
+            float(min(c["top"] for c in chars)),
+            float(max(c["bottom"] for c in chars)),
+            float(first["size"]),
+            str(first["fontname"]).split("+", 1)[-1],
+        )
+    )
 
 
 def _clean(text: str) -> str:
@@ -333,19 +380,19 @@ def _rows(words: Iterable[Word]) -> list[list[Word]]:
     rows: list[tuple[float, float, list[Word]]] = []
     for word in sorted(words, key=lambda w: (w.top, w.x0)):
         height = max(word.bottom - word.top, 0.1)
-        best, best_overlap = -1, 0.4 * height
+        best, best_overlap = -1, 0.0
         # Rows are opened in order of their tops: only the last few can still overlap.
+        # A row keeps the extent of the word that opened it: grown, it would chain a
+        # two-line heading and the body lines beside it into one row.
         for index in range(len(rows) - 1, max(len(rows) - 4, -1), -1):
             top, bottom, _ = rows[index]
             overlap = min(bottom, word.bottom) - max(top, word.top)
-            if overlap >= best_overlap:
+            if overlap >= 0.4 * min(height, bottom - top) and overlap > best_overlap:
                 best, best_overlap = index, overlap
         if best < 0:
             rows.append((word.top, word.bottom, [word]))
         else:
-            top, bottom, members = rows[best]
-            members.append(word)
-            rows[best] = (min(top, word.top), max(bottom, word.bottom), members)
+            rows[best][2].append(word)
     return [sorted(members, key=lambda w: w.x0) for _, _, members in rows]
 
 
@@ -397,138 +444,246 @@ def _strip_running(pages: Sequence[PageText]) -> tuple[list[list[Word]], list[st
 
 # ---------------------------------------------------------------- reading order
 
-
-def _gutters(lines_words: list[list[Word]], body_size: float) -> list[float]:
-    """The x positions of the page's column gutters: vertical strips in the middle of
-    the text that almost no line crosses, with lines on both sides."""
-    fragments = [frag for row in lines_words for frag in _fragments(row)]
-    if len(fragments) < 8:
-        return []
-    left = min(f[0].x0 for f in fragments)
-    right = max(f[-1].x1 for f in fragments)
-    width = right - left
-    if width <= 10 * body_size:
-        return []
-    # Lines wider than a column cross the gutter by design: they are left out.
-    narrow = [f for f in fragments if f[-1].x1 - f[0].x0 <= 0.6 * width]
-    bins = int(width) + 2
-    cover = [0] * (bins + 1)
-    for frag in narrow:
-        for word in frag:
-            cover[max(int(word.x0 - left), 0)] += 1
-            cover[min(int(word.x1 - left) + 1, bins)] -= 1
-    counts, running = [], 0
-    for step in cover[:bins]:
-        running += step
-        counts.append(running)
-    inside = sorted(counts[int(0.05 * width) : int(0.95 * width)])
-    reference = inside[int(0.75 * len(inside))] if inside else 0
-    if reference < 4:
-        return []
-    low = 0.15 * reference
-    gutters: list[float] = []
-    start = None
-    lo, hi = int(0.15 * width), int(0.85 * width)
-    for x in range(lo, hi + 1):
-        quiet = x < hi and counts[x] <= low
-        if quiet and start is None:
-            start = x
-        elif not quiet and start is not None:
-            g0, g1 = left + start, left + x
-            sides = (
-                sum(1 for f in narrow if f[-1].x1 <= g0 + 1),
-                sum(1 for f in narrow if f[0].x0 >= g1 - 1),
-            )
-            if g1 - g0 >= max(0.5 * body_size, 3.0) and min(sides) >= 3:
-                gutters.append((g0 + g1) / 2)
-            start = None
-    return gutters
+_FAR = 1e9  # an open side: no word beyond it in the row
 
 
-def _fragments(row: list[Word]) -> list[list[Word]]:
-    """A row split where the space between words is wider than a word space can be."""
-    out: list[list[Word]] = []
-    for word in row:
-        if out and word.x0 - out[-1][-1].x1 <= max(out[-1][-1].size, word.size):
-            out[-1].append(word)
-        else:
-            out.append([word])
+@dataclass
+class _Band:
+    """A vertical strip of white space through consecutive rows: a column gutter when
+    words border it on both sides often enough (see :func:`_gutters`)."""
+
+    x0: float
+    x1: float
+    first: int  # rows, inclusive
+    last: int
+    left: int = 0  # rows with a word just left of it
+    right: int = 0
+    both: int = 0
+    starts: list[float] = field(default_factory=list)  # x0 of the word right of it
+
+    def aligned(self) -> int:
+        """The most rows whose text right of the strip starts at one x (within 1 pt):
+        a column's left edge; white space between words has no such edge."""
+        xs = sorted(self.starts)
+        best, lo = 0, 0
+        for hi, x in enumerate(xs):
+            while x - xs[lo] > 1.0:
+                lo += 1
+            best = max(best, hi - lo + 1)
+        return best
+
+    @property
+    def x(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+
+def _row_gaps(row: list[Word], least: float) -> list[tuple[float, float, bool, bool]]:
+    """The row's white spaces at least ``least`` wide: (x0, x1, word on the left, word
+    on the right); its margins are open on their outer side."""
+    gaps = [(-_FAR, row[0].x0, False, True)]
+    reach = row[0].x1
+    for word in row[1:]:
+        if word.x0 - reach >= least:
+            gaps.append((reach, word.x0, True, True))
+        reach = max(reach, word.x1)
+    gaps.append((reach, _FAR, True, False))
+    return gaps
+
+
+def _gutters(rows: list[list[Word]], body_size: float) -> list[_Band]:
+    """The page's column gutters, each over the rows it separates.
+
+    A gutter is a strip of white space at least half an em wide that runs down through
+    consecutive rows, with words beside it on both sides: in three rows at least, or in
+    one row when it is wide (over an em) and has words on each side in two rows — the
+    lead beside a photo whose caption runs three lines. White space between words is
+    placed at random and never lines up like that; a region's columns therefore come from
+    its own rows, not from the page: a full-width title or heading ends a gutter, and
+    the columns below it may sit elsewhere.
+    """
+    least = 0.45 * body_size
+    active: list[_Band] = []
+    found: list[_Band] = []
+    for index, row in enumerate(rows):
+        gaps = _row_gaps(row, least)
+        used: set[int] = set()
+        going: list[_Band] = []
+        for band in active:
+            best, width = -1, least
+            for number, (g0, g1, _, _) in enumerate(gaps):
+                overlap = min(band.x1, g1) - max(band.x0, g0)
+                if overlap >= width:
+                    best, width = number, overlap
+            if best < 0:
+                found.append(band)
+                continue
+            g0, g1, left, right = gaps[best]
+            used.add(best)
+            band.x0, band.x1, band.last = max(band.x0, g0), min(band.x1, g1), index
+            # A word counts as beside the strip only if it borders it: the end of a
+            # short line far to the left says nothing about a column edge.
+            left = left and g0 >= band.x0 - 1.2 * body_size
+            right = right and g1 <= band.x1 + 1.2 * body_size
+            band.left += left
+            band.right += right
+            band.both += left and right
+            if right:
+                band.starts.append(g1)
+            going.append(band)
+        for number, (g0, g1, left, right) in enumerate(gaps):
+            if number not in used:
+                going.append(
+                    _Band(g0, g1, index, index, left, right, left and right, [g1] if right else [])
+                )
+        # Two strips narrowed onto the same white space are one: keep the older.
+        going.sort(key=lambda b: b.first)
+        active = []
+        for band in going:
+            if not any(min(b.x1, band.x1) - max(b.x0, band.x0) >= least for b in active):
+                active.append(band)
+    found += active
+    gutters = [band for band in found if _is_gutter(band, body_size)]
+
+    def clear(row: list[Word], band: _Band) -> bool:
+        # Words on both sides and none in the strip: a row of two columns, one of them
+        # with a blank beside a heading or a float.
+        return (
+            not any(w.x0 < band.x1 - 1 and w.x1 > band.x0 + 1 for w in row)
+            and any(w.x1 <= band.x0 + 1 for w in row)
+            and any(w.x0 >= band.x1 - 1 for w in row)
+        )
+
+    # A gutter also runs through the rows next to it that leave its strip empty with
+    # words on both sides: one column there is blank beside a heading in another.
+    for band in gutters:
+        while band.first > 0 and clear(rows[band.first - 1], band):
+            band.first -= 1
+        while band.last + 1 < len(rows) and clear(rows[band.last + 1], band):
+            band.last += 1
+    # Two gutters a few ems apart cannot both run through the same rows (the column
+    # between them would be too narrow to read): where they meet, the one with fewer
+    # rows of text on both sides gives way (the lead's gutter beside a photo above the
+    # body's columns).
+    gutters.sort(key=lambda b: -b.both)
+    for number, weak in enumerate(gutters):
+        for strong in gutters[:number]:
+            if abs(strong.x - weak.x) >= 4 * body_size or weak.first > weak.last:
+                continue
+            if strong.first <= weak.last and weak.first <= strong.last:
+                if weak.first < strong.first:
+                    weak.last = strong.first - 1
+                else:
+                    weak.first = strong.last + 1
+    return [band for band in gutters if band.first <= band.last]
+
+
+def _is_gutter(band: _Band, body_size: float) -> bool:
+    if not (band.x0 > -_FAR and band.x1 < _FAR) or not band.both:
+        return False
+    wide = band.x1 - band.x0 >= 1.2 * body_size
+    if band.aligned() < max(2 if wide else 4, 0.6 * band.right):
+        return False  # no column edge beside it: spaces in justified lines lining up
+    return band.both >= 3 or (wide and min(band.left, band.right) >= 2)
+
+
+@dataclass
+class _Piece:
+    """A row's words between two gutters (or the whole row)."""
+
+    words: list[Word]
+    row: int
+    x0: float
+    x1: float
+
+
+def _pieces(rows: list[list[Word]], gutters: list[_Band]) -> list[_Piece]:
+    out: list[_Piece] = []
+    for index, row in enumerate(rows):
+        cuts = sorted(g.x for g in gutters if g.first <= index <= g.last)
+        parts: list[list[Word]] = [[] for _ in range(len(cuts) + 1)]
+        for word in row:
+            parts[sum(1 for c in cuts if c <= (word.x0 + word.x1) / 2)].append(word)
+        for part in parts:
+            if part:
+                out.append(_Piece(part, index, min(w.x0 for w in part), max(w.x1 for w in part)))
     return out
+
+
+def _xy_order(
+    pieces: list[_Piece],
+    gutters: list[_Band],
+    path: tuple[int, ...],
+    out: list[tuple[_Piece, tuple[int, ...]]],
+) -> None:
+    """Recursive X-Y cut: columns left to right where a gutter cuts the whole set, else
+    bands of rows top to bottom, cut only where no gutter runs on across the cut. Each
+    piece goes to ``out`` with its path of column choices (a new path: a column break)."""
+    if not pieces:
+        return
+    left, right = min(p.x0 for p in pieces), max(p.x1 for p in pieces)
+    rows = {p.row for p in pieces}
+    inside = [
+        g for g in gutters if left < g.x < right and g.first <= max(rows) and g.last >= min(rows)
+    ]
+    for gutter in sorted(inside, key=lambda g: g.x):
+        if all(p.x1 <= gutter.x or p.x0 >= gutter.x for p in pieces):
+            _xy_order([p for p in pieces if p.x1 <= gutter.x], gutters, (*path, 0), out)
+            _xy_order([p for p in pieces if p.x0 >= gutter.x], gutters, (*path, 1), out)
+            return
+    ordered = sorted(rows)
+    strips: list[list[int]] = [[ordered[0]]]
+    for previous, row in itertools.pairwise(ordered):
+        if any(g.first <= previous and row <= g.last for g in inside):
+            strips[-1].append(row)
+        else:
+            strips.append([row])
+    if len(strips) == 1:
+        for piece in sorted(pieces, key=lambda p: (p.row, p.x0)):
+            out.append((piece, path))
+        return
+    for strip in strips:
+        members = set(strip)
+        _xy_order([p for p in pieces if p.row in members], gutters, path, out)
 
 
 def _read_order(
     page: PageText, words: list[Word], body_size: float, flow: int
 ) -> tuple[list[_Item], int]:
-    """The page's lines and tables in reading order, each with its flow number."""
+    """The page's lines and tables in reading order, each with its flow number (a new
+    number at each column or page break)."""
     rows = _rows(words)
     gutters = _gutters(rows, body_size)
-
-    def column_of(x0: float, x1: float) -> int:
-        if not gutters or any(x0 < g < x1 for g in gutters):
-            return -1
-        return sum(1 for g in gutters if g <= x0)
-
+    placed: list[tuple[_Piece, tuple[int, ...]]] = []
+    _xy_order(_pieces(rows, gutters), gutters, (), placed)
+    columns: dict[tuple[int, ...], int] = {}
     lines: list[_Line] = []
-    for row in rows:
-        by_column: dict[int, list[Word]] = defaultdict(list)
-        for frag in _fragments(row):
-            by_column[column_of(frag[0].x0, frag[-1].x1)].extend(frag)
-        for column, members in by_column.items():
-            lines.append(_Line(members, page.number, column, page_height=page.height))
+    last_path: tuple[int, ...] | None = None
+    for piece, path in placed:
+        column = -1 if not path else columns.setdefault(path, len(columns))
+        line = _Line(piece.words, page.number, column, page_height=page.height)
+        if path != last_path:
+            flow += 1
+            last_path = path
+        line.flow = flow
+        lines.append(line)
     _edges(lines)
-    tables = [
-        _Table(t, page.number, column_of(t.bbox[0], t.bbox[2]), t.bbox[1]) for t in page.tables
-    ]
-    items: list[_Item] = sorted([*lines, *tables], key=lambda i: i.top)
-    ordered: list[_Item] = []
-    segment: list[_Item] = []
-
-    def flush_segment() -> None:
-        nonlocal flow
-        flow = _order_segment(segment, body_size, flow, ordered)
-        segment.clear()
-
-    last_spanning = False
-    for item in items:
-        if item.column == -1:
-            if segment:
-                flush_segment()
-            if not last_spanning:
-                flow += 1
-            item.flow = flow
-            ordered.append(item)
-            last_spanning = True
-        else:
-            segment.append(item)
-            last_spanning = False
-    if segment:
-        flush_segment()
-    return ordered, flow + 1
-
-
-def _order_segment(segment: list[_Item], body_size: float, flow: int, out: list[_Item]) -> int:
-    """Append a region between full-width lines to ``out``: stray single lines at its top
-    (the last line of a full-width paragraph, a photo credit) first, then column by
-    column. Returns the last flow number used."""
-    items = sorted(segment, key=lambda i: i.top)
-    head: list[_Item] = []
-    while len({i.column for i in items}) > 1:
-        first = items[0]
-        bottom = first.bottom if isinstance(first, _Line) else first.table.bbox[3]
-        rest_top = min(i.top for i in items[1:])
-        if rest_top - bottom < 0.5 * body_size:
-            break  # the columns start here (another column's line shares its row)
-        head.append(items.pop(0))
-    for item in head:
-        flow += 1
-        item.flow = flow
-        out.append(item)
-    for column in sorted({i.column for i in items}):
-        flow += 1
-        for item in sorted((i for i in items if i.column == column), key=lambda i: i.top):
-            item.flow = flow
-            out.append(item)
-    return flow
+    items: list[_Item] = list(lines)
+    # A ruled table goes where its top falls among the lines of its column.
+    for found in page.tables:
+        table = _Table(found, page.number, -1, found.bbox[1])
+        at = len(items)
+        for number, item in enumerate(items):
+            if (
+                isinstance(item, _Line)
+                and item.top > table.top
+                and item.x1 > found.bbox[0]
+                and item.x0 < found.bbox[2]
+            ):
+                at = number
+                break
+        table.flow = items[at - 1].flow if at else flow
+        items.insert(at, table)
+    return items, flow + 1
 
 
 def _edges(lines: list[_Line]) -> None:
@@ -662,7 +817,7 @@ def _continues(previous: _Line, line: _Line, pitch: float) -> bool:
     same_size = abs(previous.size - line.size) <= max(0.05 * line.size, 0.3)
     ending = previous.text
     starts_lower = line.text[:1].islower()
-    if same_size and re.search(r"\w[-\u00ad]$", ending) and starts_lower:
+    if same_size and re.search(r"\w[-\u00ad\u2010]$", ending) and starts_lower:
         return True  # a word broken across the lines
     if not same_size or previous.font != line.font or _BULLET.match(line.text):
         return False
@@ -725,7 +880,9 @@ class _Vocabulary:
                 continue
             if not out:
                 out = line
-            elif out.endswith("\u00ad"):
+            elif out.endswith(("\u00ad", "\u2010")) and re.match(r"\w", line):
+                # Soft hyphen, or U+2010 which WeasyPrint and Chromium draw where they
+                # hyphenate (a compound's own hyphen is written "-").
                 out = out[:-1] + line
             elif re.search(r"\w-$", out) and re.match(r"\w", line):
                 head = re.search(r"([\w’']+)-$", out)
