@@ -26,7 +26,7 @@ RawKind = Literal["title", "heading", "paragraph", "table", "note"]
 
 #: Raised whenever a reader changes what it makes of a file: an index read by other
 #: readers has every file read again on its next ingest (bytes unchanged or not).
-READER_VERSION = "2"
+READER_VERSION = "3"
 
 #: File suffixes briefqa can ingest.
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
@@ -258,12 +258,51 @@ _NAME = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’.-]*(?:\s+[A-ZÀ-ÖØ-ÞĀ-Ž][\
 _AUTHOR_SCAN = 10
 
 
+_NOT_IN_NAMES = frozenset("a an the of for and in on to at with from new".split())
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+_PERSON = (
+    rf"[{_UPPER}][\w'’.-]*(?:\s+(?:(?:de|van|von|der|den|da|di|du|del|la|le)\s+)*"
+    rf"[{_UPPER}][\w'’.-]*){{1,3}}"
+)
+# Entries of a byline: "Name, role" separated by ";", ", and" or "," before the next
+# name (a role's own "and", "the Climate and Resources Programme", has no comma).
+_BYLINE_SPLIT = re.compile(
+    rf"\s*;\s*|,\s+and\s+(?={_PERSON})|,\s*(?={_PERSON}\s*,)"
+    # one entry per line, the lines joined: "…Energy Programme Piotr Nowak, head of…"
+    rf"|(?<=[a-z])\s+(?=[{_UPPER}][\w'’-]+\s+[{_UPPER}][\w'’-]+\s*,\s*(?!and\b)[a-z])"
+)
+_BYLINE_ENTRY = re.compile(rf"(?P<name>{_PERSON})(?:\s*,\s*(?P<role>[a-z][^;]{{2,120}}))?")
+
+
+def byline_people(text: str) -> tuple[tuple[str, str], ...]:
+    """ "Maria Lopez, analyst in the Economic Security Programme, and Tomasz Wrona, head
+    of the Arctic Programme" → ((name, role), ...); () unless every entry is a name with
+    at most a role (in lower case: "analyst in …", "senior fellow at …") and one has a
+    role — a line of bare names is :func:`split_authors`' to read."""
+    entries = [
+        e.strip(" ,") for e in _BYLINE_SPLIT.split(text.strip().rstrip(".")) if e.strip(" ,")
+    ]
+    people = []
+    for entry in entries:
+        match = _BYLINE_ENTRY.fullmatch(entry)
+        if match is None or not _is_name(match["name"]):
+            return ()
+        people.append((match["name"], (match["role"] or "").strip()))
+    if not people or not any(role for _, role in people):
+        return ()
+    return tuple(people)
+
+
+def _is_name(text: str) -> bool:
+    return not any(word.casefold() in _NOT_IN_NAMES for word in text.split())
+
+
 def split_authors(names: str) -> tuple[str, ...]:
     """ "Anna Nowak, Jan Kowalski and Ewa Lis" → its names, or () if any part is not a name
     (two to four capitalised words)."""
     parts = re.split(r"\s*(?:,|;|&|\band\b|\boraz\b|\bi\b)\s*", names.strip())
     parts = [p.strip() for p in parts if p.strip()]
-    if not parts or not all(_NAME.fullmatch(p) for p in parts):
+    if not parts or not all(_NAME.fullmatch(p) and _is_name(p) for p in parts):
         return ()
     return tuple(parts)
 
@@ -280,11 +319,13 @@ def _take_authors(
     wanted = {normalize(a).casefold() for a in declared}
     last = len(blocks) - 1
     for i, block in enumerate(blocks):
-        if block.kind != "paragraph" or len(block.text) > 160 or (_AUTHOR_SCAN <= i < last - 1):
+        if block.kind != "paragraph" or len(block.text) > 300 or (_AUTHOR_SCAN <= i < last - 1):
             continue
         text = block.text.rstrip(".")
-        match = _AUTHOR_LINE.fullmatch(text)
+        match = _AUTHOR_LINE.fullmatch(text) if len(text) <= 160 else None
         names = split_authors(match["names"]) if match else ()
+        if not names and i < _AUTHOR_SCAN:
+            names = tuple(name for name, _ in byline_people(text))
         if not names and wanted:
             found = split_authors(text)
             if found and {n.casefold() for n in found} == wanted:
@@ -379,10 +420,13 @@ def find_date(text: str) -> str | None:
 
 
 def _parse_front(text: str) -> tuple[str | None, str | None] | None:
-    """(number, ISO date) if the block is nothing but a number and/or a date."""
+    """(number, ISO date) if the block is nothing but a number and/or a date, or is a
+    masthead: the series' or institute's name, "No." and a number, and a date
+    ("MERIDIAN INSTITUTE FOR PUBLIC POLICY No. 117 (2236) 31.08.2023")."""
     if len(text) > 60:
-        return None
+        return _parse_masthead(text)
     date = None
+    text_with_date = text
     for pattern, build in _DATE_PATTERNS:
         match = pattern.search(text)
         if match:
@@ -396,7 +440,31 @@ def _parse_front(text: str) -> tuple[str | None, str | None] | None:
     if not rest:
         return (None, date) if date else None
     number = _NUMBER.fullmatch(rest)
-    return (number[1], date) if number else None
+    if number:
+        return number[1], date
+    return _parse_masthead(text_with_date) if date else None
+
+
+_MASTHEAD = re.compile(
+    r"(?:[^\W\d][\w’'&.-]*[\s,·|]+){0,8}(?:no|nr|number|issue)\.?\s*(\d{1,6})"
+    r"(?:\s*\(\d+\))?[\s,·|–—-]*",
+    re.I,
+)
+
+
+def _parse_masthead(text: str) -> tuple[str | None, str | None] | None:
+    if len(text) > 120:
+        return None
+    for pattern, build in _DATE_PATTERNS:
+        for found in pattern.finditer(text):
+            try:
+                date = build(found).isoformat()
+            except ValueError:
+                continue
+            rest = (text[: found.start()] + " " + text[found.end() :]).strip(" ,;|-–—·")
+            match = _MASTHEAD.fullmatch(rest)
+            return (match[1], date) if match else None
+    return None
 
 
 def _take_front_matter(
@@ -406,9 +474,16 @@ def _take_front_matter(
     number = date = None
     kept: list[RawBlock] = []
     for i, block in enumerate(blocks):
-        if i < _FRONT_MATTER_SCAN and block.kind == "paragraph":
+        if i < _FRONT_MATTER_SCAN and block.kind in ("paragraph", "heading"):
+            # A masthead set in bold reads as a heading to the PDF reader.
             found = _parse_front(block.text)
-            if found and not (found[0] and number) and not (found[1] and date):
+            # A masthead may repeat what a line above gave (the number in a banner,
+            # number and date below it): taken if it agrees, kept as text if not.
+            if (
+                found
+                and not (found[0] and number and found[0] != number)
+                and not (found[1] and date and found[1] != date)
+            ):
                 number = number or found[0]
                 date = date or found[1]
                 continue

@@ -1,0 +1,66 @@
+"""The PDF reader on briefs made by real programs (benchmarks/producers/pdfs: pdfLaTeX,
+LibreOffice, Chromium, WeasyPrint, fpdf2), scored against the text they were made from.
+
+Floors, not the goal: issue 22 asks 0.99 of sentences intact and in order on every
+producer; these assertions keep what the reader reaches today from sliding back
+(`make bench` prints the full table beside pdfminer, pypdfium2 and pdftotext).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from benchmarks.producers.scoring import meta_score, score
+from benchmarks.producers.truth import PRODUCERS, load_all
+
+from briefqa import load_brief
+
+PDFS = Path(__file__).resolve().parent.parent / "benchmarks" / "producers" / "pdfs"
+
+
+@pytest.fixture(scope="module")
+def results() -> list[tuple[str, float, float, int, dict[str, bool]]]:
+    out = []
+    for truth in load_all(PDFS):
+        brief = load_brief(PDFS / truth.file)
+        found = score(truth, brief.text)
+        meta = meta_score(truth, brief.title, brief.number, brief.date, brief.authors)
+        out.append((truth.producer, found.intact, found.order, found.spliced, meta))
+    return out
+
+
+def test_the_benchmark_covers_five_producers(
+    results: list[tuple[str, float, float, int, dict[str, bool]]],
+) -> None:
+    assert len(results) >= 24
+    assert {producer for producer, *_ in results} == set(PRODUCERS)
+
+
+def test_sentences_come_back_whole_and_in_order_from_every_producer(
+    results: list[tuple[str, float, float, int, dict[str, bool]]],
+) -> None:
+    by_producer: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for producer, intact, order, _, _ in results:
+        by_producer[producer].append((intact, order))
+        assert intact >= 0.75 and order >= 0.65
+    for producer, scores in by_producer.items():
+        intact = sum(i for i, _ in scores) / len(scores)
+        order = sum(o for _, o in scores) / len(scores)
+        assert intact >= 0.9 and order >= 0.83, (producer, intact, order)
+
+
+def test_the_printed_number_and_date_win_over_the_files_metadata(
+    results: list[tuple[str, float, float, int, dict[str, bool]]],
+) -> None:
+    # Every file's metadata carries another date (the day it was printed, a template's).
+    assert all(meta["number"] and meta["date"] for *_, meta in results)
+    assert sum(meta["title"] for *_, meta in results) >= len(results) - 1
+
+
+def test_bylines_with_roles_give_the_authors_names(
+    results: list[tuple[str, float, float, int, dict[str, bool]]],
+) -> None:
+    right = sum(meta["authors"] for *_, meta in results)
+    assert right >= 0.8 * len(results)
