@@ -857,8 +857,13 @@ class _Vocabulary:
     def __init__(self, blocks: Iterable[Sequence[str]]) -> None:
         self.words: set[str] = set()
         self.compounds: set[str] = set()
+        # A producer that marks its own hyphenation (U+2010 from WeasyPrint and
+        # Chromium, a soft hyphen) leaves "-" at a line end only where the word has one.
+        self.marked = False
         for lines in blocks:
             for number, line in enumerate(lines):
+                if number + 1 < len(lines) and line.endswith(("\u2010", "\u00ad")):
+                    self.marked = True
                 tokens = line.split()
                 if number + 1 < len(lines) and line.endswith("-") and tokens:
                     tokens = tokens[:-1]  # the first half of a broken word
@@ -884,6 +889,13 @@ class _Vocabulary:
                 # Soft hyphen, or U+2010 which WeasyPrint and Chromium draw where they
                 # hyphenate (a compound's own hyphen is written "-").
                 out = out[:-1] + line
+            elif re.search(r"\w -$", out) and line[:1].islower():
+                # LibreOffice sets its hyphenation mark apart from the syllable ("Cen -").
+                out = out[:-2] + "-"
+                head = re.search(r"([\w’']+)-$", out)
+                tail = re.match(r"[\w’']+", line)
+                keep = head is not None and tail is not None and self.compound(head[1], tail[0])
+                out = (out if keep else out[:-1]) + line
             elif re.search(r"\w-$", out) and re.match(r"\w", line):
                 head = re.search(r"([\w’']+)-$", out)
                 tail = re.match(r"[\w’']+", line)
@@ -898,7 +910,7 @@ class _Vocabulary:
         """Whether "head-" at a line end and "tail" after it are one hyphenated word."""
         hyphenated = f"{head}-{tail}".casefold()
         joined = f"{head}{tail}".casefold()
-        if any(c.startswith(hyphenated) for c in self.compounds):
+        if self.marked or any(c.startswith(hyphenated) for c in self.compounds):
             return True
         if joined in self.words:
             return False
