@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DocumentError
-from .loaders import _CONTROLS, Declared, Parsed, RawBlock, find_date, split_authors
+from .loaders import _CONTROLS, Declared, Parsed, RawBlock, RawKind, find_date, split_authors
 
 __all__ = ["FoundTable", "PageText", "Word", "layout_blocks", "read_pdf"]
 
@@ -73,6 +73,9 @@ class PageText:
     height: float
     words: list[Word]
     tables: list[FoundTable] = field(default_factory=list)
+    #: Text outside the flow, each group read on its own: a boxed sidebar's words, a
+    #: figure's caption.
+    floats: list[list[Word]] = field(default_factory=list)
 
 
 def read_pdf(path: Path, data: bytes) -> Parsed:
@@ -119,7 +122,98 @@ def _read_page(page: Any) -> PageText:
                 continue  # a box around a paragraph, not a table
             tables.append(FoundTable(tuple(found.bbox), rows, _header_row(page, found)))
     words = [w for w in _page_words(page.chars) if not any(_inside(w, t.bbox) for t in tables)]
-    return PageText(page.page_number, float(page.width), float(page.height), words, tables)
+    width, height = float(page.width), float(page.height)
+    shapes = [
+        (float(o["x0"]), float(o["top"]), float(o["x1"]), float(o["bottom"]))
+        for o in (*page.rects, *page.curves, *page.images)
+    ]
+    words, floats = _take_floats(words, shapes, tables, width, height)
+    return PageText(page.page_number, width, height, words, tables, floats)
+
+
+Box = tuple[float, float, float, float]  # x0, top, x1, bottom
+_CAPTION_START = re.compile(r"(?:photo|fot\.|credit|source|figure|fig\.|map|chart|image|©)", re.I)
+
+
+def _take_floats(
+    words: list[Word], shapes: list[Box], tables: list[FoundTable], width: float, height: float
+) -> tuple[list[Word], list[list[Word]]]:
+    """The page's words in the flow, and the groups taken out of it: the text inside a
+    drawn box (a sidebar, a "Key points" frame), and a figure's caption (the lines just
+    under a box with no text, set in another type or opening with "Photo", "Figure"…).
+
+    A box in the top eighth of the page is a masthead's banner and stays in the flow;
+    a box as large as half the page is a page's background or border.
+    """
+    boxes = [
+        b
+        for b in shapes
+        if b[2] - b[0] >= 60
+        and b[3] - b[1] >= 20
+        and (b[2] - b[0]) * (b[3] - b[1]) < 0.5 * width * height
+        and b[1] >= 0.12 * height
+        and not any(_overlaps(b, t.bbox) for t in tables)
+    ]
+    boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))  # outer boxes first
+    taken: set[int] = set()
+    groups: list[list[Word]] = []
+    figures: list[Box] = []
+    for box in boxes:
+        inside = [w for w in words if id(w) not in taken and _inside(w, box)]
+        if not inside:
+            if box[3] - box[1] >= 40 and not any(_contains(f, box) for f in figures):
+                figures.append(box)
+            continue
+        rows = {round(w.top) for w in inside}
+        if len(rows) >= 2 and len(inside) >= 5 and len(inside) < 0.5 * len(words):
+            groups.append(inside)
+            taken.update(id(w) for w in inside)
+    style: Counter[tuple[str, float]] = Counter()
+    for word in words:
+        style[(word.font, round(word.size, 1))] += len(word.text)
+    body = style.most_common(1)[0][0] if style else ("", 0.0)
+    for figure in figures:
+        caption = _caption(figure, [w for w in words if id(w) not in taken], body)
+        if caption:
+            groups.append(caption)
+            taken.update(id(w) for w in caption)
+    return [w for w in words if id(w) not in taken], groups
+
+
+def _caption(figure: Box, words: list[Word], body: tuple[str, float]) -> list[Word]:
+    """The lines under a figure that caption it (at most four, within its width)."""
+    x0, _, x1, bottom = figure
+    near = [
+        w
+        for w in words
+        if x0 - 2 <= w.x0 and w.x1 <= x1 + 2 and bottom - 1 <= w.top <= bottom + 8 * w.size
+    ]
+    out: list[Word] = []
+    edge = bottom
+    for row in _rows(near)[:4]:
+        size = max(w.size for w in row)
+        if row[0].top - edge > (2.0 if not out else 0.9) * size:
+            break
+        out += row
+        edge = max(w.bottom for w in row)
+    if not out:
+        return []
+    first = min(out, key=lambda w: (round(w.top), w.x0))
+    styled = (first.font, round(first.size, 1)) != body
+    return out if styled or _CAPTION_START.match(first.text) else []
+
+
+def _overlaps(a: Box, b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    return (
+        outer[0] - 1 <= inner[0]
+        and outer[1] - 1 <= inner[1]
+        and inner[2] <= outer[2] + 1
+        and inner[3] <= outer[3] + 1
+    )
 
 
 #: Words are told apart by a gap wider than this share of the type size when the
@@ -307,16 +401,30 @@ def layout_blocks(pages: Sequence[PageText], info: Declared | None = None) -> Pa
         ordered, flow = _read_order(page, words, body_size, flow)
         items += ordered
 
+    # Floats read on their own, after the flow: a box or caption never cuts a sentence.
+    # A drawn footnote area is a box too: its notes are found with the others.
+    float_items: list[list[_Item]] = []
+    for page in pages:
+        for float_words in page.floats:
+            inner = PageText(page.number, page.width, page.height, float_words)
+            ordered, flow = _read_order(inner, float_words, body_size, flow)
+            float_items.append(ordered)
+
     lines = [item for item in items if isinstance(item, _Line)]
+    lines += [item for ordered in float_items for item in ordered if isinstance(item, _Line)]
     notes, note_lines = _footnotes(lines, body_size)
     numbers = {number for number, _, _ in notes}
     items = [item for item in items if not (isinstance(item, _Line) and id(item) in note_lines)]
     for line in lines:
         line.text = _line_text(line, numbers)
     groups = _paragraphs(items)
+    floats: list[list[_Line] | _Table] = []
+    for ordered in float_items:
+        kept_items = [i for i in ordered if not (isinstance(i, _Line) and id(i) in note_lines)]
+        floats += _paragraphs(kept_items)
 
     texts: list[list[str]] = [note for _, note, _ in notes]
-    for group in groups:
+    for group in [*groups, *floats]:
         if isinstance(group, _Table):
             texts += [cell.split("\n") for row in group.table.rows for cell in row]
         else:
@@ -347,6 +455,14 @@ def layout_blocks(pages: Sequence[PageText], info: Declared | None = None) -> Pa
             blocks.append(RawBlock("heading", text, first.page))
         else:
             blocks.append(RawBlock("paragraph", text, first.page))
+    for group in floats:
+        if isinstance(group, _Table):
+            continue
+        text = vocabulary.join([line.text for line in group])
+        if _CREDIT_LINE.match(text):
+            continue  # a photo credit names no content of the brief
+        kind: RawKind = "heading" if _is_heading(group, text, body_size, body_font) else "paragraph"
+        blocks.append(RawBlock(kind, text, group[0].page))
     for _, note, page_number in notes:
         blocks.append(RawBlock("note", vocabulary.join(note), page_number))
 
@@ -948,6 +1064,7 @@ def _title_group(groups: list[list[_Line] | _Table], body_size: float) -> list[_
     return best
 
 
+_CREDIT_LINE = re.compile(r"(?:photo(?:graph)?s?|credits?|fot\.?|foto)\s*[:：]|©", re.I)
 _CAPTION = re.compile(r"(?:table|figure|fig\.|chart|map|graph|source)\s*\d*[.:]?\s", re.I)
 
 
