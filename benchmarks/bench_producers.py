@@ -260,7 +260,8 @@ def versions(readers: list[str]) -> dict[str, str]:
     }
     if "pdftotext" in readers:
         done = subprocess.run(["pdftotext", "-v"], capture_output=True, text=True)
-        found["pdftotext"] = (done.stderr or done.stdout).splitlines()[0]
+        first = (done.stderr or done.stdout).splitlines()[0]
+        found["pdftotext"] = first.removeprefix("pdftotext version ")
     return found
 
 

@@ -142,8 +142,8 @@ def _take_floats(
     drawn box (a sidebar, a "Key points" frame), and a figure's caption (the lines just
     under a box with no text, set in another type or opening with "Photo", "Figure"…).
 
-    A box in the top eighth of the page is a masthead's banner and stays in the flow;
-    a box as large as half the page is a page's background or border.
+    Text in a box in the top eighth of the page is a masthead's banner and stays in the
+    flow; a box as large as half the page is a page's background or border.
     """
     boxes = [
         b
@@ -151,7 +151,6 @@ def _take_floats(
         if b[2] - b[0] >= 60
         and b[3] - b[1] >= 20
         and (b[2] - b[0]) * (b[3] - b[1]) < 0.5 * width * height
-        and b[1] >= 0.12 * height
         and not any(_overlaps(b, t.bbox) for t in tables)
     ]
     boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))  # outer boxes first
@@ -165,7 +164,8 @@ def _take_floats(
                 figures.append(box)
             continue
         rows = {round(w.top) for w in inside}
-        if len(rows) >= 2 and len(inside) >= 5 and len(inside) < 0.5 * len(words):
+        banner = box[1] < 0.12 * height  # a masthead's, read with the front matter
+        if not banner and len(rows) >= 2 and len(inside) >= 5 and len(inside) < 0.5 * len(words):
             groups.append(inside)
             taken.update(id(w) for w in inside)
     style: Counter[tuple[str, float]] = Counter()
@@ -192,7 +192,7 @@ def _caption(figure: Box, words: list[Word], body: tuple[str, float]) -> list[Wo
     edge = bottom
     for row in _rows(near)[:4]:
         size = max(w.size for w in row)
-        if row[0].top - edge > (2.0 if not out else 0.9) * size:
+        if row[0].top - edge > (2.0 if not out else 1.2) * size:
             break
         out += row
         edge = max(w.bottom for w in row)
@@ -611,8 +611,9 @@ def _gutters(rows: list[list[Word]], body_size: float) -> list[_Band]:
 
     A gutter is a strip of white space at least half an em wide that runs down through
     consecutive rows, with words beside it on both sides: in three rows at least, or in
-    one row when it is wide (over an em) and has words on each side in two rows — the
-    lead beside a photo whose caption runs three lines. White space between words is
+    one row when it is wide (an em and a half) and has words on each side in two rows —
+    the lead beside a photo whose caption runs three lines, two lines of columns above
+    a page's endnotes. The words right of it must start at one x (a column's edge). White space between words is
     placed at random and never lines up like that; a region's columns therefore come from
     its own rows, not from the page: a full-width title or heading ends a gutter, and
     the columns below it may sit elsewhere.
@@ -696,7 +697,7 @@ def _gutters(rows: list[list[Word]], body_size: float) -> list[_Band]:
 def _is_gutter(band: _Band, body_size: float) -> bool:
     if not (band.x0 > -_FAR and band.x1 < _FAR) or not band.both:
         return False
-    wide = band.x1 - band.x0 >= 1.2 * body_size
+    wide = band.x1 - band.x0 >= 1.5 * body_size
     if band.aligned() < max(2 if wide else 4, 0.6 * band.right):
         return False  # no column edge beside it: spaces in justified lines lining up
     return band.both >= 3 or (wide and min(band.left, band.right) >= 2)
