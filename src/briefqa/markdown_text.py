@@ -254,7 +254,7 @@ class _Parser:
                 self.current.clear()
             elif not line.strip() or _RULE.fullmatch(line):
                 self.flush()
-            elif _LIST.match(line):
+            elif _LIST.match(line) and not self._continues_paragraph(line):
                 self.flush()
                 self.in_list = True
                 self.current.append(_LIST.sub("", line))
@@ -265,6 +265,12 @@ class _Parser:
         self.flush()
         if code:  # a fence left open runs to the end of the file
             self.blocks.append(RawBlock("paragraph", "\n".join(code)))
+
+    def _continues_paragraph(self, line: str) -> bool:
+        """CommonMark: a numbered item other than 1 cannot interrupt a paragraph
+        ("…at length in Vilnius this\n2023. The allies…" is one paragraph)."""
+        ordered = re.match(r"\s*(\d+)[.)]\s", line)
+        return bool(ordered and self.current and not self.in_list and int(ordered[1]) != 1)
 
     def flush(self) -> None:
         if self.current:
