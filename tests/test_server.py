@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from briefqa import BriefQA, ConfigError, Settings
+from briefqa import BriefQA, ConfigError, Settings, load_brief
 from briefqa.auth import hash_password, load_users, verify_password
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.server import create_app
@@ -59,11 +59,12 @@ def test_ask_returns_the_cli_json_with_verified_citations(client: TestClient) ->
     assert {"answer", "refused", "citations", "sources", "unsupported", "timings"} <= set(body)
     assert "France" in body["answer"] and not body["refused"]
     assert body["outcome"] in ("answered", "low_confidence") and body["kind"] == "search"
-    text = SEED.read_text()
+    # Quotes and offsets index the brief's normalised text (the seed's no-break spaces
+    # become spaces), not the file's bytes.
+    text = load_brief(SEED).text
     france = [c for c in body["citations"] if "France" in c["quote"]]
     assert france, body["citations"]
     for citation in body["citations"]:
-        # Offsets index the brief's normalised text, which for the seed is the file's.
         assert citation["quote"] in text
         source = next(s for s in body["sources"] if s["chunk_id"] == citation["chunk_id"])
         assert source["text"][citation["start"] - source["start"] :].startswith(citation["quote"])

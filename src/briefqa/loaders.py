@@ -147,13 +147,15 @@ def assemble(
     if not blocks:
         raise DocumentError(source, "no text found in the file (only notes)")
 
+    titled = [i for i, b in enumerate(blocks) if b.kind == "title"]
+    under_title = blocks[titled[0] + 1] if titled and titled[0] + 1 < len(blocks) else None
     title = _cap_heading(
         _take_title(blocks, structured) or normalize(declared.title or "") or fallback_title
     )
     number, date, blocks = _take_front_matter(blocks)
     number = number or declared.number
     date = date or declared.date
-    authors, blocks = _take_authors(blocks, declared.authors)
+    authors, blocks = _take_authors(blocks, declared.authors, under_title)
     # Headings from the text's shape only where the reader saw none: a PDF whose layout
     # marks headings (type size, weight) must not gain a short body line as one.
     if not structured and not any(b.kind == "heading" for b in blocks):
@@ -308,13 +310,14 @@ def split_authors(names: str) -> tuple[str, ...]:
 
 
 def _take_authors(
-    blocks: list[RawBlock], declared: tuple[str, ...]
+    blocks: list[RawBlock], declared: tuple[str, ...], under_title: RawBlock | None = None
 ) -> tuple[tuple[str, ...], list[RawBlock]]:
     """The brief's authors, and the blocks without its author line.
 
     An author line is a short paragraph near the top or at the end that says "By …" or
-    "Author(s): …", or one that is exactly the declared authors' names. The visible line
-    wins over the declaration.
+    "Author(s): …", one that is exactly the declared authors' names, a byline near the
+    top whose names carry roles ("Name, analyst in …"), or a line of names right under
+    the title. The visible line wins over the declaration.
     """
     wanted = {normalize(a).casefold() for a in declared}
     last = len(blocks) - 1
@@ -326,6 +329,8 @@ def _take_authors(
         names = split_authors(match["names"]) if match else ()
         if not names and i < _AUTHOR_SCAN:
             names = tuple(name for name, _ in byline_people(text))
+        if not names and block is under_title and len(text) <= 120:
+            names = split_authors(text)  # a line of names right under the title
         if not names and wanted:
             found = split_authors(text)
             if found and {n.casefold() for n in found} == wanted:

@@ -29,6 +29,7 @@ import functools
 import io
 import itertools
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -267,8 +268,27 @@ def _page_words(chars: Sequence[dict[str, Any]]) -> list[Word]:
     return words
 
 
+#: Spacing accents that pdfTeX draws over a letter ("n" and "´" for "ń"), as the
+#: combining marks they stand for.
+_ACCENTS = {
+    "´": "\u0301", "`": "\u0300", "¨": "\u0308", "ˆ": "\u0302", "˜": "\u0303",
+    "¸": "\u0327", "ˇ": "\u030c", "˘": "\u0306", "˙": "\u0307", "˚": "\u030a",
+    "˛": "\u0328", "˝": "\u030b", "¯": "\u0304",
+}  # fmt: skip
+
+
 def _add_word(chars: list[dict[str, Any]], words: list[Word]) -> None:
-    text = _clean("".join(c["text"] for c in chars)).strip()
+    letters: list[str] = []
+    for number, char in enumerate(chars):
+        mark = _ACCENTS.get(char["text"])
+        if mark and number and char["x0"] < chars[number - 1]["x1"] - 0.5:
+            letters.append(mark)  # drawn over the letter before it
+        elif mark and number + 1 < len(chars) and chars[number + 1]["x0"] < char["x1"] - 0.5:
+            letters.append("")  # over the next letter: attached once that is written
+            chars[number + 1] = {**chars[number + 1], "text": chars[number + 1]["text"] + mark}
+        else:
+            letters.append(char["text"])
+    text = _clean(unicodedata.normalize("NFC", "".join(letters))).strip()
     if not text:
         return
     first = chars[0]
@@ -513,6 +533,14 @@ def _rows(words: Iterable[Word]) -> list[list[Word]]:
     return [sorted(members, key=lambda w: w.x0) for _, _, members in rows]
 
 
+_RUNNING_CONTENT = re.compile(r"\b(?:No|Nr)\.?\s*\d|©|\b\d{1,2}[./]\d{1,2}[./]\d{4}\b")
+
+
+def _edge_line(top: float, bottom: float, height: float) -> bool:
+    """In the outer margin: the top 7 % or the bottom 5 % of the page."""
+    return top < 0.07 * height or bottom > 0.95 * height
+
+
 def _strip_running(pages: Sequence[PageText]) -> tuple[list[list[Word]], list[str]]:
     """Each page's words without running headers, footers and page numbers; and the text
     of the running header rows taken out (for the bulletin number and date)."""
@@ -553,6 +581,12 @@ def _strip_running(pages: Sequence[PageText]) -> tuple[list[list[Word]], list[st
                     running.append(text)
             elif (in_margin or edge) and _PAGE_NUMBER.fullmatch(text):
                 drop.add(index)
+            elif _edge_line(top, row[0].bottom, page.height) and _RUNNING_CONTENT.search(text):
+                # A header or footer printed once (a one-page brief, page 2 of two) is
+                # known by where it sits and what it says: a number, a date, a ©.
+                drop.add(index)
+                if top < 0.5 * page.height:
+                    running.append(text)
         # Page numbers print in the margin; a row beyond the dropped ones can be one too
         # ("3" under the running footer).
         kept.append([w for index, row in enumerate(rows) if index not in drop for w in row])
@@ -830,18 +864,35 @@ def _footnotes(
     """Footnotes: (number, its lines' text, page) in order, and the ids of their lines.
 
     A footnote is small type below every body-size line of its column (or of the page,
-    for a note across the page) and starts with its number.
+    for a note across the page) and starts with its number. A producer that sets its
+    notes in body type (fpdf2) is read by the markers: a line in the page's lowest
+    quarter that opens with the number of a raised marker on that page is a note too.
     """
+    markers: dict[int, set[str]] = defaultdict(set)
+    for line in lines:
+        for word in line.words:
+            if word.size <= 0.8 * line.size and word.bottom <= line.bottom - 0.15 * line.size:
+                markers[line.page].add(word.text)
+
+    def marked_note(line: _Line) -> bool:
+        start = _NOTE_START.fullmatch(line.words[0].text)
+        return (
+            start is not None
+            and len(line.words) > 1
+            and start[1] in markers[line.page]
+            and line.top >= 0.75 * line.page_height
+        )
+
     foot: dict[tuple[int, int], float] = defaultdict(float)
     for line in lines:
-        if line.size >= 0.95 * body_size:
+        if line.size >= 0.95 * body_size and not marked_note(line):
             foot[(line.page, line.column)] = max(foot[(line.page, line.column)], line.bottom)
             foot[(line.page, -1)] = max(foot[(line.page, -1)], line.bottom)
     notes: list[tuple[str, list[str], int]] = []
     taken: set[int] = set()
     previous: _Line | None = None
     for line in lines:
-        small = line.size <= 0.85 * body_size
+        small = line.size <= 0.85 * body_size or marked_note(line)
         below = line.top >= foot[(line.page, line.column)] - 0.5
         if not (small and below):
             previous = None
