@@ -14,7 +14,7 @@ import pytest
 
 from briefqa import BriefInfo, BriefQA, ChatWriter, Filters, NotFound, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
-from briefqa.intents import classify, date_range, long_date, question_dates
+from briefqa.intents import NAMED_BRIEF, classify, date_range, long_date, question_dates
 from briefqa.testing import FakeChatModel
 from briefqa.text import sentence_spans
 
@@ -111,7 +111,6 @@ def test_whole_brief_questions_are_recognised(question: str, kind: str, field: s
     "question",
     [
         "Which country opposed a NATO liaison office in Tokyo?",
-        "Who wrote Pride and Prejudice?",  # about the world, not about the brief
         "summary of you laughed and laughed and laughed by gabriel okara",
         "price of ps3 when it first came out",
         "what was it called before the english named it new york",
@@ -123,6 +122,13 @@ def test_whole_brief_questions_are_recognised(question: str, kind: str, field: s
 )
 def test_specific_questions_are_left_to_the_search(question: str) -> None:
     assert classify(question) is None
+
+
+def test_who_wrote_a_title_asks_for_a_brief_only_if_one_has_that_title() -> None:
+    # "Who wrote Pride and Prejudice?" is about the world unless a brief bears that
+    # title: the overview answers it only then (tests/test_pdf_producers.py).
+    intent = classify("Who wrote Pride and Prejudice?")
+    assert intent is not None and intent.field == "authors" and intent.topic == NAMED_BRIEF
 
 
 def test_a_section_question_asking_for_a_fact_is_searched(qa: BriefQA) -> None:

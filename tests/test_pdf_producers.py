@@ -9,13 +9,15 @@ producer; these assertions keep what the reader reaches today from sliding back
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from benchmarks.producers.scoring import meta_score, score
 from benchmarks.producers.truth import PRODUCERS, load_all
 
-from briefqa import load_brief
+from briefqa import BriefQA, Settings, load_brief
+from briefqa.embeddings import SentenceTransformerEmbedder
 
 PDFS = Path(__file__).resolve().parent.parent / "benchmarks" / "producers" / "pdfs"
 
@@ -64,3 +66,42 @@ def test_bylines_with_roles_give_the_authors_names(
 ) -> None:
     right = sum(meta["authors"] for *_, meta in results)
     assert right >= 0.8 * len(results)
+
+
+@pytest.fixture(scope="module")
+def benchmark_index(
+    tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder
+) -> Iterator[BriefQA]:
+    """The 24 benchmark briefs in one index, on the real model."""
+    data = tmp_path_factory.mktemp("producers-index")
+    with BriefQA(data, settings=Settings(), embedder=embedder) as engine:
+        engine.ingest([PDFS])
+        yield engine
+
+
+def test_who_wrote_a_title_is_answered_from_every_briefs_byline(
+    benchmark_index: BriefQA,
+) -> None:
+    truths = [t for t in load_all(PDFS) if t.authors]
+    assert len(truths) >= 20
+    for truth in truths:
+        answer = benchmark_index.ask(f"Who wrote {truth.title}?")
+        assert not answer.refused and answer.kind == "brief", (truth.file, answer.text)
+        for person in truth.authors:
+            assert person.name in answer.text, (truth.file, answer.text)
+        assert truth.title in answer.text
+
+
+def test_the_authors_programme_comes_from_the_byline(benchmark_index: BriefQA) -> None:
+    with_roles = [t for t in load_all(PDFS) if any(p.role for p in t.authors)]
+    assert with_roles
+    for truth in with_roles[:6]:
+        answer = benchmark_index.ask(f"Which programme are the authors of “{truth.title}” in?")
+        assert not answer.refused and answer.kind == "brief", (truth.file, answer.text)
+        for person in truth.authors:
+            assert person.role in answer.text, (truth.file, answer.text)
+
+
+def test_who_wrote_something_no_brief_is_titled_is_searched(benchmark_index: BriefQA) -> None:
+    answer = benchmark_index.ask("Who wrote Pride and Prejudice?")
+    assert answer.kind == "search"

@@ -51,7 +51,11 @@ _FIELD_PATTERNS: tuple[tuple[FieldName, re.Pattern[str]], ...] = (
             rf"\bwho (?:wrote|authored|is behind|prepared)\s+{_THIS}\b|"
             rf"\bauthors? of {_THE_DOC}|\b{_THE_DOC}\s+authors?\b|"
             rf"\bwho (?:is|are|was|were) (?:the )?authors? of {_THIS}\b|"
-            rf"\bwho (?:is|are) {_THIS} (?:by|from)\b|\b{_THE_DOC}\b.*\bwritten by\b",
+            rf"\bwho (?:is|are) {_THIS} (?:by|from)\b|\b{_THE_DOC}\b.*\bwritten by\b|"
+            # The authors' roles: "Which programme is the author in?"
+            r"\b(?:which|what) (?:programme|program|department|team|unit|centre|center)\b"
+            r".*\bauthors?\b|\bauthors?(?:’s|'s|s’|s')? (?:roles?|positions?|affiliations?|"
+            r"programmes?|programs?|job titles?)\b",
             _I,
         ),
     ),
@@ -240,6 +244,16 @@ class Intent:
     specific: frozenset[str] = frozenset()
 
 
+#: An :class:`Intent` topic: the question must name its brief (by title, number or
+#: date) for the whole-brief answer; otherwise it is searched.
+NAMED_BRIEF = "<named brief>"
+_WHO_WROTE = re.compile(
+    r"^\s*who (?:wrote|authored|is behind|prepared|is the author of|are the authors of)\s+"
+    r"\S.{6,}",
+    _I,
+)
+
+
 def classify(question: str) -> Intent | None:
     """The whole-brief or archive intent of ``question``, or None for a question that a
     passage search should answer ("Which country opposed the office in Tokyo?").
@@ -253,6 +267,10 @@ def classify(question: str) -> Intent | None:
     for name, pattern in _FIELD_PATTERNS:
         if pattern.search(q):
             return Intent("field", field=name)
+    if _WHO_WROTE.search(q):
+        # "Who wrote Europe's Chip Ambitions?": the authors of a brief named by its
+        # title, if the overview finds one by that title (else a search).
+        return Intent("field", field="authors", topic=NAMED_BRIEF)
     if _ARCHIVE.search(q):
         return Intent("archive", topic=_topic(q))
     if _WHICH_BRIEF.search(q):

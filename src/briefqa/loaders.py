@@ -155,7 +155,7 @@ def assemble(
     number, date, blocks = _take_front_matter(blocks)
     number = number or declared.number
     date = date or declared.date
-    authors, blocks = _take_authors(blocks, declared.authors, under_title)
+    authors, roles, blocks = _take_authors(blocks, declared.authors, under_title)
     # Headings from the text's shape only where the reader saw none: a PDF whose layout
     # marks headings (type size, weight) must not gain a short body line as one.
     if not structured and not any(b.kind == "heading" for b in blocks):
@@ -207,6 +207,7 @@ def assemble(
         date=date,
         sections=tuple(sections),
         authors=authors,
+        author_roles=roles,
     )
 
 
@@ -311,8 +312,9 @@ def split_authors(names: str) -> tuple[str, ...]:
 
 def _take_authors(
     blocks: list[RawBlock], declared: tuple[str, ...], under_title: RawBlock | None = None
-) -> tuple[tuple[str, ...], list[RawBlock]]:
-    """The brief's authors, and the blocks without its author line.
+) -> tuple[tuple[str, ...], tuple[str, ...], list[RawBlock]]:
+    """The brief's authors, their roles (where the byline gives them, else ()), and the
+    blocks without its author line.
 
     An author line is a short paragraph near the top or at the end that says "By …" or
     "Author(s): …", one that is exactly the declared authors' names, a byline near the
@@ -327,8 +329,11 @@ def _take_authors(
         text = block.text.rstrip(".")
         match = _AUTHOR_LINE.fullmatch(text) if len(text) <= 160 else None
         names = split_authors(match["names"]) if match else ()
+        roles: tuple[str, ...] = ()
         if not names and i < _AUTHOR_SCAN:
-            names = tuple(name for name, _ in byline_people(text))
+            people = byline_people(text)
+            names = tuple(name for name, _ in people)
+            roles = tuple(role for _, role in people)
         if not names and block is under_title and len(text) <= 120:
             names = split_authors(text)  # a line of names right under the title
         if not names and wanted:
@@ -336,8 +341,8 @@ def _take_authors(
             if found and {n.casefold() for n in found} == wanted:
                 names = found
         if names:
-            return names, blocks[:i] + blocks[i + 1 :]
-    return tuple(normalize(a) for a in declared if normalize(a)), blocks
+            return names, roles, blocks[:i] + blocks[i + 1 :]
+    return tuple(normalize(a) for a in declared if normalize(a)), (), blocks
 
 
 def _cap_heading(text: str, limit: int = MAX_HEADING_CHARS) -> str:

@@ -50,7 +50,12 @@ CREATE TABLE IF NOT EXISTS copies (
 );
 """
 # Columns added after the first release; an older manifest gains them when opened.
-_ADDED_COLUMNS = {"briefs": {"authors": "TEXT NOT NULL DEFAULT '[]'"}}
+_ADDED_COLUMNS = {
+    "briefs": {
+        "authors": "TEXT NOT NULL DEFAULT '[]'",
+        "author_roles": "TEXT NOT NULL DEFAULT '[]'",
+    }
+}
 
 
 _BUSY_TIMEOUT_S = 30.0
@@ -196,7 +201,8 @@ class Manifest:
         with self._snapshot():
             rows = self._db.execute(
                 "SELECT doc_id, title, number, date, format, sha256, sections, chunk_ids,"
-                f" ingested_at, authors FROM briefs{where} ORDER BY date DESC, title",
+                f" ingested_at, authors, author_roles FROM briefs{where}"
+                " ORDER BY date DESC, title",
                 args,
             ).fetchall()
             paths: dict[str, list[str]] = {}
@@ -216,6 +222,7 @@ class Manifest:
                 sources=tuple(paths.get(r[0], ())),
                 ingested_at=r[8],
                 authors=tuple(json.loads(r[9])),
+                author_roles=tuple(json.loads(r[10])),
             )
             for r in rows
         ]
@@ -322,8 +329,8 @@ class Manifest:
             for brief, chunk_ids, _ in items:
                 db.execute(
                     "INSERT OR REPLACE INTO briefs (doc_id, title, number, date, format,"
-                    " sha256, sections, chunk_ids, ingested_at, authors)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " sha256, sections, chunk_ids, ingested_at, authors, author_roles)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         brief.doc_id,
                         brief.title,
@@ -335,6 +342,7 @@ class Manifest:
                         json.dumps(list(chunk_ids)),
                         now,
                         json.dumps(list(brief.authors)),
+                        json.dumps(list(brief.author_roles)),
                     ),
                 )
                 if brief.doc_id in fingerprints:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from .intents import (
     FRAMING,
+    NAMED_BRIEF,
     SECTION_WORDS,
     Intent,
     brief_numbers,
@@ -58,6 +59,19 @@ _RECOMMENDING = re.compile(
 )
 
 
+def _plain(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _people(info: BriefInfo) -> list[str]:
+    """Each author, with the role the byline gives ("Maria Lopez, analyst in the …")."""
+    roles = info.author_roles if len(info.author_roles) == len(info.authors) else ()
+    return [
+        f"{name}, {role}" if role else name
+        for name, role in zip(info.authors, roles or [""] * len(info.authors), strict=True)
+    ]
+
+
 def about_card(info: BriefInfo) -> Hit:
     """The brief's manifest fields as a citable passage (section :data:`ABOUT`; its
     offsets are into this text, not the brief's)."""
@@ -67,7 +81,7 @@ def about_card(info: BriefInfo) -> Hit:
     if info.date:
         lines.append(f"Published: {long_date(info.date)}")
     if info.authors:
-        lines.append("Authors: " + ", ".join(info.authors))
+        lines.append("Authors: " + "; ".join(_people(info)))
     if info.sections:
         lines.append("Sections: " + "; ".join(info.sections))
     text = "\n".join(lines)
@@ -204,6 +218,12 @@ class Overview:
             )
             if (info.number and info.number in numbers) or (info.date in dates) or by_title:
                 matches.append(info)
+        if len(matches) > 1:
+            # "Ransomware in Hospitals: Closing the Security Gap…" also holds most words
+            # of "Ransomware in Hospitals: Closing the Resilience Gap": the title written
+            # out in full wins.
+            said = _plain(question)
+            matches = [m for m in matches if _plain(m.title) in said] or matches
         return matches[0] if len(matches) == 1 else None
 
     def resolve(self, question: str, filters: Filters | None) -> BriefInfo | None:
@@ -276,7 +296,10 @@ class Overview:
             return self._archive(question, intent, filters)
         if intent.kind == "which_brief":
             return self._which(question, intent, filters)
-        info = self.resolve(question, filters)
+        if intent.topic == NAMED_BRIEF:
+            info = self.named(question, self.briefs(filters))
+        else:
+            info = self.resolve(question, filters)
         if info is None:
             return None
         if intent.kind == "field":
@@ -336,7 +359,13 @@ class Overview:
             case "number" if info.number:
                 fact, line = f"“{info.title}” is No. {info.number}.", "Number:"
             case "authors" if info.authors:
-                fact, line = f"{title} was written by {', '.join(info.authors)}.", "Authors:"
+                people = _people(info)
+                # With roles the names carry commas: "A, analyst in X, and B, head of Y".
+                last = ", and " if any(info.author_roles) else " and "
+                listed = (
+                    ", ".join(people[:-1]) + last + people[-1] if len(people) > 1 else people[0]
+                )
+                fact, line = f"{title} was written by {listed}.", "Authors:"
             case "sections" if info.sections:
                 parts = list(info.sections)
                 listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]

@@ -628,15 +628,19 @@ class _Band:
         return (self.x0 + self.x1) / 2
 
 
-def _row_gaps(row: list[Word], least: float) -> list[tuple[float, float, bool, bool]]:
-    """The row's white spaces at least ``least`` wide: (x0, x1, word on the left, word
+_GAP = 0.45  # the narrowest gutter, in ems of the larger type beside it
+
+
+def _row_gaps(row: list[Word], body_size: float) -> list[tuple[float, float, bool, bool]]:
+    """The row's white spaces wide enough for a gutter: (x0, x1, word on the left, word
     on the right); its margins are open on their outer side."""
     gaps = [(-_FAR, row[0].x0, False, True)]
-    reach = row[0].x1
+    reach, size = row[0].x1, row[0].size
     for word in row[1:]:
-        if word.x0 - reach >= least:
+        # A space in a title's large type is as wide as a gutter of body type.
+        if word.x0 - reach >= _GAP * max(body_size, size, word.size):
             gaps.append((reach, word.x0, True, True))
-        reach = max(reach, word.x1)
+        reach, size = max(reach, word.x1), word.size
     gaps.append((reach, _FAR, True, False))
     return gaps
 
@@ -653,11 +657,11 @@ def _gutters(rows: list[list[Word]], body_size: float) -> list[_Band]:
     region's columns therefore come from its own rows, not from the page: a full-width
     title or heading ends a gutter, and the columns below it may sit elsewhere.
     """
-    least = 0.45 * body_size
+    least = _GAP * body_size
     active: list[_Band] = []
     found: list[_Band] = []
     for index, row in enumerate(rows):
-        gaps = _row_gaps(row, least)
+        gaps = _row_gaps(row, body_size)
         used: set[int] = set()
         going: list[_Band] = []
         for band in active:
@@ -695,6 +699,11 @@ def _gutters(rows: list[list[Word]], body_size: float) -> list[_Band]:
                 active.append(band)
     found += active
     gutters = [band for band in found if _is_gutter(band, body_size)]
+    # A gutter begins at its first row with a word right of it: rows above it with text
+    # on the left only (a title's last line, a byline) read before the columns.
+    for band in gutters:
+        while band.first < band.last and not any(w.x0 >= band.x1 - 1 for w in rows[band.first]):
+            band.first += 1
 
     def clear(row: list[Word], band: _Band) -> bool:
         # Words on both sides and none in the strip: a row of two columns, one of them
@@ -994,6 +1003,10 @@ def _continues(previous: _Line, line: _Line, pitch: float) -> bool:
     full = previous.x1 >= previous.right - max(1.5 * previous.size, 0.03 * _width(previous))
     ended = ending.endswith(_SENTENCE_END)
     if previous.flow != line.flow:
+        if previous.page == line.page and previous.column == -1 and line.column != -1:
+            # From lines across the page into a column: only a full line goes on (a
+            # byline or a short heading above the columns ends there).
+            return starts_lower or (full and not ended)
         # A column or page break: the paragraph goes on unless it had ended.
         return starts_lower or not ended or (full and not indented)
     if line.bottom - previous.bottom > (pitch + 0.4) * line.size:

@@ -53,6 +53,9 @@ class Brief:
     date: str | None = None  # ISO 8601 (YYYY-MM-DD)
     sections: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
+    #: Each author's role as the byline gives it ("analyst in the Energy Programme"),
+    #: in the order of ``authors``; empty when the byline names no roles.
+    author_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,14 @@ class BriefInfo:
     sources: tuple[str, ...]
     ingested_at: str
     authors: tuple[str, ...] = ()  # where the brief names them
+    author_roles: tuple[str, ...] = ()  # in the order of ``authors``, where the byline gives them
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["sections"] = list(self.sections)
         data["sources"] = list(self.sources)
         data["authors"] = list(self.authors)
+        data["author_roles"] = list(self.author_roles)
         return data
 
 
