@@ -152,6 +152,10 @@ class BriefSummary(BaseModel):
     number: str | None
     date: str | None = Field(description="Publication date (YYYY-MM-DD).")
     authors: list[str]
+    author_roles: list[str] = Field(
+        default_factory=list,
+        description="Each author's role as the byline gives it, in the order of authors.",
+    )
     sections: list[str]
     sources: list[str] = Field(description="Files that hold this brief.")
     format: str
@@ -381,6 +385,7 @@ def _summary(info: BriefInfo) -> BriefSummary:
         number=info.number,
         date=info.date,
         authors=list(info.authors),
+        author_roles=list(info.author_roles),
         sections=list(info.sections),
         sources=list(info.sources),
         format=info.format,
