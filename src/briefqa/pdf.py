@@ -29,6 +29,7 @@ import functools
 import io
 import itertools
 import re
+import statistics
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -179,7 +180,35 @@ def _take_floats(
         if caption:
             groups.append(caption)
             taken.update(id(w) for w in caption)
+    for table in tables:
+        caption = _table_caption(table.bbox, [w for w in words if id(w) not in taken])
+        if caption:
+            groups.append(caption)
+            taken.update(id(w) for w in caption)
     return [w for w in words if id(w) not in taken], groups
+
+
+_TABLE_CAPTION = re.compile(r"(?:table|tab\.|tabela|tabelle)\s*\d", re.I)
+
+
+def _table_caption(bbox: Box, words: list[Word]) -> list[Word]:
+    """The lines just above a ruled table, within its width, that open with "Table N"
+    (a table floated into a column has its caption beside the column's text)."""
+    x0, top, x1, _ = bbox
+    near = [
+        w for w in words if x0 - 2 <= w.x0 and w.x1 <= x1 + 2 and top - 6 * w.size <= w.top < top
+    ]
+    rows = _rows(near)
+    out: list[Word] = []
+    edge = top
+    for row in reversed(rows[-3:]):
+        size = max(w.size for w in row)
+        if edge - max(w.bottom for w in row) > 1.2 * size:
+            break
+        out = row + out
+        edge = min(w.top for w in row)
+    text = " ".join(w.text for w in sorted(out, key=lambda w: (round(w.top), w.x0)))
+    return out if _TABLE_CAPTION.match(text) else []
 
 
 def _caption(figure: Box, words: list[Word], body: tuple[str, float]) -> list[Word]:
@@ -716,8 +745,18 @@ def _gutters(rows: list[list[Word]], body_size: float) -> list[_Band]:
 
     # A gutter also runs through the rows next to it that leave its strip empty with
     # words on both sides: one column there is blank beside a heading in another.
+    def opens_column(row: list[Word], band: _Band) -> bool:
+        # A line that starts right at the column's edge with nothing left of it: the
+        # column's first line, above the other column's first (beside a heading).
+        return (
+            row[0].x0 >= band.x1 - 1
+            and abs(row[0].x0 - statistics.median(band.starts or [band.x1])) <= 1.0
+        )
+
     for band in gutters:
-        while band.first > 0 and clear(rows[band.first - 1], band):
+        while band.first > 0 and (
+            clear(rows[band.first - 1], band) or opens_column(rows[band.first - 1], band)
+        ):
             band.first -= 1
         while band.last + 1 < len(rows) and clear(rows[band.last + 1], band):
             band.last += 1
