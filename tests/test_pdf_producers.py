@@ -44,28 +44,24 @@ def test_sentences_come_back_whole_and_in_order_from_every_producer(
     results: list[tuple[str, float, float, int, dict[str, bool]]],
 ) -> None:
     by_producer: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for producer, intact, order, _, _ in results:
+    for producer, intact, order, spliced, _ in results:
         by_producer[producer].append((intact, order))
-        assert intact >= 0.75 and order >= 0.65
+        assert intact >= 0.95 and order >= 0.9 and spliced == 0
     for producer, scores in by_producer.items():
         intact = sum(i for i, _ in scores) / len(scores)
         order = sum(o for _, o in scores) / len(scores)
-        assert intact >= 0.9 and order >= 0.83, (producer, intact, order)
+        # pdfLaTeX, Chromium and WeasyPrint read whole; fpdf2 and LibreOffice lose one
+        # compound each to the hyphen dictionary ("time-frame", "trans-pose").
+        assert intact >= 0.98 and order >= 0.97, (producer, intact, order)
 
 
-def test_the_printed_number_and_date_win_over_the_files_metadata(
+def test_the_printed_metadata_wins_over_the_files(
     results: list[tuple[str, float, float, int, dict[str, bool]]],
 ) -> None:
-    # Every file's metadata carries another date (the day it was printed, a template's).
-    assert all(meta["number"] and meta["date"] for *_, meta in results)
-    assert sum(meta["title"] for *_, meta in results) >= len(results) - 1
-
-
-def test_bylines_with_roles_give_the_authors_names(
-    results: list[tuple[str, float, float, int, dict[str, bool]]],
-) -> None:
-    right = sum(meta["authors"] for *_, meta in results)
-    assert right >= 0.8 * len(results)
+    # Every file's metadata carries another date (the day it was printed, a template's)
+    # and an institute or template as its author.
+    for *_, meta in results:
+        assert all(meta.values()), meta
 
 
 @pytest.fixture(scope="module")
