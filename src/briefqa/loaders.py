@@ -277,6 +277,16 @@ _BYLINE_SPLIT = re.compile(
 _BYLINE_ENTRY = re.compile(rf"(?P<name>{_PERSON})(?:\s*,\s*(?P<role>[a-z][^;]{{2,120}}))?")
 
 
+# What a byline's role names: a position, or where the author works.
+_ROLE = re.compile(
+    r"\b(?:analyst|fellow|head|director|researcher|expert|professor|lecturer|"
+    r"coordinator|specialist|advis[eo]r|chair|manager|editor|associate|deputy|"
+    r"economist|scholar|programme|program|institute|department|centre|center|"
+    r"university|team|unit|office)s?\b",
+    re.I,
+)
+
+
 def byline_people(text: str) -> tuple[tuple[str, str], ...]:
     """ "Maria Lopez, analyst in the Economic Security Programme, and Tomasz Wrona, head
     of the Arctic Programme" → ((name, role), ...); () unless every entry is a name with
@@ -290,7 +300,11 @@ def byline_people(text: str) -> tuple[tuple[str, str], ...]:
         match = _BYLINE_ENTRY.fullmatch(entry)
         if match is None or not _is_name(match["name"]):
             return ()
-        people.append((match["name"], (match["role"] or "").strip()))
+        role = (match["role"] or "").strip()
+        if role and not _ROLE.search(role):
+            # "Jens Stoltenberg, the Secretary General, announced …" is a sentence.
+            return ()
+        people.append((match["name"], role))
     if not people or not any(role for _, role in people):
         return ()
     return tuple(people)
