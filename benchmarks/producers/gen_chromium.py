@@ -18,7 +18,6 @@ Usage: ``python benchmarks/producers/gen_chromium.py`` (writes into ``pdfs/``).
 from __future__ import annotations
 
 import html
-import re
 import shutil
 import subprocess
 import sys
@@ -27,15 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__:
+    from .common import MARKER, PDFS, byline, hyphenation_points, soft, unmarked
     from .truth import Float, Person, Truth
 else:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import MARKER, PDFS, byline, hyphenation_points, soft, unmarked
     from truth import Float, Person, Truth
 
-HERE = Path(__file__).resolve().parent
-PDFS = HERE / "pdfs"
 INSTITUTE = "MERIDIAN INSTITUTE FOR PUBLIC POLICY"
-NOTE = re.compile(r"\[\^(\d+)\]")  # an endnote marker in a paragraph's source
 
 
 @dataclass
@@ -68,20 +66,6 @@ class Brief:
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # endnotes, [^n] in the text
     one_page_height: str | None = None  # fixed column height, filled column by column
-
-
-def byline(authors: list[Person]) -> str:
-    """The byline as printed: "A, role, and B, role" or "A and B"."""
-    parts = [f"{p.name}, {p.role}" if p.role else p.name for p in authors]
-    if len(parts) == 1:
-        return parts[0]
-    joiner = ", and " if any(p.role for p in authors) else " and "
-    return ", ".join(parts[:-1]) + joiner + parts[-1]
-
-
-def plain(text: str) -> str:
-    """A paragraph as the truth has it: no note markers."""
-    return NOTE.sub("", text)
 
 
 # ----------------------------------------------------------------------------- content
@@ -667,7 +651,7 @@ tech-ni-cians them-selves thou-sands thresh-olds trans-ferred trans-port un-der-
 un-der-rep-re-sent-ed un-pop-u-lar un-re-li-a-bil-i-ty uni-ver-si-ties util-i-sa-tion
 va-can-cies vul-ner-a-bil-i-ty
 """
-HYPHENATION = {w.replace("-", ""): w for w in _HYPHENATED.split()}
+HYPHENATION = hyphenation_points(_HYPHENATED)
 
 
 def soft_texts() -> list[str]:
@@ -683,29 +667,12 @@ def soft_texts() -> list[str]:
 # ----------------------------------------------------------------------------- rendering
 
 
-def soft(text: str) -> str:
-    """Insert U+00AD at the hyphenation points of the long words listed above."""
-
-    def repl(match: re.Match[str]) -> str:
-        word = match.group(0)
-        pattern = HYPHENATION.get(word.lower())
-        if pattern is None:
-            return word
-        out, i = [], 0
-        for piece in pattern.split("-"):
-            out.append(word[i : i + len(piece)])
-            i += len(piece)
-        return "\u00ad".join(out)
-
-    return re.sub(r"[A-Za-z]{8,}", repl, text)
-
-
 def inline(brief: Brief, text: str) -> str:
     """A paragraph's HTML: escaped, soft-hyphenated, note markers as superscripts."""
     body = html.escape(text, quote=False)
     if brief.soft_hyphens:
-        body = soft(body)
-    return NOTE.sub(lambda m: f'<sup class="ref">{m.group(1)}</sup>', body)
+        body = soft(body, HYPHENATION)
+    return MARKER.sub(lambda m: f'<sup class="ref">{m.group(1)}</sup>', body)
 
 
 CSS = """
@@ -832,7 +799,7 @@ def truth(brief: Brief, name: str) -> Truth:
         floats.append(Float("caption", table.caption))
         floats += [Float("table", cell) for row in table.rows for cell in row]
     floats += [Float("note", note) for note in brief.notes]
-    body = [plain(brief.lead)] + [plain(p) for _, ps in brief.sections for p in ps]
+    body = [unmarked(brief.lead)] + [unmarked(p) for _, ps in brief.sections for p in ps]
     return Truth(
         file=name,
         producer="chromium",
@@ -897,4 +864,4 @@ def generate(out: Path) -> list[Path]:
 
 if __name__ == "__main__":
     for path in generate(PDFS):
-        print(path.relative_to(HERE), path.stat().st_size, "bytes")
+        print(path.relative_to(PDFS.parent), path.stat().st_size, "bytes")

@@ -19,7 +19,6 @@ Usage: ``python benchmarks/producers/gen_fpdf2.py`` (writes into ``pdfs/``).
 from __future__ import annotations
 
 import datetime as dt
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,16 +30,15 @@ except ImportError:  # generate() says so
     FPDF = object
 
 if __package__:
+    from .common import MARKER, PDFS, byline, hyphenation_points, soft, unmarked
     from .truth import Float, Person, Truth
 else:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import MARKER, PDFS, byline, hyphenation_points, soft, unmarked
     from truth import Float, Person, Truth
 
-HERE = Path(__file__).resolve().parent
-PDFS = HERE / "pdfs"
 FONTS = Path("/usr/share/fonts/truetype")
 INSTITUTE = "Meridian Institute for Public Policy"
-NOTE = re.compile(r"\[\^(\d+)\]")  # a footnote marker in a paragraph's source
 NAVY = (22, 52, 86)
 
 
@@ -72,20 +70,6 @@ class Brief:
     @property
     def header(self) -> str:
         return f"{INSTITUTE} | Policy Brief No. {self.number}"
-
-
-def byline(authors: list[Person]) -> str:
-    """The byline as printed: "A, role, and B, role" or "A and B"."""
-    parts = [f"{p.name}, {p.role}" if p.role else p.name for p in authors]
-    if len(parts) == 1:
-        return parts[0]
-    joiner = ", and " if any(p.role for p in authors) else " and "
-    return ", ".join(parts[:-1]) + joiner + parts[-1]
-
-
-def plain(text: str) -> str:
-    """A paragraph as the truth has it: no note markers."""
-    return NOTE.sub("", text)
 
 
 def utc(year: int, month: int, day: int) -> dt.datetime:
@@ -561,7 +545,7 @@ sup-pli-ers sup-port-ing sur-round-ing tech-ni-cians tech-nol-o-gy through-out t
 tran-si-tion trans-fers treat-ment trig-gered un-de-cid-ed un-der-stood uni-lat-er-al
 vo-ca-tion-al with-drawn work-sta-tion
 """
-HYPHENATION = {w.replace("-", ""): w for w in _HYPHENATED.split()}
+HYPHENATION = hyphenation_points(_HYPHENATED)
 
 
 def soft_texts() -> list[str]:
@@ -572,23 +556,6 @@ def soft_texts() -> list[str]:
         if "soft-hyphens" in brief.features
         for text in [brief.lead] + [p for _, ps in brief.sections for p in ps]
     ]
-
-
-def soft(text: str) -> str:
-    """Insert U+00AD at the hyphenation points of the long words listed above."""
-
-    def repl(match: re.Match[str]) -> str:
-        word = match.group(0)
-        pattern = HYPHENATION.get(word.lower())
-        if pattern is None:
-            return word
-        out, i = [], 0
-        for piece in pattern.split("-"):
-            out.append(word[i : i + len(piece)])
-            i += len(piece)
-        return "\u00ad".join(out)
-
-    return re.sub(r"[A-Za-z]{8,}", repl, text)
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -693,7 +660,7 @@ class BriefPDF(FPDF):
         self.ln(4)
 
     def soft(self, text: str) -> str:
-        return soft(text) if "soft-hyphens" in self.brief.features else text
+        return soft(text, HYPHENATION) if "soft-hyphens" in self.brief.features else text
 
     def columns(self) -> None:
         """Lead, headings and paragraphs flowed through ``text_columns``."""
@@ -820,7 +787,7 @@ def pieces(paragraph: str) -> list[tuple[str, int | None]]:
     """A paragraph cut at its note markers: (text before, marker number or None)."""
     out: list[tuple[str, int | None]] = []
     start = 0
-    for match in NOTE.finditer(paragraph):
+    for match in MARKER.finditer(paragraph):
         out.append((paragraph[start : match.start()], int(match.group(1))))
         start = match.end()
     out.append((paragraph[start:], None))
@@ -858,7 +825,7 @@ def truth(brief: Brief, name: str, pages: int) -> Truth:
         floats.append(Float("header", brief.header))
     if brief.footer:
         floats += [Float("footer", f"Page {n} of {pages}") for n in range(1, pages + 1)]
-    body = [plain(brief.lead)] + [plain(p) for _, ps in brief.sections for p in ps]
+    body = [unmarked(brief.lead)] + [unmarked(p) for _, ps in brief.sections for p in ps]
     return Truth(
         file=name,
         producer="fpdf2",
@@ -892,4 +859,4 @@ def generate(out: Path) -> list[Path]:
 
 if __name__ == "__main__":
     for path in generate(PDFS):
-        print(path.relative_to(HERE), path.stat().st_size, "bytes")
+        print(path.relative_to(PDFS.parent), path.stat().st_size, "bytes")

@@ -22,64 +22,42 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 if __package__:
+    from .common import (
+        INLINE_NOTE,
+        PDFS,
+        InlineNotesBrief,
+        check_hyphen_features,
+        typo,
+        without_notes,
+    )
     from .truth import Float, Person, Truth
 else:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import (
+        INLINE_NOTE,
+        PDFS,
+        InlineNotesBrief,
+        check_hyphen_features,
+        typo,
+        without_notes,
+    )
     from truth import Float, Person, Truth
 
 INSTITUTE = "Vellmar Institute for International Affairs"
 PDF_AUTHOR = "Vellmar Institute for International Affairs, Publications Office"
 SOURCE_DATE_EPOCH = "1700000000"  # 2023-11-14, deliberately not any printed date
-PDFS = Path(__file__).resolve().parent / "pdfs"
-
-NOTE = re.compile(r"\[\[(.+?)\]\]")
 
 
-@dataclass
-class Brief:
-    layout: str
-    features: list[str]
-    title: str
-    number: str
-    masthead: str  # the number and date exactly as printed
-    date: str  # ISO
-    authors: list[Person]
-    lead: str
-    sections: list[tuple[str, list[str]]]
-    extra: dict[str, Any] = field(default_factory=dict)
-
+class Brief(InlineNotesBrief):
     @property
     def file(self) -> str:
         return f"latex-{self.layout}.pdf"
 
-    @property
-    def byline(self) -> str:
-        return "; ".join(f"{a.name}, {a.role}" if a.role else a.name for a in self.authors)
-
-    def paragraphs(self) -> list[str]:
-        return [self.lead] + [p for _, ps in self.sections for p in ps]
-
-    def notes(self) -> list[str]:
-        return [typo(n) for p in self.paragraphs() for n in NOTE.findall(p)]
-
 
 # --------------------------------------------------------------------------- text helpers
-
-
-def typo(text: str) -> str:
-    """The text as the PDF shows it: typographic apostrophes."""
-    return text.replace("'", "\u2019")
-
-
-def plain(text: str) -> str:
-    """A paragraph as it belongs in ``body``: no note markers."""
-    return typo(NOTE.sub("", text))
 
 
 _TEX_SPECIAL = {
@@ -102,7 +80,7 @@ def esc(text: str) -> str:
 
 def tex_par(text: str, note_cmd: str = r"\footnote") -> str:
     out, pos = [], 0
-    for m in NOTE.finditer(text):
+    for m in INLINE_NOTE.finditer(text):
         out.append(esc(text[pos : m.start()]))
         out.append(note_cmd + "{" + esc(m.group(1)) + "}")
         pos = m.end()
@@ -1014,7 +992,7 @@ def truth_for(b: Brief, pages: int) -> Truth:
         number=b.number,
         date=b.date,
         authors=[Person(a.name, a.role) for a in b.authors],
-        body=[plain(p) for p in b.paragraphs()],
+        body=[without_notes(p) for p in b.paragraphs()],
         headings=[typo(h) for h, _ in b.sections],
         floats=floats_for(b, pages),
     )
@@ -1063,29 +1041,6 @@ def typeset(tex: str, name: str, out: Path) -> tuple[Path, int]:
         target = out / f"{name}.pdf"
         shutil.copyfile(work / f"{name}.pdf", target)
     return target, pages
-
-
-def check_hyphen_features(pdf: Path, truth: Truth) -> list[str]:
-    """What the PDF's line ends say about the hyphen features ``truth`` claims: a
-    warning for each claim that pdftotext (when installed) cannot confirm."""
-    exe = shutil.which("pdftotext")
-    if exe is None:
-        return []
-    text = subprocess.run([exe, "-raw", str(pdf), "-"], capture_output=True, text=True).stdout
-    text = unicodedata.normalize("NFC", text)
-    body = " ".join(truth.body)
-    hard = soft = False
-    for line, nxt in zip(text.split("\n"), text.split("\n")[1:], strict=False):
-        m, n = re.search(r"(\w+) ?-$", line), re.match(r"\s*(\w+)", nxt)
-        if m and n:
-            hard |= f"{m.group(1)}-{n.group(1)}" in body
-            soft |= re.search(rf"\b{m.group(1)}{n.group(1)}", body) is not None
-    found = {"hard-hyphens": hard, "soft-hyphens": soft}
-    return [
-        f"{pdf.name}: claims {f} but no line end shows one"
-        for f, ok in found.items()
-        if f in truth.features and not ok
-    ]
 
 
 def generate(out: Path) -> list[Path]:

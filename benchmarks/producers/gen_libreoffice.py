@@ -27,67 +27,46 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import unicodedata
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from xml.sax.saxutils import escape
 
 if __package__:
+    from .common import (
+        INLINE_NOTE,
+        PDFS,
+        InlineNotesBrief,
+        check_hyphen_features,
+        typo,
+        without_notes,
+    )
     from .truth import Float, Person, Truth
 else:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import (
+        INLINE_NOTE,
+        PDFS,
+        InlineNotesBrief,
+        check_hyphen_features,
+        typo,
+        without_notes,
+    )
     from truth import Float, Person, Truth
 
 INSTITUTE = "Vellmar Institute for International Affairs"
 DOC_AUTHOR = "VIIA Publications Office"  # the document properties' author, not the byline
 DOC_DATE = "2024-09-02T10:15:00"  # the document properties' date, not the printed one
 PDF_DATE = "20240902101500"  # written over the export time in the PDF
-PDFS = Path(__file__).resolve().parent / "pdfs"
 HYPHEN_DICT = Path("/usr/share/hyphen/hyph_en_US.dic")
 
-NOTE = re.compile(r"\[\[(.+?)\]\]")
 
-
-@dataclass
-class Brief:
-    layout: str
-    features: list[str]
-    title: str
-    number: str
-    masthead: str  # the number and date exactly as printed
-    date: str  # ISO
-    authors: list[Person]
-    lead: str
-    sections: list[tuple[str, list[str]]]
-    extra: dict[str, Any] = field(default_factory=dict)
-
+class Brief(InlineNotesBrief):
     @property
     def file(self) -> str:
         return f"libreoffice-{self.layout}.pdf"
 
-    @property
-    def byline(self) -> str:
-        return "; ".join(f"{a.name}, {a.role}" if a.role else a.name for a in self.authors)
-
-    def paragraphs(self) -> list[str]:
-        return [self.lead] + [p for _, ps in self.sections for p in ps]
-
-    def notes(self) -> list[str]:
-        return [typo(n) for p in self.paragraphs() for n in NOTE.findall(p)]
-
 
 # --------------------------------------------------------------------------- text helpers
-
-
-def typo(text: str) -> str:
-    """The text as the PDF shows it: typographic apostrophes."""
-    return text.replace("'", "\u2019")
-
-
-def plain(text: str) -> str:
-    return typo(NOTE.sub("", text))
 
 
 def x(text: str) -> str:
@@ -97,7 +76,7 @@ def x(text: str) -> str:
 def xml_par(text: str, note_class: str = "footnote") -> str:
     """Paragraph content with ``[[...]]`` turned into ODF footnotes or endnotes."""
     out, pos = [], 0
-    for m in NOTE.finditer(text):
+    for m in INLINE_NOTE.finditer(text):
         out.append(x(text[pos : m.start()]))
         n = zlib.crc32(m.group(1).encode())  # a stable id; LibreOffice numbers the notes itself
         out.append(
@@ -1110,7 +1089,7 @@ def truth_for(b: Brief, pages: int) -> Truth:
         number=b.number,
         date=b.date,
         authors=[Person(a.name, a.role) for a in b.authors],
-        body=[plain(para) for para in b.paragraphs()],
+        body=[without_notes(para) for para in b.paragraphs()],
         headings=[typo(hd) for hd, _ in b.sections],
         floats=floats_for(b, pages),
     )
@@ -1210,29 +1189,6 @@ def typeset(fodt: str, name: str, out: Path) -> tuple[Path, int]:
         target = out / f"{name}.pdf"
         target.write_bytes(data)
     return target, _pages(data)
-
-
-def check_hyphen_features(pdf: Path, truth: Truth) -> list[str]:
-    """What the PDF's line ends say about the hyphen features ``truth`` claims: a
-    warning for each claim that pdftotext (when installed) cannot confirm."""
-    exe = shutil.which("pdftotext")
-    if exe is None:
-        return []
-    text = subprocess.run([exe, "-raw", str(pdf), "-"], capture_output=True, text=True).stdout
-    text = unicodedata.normalize("NFC", text)
-    body = " ".join(truth.body)
-    hard = soft = False
-    for line, nxt in zip(text.split("\n"), text.split("\n")[1:], strict=False):
-        m, n = re.search(r"(\w+) ?-$", line), re.match(r"\s*(\w+)", nxt)
-        if m and n:
-            hard |= f"{m.group(1)}-{n.group(1)}" in body
-            soft |= re.search(rf"\b{m.group(1)}{n.group(1)}", body) is not None
-    found = {"hard-hyphens": hard, "soft-hyphens": soft}
-    return [
-        f"{pdf.name}: claims {f} but no line end shows one"
-        for f, ok in found.items()
-        if f in truth.features and not ok
-    ]
 
 
 def generate(out: Path) -> list[Path]:

@@ -27,15 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 if __package__:
+    from .common import MARKER, PDFS, byline, unmarked
     from .truth import Float, Person, Truth
 else:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import MARKER, PDFS, byline, unmarked
     from truth import Float, Person, Truth
 
-HERE = Path(__file__).resolve().parent
-PDFS = HERE / "pdfs"
 INSTITUTE = "Meridian Institute for Public Policy"
-NOTE = re.compile(r"\[\^(\d+)\]")  # a footnote marker in a paragraph's source
 
 
 @dataclass
@@ -76,20 +75,6 @@ class Brief:
     @property
     def header(self) -> str:
         return f"{INSTITUTE} · Bulletin No. {self.number}"
-
-
-def byline(authors: list[Person]) -> str:
-    """The byline as printed: "A, role, and B, role" or "A and B"."""
-    parts = [f"{p.name}, {p.role}" if p.role else p.name for p in authors]
-    if len(parts) == 1:
-        return parts[0]
-    joiner = ", and " if any(p.role for p in authors) else " and "
-    return ", ".join(parts[:-1]) + joiner + parts[-1]
-
-
-def plain(text: str) -> str:
-    """A paragraph as the truth has it: no note markers."""
-    return NOTE.sub("", text)
 
 
 # ----------------------------------------------------------------------------- content
@@ -725,7 +710,7 @@ def css_string(text: str) -> str:
 def inline(brief: Brief, text: str) -> str:
     """A paragraph's HTML: escaped, footnote markers replaced by the notes themselves."""
     body = html.escape(text, quote=False)
-    return NOTE.sub(
+    return MARKER.sub(
         lambda m: f'<span class="fn">{html.escape(brief.notes[int(m.group(1)) - 1])}</span>',
         body,
     )
@@ -809,7 +794,7 @@ def truth(brief: Brief, name: str, pages: int) -> Truth:
         floats.append(Float("header", brief.header))
     if brief.footer:
         floats += [Float("footer", f"Page {n} of {pages}") for n in range(1, pages + 1)]
-    body = [plain(brief.lead)] + [plain(p) for _, ps in brief.sections for p in ps]
+    body = [unmarked(brief.lead)] + [unmarked(p) for _, ps in brief.sections for p in ps]
     return Truth(
         file=name,
         producer="weasyprint",
@@ -861,4 +846,4 @@ def generate(out: Path) -> list[Path]:
 
 if __name__ == "__main__":
     for path in generate(PDFS):
-        print(path.relative_to(HERE), path.stat().st_size, "bytes")
+        print(path.relative_to(PDFS.parent), path.stat().st_size, "bytes")
