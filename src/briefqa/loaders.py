@@ -257,12 +257,12 @@ def table_rows(rows: list[list[str]], *, header: bool) -> list[str]:
 
 # "By Jan Kowalski", "Authors: Anna Nowak and Jan Kowalski", "Written by …"
 _AUTHOR_LINE = re.compile(r"(?:authors?\s*[:：]|written by|by)\s+(?P<names>[^.!?]{3,150})", re.I)
-_NAME = re.compile(r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’.-]*(?:\s+[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’.-]*){1,3}")
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+_NAME = re.compile(rf"[{_UPPER}][\w'’.-]*(?:\s+[{_UPPER}][\w'’.-]*){{1,3}}")
 _AUTHOR_SCAN = 10
 
 
 _NOT_IN_NAMES = frozenset("a an the of for and in on to at with from new".split())
-_UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
 _PERSON = (
     rf"[{_UPPER}][\w'’.-]*(?:\s+(?:(?:de|van|von|der|den|da|di|du|del|la|le)\s+)*"
     rf"[{_UPPER}][\w'’.-]*){{1,3}}"
@@ -434,10 +434,16 @@ _FRONT_MATTER_SCAN = 8
 
 def find_date(text: str) -> str | None:
     """The first date written in ``text`` (any common format), as ISO 8601, or None."""
+    found = _date_match(text)
+    return found[0] if found else None
+
+
+def _date_match(text: str) -> tuple[str, re.Match[str]] | None:
+    """The first date written in ``text``: its ISO 8601 form and where it stands."""
     for pattern, build in _DATE_PATTERNS:
         for match in pattern.finditer(text):
             try:
-                return build(match).isoformat()
+                return build(match).isoformat(), match
             except ValueError:
                 continue
     return None
@@ -477,18 +483,13 @@ _MASTHEAD = re.compile(
 
 
 def _parse_masthead(text: str) -> tuple[str | None, str | None] | None:
-    if len(text) > 120:
+    found = _date_match(text) if len(text) <= 120 else None
+    if found is None:
         return None
-    for pattern, build in _DATE_PATTERNS:
-        for found in pattern.finditer(text):
-            try:
-                date = build(found).isoformat()
-            except ValueError:
-                continue
-            rest = (text[: found.start()] + " " + text[found.end() :]).strip(" ,;|-–—·")
-            match = _MASTHEAD.fullmatch(rest)
-            return (match[1], date) if match else None
-    return None
+    date, where = found
+    rest = (text[: where.start()] + " " + text[where.end() :]).strip(" ,;|-–—·")
+    match = _MASTHEAD.fullmatch(rest)
+    return (match[1], date) if match else None
 
 
 def _take_front_matter(

@@ -59,6 +59,11 @@ _RECOMMENDING = re.compile(
 )
 
 
+def _listing(items: list[str], last: str = " and ") -> str:
+    """ "A, B and C" (``last`` joins the final two)."""
+    return ", ".join(items[:-1]) + last + items[-1] if len(items) > 1 else items[0]
+
+
 def _plain(text: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
 
@@ -359,16 +364,12 @@ class Overview:
             case "number" if info.number:
                 fact, line = f"“{info.title}” is No. {info.number}.", "Number:"
             case "authors" if info.authors:
-                people = _people(info)
                 # With roles the names carry commas: "A, analyst in X, and B, head of Y".
-                last = ", and " if any(info.author_roles) else " and "
-                listed = (
-                    ", ".join(people[:-1]) + last + people[-1] if len(people) > 1 else people[0]
-                )
+                listed = _listing(_people(info), ", and " if any(info.author_roles) else " and ")
                 fact, line = f"{title} was written by {listed}.", "Authors:"
             case "sections" if info.sections:
                 parts = list(info.sections)
-                listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+                listed = _listing(parts)
                 fact, line = f"{title} has {len(parts)} sections: {listed}.", "Sections:"
             case "sections":
                 fact, line = f"{title} has no section headings.", "Title:"

@@ -153,13 +153,8 @@ def _read_with_pdfium(data: bytes) -> tuple[list[PageText], Declared]:
                     plumber_page = plumber.pages[index]
                     tables = _ruled_tables(plumber_page)
                     plumber_page.close()
-                words = [
-                    w
-                    for w in _page_words(page_chars(page, descents))
-                    if not any(_inside(w, t.bbox) for t in tables)
-                ]
-                words, floats = _take_floats(words, page_shapes(page), tables, width, height)
-                pages.append(PageText(index + 1, width, height, words, tables, floats))
+                chars, shapes = page_chars(page, descents), page_shapes(page)
+                pages.append(_page_text(index + 1, width, height, chars, shapes, tables))
                 page.close()
         except (_PdfiumDeclined, _Encrypted):
             raise
@@ -221,15 +216,27 @@ def _ruled_tables(page: Any) -> list[FoundTable]:
 
 
 def _read_page(page: Any) -> PageText:
-    tables = _ruled_tables(page)
-    words = [w for w in _page_words(page.chars) if not any(_inside(w, t.bbox) for t in tables)]
-    width, height = float(page.width), float(page.height)
     shapes = [
         (float(o["x0"]), float(o["top"]), float(o["x1"]), float(o["bottom"]))
         for o in (*page.rects, *page.curves, *page.images)
     ]
+    width, height = float(page.width), float(page.height)
+    return _page_text(page.page_number, width, height, page.chars, shapes, _ruled_tables(page))
+
+
+def _page_text(
+    number: int,
+    width: float,
+    height: float,
+    chars: Sequence[dict[str, Any]],
+    shapes: list[Box],
+    tables: list[FoundTable],
+) -> PageText:
+    """A page as the layout reads it, whichever parser gave its glyphs and shapes: its
+    words outside the ruled tables, less the floats taken out of the flow."""
+    words = [w for w in _page_words(chars) if not any(_inside(w, t.bbox) for t in tables)]
     words, floats = _take_floats(words, shapes, tables, width, height)
-    return PageText(page.page_number, width, height, words, tables, floats)
+    return PageText(number, width, height, words, tables, floats)
 
 
 Box = tuple[float, float, float, float]  # x0, top, x1, bottom
@@ -1016,9 +1023,7 @@ def _footnotes(
     """
     markers: dict[int, set[str]] = defaultdict(set)
     for line in lines:
-        for word in line.words:
-            if word.size <= 0.8 * line.size and word.bottom <= line.bottom - 0.15 * line.size:
-                markers[line.page].add(word.text)
+        markers[line.page].update(w.text for w in line.words if _raised(w, line))
 
     def marked_note(line: _Line) -> bool:
         start = _NOTE_START.fullmatch(line.words[0].text)
@@ -1055,15 +1060,18 @@ def _footnotes(
     return notes, taken
 
 
+def _raised(word: Word, line: _Line) -> bool:
+    """A word in small type above its line's baseline: a note's marker."""
+    return word.size <= 0.8 * line.size and word.bottom <= line.bottom - 0.15 * line.size
+
+
 def _line_text(line: _Line, note_numbers: set[str]) -> str:
     """The line's text, without the raised small digits that mark its footnotes."""
     out = ""
     previous: Word | None = None
     for word in line.words:
-        marker = (
-            word.size <= 0.8 * line.size
-            and word.bottom <= line.bottom - 0.15 * line.size
-            and all(part in note_numbers for part in re.split(r"[,–-]", word.text))
+        marker = _raised(word, line) and all(
+            part in note_numbers for part in re.split(r"[,–-]", word.text)
         )
         if marker:
             continue
