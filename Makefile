@@ -80,7 +80,7 @@ eval-ci: setup
 		--report evals/reports/whole_brief --fail-under right_source=0.9 \
 		--fail-under first_sentence_gold=0.85 --fail-under refused_share=0
 
-# Train the reading model from scratch on the CPU (about 45 min on 2 cores), export it to
+# Train the reading model from scratch on the CPU (about 75 min on 2 cores), export it to
 # ONNX (int8) and install it into src/briefqa/models/reader/ (docs/reader.md). Started
 # again after an interruption, it resumes from build/reader/checkpoint.pt.
 READER_DATA ?= ../shared/readerdata

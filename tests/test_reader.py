@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 from briefqa import BriefQA, ConfigError, Settings
@@ -293,6 +294,29 @@ def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
     reader = OnnxReader(out / "onnx")
     scores = reader.score("When did Chopin move to Paris?", ["He moved to Paris in 1831."])
     assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0
+
+    # A smaller student starts from the trained reader's layers and learns its logits too.
+    student = tmp_path / "student"
+    student_args = ["--data", *map(str, data), "--out", str(student), "--layers", "1"]
+    student_args += ["--init", str(out / "model"), "--teacher", str(out / "model")]
+    student_args += ["--distill", "0.5", "--max-steps", "3", "--batch-size", "8"]
+    args = train_reader.parser().parse_args(student_args)
+    train_reader.train(args)
+    teacher = np.load(student / "teacher.npz")
+    assert teacher["context"].shape == teacher["plain"].shape and teacher["context"].std() > 0
+    config = json.loads((student / "model" / "config.json").read_text())
+    assert config["num_hidden_layers"] == 1
+
+
+def test_a_student_keeps_the_layers_asked_for() -> None:
+    _, train_reader, _ = _training_modules()
+    assert train_reader.keep_layers("first", 3, 6) == [0, 1, 2]
+    assert train_reader.keep_layers("spread", 3, 6) == [0, 2, 4]
+    assert train_reader.keep_layers("1,5", 2, 6) == [1, 5]
+    with pytest.raises(SystemExit, match="between 0 and 5"):
+        train_reader.keep_layers("1,6", 2, 6)
+    with pytest.raises(SystemExit, match="only 6"):
+        train_reader.keep_layers("first", 8, 6)
 
 
 def test_ranking_batches_keep_each_question_whole(tmp_path: Path) -> None:

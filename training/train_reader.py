@@ -11,6 +11,12 @@ encoder, a fresh one-logit head on the [CLS] token, trained with binary cross-en
 on by default (``--no-bf16`` on a CPU without fast bf16). Everything random is drawn from
 ``--seed``.
 
+``--init`` starts from another model instead (a trained reader), keeping ``--layers`` of
+its layers (``--init-layers``: the first ones, spread ones, or a list): a smaller, faster
+reader. With ``--teacher`` such a student also learns the teacher's logit on every pair,
+weighted by ``--distill`` (docs/reader.md measures both). ``--device cuda`` trains on a
+GPU where there is one (``auto`` does so by default); the recipe needs none.
+
 The run keeps ``OUT/checkpoint.pt`` (model, optimiser, schedule, step) every
 ``--checkpoint-every`` steps, written under a temporary name and renamed; started again
 with the same arguments it resumes from there, in the same batch order. The losses go to
@@ -55,15 +61,60 @@ def sentence_text(pair: Pair, with_context: bool) -> str:
     return f"{pair.context}: {pair.sentence}" if with_context and pair.context else pair.sentence
 
 
-def build_model(layers: int) -> tuple[Any, Any]:
+def keep_layers(spec: str, layers: int, available: int) -> list[int]:
+    """Which encoder layers of the initial model the new one keeps: the first ``layers``
+    ("first"), evenly spread ones ("spread": 0, 2, 4 of 6, as DistilBERT keeps every other
+    layer), or a comma-separated list."""
+    if layers > available:
+        raise SystemExit(f"--layers {layers}: the initial model has only {available}")
+    if spec == "first":
+        return list(range(layers))
+    if spec == "spread":
+        return [round(i * available / layers) for i in range(layers)]
+    picked = [int(part) for part in spec.split(",")]
+    if len(picked) != layers or not all(0 <= i < available for i in picked):
+        raise SystemExit(
+            f"--init-layers {spec}: give {layers} layers between 0 and {available - 1}"
+        )
+    return picked
+
+
+def build_model(layers: int, init: Path | None = None, pick: str = "first") -> tuple[Any, Any]:
+    """A one-logit BERT cross-encoder from ``init`` (default the packaged MiniLM; or a
+    trained reader, to make a smaller student of it), keeping ``layers`` of its layers."""
     from transformers import AutoTokenizer, BertForSequenceClassification
 
-    path = base_model_path()
+    path = init or base_model_path()
     tokenizer = AutoTokenizer.from_pretrained(str(path))
-    model = BertForSequenceClassification.from_pretrained(
-        str(path), num_labels=1, num_hidden_layers=layers
-    )
+    model = BertForSequenceClassification.from_pretrained(str(path), num_labels=1).float()
+    kept = keep_layers(pick, layers, len(model.bert.encoder.layer))
+    model.bert.encoder.layer = torch.nn.ModuleList(model.bert.encoder.layer[i] for i in kept)
+    model.config.num_hidden_layers = layers
     return tokenizer, model
+
+
+def teacher_logits(
+    args: argparse.Namespace, tokenizer: Any, pairs: Sequence[Pair]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The teacher's logits for every training pair, read with and without its context
+    (an epoch draws which), computed once and kept in ``OUT/teacher.npz``."""
+    from transformers import BertForSequenceClassification
+
+    cache = args.out / "teacher.npz"
+    key = f"{args.teacher.resolve()}|{len(pairs)}|{args.seed}"
+    if cache.exists():
+        saved = np.load(cache)
+        if str(saved["key"]) == key:
+            return saved["context"], saved["plain"]
+    teacher = BertForSequenceClassification.from_pretrained(str(args.teacher)).float()
+    teacher.to(args.device)
+    started = time.perf_counter()
+    context = score(teacher, tokenizer, pairs, True, args.device)
+    plain = score(teacher, tokenizer, pairs, False, args.device)
+    print(f"teacher read {2 * len(pairs):,} pairs in {time.perf_counter() - started:.0f} s")
+    np.savez(cache.with_suffix(".tmp.npz"), key=key, context=context, plain=plain)
+    cache.with_suffix(".tmp.npz").replace(cache)
+    return context, plain
 
 
 def batches(n: int, size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -143,15 +194,17 @@ def context_draw(seed: int, epoch: int, n: int) -> list[bool]:
     return [rng.random() < 0.5 for _ in range(n)]
 
 
-def score(model: Any, tokenizer: Any, pairs: Sequence[Pair], context: bool) -> np.ndarray:
+def score(
+    model: Any, tokenizer: Any, pairs: Sequence[Pair], context: bool, device: str = "cpu"
+) -> np.ndarray:
     """The model's logits for ``pairs`` (all with or all without their context)."""
     model.eval()
     out = []
     with torch.no_grad():
         for i in range(0, len(pairs), 128):
             chunk = pairs[i : i + 128]
-            inputs = encode(tokenizer, chunk, [context] * len(chunk))
-            out.append(model(**inputs).logits[:, 0].float().numpy())
+            inputs = encode(tokenizer, chunk, [context] * len(chunk)).to(device)
+            out.append(model(**inputs).logits[:, 0].float().cpu().numpy())
     model.train()
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
@@ -203,7 +256,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         dev_pairs = dev_pairs[: args.limit]
     print(f"{len(train_pairs):,} training pairs, {len(dev_pairs):,} development pairs", flush=True)
 
-    tokenizer, model = build_model(args.layers)
+    if args.device == "auto":
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer, model = build_model(args.layers, args.init, args.init_layers)
+    targets = teacher_logits(args, tokenizer, train_pairs) if args.teacher else None
+    model.to(args.device)
     model.train()
     steps_per_epoch = len(epoch_batches(args, train_pairs, 0))
     total = steps_per_epoch * args.epochs if not args.max_steps else args.max_steps
@@ -229,6 +286,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "limit": args.limit,
         "ranking": args.ranking,
+        "init": str(args.init) if args.init else "packaged",
+        "init_layers": args.init_layers,
+        "teacher": str(args.teacher) if args.teacher else None,
+        "distill": args.distill,
     }
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -238,10 +299,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 "resume with the same arguments, or delete it to start afresh"
             )
         model.load_state_dict(state["model"])
+        model.to(args.device)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step = int(state["step"])
         torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         print(f"resumed at step {step} of {total}", flush=True)
         # Steps logged after the checkpoint are done again: their lines go.
         log_path = out / "log.jsonl"
@@ -255,9 +319,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     # Positives are about one pair in six; weighting them twice keeps the model from
     # learning "never answers" first (the refusal model recalibrates the scale anyway).
-    pos_weight = torch.tensor(args.pos_weight)
+    pos_weight = torch.tensor(args.pos_weight, device=args.device)
     loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16)
+    autocast = torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.bf16)
     log = (out / "log.jsonl").open("a", encoding="utf-8")
     started, running, seen = time.perf_counter(), 0.0, 0
     while step < total:
@@ -268,13 +332,22 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             if step >= total:
                 break
             inputs = encode(tokenizer, [train_pairs[i] for i in rows], [contexts[i] for i in rows])
-            labels = torch.tensor([float(train_pairs[i].label) for i in rows])
+            inputs = inputs.to(args.device)
+            label_list = [float(train_pairs[i].label) for i in rows]
+            labels = torch.tensor(label_list, device=args.device)
             with autocast:
                 logits = model(**inputs).logits[:, 0]
             loss = loss_fn(logits.float(), labels)
             if args.ranking:
                 groups = [train_pairs[i].group for i in rows]
-                loss = loss + args.ranking * ranking_loss(logits.float(), groups, labels.tolist())
+                loss = loss + args.ranking * ranking_loss(logits.float(), groups, label_list)
+            if targets is not None:
+                # A student also matches the teacher's logit on every pair: the teacher
+                # grades the negatives too (how nearly a sentence answers), which the
+                # labels alone do not.
+                wanted = [targets[0][i] if contexts[i] else targets[1][i] for i in rows]
+                teacher = torch.tensor(wanted, device=args.device)
+                loss = loss + args.distill * torch.nn.functional.mse_loss(logits.float(), teacher)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -303,6 +376,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                         "scheduler": scheduler.state_dict(),
                         "step": step,
                         "torch_rng": torch.get_rng_state(),
+                        "cuda_rng": torch.cuda.get_rng_state_all()
+                        if torch.cuda.is_available()
+                        else [],
                         "recipe": recipe,
                     },
                     checkpoint,
@@ -310,16 +386,19 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     log.close()
 
     metrics = {
-        "with_context": evaluate(score(model, tokenizer, dev_pairs, True), dev_pairs),
-        "without_context": evaluate(score(model, tokenizer, dev_pairs, False), dev_pairs),
+        "with_context": evaluate(score(model, tokenizer, dev_pairs, True, args.device), dev_pairs),
+        "without_context": evaluate(
+            score(model, tokenizer, dev_pairs, False, args.device), dev_pairs
+        ),
         "steps": step,
         "train_pairs": len(train_pairs),
         "dev_pairs": len(dev_pairs),
         "layers": args.layers,
+        "device": args.device,
         "seconds_this_run": round(time.perf_counter() - started, 1),
     }
     (out / "dev.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    model.save_pretrained(str(out / "model"))
+    model.to("cpu").save_pretrained(str(out / "model"))
     tokenizer.save_pretrained(str(out / "model"))
     print(json.dumps(metrics), flush=True)
     return metrics
@@ -329,7 +408,23 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, nargs="+", required=True, help="SelQA / SQuAD files")
     p.add_argument("--out", type=Path, default=Path("build/reader"))
-    p.add_argument("--layers", type=int, default=6, help="encoder layers kept (of 6)")
+    p.add_argument("--layers", type=int, default=6, help="encoder layers kept")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="a transformers model to start from (default: the packaged MiniLM)",
+    )
+    p.add_argument(
+        "--init-layers",
+        default="first",
+        help="which of its layers to keep: first, spread, or a list such as 0,2,4",
+    )
+    p.add_argument("--teacher", type=Path, default=None, help="a trained reader to distil")
+    p.add_argument(
+        "--distill", type=float, default=0.2, help="weight of matching the teacher's logits"
+    )
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=4e-5)
