@@ -4,10 +4,14 @@ data dir and size limits hold."""
 
 from __future__ import annotations
 
+import base64
 import re
+import select
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from briefqa import BriefQA, Settings
+from briefqa.access import PUBLIC
 from briefqa.auth import hash_password
-from briefqa.server import _PUBLIC, create_app
+from briefqa.server import create_app
 from briefqa.testing import HashEmbedder
 
 from .conftest import SEED, free_port
@@ -97,7 +102,7 @@ def test_with_logins_on_every_route_refuses_an_anonymous_caller(
     locked: tuple[str, Path], routes: list[tuple[str, str]]
 ) -> None:
     url, _ = locked
-    public = [(m, p) for m, p in routes if _PUBLIC.match(re.sub(r"\{[^}]+\}", "x", p))]
+    public = [(m, p) for m, p in routes if PUBLIC.match(re.sub(r"\{[^}]+\}", "x", p))]
     # Only the login page, the login and logout actions and static files are public.
     assert {p for _, p in public} <= {
         "/", "/login", "/login/", "/logout", "/favicon.ico", "/robots.txt", "/manifest.json",
@@ -224,13 +229,16 @@ def test_uploads_stay_inside_the_data_dir_and_limits_hold(tmp_path: Path) -> Non
         assert response.status_code == 413
         big = client.post("/api/v1/documents", files={"files": ("big.md", b"word " * 20_000)})
         assert big.status_code == 413 and "limit" in big.json()["detail"]
-        # A body without a length could grow without bound before anyone measured it.
+        # A body without a length is counted as it is read and cut off at the limit.
         chunked = client.post(
             "/api/v1/documents",
-            content=iter([b"--x\r\n", b"x" * 1000]),
+            content=iter([b"--x\r\n", *[b"x" * 65536] * 40]),
             headers={"content-type": "multipart/form-data; boundary=x"},
         )
-        assert chunked.status_code == 411
+        assert chunked.status_code == 413 and "limit" in chunked.json()["detail"]
+        # Other routes take far less than an upload (BRIEFQA_MAX_REQUEST_MB).
+        question = {"question": "x" * 3_000_000}
+        assert client.post("/api/v1/ask", json=question).status_code == 413
     qa.close()
     after = {p for p in tmp_path.rglob("*") if not p.is_relative_to(data)}
     assert after == before, "nothing is written outside the data dir"
@@ -240,3 +248,94 @@ def test_uploads_stay_inside_the_data_dir_and_limits_hold(tmp_path: Path) -> Non
     assert max(len(p.name.encode()) for p in stored) <= 150
     assert all(p.resolve().is_relative_to((data / "uploads").resolve()) for p in stored)
     assert SEED.exists()
+
+
+# Routes that read a body, as an anonymous caller would send one.
+BODY_ROUTES = [
+    "/api/v1/ask", "/api/v1/documents", "/api/v1/export", "/api/v1/feedback",
+    "/v1/chat/completions", "/mcp/", "/gradio_api/upload", "/gradio_api/queue/join",
+]  # fmt: skip
+
+
+def _send_headers(url: str, path: str, length: int | None, auth: str = "") -> socket.socket:
+    """A POST's request line and headers, declaring ``length`` bytes (chunked if None)."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    size = f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked"
+    login = f"Authorization: {auth}\r\n" if auth else ""
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    sock.sendall(f"{head}{login}{size}\r\n\r\n".encode())
+    return sock
+
+
+def _status(sock: socket.socket) -> int:
+    line = sock.makefile("rb").readline().decode()
+    return int(line.split()[1])
+
+
+def _rss_mb(url: str) -> float:
+    """The resident memory of the server listening at ``url`` (Linux)."""
+    port = url.rsplit(":", 1)[1]
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in command and port.encode() in command:
+            status = (proc / "status").read_text()
+            return int(re.search(r"VmRSS:\s+(\d+)", status)[1]) / 1024  # type: ignore[index]
+    raise AssertionError(f"no server process on port {port}")
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_with_logins_on_no_body_is_read_before_the_login(locked: tuple[str, Path]) -> None:
+    url, _ = locked
+    for path in BODY_ROUTES:
+        # 150 MB declared and none sent: the answer comes without waiting for the body.
+        with _send_headers(url, path, 150 * 1024 * 1024) as sock:
+            assert _status(sock) == 401, path
+    # Twelve callers at once pushing 150 MB each: all refused, the server's memory flat.
+    before = _rss_mb(url)
+    peak = [before]
+
+    def push(path: str) -> int:
+        with _send_headers(url, path, 150 * 1024 * 1024) as sock:
+            sock.settimeout(10)
+            chunk = b"x" * (1024 * 1024)
+            try:
+                for _ in range(150):
+                    if select.select([sock], [], [], 0)[0]:
+                        break  # answered
+                    sock.sendall(chunk)
+                    peak[0] = max(peak[0], _rss_mb(url))
+            except OSError:
+                pass  # the server closed a refused request's connection
+            return _status(sock)
+
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(push, (BODY_ROUTES * 2)[:12]))
+    assert statuses == [401] * 12
+    assert peak[0] - before <= 50, (before, peak[0])
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_a_logged_in_body_over_its_routes_limit_is_cut_off_while_read(
+    locked: tuple[str, Path],
+) -> None:
+    url, _ = locked
+    login = "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode()
+    # Declared over the 2 MB of a question: refused before a byte of it is read.
+    with _send_headers(url, "/api/v1/ask", 3 * 1024 * 1024, login) as sock:
+        assert _status(sock) == 413
+    # Sent in chunks with no length: counted as it arrives and cut off at the limit.
+    for path in ("/api/v1/ask", "/v1/chat/completions"):
+        with _send_headers(url, path, None, login) as sock:
+            chunk = b"x" * 65536
+            try:
+                for _ in range(64):
+                    sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            except OSError:
+                pass
+            assert _status(sock) == 413, path

@@ -9,11 +9,13 @@ lines starting with ``#`` are ignored. ``briefqa hash-password`` prints a hash. 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError
 
@@ -97,3 +99,25 @@ class Users:
         hashed = self._users.get(user)
         ok = verify_password(password, hashed or self._decoy)
         return ok and hashed is not None
+
+
+def credentials(header: str) -> tuple[str | None, str]:
+    """(user, password) from ``Bearer user:password`` or HTTP Basic; (None, "") if
+    neither is there or well formed."""
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "basic":
+        try:
+            value = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None, ""
+    elif scheme.lower() != "bearer":
+        return None, ""
+    user, sep, password = value.partition(":")
+    return (user, password) if sep and user else (None, "")
+
+
+def state_user(request: Any) -> str | None:
+    """The user the server's gate (:class:`briefqa.access.Access`) let in for this
+    request, if it did."""
+    return getattr(request.state, "user", None)

@@ -15,8 +15,6 @@ SDK raises its usual exceptions (401 ``AuthenticationError``, 400 ``BadRequestEr
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import time
@@ -31,7 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from briefqa import Answer, BriefQA, BriefQAError, Filters, InvalidQuestion
-from briefqa.auth import Users
+from briefqa.auth import Users, credentials, state_user
 
 #: The one model this server offers.
 MODEL = "briefqa"
@@ -292,6 +290,8 @@ def openai_router(
         # A plain function: FastAPI runs it in a thread, and scrypt takes ~50 ms.
         if users is None:
             return None
+        if state_user(request) is not None:
+            return state_user(request)  # logged in by the server's gate (briefqa.access)
         user, password = credentials(request.headers.get("authorization") or "")
         if user is None or not users.check(user, password):
             raise OpenAIError(
@@ -372,19 +372,3 @@ def openai_router(
         )
 
     return router
-
-
-def credentials(header: str) -> tuple[str | None, str]:
-    """(user, password) from ``Bearer user:password`` or HTTP Basic; (None, "") if
-    neither is there or well formed."""
-    scheme, _, value = header.strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() == "basic":
-        try:
-            value = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None, ""
-    elif scheme.lower() != "bearer":
-        return None, ""
-    user, sep, password = value.partition(":")
-    return (user, password) if sep and user else (None, "")

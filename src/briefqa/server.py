@@ -9,7 +9,6 @@ to 4xx codes with the engine's own message as ``detail``.
 
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -27,7 +26,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -52,11 +50,11 @@ from briefqa import (
     UnsupportedFormat,
     export_markdown,
 )
-from briefqa.auth import Users
+from briefqa.access import Access, Limits
+from briefqa.auth import Users, state_user
 from briefqa.errors import EmbeddingError, FileTooLarge, ModelError, redact
 from briefqa.memory import limit_malloc_arenas
-from briefqa.openai_api import PATHS as OPENAI_PATHS
-from briefqa.openai_api import OpenAIError, credentials, openai_router
+from briefqa.openai_api import OpenAIError, openai_router
 
 log = logging.getLogger("briefqa.server")
 
@@ -76,14 +74,6 @@ _STATUS: list[tuple[type[BriefQAError], int]] = [
 def _status(exc: BriefQAError) -> int:
     """The HTTP status of an engine error (500 for one the table does not list)."""
     return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
-
-
-# What a browser needs before logging in to the chat: the login page, the login and
-# logout actions, and static files (scripts, styles, icons) that hold no briefs.
-_PUBLIC = re.compile(
-    r"^/(?:|login/?|logout|favicon\.ico|robots\.txt|manifest\.json|(?:gradio_api/)?theme\.css"
-    r"|(?:assets|static|svelte)/.+|pwa_icon(?:/\d+)?)$"
-)
 
 
 def _chat_user(gradio_app: Any, request: Request) -> str | None:
@@ -280,10 +270,13 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
     basic = HTTPBasic(auto_error=False, realm="briefqa")
 
     def require_user(
+        request: Request,
         credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
     ) -> str | None:
         if users is None:
             return None
+        if state_user(request) is not None:
+            return state_user(request)  # logged in by the gate (briefqa.access)
         if credentials is None or not users.check(credentials.username, credentials.password):
             raise HTTPException(
                 401,
@@ -449,58 +442,17 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
 
     gradio_app: Any = None  # the mounted chat, whose login cookies are checked below
 
-    @app.middleware("http")
-    async def _require_login(request: Request, call_next: Any) -> Any:
-        # The REST and OpenAI routers check their own logins (require_user, and the
-        # Bearer key of openai_api). Everything else is the chat: Gradio leaves some of
-        # its routes open (schemas, event streams, session ids), so one gate here refuses
-        # them all, except the login page and its assets.
-        path = request.url.path
-        if (
-            users is None
-            or path.startswith("/api/v1/")
-            or OPENAI_PATHS.match(path)
-            or _PUBLIC.match(path)
-        ):
-            return await call_next(request)
-        if mcp_app is not None and (path == "/mcp" or path.startswith("/mcp/")):
-            # MCP clients send a header, as the OpenAI API's do; scrypt runs off the loop.
-            user, password = credentials(request.headers.get("authorization") or "")
-            if user is not None and await run_in_threadpool(users.check, user, password):
-                return await call_next(request)
-            return JSONResponse(
-                {
-                    "detail": "this briefqa server requires a login: HTTP Basic or "
-                    "Authorization: Bearer user:password"
-                },
-                status_code=401,
-                headers={"WWW-Authenticate": 'Basic realm="briefqa"'},
-            )
-        if gradio_app is not None and _chat_user(gradio_app, request) is not None:
-            return await call_next(request)
-        return JSONResponse({"detail": "not logged in: log in at / first"}, status_code=401)
-
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Any) -> Any:
-        # Refuse an oversized upload before its body is read, not after.
-        length = request.headers.get("content-length")
-        limit = 8 * max_bytes + 1024 * 1024  # several files per request are fine
-        if (
-            request.method == "POST"
-            and length is None
-            and "chunked" in (request.headers.get("transfer-encoding") or "")
-        ):
-            # A body without a length could only be measured after it was stored.
-            return JSONResponse(
-                {"detail": "send a Content-Length with the request (not chunked)"},
-                status_code=411,
-            )
-        if request.method == "POST" and length and length.isdigit() and int(length) > limit:
-            return JSONResponse(
-                {"detail": f"the request is over the upload limit ({limit // 1048576} MB)"},
-                status_code=413,
-            )
-        return await call_next(request)
+    # Logins and body limits, before any route reads a body (briefqa.access).
+    app.add_middleware(
+        Access,
+        users=users,
+        limits=Limits(
+            upload=8 * max_bytes + 1024 * 1024,  # several files per request are fine
+            request=int(settings.max_request_mb * 1024 * 1024),
+        ),
+        chat_user=lambda request: None if gradio_app is None else _chat_user(gradio_app, request),
+        mcp=mcp_app is not None,
+    )
 
     if ui:
         # Gradio keeps uploads in its own cache before the engine sees them: inside the

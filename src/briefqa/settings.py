@@ -194,6 +194,12 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(
         default=20.0, gt=0, le=1024, description="Largest brief a user may upload, in MB."
     )
+    max_request_mb: float = Field(
+        default=2.0,
+        gt=0,
+        le=1024,
+        description="Largest request body `briefqa serve` reads, uploads aside, in MB.",
+    )
     server_concurrency: int = Field(
         default=4, ge=1, le=64, description="Chat answers computed at once by `briefqa serve`."
     )
