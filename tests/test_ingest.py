@@ -13,6 +13,7 @@ from briefqa import BriefQA, ConfigError, IndexLocked, NotFound, Settings, Store
 from briefqa.embeddings import SentenceTransformerEmbedder, Vectors
 from briefqa.index import ingest_lock
 from briefqa.ingest import expand_paths
+from briefqa.isolation import ParseLimits
 from briefqa.schema import Brief, IngestError
 from briefqa.store import ChromaStore
 from briefqa.testing import HashEmbedder
@@ -271,23 +272,23 @@ def test_files_are_hashed_once_and_unchanged_ones_not_parsed(
     (docs / "a.md").write_text(_brief("Arctic"))
     hashed: list[Path] = []
     parsed: list[Path] = []
-    real_sha, real_load = ingest._sha256, ingest.load_brief
+    real_sha, real_read = ingest._sha256, ingest.read_brief
 
     def sha(path: Path) -> str:
         hashed.append(path)
         return real_sha(path)
 
-    def load(path: str | Path) -> Brief:
+    def read(path: str | Path, limits: ParseLimits) -> Brief:
         parsed.append(Path(path))
-        return real_load(path)
+        return real_read(path, limits)
 
     monkeypatch.setattr(ingest, "_sha256", sha)
-    monkeypatch.setattr(ingest, "load_brief", load)
+    monkeypatch.setattr(ingest, "read_brief", read)
     with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
         assert qa.ingest([docs]).added == 1
         assert (len(hashed), len(parsed)) == (0, 1), "a new file is read and hashed once"
         [source] = qa.index.manifest.sources()
-        assert source.sha256 == real_load(docs / "a.md").sha256
+        assert source.sha256 == load_brief(docs / "a.md").sha256
         assert qa.ingest([docs]).unchanged == 1
         assert (len(hashed), len(parsed)) == (1, 1), "an unchanged file is never parsed"
 

@@ -11,6 +11,7 @@ same way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import re
@@ -28,7 +29,8 @@ from .copies import brief_fingerprint, merged, preference
 from .embeddings import BatchedEmbedder, Embedder, SpanEmbedder, Vectors
 from .errors import BriefQAError, DocumentError, FileTooLarge
 from .index import Index
-from .loaders import READER_VERSION, SUPPORTED_SUFFIXES, brief_format, load_brief
+from .isolation import ParseLimits, read_brief
+from .loaders import READER_VERSION, SUPPORTED_SUFFIXES, brief_format
 from .manifest import Manifest, Source
 from .schema import Brief, Chunk, IngestError, IngestReport
 from .text import sentence_spans
@@ -91,8 +93,13 @@ def run_ingest(
     embedder: EmbedderFactory,
     prune: bool = False,
     progress: Progress | None = None,
+    parsed: dict[str, Brief] | None = None,
 ) -> IngestReport:
     """Bring the index in step with the given files, holding its ingest lock.
+
+    Files are parsed in a child process within the settings' parse limits
+    (:mod:`briefqa.isolation`); ``parsed`` holds briefs the caller has parsed already, by
+    resolved path, so that an upload is parsed once.
 
     Raises:
         IndexLocked: another process is ingesting into the same data directory.
@@ -110,7 +117,8 @@ def run_ingest(
         manifest = index.manifest
         # Readers that changed since the index was built: every file is read again.
         stale = manifest.get_meta("reader_version") != READER_VERSION
-        jobs = _plan(files, index, report, reread=stale)
+        read = _reader(ParseLimits.of(index.settings), parsed or {})
+        jobs = _plan(files, index, report, read, reread=stale)
 
         _index(jobs, index, embedder, report, progress)
         if prune:
@@ -139,7 +147,10 @@ def reindex(
     jobs: list[_Job] = []
     lost: list[str] = []
     for doc_id, files in sources.items():
-        brief = next((b for b in map(_reload, files) if b and b.doc_id == doc_id), None)
+        limits = ParseLimits.of(index.settings)
+        brief = next(
+            (b for b in (_reload(f, limits) for f in files) if b and b.doc_id == doc_id), None
+        )
         if brief is None:
             lost.append(doc_id)
             continue
@@ -154,9 +165,9 @@ def reindex(
     return [j.brief.doc_id for j in jobs if j.brief.doc_id not in lost], lost
 
 
-def _reload(source: Source) -> Brief | None:
+def _reload(source: Source, limits: ParseLimits) -> Brief | None:
     try:
-        return load_brief(Path(source.path))
+        return read_brief(Path(source.path), limits)
     except DocumentError:
         return None
 
@@ -209,7 +220,12 @@ def _index(
 
 
 def _plan(
-    files: Sequence[Path], index: Index, report: IngestReport, *, reread: bool = False
+    files: Sequence[Path],
+    index: Index,
+    report: IngestReport,
+    read: Callable[[Path], Brief],
+    *,
+    reread: bool = False,
 ) -> list[_Job]:
     """Sort files into unchanged ones and briefs to (re-)index.
 
@@ -248,7 +264,7 @@ def _plan(
         ]
     if not changed:
         return []
-    parsed = _parse(changed, report)
+    parsed = _parse(changed, report, read)
     moving = {str(path) for path, _ in changed}
     copies, stored = index.copies()
     # A brief whose text-holding file now holds other text is regrouped: its other
@@ -262,7 +278,7 @@ def _plan(
             if listed.path not in moving and Path(listed.path).is_file():
                 again.append((Path(listed.path), None))
                 moving.add(listed.path)
-    parsed += _parse(again, report)
+    parsed += _parse(again, report, read)
     origins = {c.origin for c in stored.values() if c.doc_id in regrouped}
 
     jobs: dict[str, _Job] = {}
@@ -326,14 +342,26 @@ def _plan(
     return list(jobs.values())
 
 
+def _reader(limits: ParseLimits, parsed: dict[str, Brief]) -> Callable[[Path], Brief]:
+    """How this run reads a file: the brief parsed already, else within ``limits``."""
+
+    def read(path: Path) -> Brief:
+        done = parsed.get(str(path.resolve()))
+        if done is not None:
+            return dataclasses.replace(done, source=str(path))
+        return read_brief(path, limits)
+
+    return read
+
+
 def _parse(
-    files: list[tuple[Path, bool | None]], report: IngestReport
+    files: list[tuple[Path, bool | None]], report: IngestReport, read: Callable[[Path], Brief]
 ) -> list[tuple[Path, bool | None, Brief]]:
     """Read the files; one that cannot be read fails, the others go on."""
     parsed = []
     for path, known in files:
         try:
-            parsed.append((path, known, load_brief(path)))
+            parsed.append((path, known, read(path)))
         except DocumentError as exc:
             _fail(report, str(path), exc.reason)
     return parsed
@@ -531,26 +559,29 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
     # Written aside first, per process and thread: workers sharing the data dir may
     # receive the same upload at once and must not write into each other's file. The
     # name keeps its suffix, which tells the loader the format.
-    incoming = uploads / ".incoming"
+    incoming = uploads / ".incoming" / f".{os.getpid()}-{threading.get_ident()}"
     incoming.mkdir(parents=True, exist_ok=True)
-    partial = incoming / f".{os.getpid()}-{threading.get_ident()}.{name}"
+    partial = incoming / name
     try:
         partial.write_bytes(data)
-        # Parse before queueing for the index: a broken file is refused at once, not
-        # after every upload ahead of it has been embedded.
+        # Parsed once, before queueing for the index: a broken file is refused at once,
+        # not after every upload ahead of it has been embedded.
         try:
-            load_brief(partial)
+            brief = read_brief(partial, ParseLimits.of(index.settings))
         except DocumentError as exc:
             raise type(exc)(name, exc.reason) from None
         with index.ingest_lock():
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(partial, target)  # never a half-written brief under its name
-            report = run_ingest([target], index, embedder=embedder)
+            parsed = {str(target.resolve()): brief}
+            report = run_ingest([target], index, embedder=embedder, parsed=parsed)
             if report.errors and index.manifest.source(str(target.resolve())) is None:
                 target.unlink(missing_ok=True)
                 _remove_empty(folder)
     finally:
         partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            incoming.rmdir()
     if report.errors:
         raise DocumentError(name, report.errors[0].error)
     source = index.manifest.source(str(target.resolve()))

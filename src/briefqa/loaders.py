@@ -84,12 +84,15 @@ def brief_format(path: str | PurePath) -> str:
     return fmt
 
 
-def load_brief(path: str | Path) -> Brief:
-    """Read and parse one brief.
+def load_brief(path: str | Path, *, max_pages: int | None = None) -> Brief:
+    """Read and parse one brief (a PDF of more than ``max_pages`` pages is refused before
+    its pages are read). :func:`briefqa.isolation.read_brief` does it within limits of
+    memory and time, for files from outside.
 
     Raises:
         UnsupportedFormat: the suffix has no reader.
-        DocumentError: the file cannot be read, is corrupt, encrypted, binary or empty.
+        DocumentError: the file cannot be read, is corrupt, encrypted, binary, empty or
+            over the page limit.
     """
     path = Path(path)
     fmt = brief_format(path)
@@ -99,6 +102,14 @@ def load_brief(path: str | Path) -> Brief:
         raise DocumentError(path, f"cannot read the file: {exc.strerror or exc}") from exc
     if not data.strip():
         raise DocumentError(path, "the file is empty")
+    if fmt == "pdf" and max_pages:
+        pages = pdf_pages(data)
+        if pages is not None and pages > max_pages:
+            raise DocumentError(
+                path,
+                f"the PDF has {pages:,} pages, over the limit of {max_pages:,} "
+                "(BRIEFQA_PARSE_MAX_PAGES)",
+            )
     try:
         raws, declared = _READERS[fmt](path, data)
     except DocumentError:
@@ -645,6 +656,13 @@ def _read_pdf(path: Path, data: bytes) -> Parsed:
     from .pdf import read_pdf
 
     return read_pdf(path, data)
+
+
+def pdf_pages(data: bytes) -> int | None:
+    """How many pages a PDF has (None if PDFium cannot open it: its reader says why)."""
+    from .pdf import page_count
+
+    return page_count(data)
 
 
 def _read_docx(path: Path, data: bytes) -> Parsed:

@@ -124,6 +124,22 @@ class _Encrypted(Exception):
 _PDFIUM = threading.Lock()
 
 
+def page_count(data: bytes) -> int | None:
+    """The number of pages PDFium finds, read from the page tree without parsing a page;
+    None if PDFium cannot open the file."""
+    import pypdfium2
+
+    with _PDFIUM:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError:
+            return None
+        try:
+            return len(document)
+        finally:
+            document.close()
+
+
 def _read_with_pdfium(data: bytes) -> tuple[list[PageText], Declared]:
     import pypdfium2
 

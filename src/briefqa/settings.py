@@ -200,6 +200,19 @@ class Settings(BaseSettings):
         le=1024,
         description="Largest request body `briefqa serve` reads, uploads aside, in MB.",
     )
+    parse_memory_mb: int = Field(
+        default=1024,
+        ge=0,
+        le=65536,
+        description="Memory one file's parse may use, in MB; each file is parsed in a "
+        "child process so capped (0: in the process itself, with no limits).",
+    )
+    parse_seconds: int = Field(
+        default=120, ge=1, le=86400, description="CPU seconds one file's parse may use."
+    )
+    parse_max_pages: int = Field(
+        default=2000, ge=1, le=1_000_000, description="Most pages of a PDF briefqa reads."
+    )
     server_concurrency: int = Field(
         default=4, ge=1, le=64, description="Chat answers computed at once by `briefqa serve`."
     )
