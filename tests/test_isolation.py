@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import random
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -139,3 +141,18 @@ def test_an_upload_is_parsed_once_and_a_refused_one_leaves_nothing(
         assert len(qa.documents()) == 1
     leftovers = [p for p in (data / "uploads").rglob("*") if p.is_file()]
     assert [p.name for p in leftovers] == ["brief.md"]
+
+
+def test_a_script_without_a_main_guard_can_parse(tmp_path: Path) -> None:
+    """The parser process never runs the caller's script again (multiprocessing's spawn
+    and fork server would, and a script with no ``if __name__ == "__main__"`` would
+    then start over in every child)."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from briefqa.isolation import ParseLimits, read_brief\n"
+        f"print('parsed', read_brief({str(SEED)!r}, ParseLimits()).title[:20])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.count("parsed") == 1, done.stdout + done.stderr
