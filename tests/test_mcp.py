@@ -154,6 +154,7 @@ def test_search_list_and_get(mcp: tuple[BlockingPortal, ClientSession]) -> None:
          "unknown doc_id 'zz'"),
         ("list_briefs", {"date_to": "yesterday"}, "date_to must be a date"),
         ("search_briefs", {"query": ""}, "the query is empty"),
+        ("search_briefs", {"query": "Japan " * 200_000}, "characters long; the limit is"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_tool_errors(

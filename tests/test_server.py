@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from briefqa import BriefQA, ConfigError, Settings, load_brief
+from briefqa import BriefQA, ConfigError, Settings, StoreError, load_brief
 from briefqa.auth import hash_password, load_users, verify_password
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.server import create_app
@@ -50,6 +50,49 @@ def test_healthz_and_documents(client: TestClient) -> None:
     docs = client.get("/api/v1/documents").json()
     assert [d["title"] for d in docs] == ["NATO Intensifies Cooperation with Indo-Pacific Partners"]
     assert docs[0]["date"] == "2023-08-24" and docs[0]["chunks"] == health["chunks"]
+
+
+def test_healthz_reports_each_part_and_503_when_one_is_down(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qa = _engine(tmp_path, embedder)
+    with TestClient(create_app(qa, ui=False)) as client:
+        health = client.get("/api/v1/healthz").json()
+        assert health["checks"] == {
+            "manifest": "ok", "vector_store": "ok", "embedding_model": "ok", "reading_model": "ok",
+        }  # fmt: skip
+
+        def down() -> int:
+            raise StoreError("the Chroma server at http://127.0.0.1:1 is not answering")
+
+        monkeypatch.setattr(qa.index.store, "count", down)
+        response = client.get("/api/v1/healthz")
+        assert response.status_code == 503 and response.json()["status"] == "unavailable"
+        assert "not answering" in response.json()["checks"]["vector_store"]
+        assert response.json()["checks"]["manifest"] == "ok"
+    qa.close()
+
+
+def test_client_mistakes_are_4xx_naming_the_problem(client: TestClient) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    for path in ("/api/v1/ask", "/v1/chat/completions", "/api/v1/feedback", "/api/v1/export"):
+        response = client.post(path, content=deep, headers={"content-type": "application/json"})
+        assert response.status_code == 400, (path, response.text[:200])
+    surrogate = '{"question": "Who is \\ud800 in NATO?"}'
+    response = client.post(
+        "/api/v1/ask", content=surrogate, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422 and "lone surrogate" in response.json()["detail"]
+    chat = '{"model": "briefqa", "messages": [{"role": "user", "content": "Who \\udc00?"}]}'
+    response = client.post(
+        "/v1/chat/completions", content=chat, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400 and "surrogate" in response.json()["error"]["message"]
+    answer = client.post("/api/v1/ask", json={"question": QUESTION}).json()
+    long = {"question": "why " * 50_000, "answer": answer, "rating": "dislike"}
+    response = client.post("/api/v1/feedback", json=long)
+    assert response.status_code == 422
+    assert "the feedback's question" in response.json()["detail"]
 
 
 def test_ask_returns_the_cli_json_with_verified_citations(client: TestClient) -> None:

@@ -41,6 +41,33 @@ REFUSAL = "The briefs do not cover this question."
 _REFUSAL_PATTERN = re.compile(r"briefs do not cover|not covered by the briefs|cannot answer", re.I)
 _ANSWER_LABEL = re.compile(r"^\s*(?:answer|a)\s*:\s*", re.I)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def check_text(text: str, limit: int, what: str = "the question") -> str:
+    """``text`` (a question, or ``what`` names the field) cleaned of control characters
+    and normalised, if it is valid: not empty, at most ``limit`` characters, and valid
+    Unicode (a lone surrogate, which a broken client sends, cannot be encoded).
+
+    Raises:
+        InvalidQuestion: naming the field and what is wrong with it.
+    """
+    bad = _SURROGATE.search(text or "")
+    if bad is not None:
+        raise InvalidQuestion(
+            f"{what} holds an invalid character (a lone surrogate, "
+            f"U+{ord(bad[0]):04X}, at position {bad.start()}): send valid Unicode text"
+        )
+    text = normalize(_CONTROL.sub(" ", text or ""))
+    if not text:
+        raise InvalidQuestion(f"{what} is empty: type a question about the briefs")
+    if len(text) > limit:
+        raise InvalidQuestion(
+            f"{what} is {len(text):,} characters long; the limit is {limit:,} "
+            "(BRIEFQA_MAX_QUESTION_CHARS)"
+        )
+    return text
+
 
 History = Sequence[tuple[str, str]] | Sequence[dict[str, str]]
 
@@ -240,15 +267,16 @@ class Answerer:
     # ------------------------------------------------------------------ stages
 
     def _start(self, question: str, history: History | None, filters: Filters | None) -> State:
-        question = normalize(_CONTROL.sub(" ", question or ""))
-        if not question:
-            raise InvalidQuestion("the question is empty: type a question about the briefs")
-        if len(question) > self.settings.max_question_chars:
-            raise InvalidQuestion(
-                f"the question is {len(question):,} characters long; the limit is "
-                f"{self.settings.max_question_chars:,} (BRIEFQA_MAX_QUESTION_CHARS)"
-            )
-        return State(question, _turns(history), filters)
+        question = check_text(question, self.settings.max_question_chars)
+        turns = _turns(history)
+        for number, (_, content) in enumerate(turns, 1):
+            bad = _SURROGATE.search(content)
+            if bad is not None:
+                raise InvalidQuestion(
+                    f"history turn {number} holds an invalid character (a lone surrogate "
+                    f"at position {bad.start()}): send valid Unicode text"
+                )
+        return State(question, turns, filters)
 
     def _condense(self, state: State) -> State:
         with _timer(state, "condense_ms"):

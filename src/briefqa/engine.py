@@ -5,14 +5,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .answering import Answerer, History, writer_from_settings
+from .answering import Answerer, History, check_text, writer_from_settings
 from .embeddings import CachedEmbedder, Embedder, Vectors, embedder_from_settings
-from .errors import NotFound
+from .errors import BriefQAError, NotFound
 from .feedback import FeedbackLog
 from .index import Index
 from .ingest import Progress, add_upload, run_ingest
@@ -181,7 +181,12 @@ class BriefQA:
     ) -> list[Hit]:
         """The ``k`` passages most relevant to ``question``: dense and BM25 fused by rank
         and reordered by the reading model (``settings.reader``), or dense or BM25 alone
-        (``mode``, for comparisons)."""
+        (``mode``, for comparisons).
+
+        Raises:
+            InvalidQuestion: the question is empty, too long or not valid Unicode.
+        """
+        question = check_text(question, self.settings.max_question_chars)
         if mode == "hybrid":
             return self.answerer.search(question, k, filters)
         return self.answerer.retriever.retrieve(
@@ -194,6 +199,7 @@ class BriefQA:
         """The sentences the reading model reads for ``question`` in ``hits`` (by default
         the passages :meth:`retrieve` finds), each with its probability of answering,
         the likeliest first; empty with ``reader=off``."""
+        question = check_text(question, self.settings.max_question_chars)
         answerer = self.answerer
         if hits is None:
             readings = answerer.readings(question, filters)[1]
@@ -208,6 +214,7 @@ class BriefQA:
     def evidence(self, question: str, hits: Sequence[Hit] | None = None) -> Evidence:
         """The refusal gate's signals for ``question`` over ``hits`` (by default the
         passages :meth:`retrieve` finds), as :meth:`ask` computes them."""
+        question = check_text(question, self.settings.max_question_chars)
         return self.answerer.evidence(question, hits)
 
     def as_retriever(
@@ -333,8 +340,40 @@ class BriefQA:
         (derived from the question and the answer text), so an evaluator can group a
         rating with a later comment and turn the pair into an eval case. Returns the
         record written.
+
+        Raises:
+            InvalidQuestion: the question, the answer or the comment is too long or not
+                valid Unicode (naming which).
         """
+        limit = self.settings.max_question_chars
+        check_text(answer.question or "?", limit, "the feedback's question")
+        # An answer quotes at most a few passages; a megabyte of it is not one of ours.
+        check_text(answer.text or "?", 100 * limit, "the feedback's answer")
+        if comment:
+            check_text(comment, 4000, "the feedback's comment")
         return self._feedback.record(answer, rating, comment)
+
+    def health(self) -> dict[str, str]:
+        """Each part answers need, "ok" or what is wrong with it: the manifest (SQLite),
+        the vector store (Chroma), the embedding model and the reading model."""
+        probes: dict[str, Callable[[], object]] = {
+            "manifest": self.index.manifest.briefs,
+            "vector_store": self.index.store.count,
+            "embedding_model": lambda: self.embedder.embed(["health"]),
+        }
+        if self.settings.reader != "off":
+            probes["reading_model"] = lambda: self.read("health", hits=[])
+        checks: dict[str, str] = {}
+        for name, probe in probes.items():
+            try:
+                probe()
+                checks[name] = "ok"
+            except BriefQAError as exc:
+                checks[name] = str(exc)
+            except Exception as exc:  # a health check reports any failure, never raises
+                # The type only: a raw message may hold a URL with its password.
+                checks[name] = f"failed ({type(exc).__name__})"
+        return checks
 
     def warm_up(self) -> None:
         """Load the embedding model and build the retrieval indexes now, so the first

@@ -353,6 +353,8 @@ def openai_router(
             body = await request.json()
         except ValueError:
             raise _bad("the body is not JSON: send a chat-completions request") from None
+        except RecursionError:
+            raise _bad("the JSON body nests too deep: send a chat-completions request") from None
         chat = parse_chat_request(body)
         # The whole answer is computed in one worker thread, streamed or not: a stream's
         # text is the verified answer's anyway, and a request waiting for its turn must

@@ -184,10 +184,16 @@ class ExportRequest(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "unavailable"] = Field(
+        description='"unavailable" (HTTP 503) when a check below is not "ok"'
+    )
     version: str
     briefs: int
     chunks: int
+    checks: dict[str, str] = Field(
+        description='each part answers need ("manifest", "vector_store", "embedding_model", '
+        '"reading_model"): "ok" or what is wrong with it'
+    )
 
 
 class FifoGate:
@@ -401,15 +407,24 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    @api.get("/healthz", response_model=Health, summary="Liveness and index size")
-    def healthz() -> dict[str, Any]:
-        docs = qa.documents()
-        return {
-            "status": "ok",
+    @api.get(
+        "/healthz",
+        response_model=Health,
+        summary="Health of each part, and the index size",
+        responses={503: {"model": Health, "description": "a part is down"}},
+    )
+    def healthz() -> JSONResponse:
+        checks = qa.health()
+        healthy = all(v == "ok" for v in checks.values())
+        docs = qa.documents() if checks["manifest"] == "ok" else []
+        body = {
+            "status": "ok" if healthy else "unavailable",
             "version": briefqa.__version__,
             "briefs": len(docs),
             "chunks": sum(d.chunks for d in docs),
+            "checks": checks,
         }
+        return JSONResponse(body, status_code=200 if healthy else 503)
 
     @api.get("/openapi.json", include_in_schema=False)
     def openapi() -> dict[str, Any]:
