@@ -144,6 +144,50 @@ def test_a_stale_saved_bm25_index_is_found_and_dropped(qa: BriefQA, seed: Path) 
     assert qa.check(repair=True).consistent and not saved.exists()
 
 
+def test_random_bytes_in_the_saved_bm25_arrays_are_found_and_answers_stay_right(
+    qa: BriefQA, seed: Path
+) -> None:
+    qa.ingest([seed])
+    question = "Which country opposed a NATO liaison office in Tokyo?"
+    before = [h.chunk_id for h in qa.retrieve(question, mode="lexical")]
+    [scores] = (qa.data_dir / "bm25").glob("gen-*/scores.npy")
+
+    def damage() -> None:
+        data = bytearray(scores.read_bytes())
+        header = 128  # the .npy header stays intact: only the numbers change
+        data[header:] = np.random.default_rng(3).bytes(len(data) - header)
+        scores.write_bytes(bytes(data))
+
+    damage()
+    assert qa.check().stray_files == [str(scores.parent)]
+    # Another worker (or a restart) loading the saved index finds the damage and
+    # rebuilds it from the store: the same passages come back, and the saved copy heals.
+    with BriefQA(qa.data_dir, settings=qa.settings, embedder=qa.embedder) as other:
+        assert [h.chunk_id for h in other.retrieve(question, mode="lexical")] == before
+    assert qa.check().consistent
+    damage()
+    found = qa.check(repair=True)
+    assert found.consistent and not scores.parent.exists()
+
+
+def test_damaged_sentence_vectors_are_found_skipped_and_repaired(qa: BriefQA, seed: Path) -> None:
+    qa.ingest([seed])
+    question = "Which country opposed a NATO liaison office in Tokyo?"
+    answer = qa.ask(question)
+    cited = answer.citations[0].chunk_id
+    with sqlite3.connect(qa.data_dir / "sentences.sqlite3") as db:
+        db.execute(
+            "UPDATE vectors SET data = randomblob(length(data)) WHERE chunk_id = ?", (cited,)
+        )
+    found = qa.check()
+    assert found.damaged_sentences == [cited] and not found.consistent
+    # Skipped when read: the sentences are encoded again, and the answer is the same.
+    assert qa.ask(question).text == answer.text
+    repaired = qa.check(repair=True)
+    assert repaired.consistent and repaired.repaired["briefs_reindexed"] == 1
+    assert qa.index.sentences.damaged() == [] and cited in qa.index.sentences.ids()
+
+
 def test_a_repair_killed_before_its_commit_loses_no_listed_chunk(qa: BriefQA, seed: Path) -> None:
     """Rewriting a brief marks its (listed) ids pending until the commit; if the run dies
     in between, the next flush must not delete chunks the manifest still lists."""

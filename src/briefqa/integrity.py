@@ -8,12 +8,15 @@ After a crash, a disk problem or a hand edit they can disagree in a few ways, an
 - **orphaned**: in the store, listed by no brief (answers cite text no brief owns);
 - **duplicated**: a chunk listed twice, or one passage stored under two ids;
 - **damaged**: stored text or metadata that no longer hashes to its content-derived id;
+- **damaged sentences**: sentence vectors whose bytes no longer match their checksum;
 - **pending**: ids an interrupted ingest left for deletion;
 - **stray**: sentence vectors of unknown chunks, a BM25 index saved for the current
-  generation that lists other chunks, partial files of processes that died.
+  generation that lists other chunks or whose files no longer match their hashes,
+  partial files of processes that died.
 
-``repair`` fixes what it can without losing anything stored: missing and damaged chunks
-are embedded again from their brief's source file (the manifest's record of the brief is
+``repair`` fixes what it can without losing anything stored: missing and damaged chunks,
+and chunks with damaged sentence vectors, are embedded again from their brief's source
+file (the manifest's record of the brief is
 kept either way), orphans and strays are deleted.
 """
 
@@ -34,8 +37,8 @@ from .manifest import Manifest, Source
 from .schema import Chunk, IndexCheck
 
 # A partial file's name carries the pid of the process writing it: uploads are written
-# as ".<pid>-<thread>.<name>", BM25 indexes as ".partial-<pid>-<thread>".
-_PARTIAL = re.compile(r"^\.(?:(\d+)-\d+\..+|partial-(\d+)-\d+)$")
+# into ".incoming/.<pid>-<thread>/<name>", BM25 indexes as ".partial-<pid>-<thread>".
+_PARTIAL = re.compile(r"^\.(?:(\d+)-\d+(?:\..+)?|partial-(\d+)-\d+)$")
 _STALE_S = 3600.0  # a partial file this old is stray whoever wrote it
 _DEAD_STALE_S = 600.0  # and one of a process that is gone, this old
 
@@ -64,7 +67,7 @@ def _repair(index: Index, found: IndexCheck, embedder: EmbedderFactory) -> Index
     manifest, store, sentences = index.manifest, index.store, index.sentences
     repaired: dict[str, int] = {}
     # Briefs first: re-embedding writes their chunks under the ids the manifest lists.
-    lost = set(found.missing) | set(found.damaged)
+    lost = set(found.missing) | set(found.damaged) | set(found.damaged_sentences)
     owners = manifest.chunk_owners()
     broken = sorted({doc for cid in lost for doc in owners.get(cid, ())})
     # Damaged chunks are not deleted first: rewriting them under their ids fixes them,
@@ -133,6 +136,7 @@ def _inspect(index: Index) -> IndexCheck:
         damaged=damaged,
         pending=sorted(pending),
         stray_sentences=len(set(sentences.ids()) - listed - pending),
+        damaged_sentences=[cid for cid in sentences.damaged() if cid in listed],
         stray_files=_stray_files(index.data_dir, manifest, listed),
         near_duplicates=index.copies()[0].pairs(),
     )
@@ -169,8 +173,8 @@ def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[s
             rows = LexicalIndex.saved_chunk_ids(saved)
         except (OSError, ValueError):
             rows = set()
-        if rows != listed:
-            stray.append(str(saved))
+        if rows != listed or LexicalIndex.damaged(saved):
+            stray.append(str(saved))  # repair deletes it; the next question rebuilds it
     return sorted(stray)
 
 

@@ -266,7 +266,8 @@ class Retriever:
         except (OSError, ValueError) as exc:
             # Removed meanwhile, damaged, or saved by an older briefqa: rebuilt (and the
             # rebuilt one replaces it).
-            log.info("rebuilding the BM25 index: %s", exc)
+            damaged = "damaged" in str(exc)
+            (log.warning if damaged else log.info)("rebuilding the BM25 index: %s", exc)
             shutil.rmtree(path, ignore_errors=True)
             return None
 

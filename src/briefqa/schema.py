@@ -168,6 +168,8 @@ class IndexCheck:
     damaged: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
     stray_sentences: int = 0
+    #: Chunks whose stored sentence vectors no longer match their checksum.
+    damaged_sentences: list[str] = field(default_factory=list)
     stray_files: list[str] = field(default_factory=list)
     #: Doc ids whose chunks could not be restored: no source file holds their text.
     unrecoverable: list[str] = field(default_factory=list)
@@ -186,6 +188,7 @@ class IndexCheck:
             or self.damaged
             or self.pending
             or self.stray_sentences
+            or self.damaged_sentences
             or self.stray_files
         )
 
@@ -198,6 +201,7 @@ class IndexCheck:
             "damaged": len(self.damaged),
             "pending": len(self.pending),
             "stray_sentences": self.stray_sentences,
+            "damaged_sentences": len(self.damaged_sentences),
             "stray_files": len(self.stray_files),
         }
         return {kind: n for kind, n in counts.items() if n}
@@ -215,6 +219,7 @@ class IndexCheck:
             "damaged": self.damaged,
             "pending": self.pending,
             "stray_sentences": self.stray_sentences,
+            "damaged_sentences": self.damaged_sentences,
             "stray_files": self.stray_files,
             "unrecoverable": self.unrecoverable,
             "repaired": self.repaired,

@@ -6,18 +6,24 @@ retrieved chunks instead of encoding their sentences again, which was most of th
 of a question. They are stored as float16, keyed by the content-derived chunk id, so a
 row can never describe another text than its chunk's. Missing rows (an index built
 before, or by an embedder without spans) just mean the sentences are encoded on demand.
+Each row carries the CRC-32 of its bytes: a damaged row is skipped when read (encoded on
+demand instead) and named by :meth:`SentenceVectors.damaged` for ``briefqa check``.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .embeddings import Vectors
+
+log = logging.getLogger("briefqa.sentences")
 
 
 class SentenceVectors:
@@ -28,18 +34,22 @@ class SentenceVectors:
         self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (chunk_id TEXT PRIMARY KEY, dim INTEGER, data BLOB)"
+            "CREATE TABLE IF NOT EXISTS vectors "
+            "(chunk_id TEXT PRIMARY KEY, dim INTEGER, data BLOB, crc INTEGER)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(vectors)")}
+        if "crc" not in columns:  # a file from before rows carried their checksum
+            self._db.execute("ALTER TABLE vectors ADD COLUMN crc INTEGER")
         self._lock = threading.Lock()
 
     def put(self, chunk_ids: Sequence[str], arrays: Sequence[Vectors]) -> None:
-        rows = [
-            (cid, int(a.shape[1]) if a.ndim == 2 else 0, a.astype(np.float16).tobytes())
-            for cid, a in zip(chunk_ids, arrays, strict=True)
-        ]
+        rows = []
+        for cid, a in zip(chunk_ids, arrays, strict=True):
+            data = a.astype(np.float16).tobytes()
+            rows.append((cid, int(a.shape[1]) if a.ndim == 2 else 0, data, zlib.crc32(data)))
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
 
     def get(self, chunk_ids: Sequence[str]) -> dict[str, Vectors]:
@@ -48,14 +58,23 @@ class SentenceVectors:
         marks = ",".join("?" * len(chunk_ids))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT chunk_id, dim, data FROM vectors WHERE chunk_id IN ({marks})",
+                f"SELECT chunk_id, dim, data, crc FROM vectors WHERE chunk_id IN ({marks})",
                 list(chunk_ids),
             ).fetchall()
-        return {
-            cid: np.frombuffer(data, dtype=np.float16).reshape(-1, dim).astype(np.float32)
-            for cid, dim, data in rows
-            if dim
-        }
+        out = {}
+        for cid, dim, data, crc in rows:
+            if not _intact(dim, data, crc):
+                log.warning("damaged sentence vectors of chunk %s: encoded again", cid)
+                continue
+            if dim:
+                out[cid] = np.frombuffer(data, dtype=np.float16).reshape(-1, dim).astype(np.float32)
+        return out
+
+    def damaged(self) -> list[str]:
+        """Chunk ids whose stored vectors no longer match their checksum or shape."""
+        with self._lock:
+            rows = self._db.execute("SELECT chunk_id, dim, data, crc FROM vectors").fetchall()
+        return sorted(cid for cid, dim, data, crc in rows if not _intact(dim, data, crc))
 
     def ids(self) -> set[str]:
         """Every chunk id that has sentence vectors."""
@@ -73,3 +92,12 @@ class SentenceVectors:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _intact(dim: int, data: bytes | None, crc: int | None) -> bool:
+    """A row's bytes match its checksum (rows from before checksums: their shape)."""
+    if data is None:
+        return False
+    if crc is not None and zlib.crc32(data) != crc:
+        return False
+    return not dim or len(data) % (2 * dim) == 0
