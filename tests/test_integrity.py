@@ -216,3 +216,33 @@ def test_duplicate_listings_are_removed_by_repair(qa: BriefQA, seed: Path, tmp_p
     repaired = qa.check(repair=True)
     assert repaired.consistent and repaired.repaired == {"listings_deduplicated": 1}
     assert qa.index.manifest.chunk_ids(brief.doc_id) == ids
+
+
+def test_a_damaged_manifest_is_named_and_the_advised_rebuild_restores_the_answers(
+    tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    monkeypatch.setenv("BRIEFQA_CORPUS_DIR", str(seed.parent))
+    monkeypatch.setenv("BRIEFQA_DATA_DIR", str(data))
+    question = "Which country opposed a NATO liaison office in Tokyo?"
+    assert main(["ingest"]) == 0
+    capsys.readouterr()
+    assert main(["ask", question, "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    manifest = data / "manifest.sqlite3"
+    raw = bytearray(manifest.read_bytes())
+    raw[4096:] = np.random.default_rng(5).bytes(len(raw) - 4096)  # every page but the first
+    manifest.write_bytes(bytes(raw))
+
+    code = main(["docs"])
+    error = capsys.readouterr().err
+    assert code == 3 and "Traceback" not in error
+    assert str(manifest) in error and "is damaged" in error
+    advice = error.split("`")[1]  # the command the message gives, run as given
+    assert advice == "briefqa check --rebuild"
+    assert main([*advice.split()[1:]]) == 0
+    assert "1 briefs indexed again" in capsys.readouterr().out
+    assert list(data.glob("manifest.sqlite3.damaged-*")), "the damaged file is kept aside"
+    assert main(["ask", question, "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["answer"] == before["answer"] and after["citations"] == before["citations"]

@@ -18,6 +18,8 @@ from .engine import BriefQA
 from .errors import (
     BriefQAError,
     ConfigError,
+    DataDamaged,
+    DiskFull,
     DocumentError,
     EmbeddingError,
     IndexLocked,
@@ -28,6 +30,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .export import export_markdown
+from .integrity import diagnose
 from .loaders import SUPPORTED_SUFFIXES, load_brief
 from .reader import Reader
 from .schema import (
@@ -104,6 +107,8 @@ __all__ = [
     "Chunk",
     "Citation",
     "ConfigError",
+    "DataDamaged",
+    "DiskFull",
     "DocumentError",
     "Draft",
     "EmbeddingError",
@@ -125,6 +130,7 @@ __all__ = [
     "UnsupportedFormat",
     "Writer",
     "__version__",
+    "diagnose",
     "export_markdown",
     "load_brief",
     "load_dataset",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import briefqa
@@ -16,10 +18,13 @@ from briefqa import (
     BriefQA,
     BriefQAError,
     ConfigError,
+    DataDamaged,
+    DiskFull,
     Filters,
     IngestReport,
     InvalidQuestion,
     Settings,
+    load_settings,
     markdown,
     run_evaluation,
     write_report,
@@ -30,13 +35,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
+        try:
+            code: int = args.func(args)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            # A raw failure of the data dir's files: named, with its fix, or re-raised.
+            known = briefqa.diagnose(_data_dir(args), exc)
+            if known is None:
+                raise
+            raise known from exc
     except BriefQAError as exc:
         print(f"briefqa: error: {exc}", file=sys.stderr)
-        return 2
+        return _EXIT.get(type(exc), 2)
     except KeyboardInterrupt:
         return 130
     return code
+
+
+#: Exit codes beyond 0 (done), 1 (a file failed, or `check` found a problem) and 2 (any
+#: other briefqa error): a damaged data file, a full disk.
+_EXIT: dict[type[BriefQAError], int] = {DataDamaged: 3, DiskFull: 4}
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    given = getattr(args, "data_dir", None)
+    settings = load_settings() if given is None else load_settings(data_dir=Path(given))
+    return Path(settings.data_dir).expanduser().resolve()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
         "--repair",
         action="store_true",
         help="re-embed missing or damaged chunks from their files, delete orphans",
+    )
+    check.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="set the index's files aside and ingest the uploads and the corpus again "
+        "(when the manifest itself is damaged)",
     )
     check.add_argument("--json", action="store_true", help="print the findings as JSON")
     check.set_defaults(func=_check)
@@ -326,6 +355,8 @@ def _parse_bounds(items: list[str]) -> dict[str, float]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.rebuild:
+        return _rebuild(args)
     with _engine(args) as qa:
         found = qa.check(repair=args.repair)
     if args.json:
@@ -354,6 +385,23 @@ def _check(args: argparse.Namespace) -> int:
     if not found.consistent and not found.repaired:
         print("run `briefqa check --repair` to fix it", file=sys.stderr)
     return 0 if found.consistent else 1
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    with _engine(args) as qa:
+        report, found = qa.rebuild()
+        data_dir = qa.data_dir
+    if args.json:
+        print(json.dumps({"ingest": report.to_dict(), "check": found.to_dict()}, indent=2))
+    else:
+        print(
+            f"rebuilt {data_dir}: the old files set aside as *.damaged-<time>; "
+            f"{report.added} briefs indexed again, "
+            f"{report.failed} failed; " + ("consistent" if found.consistent else "NOT consistent")
+        )
+        for error in report.errors:
+            print(f"  {error.path}: {error.error}", file=sys.stderr)
+    return 0 if found.consistent and not report.failed else 1
 
 
 def _remove(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from .errors import BriefQAError, NotFound
 from .feedback import FeedbackLog
 from .index import Index
 from .ingest import Progress, add_upload, run_ingest
-from .integrity import check_index
+from .integrity import check_index, rebuild_files
 from .overview import Overview
 from .reader import Reader
 from .refusal import Evidence
@@ -392,6 +392,25 @@ class BriefQA:
         """
         if not self.index.remove_brief(doc_id):
             raise NotFound(doc_id)
+
+    def rebuild(self) -> tuple[IngestReport, IndexCheck]:
+        """Start the index again from the briefs' files, when its manifest is damaged
+        (``briefqa check --rebuild``): the manifest, sentence vectors and saved BM25 index
+        are set aside as ``*.damaged-<time>`` and the Chroma collection is dropped, then
+        every upload and the corpus folder are ingested again. Returns that ingest's
+        report and a check of the result.
+
+        Raises:
+            IndexLocked: another process is ingesting into the same data directory.
+        """
+        with self.index.ingest_lock():
+            with self._build_lock:
+                self._answerer = None
+                self.index.close()
+                self.index.forget_store()
+            sources = rebuild_files(self.data_dir, self.settings)
+            report = self.ingest(sources) if sources else IngestReport()
+        return report, self.check()
 
     def close(self) -> None:
         """Release the manifest's database connection; the engine reopens what it needs

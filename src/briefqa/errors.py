@@ -65,6 +65,15 @@ class StoreError(BriefQAError):
     """The vector store failed, or a Chroma server could not be reached."""
 
 
+class DataDamaged(StoreError):
+    """A file of the data directory is damaged; the message names it and the command
+    that fixes it (``briefqa`` exits with 3)."""
+
+
+class DiskFull(StoreError):
+    """The disk holding the data directory is full (``briefqa`` exits with 4)."""
+
+
 class IndexLocked(BriefQAError):
     """Another live process holds the ingest lock on this data directory."""
 

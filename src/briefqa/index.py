@@ -111,6 +111,12 @@ class Index:
                 self._sentences = SentenceVectors(self.data_dir / "sentences.sqlite3")
             return self._sentences
 
+    def forget_store(self) -> None:
+        """Let go of the vector store, so that the next use opens it afresh (after a
+        rebuild set its files aside)."""
+        with self._build_lock:
+            self._store = None
+
     def close(self) -> None:
         """Close the manifest's and the sentence vectors' databases; they reopen if used
         again."""

@@ -22,19 +22,25 @@ kept either way), orphans and strays are deleted.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import re
 import shutil
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
 
 from .bm25 import LexicalIndex
 from .chunking import chunk_id
+from .errors import DataDamaged, DiskFull, StoreError
 from .index import Index
 from .ingest import EmbedderFactory, reindex
 from .manifest import Manifest, Source
 from .schema import Chunk, IndexCheck
+from .settings import Settings
+from .store import ChromaStore, store_from_settings
 
 # A partial file's name carries the pid of the process writing it: uploads are written
 # into ".incoming/.<pid>-<thread>/<name>", BM25 indexes as ".partial-<pid>-<thread>".
@@ -186,3 +192,78 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's live process
         return True
     return True
+
+
+# ------------------------------------------------------ damaged files, a full disk
+
+_DATABASES = ("manifest.sqlite3", "sentences.sqlite3")
+
+
+def diagnose(data_dir: Path, exc: BaseException) -> StoreError | None:
+    """The briefqa error for a raw failure met in ``data_dir``: the disk is full, or a
+    SQLite file is damaged (named, with the command that fixes it); None if neither.
+
+    SQLite reports damage on whichever page a query touches ("database disk image is
+    malformed"), not at open: each file is checked here to say which one it is.
+    """
+    text = str(exc).lower()
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in text:
+        return DiskFull(
+            f"the disk holding {data_dir} is full ({exc}): free some space and run the "
+            "command again; nothing written before is lost (`briefqa check` then says "
+            "whether anything needs `--repair`)"
+        )
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return None
+    damaged = [data_dir / name for name in _DATABASES if not _sound(data_dir / name)]
+    if not damaged:
+        return None
+    if damaged[0].name == "manifest.sqlite3":
+        advice = (
+            "restore it from a backup, or rebuild the index from the briefs' files "
+            "(uploads and BRIEFQA_CORPUS_DIR): `briefqa check --rebuild`"
+        )
+    else:
+        advice = "it holds only derived data: `briefqa check --rebuild` makes it again"
+    names = ", ".join(str(p) for p in damaged)
+    return DataDamaged(f"{names} is damaged ({exc}); {advice}")
+
+
+def _sound(path: Path) -> bool:
+    """Whether a SQLite file (absent counts as sound) passes SQLite's quick check."""
+    if not path.exists():
+        return True
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return bool(db.execute("PRAGMA quick_check").fetchone()[0] == "ok")
+    except sqlite3.DatabaseError:
+        return False
+
+
+def rebuild_files(data_dir: Path, settings: Settings) -> list[Path]:
+    """Set the index's files aside and start an empty index, for
+    ``briefqa check --rebuild``: the manifest, the sentence vectors and the saved BM25
+    index are renamed ``*.damaged-<time>`` (nothing of them is deleted), and the Chroma
+    collection is dropped (it holds only vectors of the briefs, made again by the ingest
+    that follows). Returns the files to ingest again: every upload, and the corpus
+    folder when there is one.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    names = [f"{db}{end}" for db in _DATABASES for end in ("", "-wal", "-shm")] + ["bm25"]
+    for name in names:
+        path = data_dir / name
+        if path.exists():
+            path.rename(path.with_name(f"{name}.damaged-{stamp}"))
+    # Through Chroma's own client, embedded or not: it keeps an open client per folder
+    # in the process, which would not notice a folder renamed under it.
+    store = store_from_settings(settings, data_dir)
+    assert isinstance(store, ChromaStore)
+    store.drop()
+    sources = [
+        p
+        for p in sorted((data_dir / "uploads").rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(data_dir).parts)
+    ]
+    if settings.corpus_dir.is_dir():
+        sources.append(settings.corpus_dir)
+    return sources

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import StoreError
+from .errors import DataDamaged, StoreError
 from .schema import Brief, BriefInfo
 
 _SCHEMA = """
@@ -109,8 +109,10 @@ class Manifest:
                     f"the manifest {path} stayed locked by another process for "
                     f"{_BUSY_TIMEOUT_S:g} s ({exc}); try again"
                 ) from exc
-            raise StoreError(
-                f"the manifest {path} is unreadable ({exc}); move it away and re-ingest"
+            raise DataDamaged(
+                f"the manifest {path} is unreadable ({exc}); restore it from a backup, or "
+                "rebuild the index from the briefs' files (uploads and BRIEFQA_CORPUS_DIR): "
+                "`briefqa check --rebuild`"
             ) from exc
         self._lock = threading.RLock()
 

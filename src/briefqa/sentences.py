@@ -56,11 +56,17 @@ class SentenceVectors:
         if not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT chunk_id, dim, data, crc FROM vectors WHERE chunk_id IN ({marks})",
-                list(chunk_ids),
-            ).fetchall()
+        try:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT chunk_id, dim, data, crc FROM vectors WHERE chunk_id IN ({marks})",
+                    list(chunk_ids),
+                ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            # Derived data: answers encode the sentences instead (`briefqa check
+            # --rebuild` makes the file again).
+            log.warning("sentence vectors unreadable (%s): encoded on demand", exc)
+            return {}
         out = {}
         for cid, dim, data, crc in rows:
             if not _intact(dim, data, crc):

@@ -9,6 +9,7 @@ to 4xx codes with the engine's own message as ``detail``.
 
 import logging
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -432,6 +433,15 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
 
     app.include_router(api)
     app.include_router(openai_router(qa, gate=answering, users=users, status_of=_status))
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    def _damaged(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
+        # A damaged data file: named, with its fix, for the operator reading the log.
+        known = briefqa.diagnose(qa.data_dir, exc) or StoreError(f"a database failed: {exc}")
+        log.error("%s %s failed: %s", request.method, request.url.path, known)
+        if request.url.path.startswith("/v1/"):
+            return OpenAIError(503, str(known), type="server_error").response()
+        return JSONResponse({"detail": str(known)}, status_code=503)
 
     @app.exception_handler(OpenAIError)
     def _openai_error(request: Request, exc: OpenAIError) -> JSONResponse:

@@ -136,6 +136,13 @@ class ChromaStore:
             raise StoreError(f"cannot stamp Chroma collection {self.name!r}: {exc}") from exc
         return self.owner() or owner
 
+    def drop(self) -> None:
+        """Delete the whole collection (for a rebuild of its index)."""
+        try:
+            self._client.delete_collection(self.name)
+        except Exception as exc:
+            raise StoreError(f"cannot drop Chroma collection {self.name!r}: {exc}") from exc
+
     @classmethod
     def persistent(cls, path: Path, collection: str) -> ChromaStore:
         import chromadb
