@@ -246,3 +246,27 @@ def test_a_damaged_manifest_is_named_and_the_advised_rebuild_restores_the_answer
     assert main(["ask", question, "--json"]) == 0
     after = json.loads(capsys.readouterr().out)
     assert after["answer"] == before["answer"] and after["citations"] == before["citations"]
+
+
+def test_a_full_disk_is_named_with_advice_that_works(
+    tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import briefqa.sentences
+
+    monkeypatch.setenv("BRIEFQA_DATA_DIR", str(tmp_path / "data"))
+    real = briefqa.sentences.SentenceVectors.put
+
+    def full(self: object, *args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(briefqa.sentences.SentenceVectors, "put", full)
+    code = main(["ingest", str(seed.parent)])
+    error = capsys.readouterr().err
+    assert code == 4 and "is full" in error and "Traceback" not in error
+    # Space freed: the advice is followed as given.
+    monkeypatch.setattr(briefqa.sentences.SentenceVectors, "put", real)
+    assert "`briefqa check`" in error and main(["check"]) == 1
+    assert "--repair" in capsys.readouterr().err
+    assert main(["check", "--repair"]) == 0
+    assert main(["ingest", str(seed.parent)]) == 0
+    assert main(["check"]) == 0
