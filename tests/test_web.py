@@ -279,6 +279,8 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
     _settle(page)  # the lists refresh after the result shows, and fade back in
     page.screenshot(path=str(shots / "briefs.png"))
     assert list(data.rglob("arctic-shipping.txt")), "the brief is kept in the data dir"
+    cache = data.parent / "gradio"  # GRADIO_TEMP_DIR of this server
+    assert cache.is_dir() and not list(cache.rglob("arctic-shipping.txt")), "copy gone"
 
     page.get_by_role("tab", name="Chat").click()
     _ask(page, "How much cargo did the Northern Sea Route carry in 2023?")

@@ -20,8 +20,10 @@ import contextlib
 import hashlib
 import html
 import itertools
+import os
 import re
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -362,12 +364,18 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
                 name = Path(path).name
                 progress((i, len(paths)), desc=f"Indexing {name}")
                 try:
-                    info = qa.add(name, Path(path).read_bytes())
+                    data = Path(path).read_bytes()
+                except OSError:  # Gradio's copy was cleaned up while the upload queued
+                    rows.append([name, "failed: the upload expired before its turn; add it again"])
+                    continue
+                # Gradio's cached copy goes at once: the data dir keeps the brief, and a
+                # copy left in the cache could be fetched by its path by any logged-in user.
+                _forget_upload(Path(path))
+                try:
+                    info = qa.add(name, data)
                     rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
                 except BriefQAError as exc:
                     rows.append([name, f"failed: {getattr(exc, 'reason', exc)}"])
-                except OSError:  # Gradio's copy was cleaned up while the upload queued
-                    rows.append([name, "failed: the upload expired before its turn; add it again"])
             progress((len(paths), len(paths)), desc="Done")
             return (rows, None, *refresh())
 
@@ -386,6 +394,21 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
         remove.click(drop, [to_remove], [removed, *lists], api_visibility="private")
     blocks: gr.Blocks = demo
     return blocks
+
+
+def _forget_upload(path: Path) -> None:
+    """Delete Gradio's cached copy of an upload (and its folder, Gradio makes one per
+    file), but only inside Gradio's cache: the path comes from the request."""
+    cache = Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+    try:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(cache.resolve()) or not resolved.is_file():
+            return
+        resolved.unlink()
+        if resolved.parent != cache.resolve():
+            resolved.parent.rmdir()  # only when empty
+    except OSError:
+        pass  # already gone, or the folder holds another file
 
 
 # ---------------------------------------------------------------- rendering
