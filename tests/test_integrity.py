@@ -270,3 +270,27 @@ def test_a_full_disk_is_named_with_advice_that_works(
     assert main(["check", "--repair"]) == 0
     assert main(["ingest", str(seed.parent)]) == 0
     assert main(["check"]) == 0
+
+
+def test_an_upload_that_fails_mid_write_leaves_no_file_behind(
+    qa: BriefQA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from briefqa import StoreError
+
+    def down(*args: object) -> None:
+        raise StoreError("the Chroma server is not answering")
+
+    monkeypatch.setattr(qa.index.store, "upsert", down)
+    with pytest.raises(StoreError):
+        qa.add("arctic.md", NEW_BRIEF.encode())
+    uploads = qa.data_dir / "uploads"
+    assert not [p for p in uploads.rglob("*") if p.is_file()], "nothing left in uploads/"
+    monkeypatch.undo()
+    # One left by a process killed at that moment is named by check, and repair drops it.
+    stray = uploads / "0123456789abcdef" / "left.md"
+    stray.parent.mkdir(parents=True)
+    stray.write_text(NEW_BRIEF)
+    assert qa.check().stray_files == [str(stray)]
+    assert qa.check(repair=True).consistent and not stray.exists()
+    qa.add("arctic.md", NEW_BRIEF.encode())
+    assert qa.check().consistent, "an indexed upload is not stray"

@@ -574,10 +574,15 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(partial, target)  # never a half-written brief under its name
             parsed = {str(target.resolve()): brief}
-            report = run_ingest([target], index, embedder=embedder, parsed=parsed)
-            if report.errors and index.manifest.source(str(target.resolve())) is None:
-                target.unlink(missing_ok=True)
-                _remove_empty(folder)
+            try:
+                report = run_ingest([target], index, embedder=embedder, parsed=parsed)
+            except BaseException:
+                # The store or the disk failed mid-way: a file no brief lists must not
+                # stay in uploads/, where nothing would ever index or mention it.
+                _drop_unlisted(index, target)
+                raise
+            if report.errors:
+                _drop_unlisted(index, target)
     finally:
         partial.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
@@ -610,6 +615,18 @@ def safe_filename(filename: str) -> str:
     stem = cleaned[: len(cleaned) - len(suffix)]
     stem = stem.encode()[: 150 - len(suffix.encode())].decode(errors="ignore").rstrip(" .")
     return (stem or "upload") + suffix
+
+
+def _drop_unlisted(index: Index, target: Path) -> None:
+    """Delete an upload that no brief lists (when the manifest cannot say, it stays, and
+    ``briefqa check`` lists it if it is unlisted)."""
+    try:
+        if index.manifest.source(str(target.resolve())) is not None:
+            return
+    except Exception:  # the manifest may be what failed
+        return
+    target.unlink(missing_ok=True)
+    _remove_empty(target.parent)
 
 
 def _remove_empty(folder: Path) -> None:

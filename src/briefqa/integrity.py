@@ -12,7 +12,7 @@ After a crash, a disk problem or a hand edit they can disagree in a few ways, an
 - **pending**: ids an interrupted ingest left for deletion;
 - **stray**: sentence vectors of unknown chunks, a BM25 index saved for the current
   generation that lists other chunks or whose files no longer match their hashes,
-  partial files of processes that died.
+  partial files of processes that died, uploads no brief lists (a write that failed).
 
 ``repair`` fixes what it can without losing anything stored: missing and damaged chunks,
 and chunks with damaged sentence vectors, are embedded again from their brief's source
@@ -157,7 +157,8 @@ def _intact(chunk: Chunk) -> bool:
 
 
 def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[str]:
-    """Partial files of dead processes, and a saved BM25 index that does not match."""
+    """Partial files of dead processes, uploads no brief lists, and a saved BM25 index
+    that does not match."""
     stray: list[str] = []
     for folder in (data_dir / "uploads", data_dir / "bm25"):
         if not folder.is_dir():
@@ -171,6 +172,14 @@ def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[s
             age = time.time() - path.stat().st_mtime
             dead = not _alive(int(match.group(1) or match.group(2)))
             if age > _STALE_S or (dead and age > _DEAD_STALE_S):
+                stray.append(str(path))
+    # An upload no brief lists was left by a write that failed before its brief committed.
+    uploads = data_dir / "uploads"
+    if uploads.is_dir():
+        sources = {s.path for s in manifest.sources()}
+        for path in uploads.rglob("*"):
+            hidden = any(p.startswith(".") for p in path.relative_to(uploads).parts)
+            if not hidden and path.is_file() and str(path.resolve()) not in sources:
                 stray.append(str(path))
     # The BM25 index saved for the current generation must list exactly the chunks.
     saved = data_dir / "bm25" / f"gen-{manifest.generation()}"
