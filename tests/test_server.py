@@ -404,3 +404,25 @@ def test_the_chat_is_built_without_gradios_unused_mcp_import() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_passed_login_is_remembered_and_a_failed_one_never(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import briefqa.auth
+
+    users = briefqa.auth.Users({"alice": hash_password("s3cret-pass")})
+    checked: list[str] = []
+    real = briefqa.auth.verify_password
+
+    def counted(password: str, hashed: str) -> bool:
+        checked.append(password)
+        return real(password, hashed)
+
+    monkeypatch.setattr(briefqa.auth, "verify_password", counted)
+    assert users.check("alice", "s3cret-pass") and users.check("alice", "s3cret-pass")
+    assert checked == ["s3cret-pass"], "the second login was not hashed again"
+    for _ in range(2):  # a failure is hashed every time, and never taken for the pass
+        assert not users.check("alice", "s3cret-pass ")
+        assert not users.check("mallory", "s3cret-pass")
+    assert len(checked) == 5

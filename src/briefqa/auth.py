@@ -14,6 +14,8 @@ import hashlib
 import hmac
 import os
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,10 @@ def load_users(path: Path) -> dict[str, str]:
     return users
 
 
+_REMEMBER_S = 300.0  # how long a passed login is remembered
+_REMEMBERED = 4096  # logins remembered at most before expired ones are dropped
+
+
 class Users:
     """The users allowed in, checked with :meth:`check`."""
 
@@ -90,15 +96,30 @@ class Users:
         self._users = dict(users)
         # A made-up hash, so an unknown user costs as much time as a wrong password.
         self._decoy = hash_password("decoy", salt=b"briefqa-decoy-salt")
+        # Logins that passed lately, by a digest of user and password: an API client
+        # sends its password with every request, and scrypt costs ~50 ms of CPU each
+        # time. Failures are never remembered, so guessing stays as slow as scrypt.
+        self._passed: dict[bytes, float] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: Path) -> Users:
         return cls(load_users(path))
 
     def check(self, user: str, password: str) -> bool:
+        key = hashlib.sha256(f"{user}\0{password}".encode()).digest()
+        now = time.monotonic()
+        with self._lock:
+            if self._passed.get(key, 0.0) > now:
+                return True
         hashed = self._users.get(user)
-        ok = verify_password(password, hashed or self._decoy)
-        return ok and hashed is not None
+        ok = verify_password(password, hashed or self._decoy) and hashed is not None
+        if ok:
+            with self._lock:
+                if len(self._passed) >= _REMEMBERED:
+                    self._passed = {k: t for k, t in self._passed.items() if t > now}
+                self._passed[key] = now + _REMEMBER_S
+        return ok
 
 
 def credentials(header: str) -> tuple[str | None, str]:
