@@ -58,8 +58,8 @@ class Access:
     """The ASGI middleware: logins (when ``users`` is set) and body limits.
 
     ``chat_user`` names the user a request's chat session cookie belongs to (Gradio's
-    login), or None; ``mcp`` says whether ``/mcp`` is served. A caller let in is recorded
-    as ``request.state.user``, so the routes need not check the password again.
+    login), or None; ``mcp`` says whether ``/mcp`` is served. This is the one login
+    check of every surface: the routes check none of their own.
     """
 
     def __init__(
@@ -117,13 +117,9 @@ class Access:
             user, password = credentials(request.headers.get("authorization") or "")
             # scrypt takes ~50 ms: off the event loop.
             if user is not None and await to_thread.run_sync(self.users.check, user, password):
-                scope.setdefault("state", {})["user"] = user
                 return None
-        else:
-            user = self.chat_user(request)
-            if user is not None:
-                scope.setdefault("state", {})["user"] = user
-                return None
+        elif self.chat_user(request) is not None:
+            return None
         if OPENAI_PATHS.match(path):
             error = OpenAIError(
                 401,
@@ -174,7 +170,7 @@ def _counted(receive: Receive, limit: int) -> Callable[[], Awaitable[Message]]:
 
 
 def _too_large(path: str, limit: int) -> JSONResponse:
-    message = f"the request body is over this route's limit ({_size(limit)})"
+    message = BodyTooLarge(limit).detail
     if path.startswith("/v1/"):
         return OpenAIError(413, message, code="request_too_large").response()
     return JSONResponse({"detail": message}, status_code=413)

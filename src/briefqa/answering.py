@@ -44,10 +44,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def check_text(text: str, limit: int, what: str = "the question") -> str:
+def check_text(
+    text: str, limit: int, what: str = "the question", *, may_be_empty: bool = False
+) -> str:
     """``text`` (a question, or ``what`` names the field) cleaned of control characters
-    and normalised, if it is valid: not empty, at most ``limit`` characters, and valid
-    Unicode (a lone surrogate, which a broken client sends, cannot be encoded).
+    and normalised, if it is valid: not empty (unless ``may_be_empty``), at most ``limit``
+    characters, and valid Unicode (a lone surrogate, which a broken client sends, cannot
+    be encoded).
 
     Raises:
         InvalidQuestion: naming the field and what is wrong with it.
@@ -59,7 +62,7 @@ def check_text(text: str, limit: int, what: str = "the question") -> str:
             f"U+{ord(bad[0]):04X}, at position {bad.start()}): send valid Unicode text"
         )
     text = normalize(_CONTROL.sub(" ", text or ""))
-    if not text:
+    if not text and not may_be_empty:
         raise InvalidQuestion(f"{what} is empty: type a question about the briefs")
     if len(text) > limit:
         raise InvalidQuestion(

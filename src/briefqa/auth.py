@@ -17,7 +17,6 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from .errors import ConfigError
 
@@ -136,9 +135,3 @@ def credentials(header: str) -> tuple[str | None, str]:
         return None, ""
     user, sep, password = value.partition(":")
     return (user, password) if sep and user else (None, "")
-
-
-def state_user(request: Any) -> str | None:
-    """The user the server's gate (:class:`briefqa.access.Access`) let in for this
-    request, if it did."""
-    return getattr(request.state, "user", None)

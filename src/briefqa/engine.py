@@ -346,11 +346,10 @@ class BriefQA:
                 valid Unicode (naming which).
         """
         limit = self.settings.max_question_chars
-        check_text(answer.question or "?", limit, "the feedback's question")
+        check_text(answer.question, limit, "the feedback's question", may_be_empty=True)
         # An answer quotes at most a few passages; a megabyte of it is not one of ours.
-        check_text(answer.text or "?", 100 * limit, "the feedback's answer")
-        if comment:
-            check_text(comment, 4000, "the feedback's comment")
+        check_text(answer.text, 100 * limit, "the feedback's answer", may_be_empty=True)
+        check_text(comment, 4000, "the feedback's comment", may_be_empty=True)
         return self._feedback.record(answer, rating, comment)
 
     def health(self) -> dict[str, str]:

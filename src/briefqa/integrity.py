@@ -37,7 +37,7 @@ from .chunking import chunk_id
 from .errors import DataDamaged, DiskFull, StoreError
 from .index import Index
 from .ingest import EmbedderFactory, reindex
-from .manifest import Manifest, Source
+from .manifest import REBUILD, Manifest, Source
 from .schema import Chunk, IndexCheck
 from .settings import Settings
 from .store import ChromaStore, store_from_settings
@@ -228,10 +228,7 @@ def diagnose(data_dir: Path, exc: BaseException) -> StoreError | None:
     if not damaged:
         return None
     if damaged[0].name == "manifest.sqlite3":
-        advice = (
-            "restore it from a backup, or rebuild the index from the briefs' files "
-            "(uploads and BRIEFQA_CORPUS_DIR): `briefqa check --rebuild`"
-        )
+        advice = REBUILD
     else:
         advice = "it holds only derived data: `briefqa check --rebuild` makes it again"
     names = ", ".join(str(p) for p in damaged)

@@ -82,6 +82,13 @@ class Source:
     sha256: str
 
 
+#: What to do about a damaged manifest (the command is `briefqa check --rebuild`).
+REBUILD = (
+    "restore it from a backup, or rebuild the index from the briefs' files (uploads and "
+    "BRIEFQA_CORPUS_DIR): `briefqa check --rebuild`"
+)
+
+
 class Manifest:
     """Transactional record of the index's contents (safe to share across threads)."""
 
@@ -109,11 +116,7 @@ class Manifest:
                     f"the manifest {path} stayed locked by another process for "
                     f"{_BUSY_TIMEOUT_S:g} s ({exc}); try again"
                 ) from exc
-            raise DataDamaged(
-                f"the manifest {path} is unreadable ({exc}); restore it from a backup, or "
-                "rebuild the index from the briefs' files (uploads and BRIEFQA_CORPUS_DIR): "
-                "`briefqa check --rebuild`"
-            ) from exc
+            raise DataDamaged(f"the manifest {path} is unreadable ({exc}); {REBUILD}") from exc
         self._lock = threading.RLock()
 
     def close(self) -> None:

@@ -24,12 +24,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from briefqa import Answer, BriefQA, BriefQAError, Filters, InvalidQuestion
-from briefqa.auth import Users, credentials, state_user
 
 #: The one model this server offers.
 MODEL = "briefqa"
@@ -274,35 +273,19 @@ def openai_router(
     qa: BriefQA,
     *,
     gate: AbstractContextManager[Any],
-    users: Users | None,
     status_of: Callable[[BriefQAError], int],
 ) -> APIRouter:
     """The ``/v1`` routes over ``qa``.
 
     ``gate`` is the server's limit on answers computed at once (shared with the REST
-    API; the chat has its own queue); ``users`` the logins, or None for an open server;
-    ``status_of`` the HTTP status of an engine error, as the REST API maps it. The app must turn
-    :class:`OpenAIError` into its response (``app.add_exception_handler``).
+    API; the chat has its own queue); ``status_of`` the HTTP status of an engine error,
+    as the REST API maps it. The app must turn :class:`OpenAIError` into its response
+    (``app.add_exception_handler``) and check logins (:mod:`briefqa.access`).
     """
     started = int(time.time())
 
-    def caller(request: Request) -> str | None:
-        # A plain function: FastAPI runs it in a thread, and scrypt takes ~50 ms.
-        if users is None:
-            return None
-        if state_user(request) is not None:
-            return state_user(request)  # logged in by the server's gate (briefqa.access)
-        user, password = credentials(request.headers.get("authorization") or "")
-        if user is None or not users.check(user, password):
-            raise OpenAIError(
-                401,
-                "this briefqa server requires a login: send api_key 'user:password' "
-                "(Authorization: Bearer user:password) or HTTP Basic",
-                code="invalid_api_key",
-            )
-        return user
-
-    router = APIRouter(prefix="/v1", dependencies=[Depends(caller)], tags=["OpenAI-compatible"])
+    # Logins are the server's gate's (briefqa.access), checked before any route runs.
+    router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
     def model_card() -> dict[str, Any]:
         return {"id": MODEL, "object": "model", "created": started, "owned_by": "briefqa"}

@@ -29,7 +29,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from fastapi.security import HTTPBasic
 from pydantic import BaseModel, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
@@ -52,7 +52,7 @@ from briefqa import (
     export_markdown,
 )
 from briefqa.access import Access, Limits
-from briefqa.auth import Users, state_user
+from briefqa.auth import Users
 from briefqa.errors import EmbeddingError, FileTooLarge, ModelError, redact
 from briefqa.memory import limit_malloc_arenas
 from briefqa.openai_api import OpenAIError, openai_router
@@ -274,25 +274,10 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         docs_url=None,
         redoc_url=None,
     )
+    # HTTP Basic, so the schema documents it; the login itself is checked once, for every
+    # surface, by the gate (briefqa.access) before any route runs.
     basic = HTTPBasic(auto_error=False, realm="briefqa")
-
-    def require_user(
-        request: Request,
-        credentials: Annotated[HTTPBasicCredentials | None, Depends(basic)],
-    ) -> str | None:
-        if users is None:
-            return None
-        if state_user(request) is not None:
-            return state_user(request)  # logged in by the gate (briefqa.access)
-        if credentials is None or not users.check(credentials.username, credentials.password):
-            raise HTTPException(
-                401,
-                "this briefqa server requires a login (HTTP Basic user and password)",
-                headers={"WWW-Authenticate": 'Basic realm="briefqa"'},
-            )
-        return credentials.username
-
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_user)])
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(basic)])
     answering = FifoGate(settings.server_concurrency)
 
     @app.exception_handler(BriefQAError)
@@ -432,7 +417,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         return app.openapi()
 
     app.include_router(api)
-    app.include_router(openai_router(qa, gate=answering, users=users, status_of=_status))
+    app.include_router(openai_router(qa, gate=answering, status_of=_status))
 
     @app.exception_handler(sqlite3.DatabaseError)
     def _damaged(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
