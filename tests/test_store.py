@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,6 +99,35 @@ def test_a_manifest_sees_what_another_process_commits(tmp_path: Path) -> None:
     assert [b.doc_id for b in manifest.briefs()] == ["doc-b"]
     assert manifest.generation() == 1 and manifest.chunk_ids() == ["doc-b-0"]
     manifest.close()
+
+
+def _open_and_write(path: Path, start: Any, hold: float) -> None:
+    from briefqa.manifest import Manifest
+
+    start.wait()
+    manifest = Manifest(path)
+    with manifest._transaction():
+        time.sleep(hold)
+    manifest.close()
+
+
+def test_workers_opening_a_new_manifest_together_both_succeed(tmp_path: Path) -> None:
+    """Two workers start together on an empty data dir: both create the manifest and
+    one starts writing at once. Opening failed at random with "database is locked"
+    (about half the time on this test before it was fixed)."""
+    context = multiprocessing.get_context("fork")
+    for attempt in range(12):
+        path = tmp_path / f"{attempt}" / "manifest.sqlite3"
+        start = context.Barrier(3)
+        workers = [
+            context.Process(target=_open_and_write, args=(path, start, hold)) for hold in (0.3, 0.0)
+        ]
+        for worker in workers:
+            worker.start()
+        start.wait()
+        for worker in workers:
+            worker.join(timeout=60)
+        assert [w.exitcode for w in workers] == [0, 0], f"attempt {attempt}"
 
 
 def test_deleting_pending_chunks_from_the_store_bumps_the_generation(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .databases import BUSY_TIMEOUT_S, StillLocked, columns, names, open_wal
 from .errors import DataDamaged, StoreError
 from .schema import Brief, BriefInfo
 
@@ -58,7 +59,23 @@ _ADDED_COLUMNS = {
 }
 
 
-_BUSY_TIMEOUT_S = 30.0
+def _schema_current(db: sqlite3.Connection) -> bool:
+    have = names(db)
+    if not {"meta", "briefs", "sources", "sources_doc", "pending", "copies"} <= have:
+        return False
+    return all(set(added) <= columns(db, table) for table, added in _ADDED_COLUMNS.items())
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    """Create the tables, and give an older manifest the columns added since."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    for table, added in _ADDED_COLUMNS.items():
+        have = columns(db, table)
+        for name, spec in added.items():
+            if name not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {spec}")
 
 
 @dataclass(frozen=True)
@@ -95,44 +112,21 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit: every read outside a transaction sees what other processes
-            # (workers sharing this data dir) have committed. Writers wait for each other
-            # rather than fail at once (SQLite's default is 5 s).
-            self._db = sqlite3.connect(
-                path, check_same_thread=False, isolation_level=None, timeout=_BUSY_TIMEOUT_S
-            )
-        except (OSError, sqlite3.Error) as exc:
+            self._db = open_wal(path, _schema_current, _create_schema)
+        except StillLocked as exc:
+            raise StoreError(
+                f"the manifest {path} stayed locked by another process for "
+                f"{BUSY_TIMEOUT_S:g} s ({exc}); try again"
+            ) from exc
+        except OSError as exc:
             raise StoreError(f"cannot open the manifest {path}: {exc}") from exc
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._migrate()
         except sqlite3.Error as exc:
-            self._db.close()
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreError(
-                    f"the manifest {path} stayed locked by another process for "
-                    f"{_BUSY_TIMEOUT_S:g} s ({exc}); try again"
-                ) from exc
             raise DataDamaged(f"the manifest {path} is unreadable ({exc}); {REBUILD}") from exc
         self._lock = threading.RLock()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-    def _migrate(self) -> None:
-        for table, columns in _ADDED_COLUMNS.items():
-            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-            for name, spec in columns.items():
-                if name not in have:
-                    try:
-                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {spec}")
-                    except sqlite3.OperationalError as exc:
-                        if "duplicate column" not in str(exc):  # another process won
-                            raise
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .databases import columns, open_wal
 from .embeddings import Vectors
 
 log = logging.getLogger("briefqa.sentences")
@@ -30,16 +31,7 @@ class SentenceVectors:
     """chunk id → (sentences, dim) array, safe to share across threads and processes."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors "
-            "(chunk_id TEXT PRIMARY KEY, dim INTEGER, data BLOB, crc INTEGER)"
-        )
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(vectors)")}
-        if "crc" not in columns:  # a file from before rows carried their checksum
-            self._db.execute("ALTER TABLE vectors ADD COLUMN crc INTEGER")
+        self._db = open_wal(path, _schema_current, _create_schema)
         self._lock = threading.Lock()
 
     def put(self, chunk_ids: Sequence[str], arrays: Sequence[Vectors]) -> None:
@@ -48,7 +40,7 @@ class SentenceVectors:
             data = a.astype(np.float16).tobytes()
             rows.append((cid, int(a.shape[1]) if a.ndim == 2 else 0, data, zlib.crc32(data)))
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
             self._db.execute("COMMIT")
 
@@ -89,7 +81,7 @@ class SentenceVectors:
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
         with self._lock:
-            self._db.execute("BEGIN")
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(
                 "DELETE FROM vectors WHERE chunk_id = ?", [(c,) for c in chunk_ids]
             )
@@ -98,6 +90,19 @@ class SentenceVectors:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _schema_current(db: sqlite3.Connection) -> bool:
+    return "crc" in columns(db, "vectors")
+
+
+def _create_schema(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS vectors "
+        "(chunk_id TEXT PRIMARY KEY, dim INTEGER, data BLOB, crc INTEGER)"
+    )
+    if "crc" not in columns(db, "vectors"):  # a file from before rows carried checksums
+        db.execute("ALTER TABLE vectors ADD COLUMN crc INTEGER")
 
 
 def _intact(dim: int, data: bytes | None, crc: int | None) -> bool:
