@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -301,11 +304,64 @@ def test_a_path_that_is_not_a_regular_file_is_a_clear_error(tmp_path: Path) -> N
     assert errors == [IngestError(str(fifo), "not a regular file")]
 
 
-def test_ingest_lock_refuses_a_second_writer(tmp_path: Path, seed: Path) -> None:
-    with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
-        with ingest_lock(qa.data_dir), pytest.raises(IndexLocked):
+def test_ingest_lock_refuses_a_second_writer_after_the_wait(tmp_path: Path, seed: Path) -> None:
+    settings = Settings(lock_wait_s=0.3)
+    with BriefQA(tmp_path / "data", settings=settings, embedder=HashEmbedder()) as qa:
+        with ingest_lock(qa.data_dir), pytest.raises(IndexLocked, match=r"waited 0\.3 s"):
             qa.ingest([seed])
         assert qa.ingest([seed]).added == 1  # released afterwards
+
+
+def test_a_writer_waits_for_another_to_finish(tmp_path: Path, seed: Path) -> None:
+    with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
+        with ingest_lock(qa.data_dir):
+            later = threading.Thread(target=lambda: qa.ingest([seed]))
+            later.start()
+            time.sleep(0.5)
+            assert later.is_alive() and qa.documents() == []
+        later.join(timeout=60)
+        assert [b.title for b in qa.documents()] == [load_brief(seed).title]
+
+
+def test_a_long_ingest_lets_an_upload_in_between_batches(
+    tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("briefqa.ingest._BATCH", 2)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(8):
+        (corpus / f"brief-{n}.txt").write_text(f"Brief {n}\n\nParagraph number {n} of a corpus.\n")
+    events: list[str] = []
+    qa = BriefQA(tmp_path / "data", embedder=HashEmbedder())
+
+    def upload() -> None:
+        qa.add("upload.txt", b"An Upload\n\nIt was added while the corpus was indexed.\n")
+        events.append("upload done")
+
+    uploader = threading.Thread(target=upload)
+
+    def progress(done: int, total: int) -> None:
+        if not uploader.is_alive() and not events:
+            events.append("ingest started")
+            uploader.start()
+            # Wait until the upload queues for the lock (it holds the queue shared).
+            with open(qa.data_dir / "ingest.queue", "a+") as queue:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    try:
+                        fcntl.flock(queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        return
+                    fcntl.flock(queue, fcntl.LOCK_UN)
+                    time.sleep(0.02)
+
+    report = qa.ingest([corpus], progress=progress)
+    events.append("ingest done")
+    uploader.join(timeout=60)
+    assert report.added == 8
+    assert events == ["ingest started", "upload done", "ingest done"]
+    assert len(qa.documents()) == 9
+    qa.close()
 
 
 def test_index_remembers_its_embedding_model(tmp_path: Path, seed: Path) -> None:

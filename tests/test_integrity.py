@@ -131,8 +131,9 @@ def test_a_brief_no_file_can_restore_is_kept_and_named(qa: BriefQA, seed: Path) 
 
 
 def test_check_waits_for_no_one_while_an_ingest_runs(qa: BriefQA, tmp_path: Path) -> None:
+    settings = qa.settings.with_overrides(lock_wait_s=0.2)
     with ingest_lock(tmp_path / "data"), pytest.raises(IndexLocked):
-        BriefQA(tmp_path / "data", settings=qa.settings, embedder=qa.embedder).check()
+        BriefQA(tmp_path / "data", settings=settings, embedder=qa.embedder).check()
 
 
 def test_a_stale_saved_bm25_index_is_found_and_dropped(qa: BriefQA, seed: Path) -> None:

@@ -183,6 +183,8 @@ class _ProgressBar:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr)
+        if total != self.bar.total:  # an ingest's total grows batch by batch
+            self.bar.total = total
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:

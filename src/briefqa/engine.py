@@ -250,7 +250,7 @@ class BriefQA:
         reported in :attr:`IngestReport.errors` and do not stop the others.
 
         Raises:
-            IndexLocked: another process is ingesting into the same data directory.
+            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
             ConfigError: the index was built with a different embedding model.
             StoreError: the vector store failed.
         """
@@ -283,7 +283,7 @@ class BriefQA:
         after the repair.
 
         Raises:
-            IndexLocked: another process is ingesting into the same data directory.
+            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
             ConfigError: the index belongs to other settings or another manifest.
             StoreError: the vector store failed.
         """
@@ -302,7 +302,7 @@ class BriefQA:
             FileTooLarge: the file exceeds ``max_upload_mb``.
             UnsupportedFormat: the name's suffix has no reader.
             DocumentError: the file cannot be parsed; nothing is kept.
-            IndexLocked: another process is ingesting into the same data directory.
+            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         """
         return self.brief(add_upload(self.index, filename, data, embedder=self._get_embedder))
 
@@ -400,7 +400,7 @@ class BriefQA:
         report and a check of the result.
 
         Raises:
-            IndexLocked: another process is ingesting into the same data directory.
+            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         """
         with self.index.ingest_lock():
             with self._build_lock:

@@ -11,7 +11,7 @@ caller can catch the whole family with one ``except``::
     ├── EmbeddingError       the embedding model failed to load or to encode
     ├── ModelError           the answer model (an LLM server) failed or is out of reach
     ├── StoreError           the vector store (Chroma) failed or is out of reach
-    ├── IndexLocked          another process is ingesting into the same index
+    ├── IndexLocked          another writer held the index for all of lock_wait_s
     ├── InvalidQuestion      an empty, over-long or otherwise unusable question
     └── NotFound             a brief id that is not in the index
 
@@ -75,7 +75,8 @@ class DiskFull(StoreError):
 
 
 class IndexLocked(BriefQAError):
-    """Another live process holds the ingest lock on this data directory."""
+    """Another writer (a process, or another thread of this one) held the ingest lock on
+    this data directory for all of ``lock_wait_s``."""
 
 
 class InvalidQuestion(BriefQAError, ValueError):

@@ -11,11 +11,14 @@ Ingestion (ingest.py) and checks (integrity.py) write through it.
 from __future__ import annotations
 
 import fcntl
+import math
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -26,27 +29,86 @@ from .sentences import SentenceVectors
 from .settings import Settings
 from .store import OwnedStore, VectorStore, store_from_settings
 
+_POLL_S = 0.05
+
 
 @contextmanager
-def ingest_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the data directory's ingest lock, or raise :class:`IndexLocked` at once.
+def ingest_lock(data_dir: Path, wait: float = 0.0) -> Iterator[Turn]:
+    """Hold the data directory's ingest lock, waiting up to ``wait`` seconds for another
+    writer (a process, or another thread's hold) to finish, else raise
+    :class:`IndexLocked`.
 
     An OS file lock (flock) is released by the kernel when its process dies, so a run
-    killed mid-way never leaves a lock that blocks the next one. Two holders in one
-    process exclude each other too: :meth:`Index.ingest_lock` queues its threads first.
+    killed mid-way never leaves a lock that blocks the next one. A writer that waits
+    says so with a shared lock on ``ingest.queue``, which a long holder checks between
+    briefs (:meth:`Turn.give_way`), so a long ingest never starves an upload.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(data_dir / "ingest.lock", "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+        if not _take(handle) and not _queue_for(handle, data_dir, wait):
             raise IndexLocked(
-                f"another briefqa process is ingesting into {data_dir}; wait for it to finish"
-            ) from exc
+                f"another briefqa process is writing to {data_dir} (waited {wait:g} s, "
+                "BRIEFQA_LOCK_WAIT_S); try again when it is done"
+            )
         try:
-            yield
+            yield Turn(handle, data_dir)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Turn:
+    """One writer's hold of the ingest lock."""
+
+    def __init__(self, handle: IO[str], data_dir: Path) -> None:
+        self._handle = handle
+        self._data_dir = data_dir
+
+    def give_way(self) -> bool:
+        """Let the writers waiting now go first, then take the lock back (waiting as
+        long as they write). Returns whether anyone was waiting."""
+        queue_path = self._data_dir / "ingest.queue"
+        with open(queue_path, "a+") as queue:
+            if _take(queue):  # nobody holds it shared: nobody waits
+                fcntl.flock(queue, fcntl.LOCK_UN)
+                return False
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            # Each waiter leaves the queue once it holds the lock (or gives up): when
+            # the queue is free, every writer that was waiting has had its turn.
+            fcntl.flock(queue, fcntl.LOCK_EX)
+            fcntl.flock(queue, fcntl.LOCK_UN)
+        if not _take(self._handle):
+            _queue_for(self._handle, self._data_dir, math.inf)
+        return True
+
+
+def _take(handle: IO[str], mode: int = fcntl.LOCK_EX) -> bool:
+    try:
+        fcntl.flock(handle, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _queue_for(handle: IO[str], data_dir: Path, wait: float) -> bool:
+    """Wait in the queue for the lock on ``handle``; whether it was taken in time."""
+    if wait <= 0:
+        return False
+    deadline = time.monotonic() + wait
+    with open(data_dir / "ingest.queue", "a+") as queue:
+        # Shared: waiters do not exclude each other; a holder's brief exclusive check
+        # is all that can make this wait.
+        while not _take(queue, fcntl.LOCK_SH):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(_POLL_S / 10)
+        try:
+            while not _take(handle):
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(_POLL_S)
+            return True
+        finally:
+            fcntl.flock(queue, fcntl.LOCK_UN)
 
 
 class Index:
@@ -81,9 +143,9 @@ class Index:
         self._sentences: SentenceVectors | None = None
         # A server shares one index across threads: open each part once.
         self._build_lock = threading.RLock()
-        # Threads of one process queue for the index; other processes get IndexLocked.
-        self._write_lock = threading.RLock()
-        self._writing = False  # the thread holding _write_lock holds the file lock too
+        # The hold of each thread that writes (one at a time, across processes too),
+        # so that a thread that holds the lock may take it again.
+        self._turns: dict[int, Turn] = {}
 
     # ------------------------------------------------------------------ parts
 
@@ -132,22 +194,28 @@ class Index:
 
     @contextmanager
     def ingest_lock(self) -> Iterator[None]:
-        """Hold the index for writing: threads of this process wait their turn, a thread
-        that holds it may take it again, and another process gets :class:`IndexLocked`.
+        """Hold the index for writing: another writer, in this process or another, is
+        waited for up to ``settings.lock_wait_s``; a thread that holds it may take it
+        again.
 
         Raises:
-            IndexLocked: another process is ingesting into the same data directory.
+            IndexLocked: another writer held the index for the whole wait.
         """
-        with self._write_lock:
-            if self._writing:
+        me = threading.get_ident()
+        if me in self._turns:
+            yield
+            return
+        with ingest_lock(self.data_dir, self.settings.lock_wait_s) as turn:
+            self._turns[me] = turn
+            try:
                 yield
-                return
-            with ingest_lock(self.data_dir):
-                self._writing = True
-                try:
-                    yield
-                finally:
-                    self._writing = False
+            finally:
+                del self._turns[me]
+
+    def give_way(self) -> bool:
+        """Between the briefs of a long write: let the writers waiting now go first, then
+        carry on (the calling thread holds the lock). Returns whether anyone waited."""
+        return self._turns[threading.get_ident()].give_way()
 
     def flush_pending(self) -> int:
         """Delete from the store every chunk id the manifest holds as pending, unless a
@@ -168,7 +236,7 @@ class Index:
         """Remove a brief and its chunks; False if no brief has this id.
 
         Raises:
-            IndexLocked: another process is ingesting into the same data directory.
+            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         """
         with self.ingest_lock():
             if self.manifest.remove_brief(doc_id) is None:

@@ -35,8 +35,13 @@ from .manifest import Manifest, Source
 from .schema import Brief, Chunk, IngestError, IngestReport
 from .text import sentence_spans
 
-#: Called as ``progress(chunks_done, chunks_total)`` while embedding.
+#: Called as ``progress(chunks_done, chunks_total)`` while embedding; the total grows
+#: as each batch of files is read.
 Progress = Callable[[int, int], None]
+
+#: Files planned and written per turn: a long ingest lets waiting writers in between
+#: batches, which are large enough that encoding still overlaps writing.
+_BATCH = 32
 
 #: Returns the embedding model; called only when something needs embedding, so that a
 #: re-ingest of an unchanged corpus never loads the model.
@@ -102,7 +107,7 @@ def run_ingest(
     resolved path, so that an upload is parsed once.
 
     Raises:
-        IndexLocked: another process is ingesting into the same data directory.
+        IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         ConfigError: the index was built with other settings (see
             :meth:`Index.check_compatible`).
         StoreError: the vector store failed.
@@ -115,23 +120,49 @@ def run_ingest(
 
         files, report.errors = expand_paths(paths)
         manifest = index.manifest
-        # Readers that changed since the index was built: every file is read again.
-        stale = manifest.get_meta("reader_version") != READER_VERSION
+        # Readers that changed since the index was built: every file is read again
+        # (in one batch: the re-read covers every file the manifest lists).
+        recorded = manifest.get_meta("reader_version")
+        stale = recorded != READER_VERSION and bool(manifest.sources())
         read = _reader(ParseLimits.of(index.settings), parsed or {})
-        jobs = _plan(files, index, report, read, reread=stale)
-
-        _index(jobs, index, embedder, report, progress)
+        batches = (
+            [files] if stale else [files[i : i + _BATCH] for i in range(0, len(files), _BATCH)]
+        )
+        counted = _Cumulative(progress) if progress else None
+        for number, batch in enumerate(batches or [[]]):
+            if number:
+                index.give_way()  # uploads waiting meanwhile go first
+            jobs = _plan(batch, index, report, read, reread=stale)
+            _index(jobs, index, embedder, report, counted)
+            if counted:
+                counted.next_batch()
         if prune:
             for source in manifest.sources():
                 if not Path(source.path).exists():
                     dropped, _ = manifest.remove_source(source.path)
                     report.removed += dropped is not None
         index.flush_pending()
-        if stale:
+        if recorded != READER_VERSION:
             manifest.set_meta("reader_version", READER_VERSION)
         report.failed = len(report.errors)
         report.seconds = time.perf_counter() - started
         return report
+
+
+class _Cumulative:
+    """Progress over several batches, each reported from 0 by :func:`_index`."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._before = self._current = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        self._current = total
+        self._progress(self._before + done, self._before + total)
+
+    def next_batch(self) -> None:
+        self._before += self._current
+        self._current = 0
 
 
 def reindex(
@@ -538,8 +569,8 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
         FileTooLarge: the file exceeds ``max_upload_mb``.
         UnsupportedFormat: the name's suffix has no reader.
         DocumentError: the file cannot be parsed; nothing is kept.
-        IndexLocked: another process is ingesting into the data directory; nothing is
-            kept.
+        IndexLocked: another writer held the data directory for all of
+            ``lock_wait_s``; nothing is kept.
     """
     name = safe_filename(filename)
     limit_mb = index.settings.max_upload_mb

@@ -56,7 +56,7 @@ def check_index(index: Index, *, embedder: EmbedderFactory, repair: bool = False
     ``embedder`` is called only if a repair has briefs to embed again.
 
     Raises:
-        IndexLocked: another process is ingesting into the same data directory.
+        IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         ConfigError: the index belongs to other settings or another manifest.
         StoreError: the vector store failed.
     """

@@ -200,6 +200,13 @@ class Settings(BaseSettings):
         le=1024,
         description="Largest request body `briefqa serve` reads, uploads aside, in MB.",
     )
+    lock_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="How long a write (an upload, an ingest) waits for another writer "
+        "before it is refused (409); a long ingest lets waiting writers go between briefs.",
+    )
     parse_memory_mb: int = Field(
         default=1024,
         ge=0,
