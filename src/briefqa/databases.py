@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 BUSY_TIMEOUT_S = 30.0
@@ -51,13 +52,8 @@ def open_wal(
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             if not is_current(db):
-                db.execute("BEGIN IMMEDIATE")
-                try:
+                with writing(db):
                     create(db)
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
             return db
         except sqlite3.OperationalError as exc:
             if not _busy(exc):
@@ -71,6 +67,22 @@ def open_wal(
         except BaseException:
             db.close()
             raise
+
+
+@contextmanager
+def writing(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction on an autocommit connection, taken at once (waiting for
+    other writers) and rolled back on any error."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        # SQLite has already rolled back after some errors (a full disk among them);
+        # a second ROLLBACK would raise and hide the cause.
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def _busy(exc: sqlite3.Error) -> bool:

@@ -20,6 +20,7 @@ Messages say what went wrong and what to do about it; they never contain secrets
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Iterable
 from pathlib import PurePath
@@ -72,6 +73,24 @@ class DataDamaged(StoreError):
 
 class DiskFull(StoreError):
     """The disk holding the data directory is full (``briefqa`` exits with 4)."""
+
+
+def full_disk(place: str, exc: BaseException) -> DiskFull | None:
+    """The :class:`DiskFull` error for ``exc`` met writing to ``place``, when it says the
+    disk is full (an ``ENOSPC`` OSError, SQLite's "database or disk is full", or either
+    as text from Chroma); None otherwise."""
+    text = str(exc).lower()
+    if not (
+        (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+        or "disk is full" in text
+        or "no space left" in text
+    ):
+        return None
+    return DiskFull(
+        f"the disk holding {place} is full ({exc}): free some space and run the command "
+        "again; nothing written before is lost (`briefqa check` then says whether "
+        "anything needs `--repair`)"
+    )
 
 
 class IndexLocked(BriefQAError):

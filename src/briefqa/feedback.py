@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import StoreError, full_disk
 from .schema import Answer
 
 
@@ -31,6 +32,8 @@ class FeedbackLog:
 
         Raises:
             ValueError: ``rating`` is not "like", "dislike" or None.
+            DiskFull: the disk is full; the file is as it was.
+            StoreError: the file cannot be written.
         """
         if rating not in ("like", "dislike", None):
             raise ValueError(f"rating must be 'like', 'dislike' or None, not {rating!r}")
@@ -49,11 +52,22 @@ class FeedbackLog:
             "citations": [c.to_dict() for c in answer.citations],
             "unsupported": list(answer.unsupported),
         }
-        line = json.dumps(record, ensure_ascii=False) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path, "a", encoding="utf-8") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)  # other workers append to the same file
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock, open(self.path, "ab", buffering=0) as f:
+                fcntl.flock(f, fcntl.LOCK_EX)  # other workers append to the same file
+                end = os.lseek(f.fileno(), 0, os.SEEK_END)
+                try:
+                    rest = memoryview(line)
+                    while rest:
+                        rest = rest[f.write(rest) or 0 :]
+                    os.fsync(f.fileno())
+                except OSError:
+                    os.ftruncate(f.fileno(), end)  # never half a line: readers parse each
+                    raise
+        except OSError as exc:
+            raise full_disk(str(self.path), exc) or StoreError(
+                f"cannot write feedback to {self.path}: {exc}"
+            ) from exc
         return record

@@ -27,7 +27,7 @@ import numpy as np
 from .chunking import chunk_brief
 from .copies import brief_fingerprint, merged, preference
 from .embeddings import BatchedEmbedder, Embedder, SpanEmbedder, Vectors
-from .errors import BriefQAError, DocumentError, FileTooLarge
+from .errors import BriefQAError, DocumentError, FileTooLarge, StoreError, full_disk
 from .index import Index
 from .isolation import ParseLimits, read_brief
 from .loaders import READER_VERSION, SUPPORTED_SUFFIXES, brief_format
@@ -571,6 +571,7 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
         DocumentError: the file cannot be parsed; nothing is kept.
         IndexLocked: another writer held the data directory for all of
             ``lock_wait_s``; nothing is kept.
+        DiskFull: the disk is full; nothing is kept.
     """
     name = safe_filename(filename)
     limit_mb = index.settings.max_upload_mb
@@ -594,7 +595,12 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
     incoming.mkdir(parents=True, exist_ok=True)
     partial = incoming / name
     try:
-        partial.write_bytes(data)
+        try:
+            partial.write_bytes(data)
+        except OSError as exc:
+            raise full_disk(str(uploads), exc) or StoreError(
+                f"cannot keep the upload in {uploads}: {exc}"
+            ) from exc
         # Parsed once, before queueing for the index: a broken file is refused at once,
         # not after every upload ahead of it has been embedded.
         try:

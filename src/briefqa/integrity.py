@@ -23,7 +23,6 @@ kept either way), orphans and strays are deleted.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import shutil
@@ -34,7 +33,7 @@ from pathlib import Path
 
 from .bm25 import LexicalIndex
 from .chunking import chunk_id
-from .errors import DataDamaged, DiskFull, StoreError
+from .errors import DataDamaged, StoreError, full_disk
 from .index import Index
 from .ingest import EmbedderFactory, reindex
 from .manifest import REBUILD, Manifest, Source
@@ -215,13 +214,9 @@ def diagnose(data_dir: Path, exc: BaseException) -> StoreError | None:
     SQLite reports damage on whichever page a query touches ("database disk image is
     malformed"), not at open: each file is checked here to say which one it is.
     """
-    text = str(exc).lower()
-    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "disk is full" in text:
-        return DiskFull(
-            f"the disk holding {data_dir} is full ({exc}): free some space and run the "
-            "command again; nothing written before is lost (`briefqa check` then says "
-            "whether anything needs `--repair`)"
-        )
+    full = full_disk(str(data_dir), exc)
+    if full is not None:
+        return full
     if not isinstance(exc, sqlite3.DatabaseError):
         return None
     damaged = [data_dir / name for name in _DATABASES if not _sound(data_dir / name)]

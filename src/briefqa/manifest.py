@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .databases import BUSY_TIMEOUT_S, StillLocked, columns, names, open_wal
+from .databases import BUSY_TIMEOUT_S, StillLocked, columns, names, open_wal, writing
 from .errors import DataDamaged, StoreError
 from .schema import Brief, BriefInfo
 
@@ -136,18 +136,13 @@ class Manifest:
             try:
                 yield self._db
             finally:
-                self._db.execute("COMMIT")
+                if self._db.in_transaction:
+                    self._db.execute("COMMIT")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, writing(self._db) as db:
+            yield db
 
     # ------------------------------------------------------------------ meta
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .databases import columns, open_wal
+from .databases import columns, open_wal, writing
 from .embeddings import Vectors
 
 log = logging.getLogger("briefqa.sentences")
@@ -39,10 +39,8 @@ class SentenceVectors:
         for cid, a in zip(chunk_ids, arrays, strict=True):
             data = a.astype(np.float16).tobytes()
             rows.append((cid, int(a.shape[1]) if a.ndim == 2 else 0, data, zlib.crc32(data)))
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
-            self._db.execute("COMMIT")
+        with self._lock, writing(self._db) as db:
+            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
 
     def get(self, chunk_ids: Sequence[str]) -> dict[str, Vectors]:
         if not chunk_ids:
@@ -80,12 +78,8 @@ class SentenceVectors:
             return {row[0] for row in self._db.execute("SELECT chunk_id FROM vectors")}
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.executemany(
-                "DELETE FROM vectors WHERE chunk_id = ?", [(c,) for c in chunk_ids]
-            )
-            self._db.execute("COMMIT")
+        with self._lock, writing(self._db) as db:
+            db.executemany("DELETE FROM vectors WHERE chunk_id = ?", [(c,) for c in chunk_ids])
 
     def close(self) -> None:
         with self._lock:

@@ -41,6 +41,7 @@ from briefqa import (
     BriefQA,
     BriefQAError,
     Citation,
+    DiskFull,
     DocumentError,
     Filters,
     Hit,
@@ -66,6 +67,7 @@ _STATUS: list[tuple[type[BriefQAError], int]] = [
     (DocumentError, 422),
     (InvalidQuestion, 422),
     (IndexLocked, 409),
+    (DiskFull, 507),
     (StoreError, 503),
     (EmbeddingError, 503),
     (ModelError, 503),
@@ -420,13 +422,16 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
     app.include_router(openai_router(qa, gate=answering, status_of=_status))
 
     @app.exception_handler(sqlite3.DatabaseError)
-    def _damaged(request: Request, exc: sqlite3.DatabaseError) -> JSONResponse:
-        # A damaged data file: named, with its fix, for the operator reading the log.
-        known = briefqa.diagnose(qa.data_dir, exc) or StoreError(f"a database failed: {exc}")
+    @app.exception_handler(OSError)
+    def _damaged(request: Request, exc: Exception) -> JSONResponse:
+        # A damaged data file or a full disk: named, with its fix, for the operator
+        # reading the log.
+        known = briefqa.diagnose(qa.data_dir, exc) or StoreError(f"the data dir failed: {exc}")
         log.error("%s %s failed: %s", request.method, request.url.path, known)
+        status = _status(known)
         if request.url.path.startswith("/v1/"):
-            return OpenAIError(503, str(known), type="server_error").response()
-        return JSONResponse({"detail": str(known)}, status_code=503)
+            return OpenAIError(status, str(known), type="server_error").response()
+        return JSONResponse({"detail": str(known)}, status_code=status)
 
     @app.exception_handler(OpenAIError)
     def _openai_error(request: Request, exc: OpenAIError) -> JSONResponse:

@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from .embeddings import Vectors
-from .errors import ConfigError, StoreError, redact
+from .errors import ConfigError, StoreError, full_disk, redact
 from .schema import Chunk
 from .settings import Settings
 
@@ -187,7 +187,7 @@ class ChromaStore:
                     metadatas=[_metadata(c) for c in part],
                 )
             except Exception as exc:
-                raise StoreError(f"writing {len(part)} chunks to Chroma failed: {exc}") from exc
+                raise _write_failed(f"writing {len(part)} chunks to Chroma", exc) from exc
 
     def delete(self, chunk_ids: Sequence[str]) -> None:
         ids = list(chunk_ids)
@@ -195,7 +195,7 @@ class ChromaStore:
             try:
                 self._collection.delete(ids=ids[lo : lo + self._max_batch])
             except Exception as exc:
-                raise StoreError(f"deleting chunks from Chroma failed: {exc}") from exc
+                raise _write_failed("deleting chunks from Chroma", exc) from exc
 
     def search(
         self, embedding: Vectors, k: int, where: Where | None = None
@@ -313,3 +313,8 @@ def store_from_settings(settings: Settings, data_dir: Path) -> VectorStore:
     if data_dir.exists() and not data_dir.is_dir():
         raise ConfigError(f"data_dir {data_dir} exists and is not a directory")
     return ChromaStore.persistent(data_dir / "chroma", settings.collection)
+
+
+def _write_failed(what: str, exc: Exception) -> StoreError:
+    """A failed write to Chroma, as :class:`DiskFull` when its disk is full."""
+    return full_disk("the Chroma index", exc) or StoreError(f"{what} failed: {exc}")
