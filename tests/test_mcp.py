@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from mcp import ClientSession, StdioServerParameters, stdio_client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
 
 from briefqa import BriefQA, Settings, load_brief
@@ -165,6 +169,45 @@ def test_bad_arguments_are_tool_errors(
     assert names in result.content[0].text  # type: ignore[union-attr]
     # ...and the server is still serving.
     assert _data(_call(mcp, "list_briefs"))["briefs"]
+
+
+# Any JSON a client may send as an argument: wrong types, deep and long values, text
+# with lone surrogates and control characters.
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+_NAIVE = re.compile(r"Traceback|\b(Key|Type|Attribute|Index|Recursion|Unicode\w*)Error\b")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_any_arguments_get_a_result_or_a_tool_error_that_names_the_problem(
+    mcp: tuple[BlockingPortal, ClientSession], data: st.DataObject
+) -> None:
+    portal, session = mcp
+    tools = {t.name: t.input_schema for t in portal.call(session.list_tools).tools}
+    name = data.draw(st.sampled_from(sorted(tools)))
+    properties = tools[name].get("properties", {})
+    fields = {key: _JSON | st.text(min_size=1, max_size=200) for key in properties}
+    args = data.draw(st.fixed_dictionaries({}, optional=fields))
+    if data.draw(st.booleans()):  # a long value, or one nested deeper than anyone writes
+        deep: Any = "Japan"
+        for _ in range(data.draw(st.integers(1, 250))):  # deeper: the client cannot send it
+            deep = [deep]
+        key = data.draw(st.sampled_from(sorted(properties) or ["extra"]))
+        args[key] = data.draw(st.sampled_from([deep, "Tokyo " * 50_000]))
+    try:
+        result = portal.call(partial(session.call_tool, name, args, read_timeout_seconds=60))
+    except MCPError as exc:  # a request the SDK cannot read is answered with a JSON-RPC error
+        assert "nest arguments less" in str(exc), (name, str(exc)[:300])
+        return
+    text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+    if result.is_error:
+        assert text and not _NAIVE.search(text), (name, args, text[:300])
+    else:
+        assert result.structured_content is not None, (name, args)
 
 
 def test_streamable_http_served_by_the_server_behind_its_logins(

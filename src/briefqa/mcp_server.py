@@ -22,12 +22,14 @@ an optional extra, imported when this module is: ``pip install 'briefqa[mcp]'``.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+import anyio
+from pydantic import BaseModel, Field, ValidationError
 
 from briefqa import (
     BriefInfo,
@@ -44,7 +46,8 @@ from briefqa import (
 try:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
-    from mcp.types import ToolAnnotations
+    from mcp.shared.message import SessionMessage
+    from mcp.types import INVALID_REQUEST, ErrorData, JSONRPCError, ToolAnnotations
 except ImportError as exc:  # the optional extra is missing
     raise ConfigError(
         f"the MCP server needs the mcp package ({exc}): pip install 'briefqa[mcp]'"
@@ -291,7 +294,86 @@ def create_server(qa: BriefQA) -> MCPServer[Any]:
 def serve_stdio(qa: BriefQA) -> None:
     """Serve over stdin/stdout until the client closes them (``briefqa mcp``)."""
     _warm_up(qa)
-    create_server(qa).run("stdio")
+    anyio.run(_run_stdio, create_server(qa))
+
+
+async def _run_stdio(server: MCPServer) -> None:
+    # MCPServer.run("stdio"), with requests the SDK cannot read answered (_Unreadable).
+    from mcp.server.stdio import stdio_server
+
+    lowlevel = server._lowlevel_server  # the SDK's own run_stdio_async uses it so too
+    async with stdio_server() as (read_stream, write_stream):
+        await lowlevel.run(
+            _Unreadable(read_stream, write_stream),
+            write_stream,
+            lowlevel.create_initialization_options(),
+        )
+
+
+class _Unreadable:
+    """The stdio read stream, with an answer for each request the SDK cannot read.
+
+    The SDK drops a line it cannot validate (JSON nested deeper than pydantic reads,
+    a request of the wrong shape) and the client waits for an answer that never comes;
+    a line that still carries a request id gets a JSON-RPC error naming the problem.
+    """
+
+    def __init__(self, inner: Any, write: Any) -> None:
+        self._inner, self._write = inner, write
+
+    @property
+    def last_context(self) -> Any:  # the SDK reads the sender's context from it
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        while True:
+            item = await self._inner.receive()
+            if not (isinstance(item, Exception) and await self._answered(item)):
+                return item
+
+    def __aiter__(self) -> _Unreadable:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _Unreadable:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._inner.__aexit__(*exc)
+
+    async def _answered(self, exc: Exception) -> bool:
+        if not isinstance(exc, ValidationError):
+            return False
+        problems = exc.errors()
+        line = next((p["input"] for p in problems if isinstance(p.get("input"), str)), None)
+        try:
+            request = json.loads(line) if line is not None else None
+        except (ValueError, RecursionError):
+            return False
+        if not isinstance(request, dict) or "method" not in request:
+            return False
+        rid = request.get("id")
+        if isinstance(rid, bool) or not isinstance(rid, str | int):
+            return False  # a notification, or an id no answer could name
+        if any(p["type"] == "json_invalid" for p in problems):
+            reason = f"the request cannot be read ({problems[0]['msg']}): nest arguments less"
+        else:
+            reason = f"the request is not a valid JSON-RPC request: {problems[0]['msg']}"
+        error = JSONRPCError(
+            jsonrpc="2.0", id=rid, error=ErrorData(code=INVALID_REQUEST, message=reason)
+        )
+        log.warning("answered an unreadable request %r: %s", rid, reason)
+        await self._write.send(SessionMessage(error))
+        return True
 
 
 def http_app(qa: BriefQA, *, path: str = "/mcp", host: str = "127.0.0.1") -> Starlette:

@@ -89,6 +89,62 @@ class ChatRequest:
     include_usage: bool = False
 
 
+_TEXT_PART = {
+    "type": "object",
+    "required": ["type", "text"],
+    "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+}
+#: The body :func:`parse_chat_request` reads, as JSON Schema: published in the OpenAPI
+#: schema for clients (and for the API's fuzz tests, which send what it nearly allows).
+CHAT_REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["messages"],
+    "properties": {
+        "model": {"type": "string", "default": "briefqa"},
+        "messages": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["role", "content"],
+                "properties": {
+                    "role": {"enum": ["system", "developer", "user", "assistant"]},
+                    "content": {
+                        "anyOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": _TEXT_PART},
+                            {"type": "null"},
+                        ]
+                    },
+                },
+            },
+        },
+        "stream": {"type": "boolean"},
+        "stream_options": {
+            "type": "object",
+            "properties": {"include_usage": {"type": "boolean"}},
+        },
+        "n": {"const": 1},
+        "temperature": {"type": "number"},
+        "max_tokens": {"type": "integer"},
+        "briefqa": {
+            "type": "object",
+            "description": "briefqa's own options: filters on the briefs used",
+            "properties": {
+                "filters": {
+                    "type": "object",
+                    "properties": {
+                        "doc_ids": {"type": "array", "items": {"type": "string"}},
+                        "date_from": {"type": "string", "format": "date"},
+                        "date_to": {"type": "string", "format": "date"},
+                    },
+                }
+            },
+        },
+    },
+}
+
+
 def parse_chat_request(body: Any) -> ChatRequest:
     """Read a ``/v1/chat/completions`` body.
 
@@ -330,6 +386,14 @@ def openai_router(
         summary="Answer the last user message from the briefs (OpenAI chat completions)",
         description="See docs/chat-frontends.md for the body, the `briefqa` extra field "
         "of the response and the limits (one model, n=1, system messages ignored).",
+        # The body is read by hand (OpenAI's error shape, streaming): its schema is
+        # declared here so that clients and the API's fuzz tests see it.
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": CHAT_REQUEST_SCHEMA}},
+            }
+        },
     )
     async def chat_completions(request: Request) -> Any:
         try:
