@@ -249,6 +249,106 @@ def test_a_damaged_manifest_is_named_and_the_advised_rebuild_restores_the_answer
     assert after["answer"] == before["answer"] and after["citations"] == before["citations"]
 
 
+QUESTION = "Which country opposed a NATO liaison office in Tokyo?"
+
+
+def _indexed(
+    tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, dict[str, object]]:
+    """A data dir of the seed brief, made by the CLI; and the CLI's answer to QUESTION."""
+    data = tmp_path / "data"
+    monkeypatch.setenv("BRIEFQA_CORPUS_DIR", str(seed.parent))
+    monkeypatch.setenv("BRIEFQA_DATA_DIR", str(data))
+    assert main(["ingest"]) == 0
+    capsys.readouterr()
+    return data, _answer(capsys)
+
+
+def _answer(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    assert main(["ask", QUESTION, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    return {k: answer[k] for k in ("answer", "citations", "outcome")}
+
+
+def _follow(advice_in: str) -> int:
+    """Run the command a message advises (between backticks), as given."""
+    advice = next(part for part in advice_in.split("`")[1::2] if part.startswith("briefqa "))
+    return main(advice.split()[1:])
+
+
+def _another_schema(path: Path, kind: str) -> None:
+    if kind == "newer":  # a later briefqa's file
+        with sqlite3.connect(path) as db:
+            db.execute("PRAGMA user_version = 99")
+    else:  # another program's database under our name
+        for end in ("", "-wal", "-shm"):
+            path.with_name(path.name + end).unlink(missing_ok=True)
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE vectors (x)")
+            db.execute("CREATE TABLE briefs (x)")
+
+
+@pytest.mark.parametrize("kind", ["pages", "newer", "foreign"])
+def test_a_damaged_or_unknown_sentence_vector_file_is_named_and_repair_remakes_it(
+    kind: str,
+    tmp_path: Path,
+    seed: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data, before = _indexed(tmp_path, seed, monkeypatch, capsys)
+    vectors = data / "sentences.sqlite3"
+    if kind == "pages":
+        raw = bytearray(vectors.read_bytes())
+        raw[4096:] = np.random.default_rng(7).bytes(len(raw) - 4096)  # all but the header
+        vectors.write_bytes(bytes(raw))
+        # Answers survive: the sentences are encoded on demand.
+        assert _answer(capsys) == before
+    else:
+        _another_schema(vectors, kind)
+        assert main(["ask", QUESTION]) == 5
+        error = capsys.readouterr().err
+        assert str(vectors) in error and "Traceback" not in error
+        assert "newer briefqa" in error if kind == "newer" else "another program" in error
+        assert _follow(error) == 0  # the advice: check --repair
+        capsys.readouterr()
+        assert _answer(capsys) == before
+        return
+    assert main(["check"]) == 1
+    out, err = capsys.readouterr()
+    assert f"damaged files: 1 (e.g. {vectors})" in out
+    assert _follow(err) == 0
+    assert "files set aside: 1" in capsys.readouterr().out
+    assert list(data.glob("sentences.sqlite3.damaged-*")), "the damaged file is kept aside"
+    assert main(["check"]) == 0
+    capsys.readouterr()
+    assert _answer(capsys) == before
+    with sqlite3.connect(vectors) as db:
+        assert db.execute("SELECT count(*) FROM vectors").fetchone()[0] > 0, "made again"
+
+
+@pytest.mark.parametrize("kind", ["newer", "foreign"])
+def test_a_manifest_of_another_schema_is_refused_untouched_and_the_advice_works(
+    kind: str,
+    tmp_path: Path,
+    seed: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    data, before = _indexed(tmp_path, seed, monkeypatch, capsys)
+    manifest = data / "manifest.sqlite3"
+    _another_schema(manifest, kind)
+    kept = manifest.read_bytes()
+    assert main(["docs"]) == 5
+    error = capsys.readouterr().err
+    assert str(manifest) in error and "Traceback" not in error
+    assert manifest.read_bytes() == kept, "a file briefqa cannot read is not changed"
+    assert _follow(error) == 0  # the advice: check --rebuild
+    assert "1 briefs indexed again" in capsys.readouterr().out
+    assert list(data.glob("manifest.sqlite3.damaged-*")), "the unknown file is kept aside"
+    assert _answer(capsys) == before
+
+
 def test_a_full_disk_is_named_with_advice_that_works(
     tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -27,6 +27,7 @@ from .errors import (
     ModelError,
     NotFound,
     StoreError,
+    UnknownSchema,
     UnsupportedFormat,
 )
 from .export import export_markdown
@@ -127,6 +128,7 @@ __all__ = [
     "Reading",
     "Settings",
     "StoreError",
+    "UnknownSchema",
     "UnsupportedFormat",
     "Writer",
     "__version__",

@@ -24,6 +24,7 @@ from briefqa import (
     IngestReport,
     InvalidQuestion,
     Settings,
+    UnknownSchema,
     load_settings,
     markdown,
     run_evaluation,
@@ -52,8 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 #: Exit codes beyond 0 (done), 1 (a file failed, or `check` found a problem) and 2 (any
-#: other briefqa error): a damaged data file, a full disk.
-_EXIT: dict[type[BriefQAError], int] = {DataDamaged: 3, DiskFull: 4}
+#: other briefqa error): a damaged data file, a full disk, a data file of another schema.
+_EXIT: dict[type[BriefQAError], int] = {DataDamaged: 3, DiskFull: 4, UnknownSchema: 5}
 
 
 def _data_dir(args: argparse.Namespace) -> Path:

@@ -24,18 +24,31 @@ class StillLocked(sqlite3.OperationalError):
     """The file stayed locked by another process for the whole timeout."""
 
 
+class UnknownFile(sqlite3.DatabaseError):
+    """The file is a SQLite database this code did not write: a newer briefqa's (its
+    schema version is higher) or another program's (its tables differ)."""
+
+
 def open_wal(
     path: Path,
     is_current: Callable[[sqlite3.Connection], bool],
     create: Callable[[sqlite3.Connection], None],
+    *,
+    version: int,
+    tables: dict[str, set[str]],
     timeout: float = BUSY_TIMEOUT_S,
 ) -> sqlite3.Connection:
     """An autocommit connection to ``path`` in WAL mode, its schema in place.
 
     ``create`` writes the schema (idempotently); it runs, in one write transaction,
-    only when ``is_current`` says the file lacks part of it. Raises :class:`StillLocked`
-    after ``timeout`` seconds of other processes' locks, :class:`OSError` when the file
-    cannot be opened at all, or the ``sqlite3`` error of a file that is not a database.
+    only when ``is_current`` says the file lacks part of it. ``version`` is the schema
+    version this code writes (SQLite's ``user_version``); ``tables`` the columns each
+    table had from the start, which a file of ours never lacks.
+
+    Raises :class:`UnknownFile` for a file of a later version or with other tables,
+    :class:`StillLocked` after ``timeout`` seconds of other processes' locks,
+    :class:`OSError` when the file cannot be opened at all, or the ``sqlite3`` error of
+    a file that is not a database.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -49,11 +62,25 @@ def open_wal(
     pause = 0.01
     while True:
         try:
+            found = db.execute("PRAGMA user_version").fetchone()[0]
+            if found > version:
+                raise UnknownFile(
+                    f"it was written by a newer briefqa (schema version {found}; this "
+                    f"one reads up to {version})"
+                )
+            for table, needed in tables.items():
+                have = columns(db, table)
+                if have and not needed <= have:
+                    raise UnknownFile(
+                        f"its table {table!r} lacks the columns "
+                        f"{', '.join(sorted(needed - have))}: another program wrote it"
+                    )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            if not is_current(db):
+            if found < version or not is_current(db):
                 with writing(db):
                     create(db)
+                    db.execute(f"PRAGMA user_version={int(version)}")
             return db
         except sqlite3.OperationalError as exc:
             if not _busy(exc):

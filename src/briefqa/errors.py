@@ -11,6 +11,9 @@ caller can catch the whole family with one ``except``::
     ├── EmbeddingError       the embedding model failed to load or to encode
     ├── ModelError           the answer model (an LLM server) failed or is out of reach
     ├── StoreError           the vector store (Chroma) failed or is out of reach
+    │   ├── DataDamaged         a data file is damaged (named, with the command that fixes it)
+    │   ├── UnknownSchema       a data file from a newer briefqa or another program
+    │   └── DiskFull            the disk holding the data is full
     ├── IndexLocked          another writer held the index for all of lock_wait_s
     ├── InvalidQuestion      an empty, over-long or otherwise unusable question
     └── NotFound             a brief id that is not in the index
@@ -69,6 +72,11 @@ class StoreError(BriefQAError):
 class DataDamaged(StoreError):
     """A file of the data directory is damaged; the message names it and the command
     that fixes it (``briefqa`` exits with 3)."""
+
+
+class UnknownSchema(StoreError):
+    """A data file was written by a newer briefqa or by another program; the message
+    names it and what to do (``briefqa`` exits with 5)."""
 
 
 class DiskFull(StoreError):

@@ -173,6 +173,14 @@ class Index:
                 self._sentences = SentenceVectors(self.data_dir / "sentences.sqlite3")
             return self._sentences
 
+    def close_sentences(self) -> None:
+        """Close the sentence vectors' database; the next use opens the file afresh
+        (after a repair set a damaged one aside)."""
+        with self._build_lock:
+            if self._sentences is not None:
+                self._sentences.close()
+                self._sentences = None
+
     def forget_store(self) -> None:
         """Let go of the vector store, so that the next use opens it afresh (after a
         rebuild set its files aside)."""

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .bm25 import LexicalIndex
 from .chunking import chunk_id
-from .errors import DataDamaged, StoreError, full_disk
+from .errors import DataDamaged, StoreError, UnknownSchema, full_disk
 from .index import Index
 from .ingest import EmbedderFactory, reindex
 from .manifest import REBUILD, Manifest, Source
@@ -69,8 +69,12 @@ def check_index(index: Index, *, embedder: EmbedderFactory, repair: bool = False
 
 
 def _repair(index: Index, found: IndexCheck, embedder: EmbedderFactory) -> IndexCheck:
-    manifest, store, sentences = index.manifest, index.store, index.sentences
     repaired: dict[str, int] = {}
+    for path in found.damaged_files:  # only derived files: made again below
+        index.close_sentences()
+        _set_aside(Path(path))
+        repaired["files_set_aside"] = repaired.get("files_set_aside", 0) + 1
+    manifest, store, sentences = index.manifest, index.store, index.sentences
     # Briefs first: re-embedding writes their chunks under the ids the manifest lists.
     lost = set(found.missing) | set(found.damaged) | set(found.damaged_sentences)
     owners = manifest.chunk_owners()
@@ -116,11 +120,19 @@ def _repair(index: Index, found: IndexCheck, embedder: EmbedderFactory) -> Index
 
 
 def _inspect(index: Index) -> IndexCheck:
-    manifest, store, sentences = index.manifest, index.store, index.sentences
+    manifest, store = index.manifest, index.store
     owners = manifest.chunk_owners()
     listings = Counter({cid: len(docs) for cid, docs in owners.items()})
     listed = set(owners)
     pending = set(manifest.pending())
+
+    # A sentence-vector file damaged as a whole cannot even be listed: every listed
+    # chunk's vectors count as damaged, and repair makes them again.
+    vectors_file = index.data_dir / "sentences.sqlite3"
+    try:
+        sentences = index.sentences if _sound(vectors_file) else None
+    except UnknownSchema:  # another program's file, or a newer briefqa's
+        sentences = None
 
     stored: dict[str, Chunk] = {c.chunk_id: c for c in store.scan()}
     # Only listed chunks count as damaged: an unlisted one is an orphan whatever it holds.
@@ -140,8 +152,11 @@ def _inspect(index: Index) -> IndexCheck:
         duplicated=sorted(duplicated),
         damaged=damaged,
         pending=sorted(pending),
-        stray_sentences=len(set(sentences.ids()) - listed - pending),
-        damaged_sentences=[cid for cid in sentences.damaged() if cid in listed],
+        stray_sentences=len(set(sentences.ids()) - listed - pending) if sentences else 0,
+        damaged_sentences=(
+            [cid for cid in sentences.damaged() if cid in listed] if sentences else sorted(listed)
+        ),
+        damaged_files=[] if sentences else [str(vectors_file)],
         stray_files=_stray_files(index.data_dir, manifest, listed),
         near_duplicates=index.copies()[0].pairs(),
     )
@@ -225,7 +240,7 @@ def diagnose(data_dir: Path, exc: BaseException) -> StoreError | None:
     if damaged[0].name == "manifest.sqlite3":
         advice = REBUILD
     else:
-        advice = "it holds only derived data: `briefqa check --rebuild` makes it again"
+        advice = "it holds only derived data: `briefqa check --repair` makes it again"
     names = ", ".join(str(p) for p in damaged)
     return DataDamaged(f"{names} is damaged ({exc}); {advice}")
 
@@ -241,6 +256,16 @@ def _sound(path: Path) -> bool:
         return False
 
 
+def _set_aside(path: Path, stamp: str | None = None) -> None:
+    """Rename a SQLite file (and its WAL and shared-memory files) ``*.damaged-<time>``:
+    nothing of it is deleted."""
+    stamp = stamp or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for end in ("", "-wal", "-shm"):
+        part = path.with_name(path.name + end)
+        if part.exists():
+            part.rename(part.with_name(f"{part.name}.damaged-{stamp}"))
+
+
 def rebuild_files(data_dir: Path, settings: Settings) -> list[Path]:
     """Set the index's files aside and start an empty index, for
     ``briefqa check --rebuild``: the manifest, the sentence vectors and the saved BM25
@@ -250,11 +275,10 @@ def rebuild_files(data_dir: Path, settings: Settings) -> list[Path]:
     folder when there is one.
     """
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    names = [f"{db}{end}" for db in _DATABASES for end in ("", "-wal", "-shm")] + ["bm25"]
-    for name in names:
-        path = data_dir / name
-        if path.exists():
-            path.rename(path.with_name(f"{name}.damaged-{stamp}"))
+    for name in _DATABASES:
+        _set_aside(data_dir / name, stamp)
+    if (data_dir / "bm25").exists():
+        (data_dir / "bm25").rename(data_dir / f"bm25.damaged-{stamp}")
     # Through Chroma's own client, embedded or not: it keeps an open client per folder
     # in the process, which would not notice a folder renamed under it.
     store = store_from_settings(settings, data_dir)

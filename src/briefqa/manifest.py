@@ -19,8 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .databases import BUSY_TIMEOUT_S, StillLocked, columns, names, open_wal, writing
-from .errors import DataDamaged, StoreError
+from .databases import (
+    BUSY_TIMEOUT_S,
+    StillLocked,
+    UnknownFile,
+    columns,
+    names,
+    open_wal,
+    writing,
+)
+from .errors import DataDamaged, StoreError, UnknownSchema
 from .schema import Brief, BriefInfo
 
 _SCHEMA = """
@@ -50,6 +58,16 @@ CREATE TABLE IF NOT EXISTS copies (
     length INTEGER NOT NULL
 );
 """
+#: The manifest's schema version (SQLite's user_version); a newer one is refused.
+SCHEMA_VERSION = 1
+# The columns each table had from the first release: a manifest lacking one was written
+# by another program.
+_TABLES = {
+    "meta": {"key", "value"},
+    "briefs": {"doc_id", "title", "format", "sha256", "sections", "chunk_ids"},
+    "sources": {"path", "doc_id", "sha256"},
+    "pending": {"chunk_id"},
+}
 # Columns added after the first release; an older manifest gains them when opened.
 _ADDED_COLUMNS = {
     "briefs": {
@@ -112,7 +130,15 @@ class Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self._db = open_wal(path, _schema_current, _create_schema)
+            self._db = open_wal(
+                path, _schema_current, _create_schema, version=SCHEMA_VERSION, tables=_TABLES
+            )
+        except UnknownFile as exc:
+            raise UnknownSchema(
+                f"the manifest {path} is not one this briefqa can read: {exc}. Use the "
+                "briefqa that wrote it, or set the file aside and rebuild the index from "
+                "the briefs' files (uploads and BRIEFQA_CORPUS_DIR): `briefqa check --rebuild`"
+            ) from exc
         except StillLocked as exc:
             raise StoreError(
                 f"the manifest {path} stayed locked by another process for "

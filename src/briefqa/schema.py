@@ -171,6 +171,9 @@ class IndexCheck:
     #: Chunks whose stored sentence vectors no longer match their checksum.
     damaged_sentences: list[str] = field(default_factory=list)
     stray_files: list[str] = field(default_factory=list)
+    #: Derived files damaged as a whole (the sentence vectors' database): ``repair`` sets
+    #: them aside and embeds again what they held.
+    damaged_files: list[str] = field(default_factory=list)
     #: Doc ids whose chunks could not be restored: no source file holds their text.
     unrecoverable: list[str] = field(default_factory=list)
     #: What ``repair`` did, by kind (empty when not asked to repair).
@@ -190,6 +193,7 @@ class IndexCheck:
             or self.stray_sentences
             or self.damaged_sentences
             or self.stray_files
+            or self.damaged_files
         )
 
     def problems(self) -> dict[str, int]:
@@ -203,6 +207,7 @@ class IndexCheck:
             "stray_sentences": self.stray_sentences,
             "damaged_sentences": len(self.damaged_sentences),
             "stray_files": len(self.stray_files),
+            "damaged_files": len(self.damaged_files),
         }
         return {kind: n for kind, n in counts.items() if n}
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .databases import columns, open_wal, writing
+from .databases import UnknownFile, columns, open_wal, writing
 from .embeddings import Vectors
+from .errors import UnknownSchema
 
 log = logging.getLogger("briefqa.sentences")
 
@@ -31,7 +32,14 @@ class SentenceVectors:
     """chunk id → (sentences, dim) array, safe to share across threads and processes."""
 
     def __init__(self, path: Path) -> None:
-        self._db = open_wal(path, _schema_current, _create_schema)
+        try:
+            self._db = open_wal(path, _schema_current, _create_schema, version=1, tables=_TABLES)
+        except UnknownFile as exc:
+            raise UnknownSchema(
+                f"the sentence vectors {path} are not a file this briefqa can read: {exc}. "
+                "They hold only derived data: `briefqa check --repair` sets the file "
+                "aside and makes it again"
+            ) from exc
         self._lock = threading.Lock()
 
     def put(self, chunk_ids: Sequence[str], arrays: Sequence[Vectors]) -> None:
@@ -84,6 +92,9 @@ class SentenceVectors:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_TABLES = {"vectors": {"chunk_id", "dim", "data"}}
 
 
 def _schema_current(db: sqlite3.Connection) -> bool:
