@@ -117,7 +117,9 @@ def test_check_finds_every_kind_of_damage_and_repair_restores_the_index(
     assert main(["--data-dir", str(data), "check"]) == 0
 
 
-def test_a_brief_no_file_can_restore_is_kept_and_named(qa: BriefQA, seed: Path) -> None:
+def test_a_brief_no_file_can_restore_is_kept_and_named(
+    qa: BriefQA, seed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     qa.ingest([seed])
     [brief] = qa.documents()
     lost = qa.index.manifest.chunk_ids(brief.doc_id)[0]
@@ -128,6 +130,17 @@ def test_a_brief_no_file_can_restore_is_kept_and_named(qa: BriefQA, seed: Path) 
     assert not after.consistent and after.missing == [lost]
     assert after.unrecoverable == [brief.doc_id]
     assert [b.doc_id for b in qa.documents()] == [brief.doc_id], "the record is kept"
+
+    # The advice `check --repair` prints, followed as given.
+    data = ["--data-dir", str(qa.data_dir)]
+    assert main([*data, "check", "--repair"]) == 1
+    out = capsys.readouterr().out
+    assert f"brief {brief.doc_id}: no file holds its text any more" in out
+    remove = next(p for p in out.split("`")[1::2] if p.startswith("briefqa remove"))
+    assert main([*data, *remove.split()[1:]]) == 0
+    assert main([*data, "ingest", str(seed)]) == 0  # "then ingest its file again"
+    assert main([*data, "check"]) == 0
+    assert "A later edit." in qa.ask("What was added later?").citations[0].quote
 
 
 def test_check_waits_for_no_one_while_an_ingest_runs(qa: BriefQA, tmp_path: Path) -> None:
