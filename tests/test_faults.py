@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import errno
 import json
+import shutil
 import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,10 +20,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from briefqa import BriefQA
+from briefqa import BriefQA, Settings
 from briefqa.cli import main
 from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.server import create_app
+
+from .conftest import free_port, running_server
 
 QUESTION = "Which country opposed a NATO liaison office in Tokyo?"
 ARCTIC = (
@@ -194,3 +198,48 @@ def test_a_full_disk_on_upload_and_feedback_is_507_and_keeps_nothing_half_writte
         "/api/v1/documents", files={"files": ("arctic.md", ARCTIC.encode(), "text/markdown")}
     )
     assert reply.status_code == 201 and qa.check().consistent
+
+
+@pytest.mark.server
+def test_chroma_killed_and_restarted(
+    tmp_path: Path, seed: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The Chroma server dies under a running briefqa: every request is a 503 naming
+    it (no traceback), a failed upload keeps nothing, healthz says what is down; once
+    Chroma is back, everything answers as before without a restart."""
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [chroma, "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1",
+               "--port", str(port)]  # fmt: skip
+    heartbeat = f"{url}/api/v2/heartbeat"
+    qa = BriefQA(tmp_path / "data", settings=Settings(chroma_url=url), embedder=embedder)
+    with running_server(command, heartbeat, tmp_path / "chroma-1.log") as server:
+        qa.ingest([seed])
+        http = TestClient(create_app(qa, ui=False))
+        before = http.post("/api/v1/ask", json={"question": QUESTION}).json()
+        server.kill()
+        server.wait()
+
+        down = http.post("/api/v1/ask", json={"question": QUESTION})
+        assert down.status_code == 503 and "Chroma" in down.text, down.text
+        health = http.get("/api/v1/healthz")
+        assert health.status_code == 503 and health.json()["checks"]["vector_store"] != "ok"
+        upload = http.post(
+            "/api/v1/documents", files={"files": ("arctic.md", ARCTIC.encode(), "text/markdown")}
+        )
+        assert upload.status_code == 503 and "Traceback" not in upload.text, upload.text
+        uploads = qa.data_dir / "uploads"
+        assert not [p for p in uploads.rglob("*") if p.is_file()], "nothing kept in uploads/"
+        v1 = http.post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": QUESTION}]}
+        )
+        assert v1.status_code == 503 and v1.json()["error"]["message"], v1.text
+
+    with running_server(command, heartbeat, tmp_path / "chroma-2.log"):
+        assert http.get("/api/v1/healthz").status_code == 200
+        again = http.post("/api/v1/ask", json={"question": QUESTION}).json()
+        assert again["answer"] == before["answer"] and again["citations"] == before["citations"]
+        assert qa.check().consistent
+        http.close()
+        qa.close()
