@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import urllib.request
 from pathlib import Path
@@ -100,9 +101,27 @@ def test_the_export_is_cached_by_weights_and_backend_chosen_by_settings(
     assert [p.name for p in models.iterdir()] == [exported.parent.name]
     assert exported.parent.name.startswith("all-MiniLM-L6-v2-")
     # The weights beside the graph, where ONNX Runtime maps them instead of copying.
-    assert sorted(p.name for p in exported.parent.iterdir()) == ["model.onnx", "model.onnx.data"]
+    files = sorted(p.name for p in exported.parent.iterdir())
+    assert files == ["model.onnx", "model.onnx.data", "sha256.json"]
     torch = embedder_from_settings(Settings(embedding_backend="torch"))
     assert isinstance(torch, SentenceTransformerEmbedder)
+
+
+def test_a_damaged_export_is_found_by_its_hashes_and_made_again(
+    onnx: OnnxEmbedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = tmp_path / "models"
+    copy = cache / onnx.path.parent.name
+    shutil.copytree(onnx.path.parent, copy)
+    weights = copy / "model.onnx.data"
+    raw = bytearray(weights.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 4096] = bytes(4096)  # a page of weights zeroed
+    weights.write_bytes(bytes(raw))
+    again = OnnxEmbedder(cache_dir=cache)
+    assert "does not match its hashes: exporting it again" in caplog.text
+    assert again.path == copy / "model.onnx" and weights.read_bytes() != bytes(raw)
+    texts = ["Which country opposed a NATO liaison office in Tokyo?"]
+    assert np.allclose(again.embed(texts), onnx.embed(texts), atol=1e-5)
 
 
 def test_serve_answers_without_torch(onnx: OnnxEmbedder, tmp_path: Path) -> None:
