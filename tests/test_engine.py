@@ -12,6 +12,7 @@ from briefqa import (
     ConfigError,
     Filters,
     InvalidQuestion,
+    Settings,
     StoreError,
     load_settings,
 )
@@ -46,6 +47,55 @@ def test_parts_are_built_once_across_threads(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len({id(a) for a in answerers}) == 1
+    qa.close()
+
+
+def test_searching_never_builds_the_answer_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MCP search_briefs and as_retriever search; with a local LLM configured, they must
+    not load it (a GGUF model takes seconds and hundreds of MB)."""
+    import briefqa.llm
+
+    loaded: list[str] = []
+
+    class Loading:
+        def __init__(self, settings: object) -> None:
+            loaded.append("the answer model")
+            raise AssertionError("a search built the answer model")
+
+    monkeypatch.setattr(briefqa.llm, "ChatWriter", Loading)
+    qa = BriefQA(tmp_path / "data", settings=Settings(llm="llamacpp"), embedder=HashEmbedder())
+    qa.ingest([SEED])
+    question = "Which country opposed a NATO liaison office in Tokyo?"
+    assert qa.retrieve(question, k=3)
+    assert qa.as_retriever(k=3).invoke(question)
+    assert qa.evidence(question) is not None
+    qa.warm_up()
+    assert loaded == []
+    with pytest.raises(AssertionError, match="built the answer model"):
+        qa.ask(question)  # an answer does build it
+    qa.close()
+
+
+def test_every_write_ends_with_the_lexical_index_current(tmp_path: Path) -> None:
+    """ingest, add and remove each leave the saved BM25 index at the manifest's
+    generation, so the next question (in this or another process) rebuilds nothing."""
+    qa = BriefQA(tmp_path / "data", embedder=HashEmbedder())
+
+    def saved() -> list[str]:
+        return sorted(p.name for p in (qa.data_dir / "bm25").glob("gen-*"))
+
+    qa.ingest([SEED])
+    generation = qa.index.manifest.generation
+    assert saved() == [f"gen-{generation()}"]
+    info = qa.add("rare.txt", b"Rare Words\n\nThe quokka census counted 4,112 animals.\n")
+    assert saved() == [f"gen-{generation()}"]
+    [hit] = qa.retrieve("quokka", k=1, mode="lexical")
+    assert hit.doc_id == info.doc_id
+    qa.remove(info.doc_id)
+    assert saved() == [f"gen-{generation()}"]
+    assert not qa.retrieve("quokka", k=1, mode="lexical")
     qa.close()
 
 

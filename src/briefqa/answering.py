@@ -14,8 +14,9 @@ up in :attr:`Answer.sources`.
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -108,7 +109,7 @@ class Answerer:
         retriever: Retriever,
         embedder: Embedder,
         settings: Settings,
-        writer: Writer,
+        writer: Writer | Callable[[], Writer],
         overview: Overview,
         *,
         sentences: SentenceVectors | None = None,
@@ -122,7 +123,9 @@ class Answerer:
         )
         self.sentences = sentences
         self.settings = settings
-        self.writer = writer
+        # Built on the first answer: a search needs no writer (whose model may be large).
+        self._writer = writer
+        self._writer_lock = threading.Lock()
         self.overview = overview
         # Settings may move either threshold; the model then caps and bands by them.
         # With a reader, the gate also weighs its verdict: a model fitted with that signal
@@ -147,6 +150,14 @@ class Answerer:
             | RunnableLambda(self._gate)
         )
         self.write: Runnable[State, str] = RunnableGenerator(self._write)
+
+    @property
+    def writer(self) -> Writer:
+        """What turns the chosen passages into the answer's text (built on first use)."""
+        with self._writer_lock:
+            if not hasattr(self._writer, "write"):
+                self._writer = self._writer()
+            return self._writer  # type: ignore[return-value]
 
     @property
     def threshold(self) -> float:

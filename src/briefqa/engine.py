@@ -72,6 +72,7 @@ class BriefQA:
             embedding_model=embedder.name if embedder is not None else None,
         )
         self._embedder = embedder
+        self._retriever: Retriever | None = None
         self._answerer: Answerer | None = None
         self._writer = writer
         self._reader = reader
@@ -90,6 +91,29 @@ class BriefQA:
             return self._embedder
 
     @property
+    def retriever(self) -> Retriever:
+        """The one retriever of this engine (dense, BM25, reranking), shared by answers,
+        searches and the refresh that ends every write."""
+        with self._build_lock:
+            if self._retriever is None:
+                index = self.index
+                reranker = (
+                    CrossEncoderReranker(
+                        self.settings.reranker_model, self.settings.embedding_device
+                    )
+                    if self.settings.reranker_model
+                    else None
+                )
+                self._retriever = Retriever(
+                    index.store,
+                    self._get_embedder,  # loaded by the first dense search, not a refresh
+                    index.manifest,
+                    reranker=reranker,
+                    cache_dir=self._bm25_dir,
+                )
+            return self._retriever
+
+    @property
     def answerer(self) -> Answerer:
         with self._build_lock:
             if self._answerer is None:
@@ -99,20 +123,13 @@ class BriefQA:
     def _build_answerer(self) -> Answerer:
         index = self.index
         index.check_compatible(record=False)
-        reranker = (
-            CrossEncoderReranker(self.settings.reranker_model, self.settings.embedding_device)
-            if self.settings.reranker_model
-            else None
-        )
-        retriever = Retriever(
-            index.store,
-            self.embedder,
-            index.manifest,
-            reranker=reranker,
-            cache_dir=self._bm25_dir,
-        )
+        retriever = self.retriever
         embedder = CachedEmbedder(self.embedder)
-        writer = self._writer or writer_from_settings(self.settings, embedder)
+        given = self._writer
+        settings = self.settings
+        # Built by the first answer: a search-only use (MCP search_briefs, as_retriever)
+        # never loads an answer model.
+        writer = given if given is not None else lambda: writer_from_settings(settings, embedder)
         mmr = self.settings.mmr
 
         def search(question: str, k: int, filters: Filters | None) -> list[Hit]:
@@ -189,7 +206,7 @@ class BriefQA:
         question = check_text(question, self.settings.max_question_chars)
         if mode == "hybrid":
             return self.answerer.search(question, k, filters)
-        return self.answerer.retriever.retrieve(
+        return self.retriever.retrieve(
             question, k=k, filters=filters, mmr=self.settings.mmr, mode=mode
         )
 
@@ -260,17 +277,7 @@ class BriefQA:
             paths, self.index, embedder=self._get_embedder, prune=prune, progress=progress
         )
         if report.added or report.updated or report.removed:
-            # The lexical index follows now, while the caller expects to wait, not at the
-            # next question; saved, it is what a server starting on this data dir maps.
-            with self._build_lock:
-                answerer = self._answerer
-            if answerer is not None:
-                answerer.retriever.refresh()
-            else:
-                index = self.index
-                Retriever(
-                    index.store, self.embedder, index.manifest, cache_dir=self._bm25_dir
-                ).refresh()
+            self._refresh()
         return report
 
     def check(self, repair: bool = False) -> IndexCheck:
@@ -304,7 +311,9 @@ class BriefQA:
             DocumentError: the file cannot be parsed; nothing is kept.
             IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         """
-        return self.brief(add_upload(self.index, filename, data, embedder=self._get_embedder))
+        doc_id = add_upload(self.index, filename, data, embedder=self._get_embedder)
+        self._refresh()
+        return self.brief(doc_id)
 
     def documents(self) -> list[BriefInfo]:
         """Every indexed brief, newest first."""
@@ -378,7 +387,7 @@ class BriefQA:
         """Load the embedding model and build the retrieval indexes now, so the first
         question is as fast as the rest (servers call this before accepting requests)."""
         answerer = self.answerer
-        answerer.retriever.idf()
+        self.retriever.idf()
         self.embedder.embed(["warm-up"])
         if answerer.reader is not None:
             answerer.reader.score("warm-up", ["warm-up"])
@@ -391,6 +400,13 @@ class BriefQA:
         """
         if not self.index.remove_brief(doc_id):
             raise NotFound(doc_id)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        # Every write ends so: the lexical index follows now, while the caller expects
+        # to wait, not at the next question; saved, it is what a server starting on this
+        # data dir maps.
+        self.retriever.refresh()
 
     def rebuild(self) -> tuple[IngestReport, IndexCheck]:
         """Start the index again from the briefs' files, when its manifest is damaged
@@ -404,7 +420,7 @@ class BriefQA:
         """
         with self.index.ingest_lock():
             with self._build_lock:
-                self._answerer = None
+                self._answerer = self._retriever = None
                 self.index.close()
                 self.index.forget_store()
             sources = rebuild_files(self.data_dir, self.settings)
@@ -415,7 +431,7 @@ class BriefQA:
         """Release the manifest's database connection; the engine reopens what it needs
         if used again."""
         with self._build_lock:
-            self._answerer = None  # it holds the manifest being closed
+            self._answerer = self._retriever = None  # they hold the manifest being closed
             self.index.close()
 
     @property

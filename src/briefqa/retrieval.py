@@ -71,21 +71,32 @@ class Retriever:
     def __init__(
         self,
         store: VectorStore,
-        embedder: Embedder,
+        embedder: Embedder | Callable[[], Embedder],
         manifest: Manifest,
         *,
         reranker: Reranker | None = None,
         candidates: int = 30,
         cache_dir: Path | None = None,
     ) -> None:
+        """``embedder`` may be a function that returns it, called on the first dense
+        search: keeping the lexical index current (:meth:`refresh`) needs no model."""
         self.store = store
-        self.embedder = embedder
+        self._embedder = embedder
         self.manifest = manifest
         self.reranker = reranker
         self.candidates = candidates
         self.cache_dir = cache_dir
         self._lexical: _Lexical | None = None
         self._lock = threading.Lock()
+        self._embedder_lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model of dense search."""
+        with self._embedder_lock:
+            if not isinstance(self._embedder, Embedder):
+                self._embedder = self._embedder()
+            return self._embedder
 
     # ----------------------------------------------------------------- public
 
