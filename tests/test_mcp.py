@@ -210,6 +210,38 @@ def test_any_arguments_get_a_result_or_a_tool_error_that_names_the_problem(
         assert result.structured_content is not None, (name, args)
 
 
+def test_no_schema_field_is_missing_from_any_surface(tmp_path: Path) -> None:
+    """The REST API and the CLI give the dataclasses' JSON (to_dict); MCP's result types
+    are built from it. A field added to a dataclass and left out of either fails here."""
+    import dataclasses
+
+    from briefqa import Answer, BriefInfo, Citation, Hit
+    from briefqa.mcp_server import AskResult, BriefSummary, CitationResult, Passage
+    from briefqa.testing import HashEmbedder
+
+    with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
+        qa.ingest(SEED)
+        answer = qa.ask(FRANCE)
+        [info] = qa.documents()
+    assert answer.citations and answer.sources
+    # Answer's own question is the caller's input, and its text is "answer" in JSON.
+    renamed = {Answer: {"text": "answer", "question": None}}
+    surfaces = [
+        (Answer, answer.to_dict(), AskResult),
+        (Citation, answer.citations[0].to_dict(), CitationResult),
+        (Hit, answer.sources[0].to_dict(), Passage),
+        (BriefInfo, info.to_dict(), BriefSummary),
+    ]
+    for kind, json_shape, mcp_type in surfaces:
+        names = {f.name for f in dataclasses.fields(kind)}  # type: ignore[arg-type]
+        wanted = {renamed.get(kind, {}).get(n, n) for n in names} - {None}
+        assert set(json_shape) == wanted, (kind.__name__, set(json_shape) ^ wanted)
+        assert set(mcp_type.model_fields) == wanted, (
+            kind.__name__,
+            set(mcp_type.model_fields) ^ wanted,
+        )
+
+
 def test_streamable_http_served_by_the_server_behind_its_logins(
     data_dir: Path, embedder: Any, tmp_path: Path
 ) -> None:

@@ -97,6 +97,12 @@ class Passage(BaseModel):
     page: int | None = Field(description="1-based page where the passage starts (PDF).")
     text: str
     score: float = Field(description="Retrieval score; higher is more relevant.")
+    dense: float | None = Field(
+        default=None, description="Cosine similarity to the query, if dense search found it."
+    )
+    lexical: float | None = Field(
+        default=None, description="BM25 score, if the lexical search found it."
+    )
     start: int
     end: int
 
@@ -112,6 +118,7 @@ class CitationResult(BaseModel):
     start: int = Field(description="Offset of the quote in the brief's text.")
     end: int
     support: float = Field(description="How well the quote supports the claim (0-1).")
+    score: float = Field(description="Retrieval score of the cited passage.")
     section: str | None
     page: int | None
     date: str | None
@@ -139,6 +146,12 @@ class AskResult(BaseModel):
     )
     unsupported: list[str] = Field(description="Answer sentences no passage supports.")
     standalone_question: str
+    refused: bool = Field(description="The same as outcome 'refused'.")
+    kind: str = Field(
+        description="What answered: search (passages found for the question), brief (a "
+        "brief's own lead, conclusions or section) or archive (the list of briefs)."
+    )
+    timings: dict[str, float] = Field(description="Milliseconds spent in each step.")
 
 
 class SearchResult(BaseModel):
@@ -163,6 +176,8 @@ class BriefSummary(BaseModel):
     sources: list[str] = Field(description="Files that hold this brief.")
     format: str
     chunks: int
+    sha256: str = Field(description="SHA-256 of the brief's normalised text.")
+    ingested_at: str = Field(description="When the brief was indexed (UTC, ISO 8601).")
 
 
 class BriefList(BaseModel):
@@ -224,16 +239,9 @@ def create_server(qa: BriefQA) -> MCPServer[Any]:
         it from them.
         """
         answer = _call(lambda: qa.ask(question, filters=_filters(qa, filters)))
-        return AskResult(
-            answer=answer.text,
-            outcome=answer.outcome,
-            confidence=answer.confidence,
-            citations=[CitationResult(**c.to_dict()) for c in answer.citations],
-            sources=[_passage(h) for h in answer.sources],
-            nearest=[_passage(h) for h in answer.nearest],
-            unsupported=list(answer.unsupported),
-            standalone_question=answer.standalone_question,
-        )
+        # From the JSON shape the REST API and the CLI give (to_dict), so that every
+        # surface carries the same fields (tests/test_mcp.py checks none is missing).
+        return AskResult.model_validate(answer.to_dict())
 
     @server.tool(annotations=_READ_ONLY)
     def search_briefs(
@@ -447,32 +455,11 @@ def _filters(qa: BriefQA, given: BriefFilters | None) -> Filters | None:
 
 
 def _passage(hit: Hit) -> Passage:
-    return Passage(
-        doc_id=hit.doc_id,
-        chunk_id=hit.chunk_id,
-        title=hit.title,
-        section=hit.section,
-        page=hit.page,
-        text=hit.text,
-        score=hit.score,
-        start=hit.start,
-        end=hit.end,
-    )
+    return Passage.model_validate(hit.to_dict())
 
 
 def _summary(info: BriefInfo) -> BriefSummary:
-    return BriefSummary(
-        doc_id=info.doc_id,
-        title=info.title,
-        number=info.number,
-        date=info.date,
-        authors=list(info.authors),
-        author_roles=list(info.author_roles),
-        sections=list(info.sections),
-        sources=list(info.sources),
-        format=info.format,
-        chunks=info.chunks,
-    )
+    return BriefSummary.model_validate(info.to_dict())
 
 
 def _text_of(info: BriefInfo, passages: list[Chunk]) -> tuple[str, Literal["file", "index"]]:
