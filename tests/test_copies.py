@@ -290,7 +290,7 @@ def test_a_repair_keeps_what_other_copies_gave_the_brief(
 
 
 def test_new_readers_read_every_file_again(engine: BriefQA, seed: Path, tmp_path: Path) -> None:
-    from briefqa.loaders import READER_VERSION
+    from briefqa.readers import READER_VERSION
 
     markdown = _stored_with_a_markdown_copy(engine, seed, tmp_path)
     assert engine.ingest([markdown, seed]).chunks == 0  # nothing changed, nothing read

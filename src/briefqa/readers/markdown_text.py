@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from .loaders import Declared, Parsed, RawBlock, declared_date, number_in, split_authors
-from .text import normalize
+from ..text import normalize
+from .blocks import Declared, Parsed, RawBlock, declared_date, number_in, split_authors
 
 _HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _LIST = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import DocumentError
-from .loaders import (
+from ..errors import DocumentError
+from ..text import normalize
+from .blocks import (
     Declared,
     Parsed,
     RawBlock,
@@ -30,7 +31,6 @@ from .loaders import (
     split_authors,
 )
 from .markdown_text import read_markdown
-from .text import normalize
 
 _CODE = "//script|//style|//noscript|//template|//iframe|//object|//embed"
 

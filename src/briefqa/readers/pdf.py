@@ -40,8 +40,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import DocumentError
-from .loaders import _CONTROLS, Declared, Parsed, RawBlock, RawKind, find_date, split_authors
+from ..errors import DocumentError
+from .blocks import CONTROLS, Declared, Parsed, RawBlock, RawKind, find_date, split_authors
 
 __all__ = ["FoundTable", "PageText", "Word", "layout_blocks", "read_pdf"]
 
@@ -459,7 +459,7 @@ def _add_word(chars: list[dict[str, Any]], words: list[Word]) -> None:
 
 def _clean(text: str) -> str:
     # Odd font encodings yield control characters: spaces, like the other formats.
-    return text.translate(_CONTROLS)
+    return text.translate(CONTROLS)
 
 
 def _inside(word: Word, bbox: tuple[float, float, float, float]) -> bool:
