@@ -20,7 +20,7 @@ LangChain types stay in this module; the engine itself only ever sees briefqa's 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -28,9 +28,15 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, Field
 
-from .engine import BriefQA
 from .errors import InvalidQuestion
 from .schema import Answer, BriefInfo, Filters, Hit
+
+if TYPE_CHECKING:  # the engine imports this module (as_retriever): no import back
+    from .engine import BriefQA
+
+    _Engine = BriefQA
+else:
+    _Engine = Any  # pydantic takes the engine as it is given
 
 
 class BriefRetriever(BaseRetriever):
@@ -53,7 +59,7 @@ class BriefRetriever(BaseRetriever):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    qa: BriefQA = Field(description="The engine whose index is searched.")
+    qa: _Engine = Field(description="The engine whose index is searched.")
     k: int = Field(default=5, ge=1, le=50, description="Passages returned per question.")
     filters: Filters | None = Field(
         default=None, description="Restrict retrieval to some briefs or a date range."

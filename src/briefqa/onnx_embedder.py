@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .embeddings import Vectors, embed_passages, resolve_model
+from .encoding import Vectors, embed_passages, resolve_model
 from .errors import ConfigError, EmbeddingError
 from .settings import PACKAGED_EMBEDDING_MODEL
 
