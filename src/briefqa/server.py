@@ -1,10 +1,9 @@
-"""``briefqa serve``: one FastAPI app with the REST API under ``/api/v1``, an
-OpenAI-compatible chat API under ``/v1`` (:mod:`briefqa.openai_api`) and the Gradio chat
-at ``/``, all over one shared :class:`briefqa.BriefQA`.
-
-Request handlers are plain ``def`` functions: FastAPI runs them in its thread pool, so
-CPU-bound answering never blocks the event loop. Errors from the engine's error tree map
-to 4xx codes with the engine's own message as ``detail``.
+"""``briefqa serve``: one FastAPI app with the REST API under ``/api/v1``
+(:mod:`briefqa.rest_api`), an OpenAI-compatible chat API under ``/v1``
+(:mod:`briefqa.openai_api`), MCP at ``/mcp`` when asked for and the Gradio chat at ``/``
+(:mod:`briefqa.ui`), all over one shared :class:`briefqa.BriefQA`, behind one gate for
+logins and body limits (:mod:`briefqa.access`). This module assembles them and maps
+failures to responses.
 """
 
 import logging
@@ -17,7 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Annotated, Any, Literal, Self
+from typing import Any
 
 # Gradio must not phone home (no network here, and staff questions stay private).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -26,57 +25,22 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # of CPU each under load, benchmarks/results/load.md); now and then is enough.
 os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
-from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPBasic
-from pydantic import BaseModel, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 
 import briefqa
-from briefqa import (
-    Answer,
-    BriefInfo,
-    BriefQA,
-    BriefQAError,
-    Citation,
-    DiskFull,
-    DocumentError,
-    Filters,
-    Hit,
-    IndexLocked,
-    InvalidQuestion,
-    NotFound,
-    StoreError,
-    UnsupportedFormat,
-    export_markdown,
-)
+from briefqa import BriefQA, BriefQAError, IndexLocked, StoreError
 from briefqa.access import Access, Limits
 from briefqa.auth import Users
-from briefqa.errors import EmbeddingError, FileTooLarge, ModelError, redact
+from briefqa.errors import redact
 from briefqa.memory import limit_malloc_arenas
 from briefqa.openai_api import OpenAIError, openai_router
+from briefqa.rest_api import rest_router, status_of
 
 log = logging.getLogger("briefqa.server")
-
-_STATUS: list[tuple[type[BriefQAError], int]] = [
-    (NotFound, 404),
-    (FileTooLarge, 413),
-    (UnsupportedFormat, 415),
-    (DocumentError, 422),
-    (InvalidQuestion, 422),
-    (IndexLocked, 409),
-    (DiskFull, 507),
-    (StoreError, 503),
-    (EmbeddingError, 503),
-    (ModelError, 503),
-]
-
-
-def _status(exc: BriefQAError) -> int:
-    """The HTTP status of an engine error (500 for one the table does not list)."""
-    return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
 
 
 def _chat_user(gradio_app: Any, request: Request) -> str | None:
@@ -87,116 +51,6 @@ def _chat_user(gradio_app: Any, request: Request) -> str | None:
     )
     user = gradio_app.tokens.get(token) if token else None
     return None if user is None else str(user)
-
-
-# ------------------------------------------------------------------ API models
-
-
-class Message(BaseModel):
-    role: Literal["user", "assistant"]
-    content: str
-
-
-class FilterModel(BaseModel):
-    doc_ids: list[str] | None = Field(default=None, description="only these briefs")
-    date_from: str | None = Field(default=None, description="briefs dated on/after, YYYY-MM-DD")
-    date_to: str | None = Field(default=None, description="briefs dated on/before, YYYY-MM-DD")
-
-
-class AskRequest(BaseModel):
-    question: str = Field(description="the question, up to max_question_chars characters")
-    history: list[Message] = Field(default_factory=list, description="earlier turns, oldest first")
-    filters: FilterModel | None = None
-
-
-# Citations, passages and briefs are briefqa's own dataclasses: the API shows exactly
-# what the engine returns, and a field added there appears here too.
-class AnswerModel(BaseModel):
-    """The same JSON as ``briefqa ask --json``."""
-
-    answer: str = Field(description="the answer, with [n] citation markers; or the refusal")
-    refused: bool = Field(description='true iff outcome is "refused"')
-    outcome: Literal["answered", "low_confidence", "refused"] = Field(
-        description="answered; low_confidence: answered, but check the sources (nearest "
-        "lists the closest passages); refused: the briefs do not cover the question"
-    )
-    kind: str = Field(
-        description="what answered: search (passages found for the question), brief (a "
-        "brief's lead, conclusions, a section or its details) or archive (the list of briefs)"
-    )
-    citations: list[Citation]
-    sources: list[Hit] = Field(description="the passages cited, and only those")
-    unsupported: list[str] = Field(description="answer sentences no cited passage supports")
-    standalone_question: str
-    nearest: list[Hit] = Field(
-        description="closest passages when refused or low_confidence, for the reader to check"
-    )
-    confidence: float = Field(description="probability that the passages answer the question")
-    timings: dict[str, float] = Field(description="milliseconds per stage")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _before_outcomes(cls, data: Any) -> Any:
-        # Answers saved before outcome and kind existed can still be sent to /feedback.
-        if isinstance(data, dict) and "outcome" not in data:
-            outcome = "refused" if data.get("refused") else "answered"
-            data = {"kind": "search", **data, "outcome": outcome}
-        return data
-
-
-class UploadResult(BaseModel):
-    filename: str
-    ok: bool
-    brief: BriefInfo | None = None
-    error: str | None = None
-
-
-class UploadResponse(BaseModel):
-    results: list[UploadResult]
-
-
-class FeedbackRequest(BaseModel):
-    question: str
-    answer: AnswerModel
-    rating: Literal["like", "dislike"] | None
-    comment: str = Field(default="", max_length=4000)
-
-
-class ExportTurn(BaseModel):
-    question: str = Field(default="", description="the question as asked")
-    answer: AnswerModel = Field(description="the answer, as /api/v1/ask returned it")
-
-
-class ExportRequest(BaseModel):
-    """A conversation (``turns``) or one answer (``question`` and ``answer``)."""
-
-    turns: list[ExportTurn] | None = Field(default=None, description="the turns, oldest first")
-    question: str = Field(default="", description="with answer: the question of one answer")
-    answer: AnswerModel | None = Field(default=None, description="one answer to export")
-    title: str | None = Field(
-        default=None, max_length=200, description="the document's title (default: briefqa …)"
-    )
-
-    @model_validator(mode="after")
-    def _one_of(self) -> Self:
-        if (self.turns is None) == (self.answer is None):
-            raise ValueError("send either turns: [{question, answer}, ...] or one answer")
-        if self.turns is not None and not self.turns:
-            raise ValueError("turns is empty: there is nothing to export")
-        return self
-
-
-class Health(BaseModel):
-    status: Literal["ok", "unavailable"] = Field(
-        description='"unavailable" (HTTP 503) when a check below is not "ok"'
-    )
-    version: str
-    briefs: int
-    chunks: int
-    checks: dict[str, str] = Field(
-        description='each part answers need ("manifest", "vector_store", "embedding_model", '
-        '"reading_model"): "ok" or what is wrong with it'
-    )
 
 
 class FifoGate:
@@ -276,150 +130,17 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         docs_url=None,
         redoc_url=None,
     )
-    # HTTP Basic, so the schema documents it; the login itself is checked once, for every
-    # surface, by the gate (briefqa.access) before any route runs.
-    basic = HTTPBasic(auto_error=False, realm="briefqa")
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(basic)])
     answering = FifoGate(settings.server_concurrency)
 
     @app.exception_handler(BriefQAError)
     def _engine_error(request: Request, exc: BriefQAError) -> JSONResponse:
-        status = _status(exc)
+        status = status_of(exc)
         if status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc)
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
-    @api.post("/ask", response_model=AnswerModel, summary="Answer a question from the briefs")
-    def ask(request: AskRequest) -> dict[str, Any]:
-        filters = None
-        if request.filters is not None:
-            f = request.filters
-            filters = Filters(
-                doc_ids=tuple(f.doc_ids) if f.doc_ids else None,
-                date_from=f.date_from,
-                date_to=f.date_to,
-            )
-        history = [{"role": m.role, "content": m.content} for m in request.history]
-        with answering:
-            return qa.ask(request.question, history=history, filters=filters).to_dict()
-
-    @api.get("/documents", response_model=list[BriefInfo], summary="List the indexed briefs")
-    def documents() -> list[dict[str, Any]]:
-        return [b.to_dict() for b in qa.documents()]
-
-    @api.post(
-        "/documents",
-        response_model=UploadResponse,
-        status_code=201,
-        summary="Upload briefs (PDF, DOCX, HTML, Markdown, text) and index them",
-        responses={
-            413: {"description": "a file is over max_upload_mb"},
-            415: {"description": "a file type briefqa cannot read"},
-            422: {"description": "a file could not be parsed"},
-        },
-    )
-    def upload(
-        files: Annotated[list[UploadFile], File(description="one or more brief files")],
-    ) -> Any:
-        results: list[dict[str, Any]] = []
-        first_error: BriefQAError | None = None
-        for upload in files:
-            name = upload.filename or ""
-            try:
-                data = upload.file.read(max_bytes + 1)
-                if len(data) > max_bytes:
-                    raise FileTooLarge(
-                        name,
-                        f"the file is over the {settings.max_upload_mb:g} MB limit "
-                        "(BRIEFQA_MAX_UPLOAD_MB)",
-                    )
-                info = qa.add(name, data)
-                results.append({"filename": name, "ok": True, "brief": info.to_dict()})
-            except BriefQAError as exc:
-                first_error = first_error or exc
-                reason = getattr(exc, "reason", str(exc))
-                results.append({"filename": name, "ok": False, "error": reason})
-        body = {"results": results}
-        if first_error is None:
-            return body
-        # The whole batch was processed; the status says what went wrong first.
-        status = next((c for kind, c in _STATUS if isinstance(first_error, kind)), 422)
-        return JSONResponse({**body, "detail": str(first_error)}, status_code=status)
-
-    @api.delete(
-        "/documents/{doc_id}",
-        status_code=204,
-        summary="Remove a brief and its passages",
-        responses={404: {"description": "no brief has this id"}},
-    )
-    def remove(doc_id: str) -> Response:
-        qa.remove(doc_id)
-        return Response(status_code=204)
-
-    @api.get(
-        "/documents/{doc_id}/summary",
-        response_model=AnswerModel,
-        summary="A brief's summary: its lead and the gist of its conclusions, cited",
-        responses={404: {"description": "no brief has this id"}},
-    )
-    def summary(doc_id: str) -> dict[str, Any]:
-        with answering:
-            return qa.summary(doc_id).to_dict()
-
-    @api.post("/feedback", status_code=201, summary="Record a like/dislike and comment")
-    def feedback(request: FeedbackRequest) -> dict[str, Any]:
-        answer = Answer.from_dict(request.answer.model_dump(), question=request.question)
-        return qa.feedback(answer, request.rating, request.comment)
-
-    @api.post(
-        "/export",
-        summary="A conversation or one answer as a Markdown file",
-        response_class=Response,
-        responses={200: {"content": {"text/markdown": {}}}},
-    )
-    def export(request: ExportRequest) -> Response:
-        turns = request.turns
-        if turns is None:
-            assert request.answer is not None  # checked by ExportRequest
-            turns = [ExportTurn(question=request.question, answer=request.answer)]
-        answers = []
-        for n, turn in enumerate(turns):
-            try:
-                answers.append(Answer.from_dict(turn.answer.model_dump(), question=turn.question))
-            except ValueError as exc:
-                raise HTTPException(422, f"turns[{n}].answer: {exc}") from None
-        name = "briefqa-answer.md" if len(answers) == 1 else "briefqa-conversation.md"
-        return Response(
-            export_markdown(answers, title=request.title),
-            media_type="text/markdown; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
-
-    @api.get(
-        "/healthz",
-        response_model=Health,
-        summary="Health of each part, and the index size",
-        responses={503: {"model": Health, "description": "a part is down"}},
-    )
-    def healthz() -> JSONResponse:
-        checks = qa.health()
-        healthy = all(v == "ok" for v in checks.values())
-        docs = qa.documents() if checks["manifest"] == "ok" else []
-        body = {
-            "status": "ok" if healthy else "unavailable",
-            "version": briefqa.__version__,
-            "briefs": len(docs),
-            "chunks": sum(d.chunks for d in docs),
-            "checks": checks,
-        }
-        return JSONResponse(body, status_code=200 if healthy else 503)
-
-    @api.get("/openapi.json", include_in_schema=False)
-    def openapi() -> dict[str, Any]:
-        return app.openapi()
-
-    app.include_router(api)
-    app.include_router(openai_router(qa, gate=answering, status_of=_status))
+    app.include_router(rest_router(qa, gate=answering, schema=lambda: app.openapi()))
+    app.include_router(openai_router(qa, gate=answering, status_of=status_of))
 
     @app.exception_handler(sqlite3.DatabaseError)
     @app.exception_handler(OSError)
@@ -428,7 +149,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         # reading the log.
         known = briefqa.diagnose(qa.data_dir, exc) or StoreError(f"the data dir failed: {exc}")
         log.error("%s %s failed: %s", request.method, request.url.path, known)
-        status = _status(known)
+        status = status_of(known)
         if request.url.path.startswith("/v1/"):
             return OpenAIError(status, str(known), type="server_error").response()
         return JSONResponse({"detail": str(known)}, status_code=status)

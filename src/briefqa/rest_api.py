@@ -1,0 +1,323 @@
+"""The REST API under ``/api/v1``: its request and response models and its routes, over
+one :class:`briefqa.BriefQA` (used through the front door, as any client would).
+
+Handlers are plain ``def`` functions: FastAPI runs them in its thread pool, so CPU-bound
+answering never blocks the event loop. Errors from the engine's error tree map to HTTP
+statuses (:data:`STATUS`) with the engine's own message as ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Annotated, Any, Literal, Self
+
+from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPBasic
+from pydantic import BaseModel, Field, model_validator
+
+import briefqa
+from briefqa import (
+    Answer,
+    BriefInfo,
+    BriefQA,
+    BriefQAError,
+    Citation,
+    DiskFull,
+    DocumentError,
+    Filters,
+    Hit,
+    IndexLocked,
+    InvalidQuestion,
+    NotFound,
+    StoreError,
+    UnsupportedFormat,
+    export_markdown,
+)
+from briefqa.errors import EmbeddingError, FileTooLarge, ModelError
+
+#: The HTTP status of each kind of engine error, the first that matches.
+STATUS: list[tuple[type[BriefQAError], int]] = [
+    (NotFound, 404),
+    (FileTooLarge, 413),
+    (UnsupportedFormat, 415),
+    (DocumentError, 422),
+    (InvalidQuestion, 422),
+    (IndexLocked, 409),
+    (DiskFull, 507),
+    (StoreError, 503),
+    (EmbeddingError, 503),
+    (ModelError, 503),
+]
+
+
+def status_of(exc: BriefQAError) -> int:
+    """The HTTP status of an engine error (500 for one the table does not list)."""
+    return next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
+
+
+# ------------------------------------------------------------------ API models
+
+
+class Message(BaseModel):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class FilterModel(BaseModel):
+    doc_ids: list[str] | None = Field(default=None, description="only these briefs")
+    date_from: str | None = Field(default=None, description="briefs dated on/after, YYYY-MM-DD")
+    date_to: str | None = Field(default=None, description="briefs dated on/before, YYYY-MM-DD")
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="the question, up to max_question_chars characters")
+    history: list[Message] = Field(default_factory=list, description="earlier turns, oldest first")
+    filters: FilterModel | None = None
+
+
+# Citations, passages and briefs are briefqa's own dataclasses: the API shows exactly
+# what the engine returns, and a field added there appears here too.
+class AnswerModel(BaseModel):
+    """The same JSON as ``briefqa ask --json``."""
+
+    answer: str = Field(description="the answer, with [n] citation markers; or the refusal")
+    refused: bool = Field(description='true iff outcome is "refused"')
+    outcome: Literal["answered", "low_confidence", "refused"] = Field(
+        description="answered; low_confidence: answered, but check the sources (nearest "
+        "lists the closest passages); refused: the briefs do not cover the question"
+    )
+    kind: str = Field(
+        description="what answered: search (passages found for the question), brief (a "
+        "brief's lead, conclusions, a section or its details) or archive (the list of briefs)"
+    )
+    citations: list[Citation]
+    sources: list[Hit] = Field(description="the passages cited, and only those")
+    unsupported: list[str] = Field(description="answer sentences no cited passage supports")
+    standalone_question: str
+    nearest: list[Hit] = Field(
+        description="closest passages when refused or low_confidence, for the reader to check"
+    )
+    confidence: float = Field(description="probability that the passages answer the question")
+    timings: dict[str, float] = Field(description="milliseconds per stage")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _before_outcomes(cls, data: Any) -> Any:
+        # Answers saved before outcome and kind existed can still be sent to /feedback.
+        if isinstance(data, dict) and "outcome" not in data:
+            outcome = "refused" if data.get("refused") else "answered"
+            data = {"kind": "search", **data, "outcome": outcome}
+        return data
+
+
+class UploadResult(BaseModel):
+    filename: str
+    ok: bool
+    brief: BriefInfo | None = None
+    error: str | None = None
+
+
+class UploadResponse(BaseModel):
+    results: list[UploadResult]
+
+
+class FeedbackRequest(BaseModel):
+    question: str
+    answer: AnswerModel
+    rating: Literal["like", "dislike"] | None
+    comment: str = Field(default="", max_length=4000)
+
+
+class ExportTurn(BaseModel):
+    question: str = Field(default="", description="the question as asked")
+    answer: AnswerModel = Field(description="the answer, as /api/v1/ask returned it")
+
+
+class ExportRequest(BaseModel):
+    """A conversation (``turns``) or one answer (``question`` and ``answer``)."""
+
+    turns: list[ExportTurn] | None = Field(default=None, description="the turns, oldest first")
+    question: str = Field(default="", description="with answer: the question of one answer")
+    answer: AnswerModel | None = Field(default=None, description="one answer to export")
+    title: str | None = Field(
+        default=None, max_length=200, description="the document's title (default: briefqa …)"
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.turns is None) == (self.answer is None):
+            raise ValueError("send either turns: [{question, answer}, ...] or one answer")
+        if self.turns is not None and not self.turns:
+            raise ValueError("turns is empty: there is nothing to export")
+        return self
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"] = Field(
+        description='"unavailable" (HTTP 503) when a check below is not "ok"'
+    )
+    version: str
+    briefs: int
+    chunks: int
+    checks: dict[str, str] = Field(
+        description='each part answers need ("manifest", "vector_store", "embedding_model", '
+        '"reading_model"): "ok" or what is wrong with it'
+    )
+
+
+# ---------------------------------------------------------------------- routes
+
+
+def rest_router(
+    qa: BriefQA,
+    *,
+    gate: AbstractContextManager[Any],
+    schema: Callable[[], dict[str, Any]],
+) -> APIRouter:
+    """The ``/api/v1`` routes over ``qa``.
+
+    ``gate`` is the server's limit on answers computed at once (shared with the
+    OpenAI-compatible API); ``schema`` gives the app's OpenAPI document, served at
+    ``/api/v1/openapi.json`` behind the same logins. The app maps :class:`BriefQAError`
+    to :func:`status_of` and checks logins (:mod:`briefqa.access`).
+    """
+    settings = qa.settings
+    max_bytes = int(settings.max_upload_mb * 1024 * 1024)
+    answering = gate
+    # HTTP Basic, so the schema documents it; the login itself is checked once, for every
+    # surface, by the gate (briefqa.access) before any route runs.
+    basic = HTTPBasic(auto_error=False, realm="briefqa")
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(basic)])
+
+    @api.post("/ask", response_model=AnswerModel, summary="Answer a question from the briefs")
+    def ask(request: AskRequest) -> dict[str, Any]:
+        filters = None
+        if request.filters is not None:
+            f = request.filters
+            filters = Filters(
+                doc_ids=tuple(f.doc_ids) if f.doc_ids else None,
+                date_from=f.date_from,
+                date_to=f.date_to,
+            )
+        history = [{"role": m.role, "content": m.content} for m in request.history]
+        with answering:
+            return qa.ask(request.question, history=history, filters=filters).to_dict()
+
+    @api.get("/documents", response_model=list[BriefInfo], summary="List the indexed briefs")
+    def documents() -> list[dict[str, Any]]:
+        return [b.to_dict() for b in qa.documents()]
+
+    @api.post(
+        "/documents",
+        response_model=UploadResponse,
+        status_code=201,
+        summary="Upload briefs (PDF, DOCX, HTML, Markdown, text) and index them",
+        responses={
+            413: {"description": "a file is over max_upload_mb"},
+            415: {"description": "a file type briefqa cannot read"},
+            422: {"description": "a file could not be parsed"},
+        },
+    )
+    def upload(
+        files: Annotated[list[UploadFile], File(description="one or more brief files")],
+    ) -> Any:
+        results: list[dict[str, Any]] = []
+        first_error: BriefQAError | None = None
+        for upload in files:
+            name = upload.filename or ""
+            try:
+                data = upload.file.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise FileTooLarge(
+                        name,
+                        f"the file is over the {settings.max_upload_mb:g} MB limit "
+                        "(BRIEFQA_MAX_UPLOAD_MB)",
+                    )
+                info = qa.add(name, data)
+                results.append({"filename": name, "ok": True, "brief": info.to_dict()})
+            except BriefQAError as exc:
+                first_error = first_error or exc
+                reason = getattr(exc, "reason", str(exc))
+                results.append({"filename": name, "ok": False, "error": reason})
+        body = {"results": results}
+        if first_error is None:
+            return body
+        # The whole batch was processed; the status says what went wrong first.
+        status = next((c for kind, c in STATUS if isinstance(first_error, kind)), 422)
+        return JSONResponse({**body, "detail": str(first_error)}, status_code=status)
+
+    @api.delete(
+        "/documents/{doc_id}",
+        status_code=204,
+        summary="Remove a brief and its passages",
+        responses={404: {"description": "no brief has this id"}},
+    )
+    def remove(doc_id: str) -> Response:
+        qa.remove(doc_id)
+        return Response(status_code=204)
+
+    @api.get(
+        "/documents/{doc_id}/summary",
+        response_model=AnswerModel,
+        summary="A brief's summary: its lead and the gist of its conclusions, cited",
+        responses={404: {"description": "no brief has this id"}},
+    )
+    def summary(doc_id: str) -> dict[str, Any]:
+        with answering:
+            return qa.summary(doc_id).to_dict()
+
+    @api.post("/feedback", status_code=201, summary="Record a like/dislike and comment")
+    def feedback(request: FeedbackRequest) -> dict[str, Any]:
+        answer = Answer.from_dict(request.answer.model_dump(), question=request.question)
+        return qa.feedback(answer, request.rating, request.comment)
+
+    @api.post(
+        "/export",
+        summary="A conversation or one answer as a Markdown file",
+        response_class=Response,
+        responses={200: {"content": {"text/markdown": {}}}},
+    )
+    def export(request: ExportRequest) -> Response:
+        turns = request.turns
+        if turns is None:
+            assert request.answer is not None  # checked by ExportRequest
+            turns = [ExportTurn(question=request.question, answer=request.answer)]
+        answers = []
+        for n, turn in enumerate(turns):
+            try:
+                answers.append(Answer.from_dict(turn.answer.model_dump(), question=turn.question))
+            except ValueError as exc:
+                raise HTTPException(422, f"turns[{n}].answer: {exc}") from None
+        name = "briefqa-answer.md" if len(answers) == 1 else "briefqa-conversation.md"
+        return Response(
+            export_markdown(answers, title=request.title),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @api.get(
+        "/healthz",
+        response_model=Health,
+        summary="Health of each part, and the index size",
+        responses={503: {"model": Health, "description": "a part is down"}},
+    )
+    def healthz() -> JSONResponse:
+        checks = qa.health()
+        healthy = all(v == "ok" for v in checks.values())
+        docs = qa.documents() if checks["manifest"] == "ok" else []
+        body = {
+            "status": "ok" if healthy else "unavailable",
+            "version": briefqa.__version__,
+            "briefs": len(docs),
+            "chunks": sum(d.chunks for d in docs),
+            "checks": checks,
+        }
+        return JSONResponse(body, status_code=200 if healthy else 503)
+
+    @api.get("/openapi.json", include_in_schema=False)
+    def openapi() -> dict[str, Any]:
+        return schema()
+
+    return api
