@@ -183,13 +183,18 @@ def rest_router(
     ``/api/v1/openapi.json`` behind the same logins. The app maps :class:`BriefQAError`
     to :func:`status_of` and checks logins (:mod:`briefqa.access`).
     """
-    settings = qa.settings
-    max_bytes = int(settings.max_upload_mb * 1024 * 1024)
-    answering = gate
     # HTTP Basic, so the schema documents it; the login itself is checked once, for every
     # surface, by the gate (briefqa.access) before any route runs.
     basic = HTTPBasic(auto_error=False, realm="briefqa")
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(basic)])
+    _answer_routes(api, qa, gate)
+    _brief_routes(api, qa)
+    _service_routes(api, qa, schema)
+    return api
+
+
+def _answer_routes(api: APIRouter, qa: BriefQA, answering: AbstractContextManager[Any]) -> None:
+    """Questions, summaries, feedback and exports."""
 
     @api.post("/ask", response_model=AnswerModel, summary="Answer a question from the briefs")
     def ask(request: AskRequest) -> dict[str, Any]:
@@ -204,6 +209,51 @@ def rest_router(
         history = [{"role": m.role, "content": m.content} for m in request.history]
         with answering:
             return qa.ask(request.question, history=history, filters=filters).to_dict()
+
+    @api.get(
+        "/documents/{doc_id}/summary",
+        response_model=AnswerModel,
+        summary="A brief's summary: its lead and the gist of its conclusions, cited",
+        responses={404: {"description": "no brief has this id"}},
+    )
+    def summary(doc_id: str) -> dict[str, Any]:
+        with answering:
+            return qa.summary(doc_id).to_dict()
+
+    @api.post("/feedback", status_code=201, summary="Record a like/dislike and comment")
+    def feedback(request: FeedbackRequest) -> dict[str, Any]:
+        answer = Answer.from_dict(request.answer.model_dump(), question=request.question)
+        return qa.feedback(answer, request.rating, request.comment)
+
+    @api.post(
+        "/export",
+        summary="A conversation or one answer as a Markdown file",
+        response_class=Response,
+        responses={200: {"content": {"text/markdown": {}}}},
+    )
+    def export(request: ExportRequest) -> Response:
+        turns = request.turns
+        if turns is None:
+            assert request.answer is not None  # checked by ExportRequest
+            turns = [ExportTurn(question=request.question, answer=request.answer)]
+        answers = []
+        for n, turn in enumerate(turns):
+            try:
+                answers.append(Answer.from_dict(turn.answer.model_dump(), question=turn.question))
+            except ValueError as exc:
+                raise HTTPException(422, f"turns[{n}].answer: {exc}") from None
+        name = "briefqa-answer.md" if len(answers) == 1 else "briefqa-conversation.md"
+        return Response(
+            export_markdown(answers, title=request.title),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
+def _brief_routes(api: APIRouter, qa: BriefQA) -> None:
+    """Listing, uploading and removing briefs."""
+    settings = qa.settings
+    max_bytes = int(settings.max_upload_mb * 1024 * 1024)
 
     @api.get("/documents", response_model=list[BriefInfo], summary="List the indexed briefs")
     def documents() -> list[dict[str, Any]]:
@@ -258,44 +308,9 @@ def rest_router(
         qa.remove(doc_id)
         return Response(status_code=204)
 
-    @api.get(
-        "/documents/{doc_id}/summary",
-        response_model=AnswerModel,
-        summary="A brief's summary: its lead and the gist of its conclusions, cited",
-        responses={404: {"description": "no brief has this id"}},
-    )
-    def summary(doc_id: str) -> dict[str, Any]:
-        with answering:
-            return qa.summary(doc_id).to_dict()
 
-    @api.post("/feedback", status_code=201, summary="Record a like/dislike and comment")
-    def feedback(request: FeedbackRequest) -> dict[str, Any]:
-        answer = Answer.from_dict(request.answer.model_dump(), question=request.question)
-        return qa.feedback(answer, request.rating, request.comment)
-
-    @api.post(
-        "/export",
-        summary="A conversation or one answer as a Markdown file",
-        response_class=Response,
-        responses={200: {"content": {"text/markdown": {}}}},
-    )
-    def export(request: ExportRequest) -> Response:
-        turns = request.turns
-        if turns is None:
-            assert request.answer is not None  # checked by ExportRequest
-            turns = [ExportTurn(question=request.question, answer=request.answer)]
-        answers = []
-        for n, turn in enumerate(turns):
-            try:
-                answers.append(Answer.from_dict(turn.answer.model_dump(), question=turn.question))
-            except ValueError as exc:
-                raise HTTPException(422, f"turns[{n}].answer: {exc}") from None
-        name = "briefqa-answer.md" if len(answers) == 1 else "briefqa-conversation.md"
-        return Response(
-            export_markdown(answers, title=request.title),
-            media_type="text/markdown; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+def _service_routes(api: APIRouter, qa: BriefQA, schema: Callable[[], dict[str, Any]]) -> None:
+    """Health and the OpenAPI document."""
 
     @api.get(
         "/healthz",
@@ -319,5 +334,3 @@ def rest_router(
     @api.get("/openapi.json", include_in_schema=False)
     def openapi() -> dict[str, Any]:
         return schema()
-
-    return api
