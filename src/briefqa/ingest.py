@@ -250,27 +250,12 @@ def _index(
             in_flight.result()
 
 
-def _plan(
-    files: Sequence[Path],
-    index: Index,
-    report: IngestReport,
-    read: Callable[[Path], Brief],
-    *,
-    reread: bool = False,
-) -> list[_Job]:
-    """Sort files into unchanged ones and briefs to (re-)index.
-
-    Every file gets one outcome: a file known at its path with other bytes counts as
-    updated, whatever its new content is; a new file adds its brief, or is unchanged
-    when its brief is already indexed or already added by another file (a copy, exact
-    or near: see :mod:`briefqa.copies`). Files of briefs to index are counted once their
-    brief is written (or has failed).
-
-    Decisions are taken against the manifest as it was, plus this run's own decisions:
-    a stored brief this run replaces or drops is never the target of another file. With
-    ``reread`` (the readers changed), every file the manifest lists is read again.
-    """
-    manifest = index.manifest
+def _changed(
+    files: Sequence[Path], manifest: Manifest, report: IngestReport, *, reread: bool
+) -> list[tuple[Path, bool | None]]:
+    """The files to read, each with whether the manifest knows it (None: one it lists
+    that was not given, read again because the readers changed); files with unchanged
+    bytes are counted in ``report`` and left out."""
     changed: list[tuple[Path, bool | None]] = []
     for path in files:
         key = str(path)
@@ -293,6 +278,31 @@ def _plan(
             for s in manifest.sources()
             if s.path not in given and Path(s.path).is_file()
         ]
+    return changed
+
+
+def _plan(
+    files: Sequence[Path],
+    index: Index,
+    report: IngestReport,
+    read: Callable[[Path], Brief],
+    *,
+    reread: bool = False,
+) -> list[_Job]:
+    """Sort files into unchanged ones and briefs to (re-)index.
+
+    Every file gets one outcome: a file known at its path with other bytes counts as
+    updated, whatever its new content is; a new file adds its brief, or is unchanged
+    when its brief is already indexed or already added by another file (a copy, exact
+    or near: see :mod:`briefqa.copies`). Files of briefs to index are counted once their
+    brief is written (or has failed).
+
+    Decisions are taken against the manifest as it was, plus this run's own decisions:
+    a stored brief this run replaces or drops is never the target of another file. With
+    ``reread`` (the readers changed), every file the manifest lists is read again.
+    """
+    manifest = index.manifest
+    changed = _changed(files, manifest, report, reread=reread)
     if not changed:
         return []
     parsed = _parse(changed, report, read)
