@@ -1,4 +1,5 @@
-"""The import graph of the package: no circles, and the readers stand on their own.
+"""The import graph of the package: no circles, the readers stand on their own, and
+nothing but the command line imports the surfaces.
 
 Every import counts, those inside functions too (a backend imported when chosen is
 still a dependency); only imports under ``if TYPE_CHECKING:`` are left out, since they
@@ -104,3 +105,11 @@ def test_the_readers_import_only_the_layers_below_them() -> None:
         if module.startswith("briefqa.readers"):
             outside = {m for m in imported if not m.startswith("briefqa.readers")}
             assert outside <= below, (module, outside - below)
+
+
+def test_only_the_command_line_imports_the_surfaces() -> None:
+    """The surfaces (briefqa.serve) stand on the engine; nothing below imports them
+    back, but the command line that starts them."""
+    for module, imported in _graph().items():
+        if not module.startswith(("briefqa.serve", "briefqa.cli")):
+            assert not {m for m in imported if m.startswith("briefqa.serve")}, module

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from briefqa import Answer, BriefQA, Citation, Hit, Settings, export_markdown
-from briefqa.server import create_app
+from briefqa.serve.server import create_app
+from briefqa.serve.ui import export_conversation
 from briefqa.testing import HashEmbedder
-from briefqa.ui import export_conversation
 
 PASSAGE = "Intro. France *opposed* the office <script>x()</script>. More text."
 QUOTE = "France *opposed* the office <script>x()</script>."

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from briefqa import BriefQA, Settings
 from briefqa.cli import main
 from briefqa.embeddings import SentenceTransformerEmbedder
-from briefqa.server import create_app
+from briefqa.serve.server import create_app
 
 from .conftest import free_port, running_server
 

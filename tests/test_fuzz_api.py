@@ -15,8 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from briefqa import BriefQA, Settings
-from briefqa.auth import hash_password
-from briefqa.server import create_app
+from briefqa.serve.auth import hash_password
+from briefqa.serve.server import create_app
 from briefqa.testing import HashEmbedder
 
 from .conftest import SEED

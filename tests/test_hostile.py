@@ -23,7 +23,7 @@ from pypdf import PdfReader, PdfWriter
 
 from briefqa import BriefQA, ChatWriter, InvalidQuestion, Settings
 from briefqa.embeddings import SentenceTransformerEmbedder
-from briefqa.server import create_app
+from briefqa.serve.server import create_app
 from briefqa.testing import FakeChatModel
 
 from .conftest import SEED

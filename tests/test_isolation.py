@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from briefqa import BriefQA, DocumentError, Settings
 from briefqa.isolation import ParseLimits, read_brief
-from briefqa.server import create_app
+from briefqa.serve.server import create_app
 from briefqa.testing import HashEmbedder
 
 from .conftest import SEED

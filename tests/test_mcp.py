@@ -216,7 +216,7 @@ def test_no_schema_field_is_missing_from_any_surface(tmp_path: Path) -> None:
     import dataclasses
 
     from briefqa import Answer, BriefInfo, Citation, Hit
-    from briefqa.mcp_server import AskResult, BriefSummary, CitationResult, Passage
+    from briefqa.serve.mcp_server import AskResult, BriefSummary, CitationResult, Passage
     from briefqa.testing import HashEmbedder
 
     with BriefQA(tmp_path / "data", embedder=HashEmbedder()) as qa:
@@ -252,8 +252,8 @@ def test_streamable_http_served_by_the_server_behind_its_logins(
     import uvicorn
     from mcp.client.streamable_http import streamable_http_client
 
-    from briefqa.auth import hash_password
-    from briefqa.server import create_app
+    from briefqa.serve.auth import hash_password
+    from briefqa.serve.server import create_app
 
     users = tmp_path / "users"
     users.write_text(f"alice:{hash_password('alice-Secret-7')}\n")

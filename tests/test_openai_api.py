@@ -16,9 +16,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from briefqa import BriefQA, Settings
-from briefqa.auth import hash_password
-from briefqa.openai_api import parse_chat_request, text_deltas
-from briefqa.server import create_app
+from briefqa.serve.auth import hash_password
+from briefqa.serve.openai_api import parse_chat_request, text_deltas
+from briefqa.serve.server import create_app
 from briefqa.testing import HashEmbedder
 
 from .conftest import SEED, free_port

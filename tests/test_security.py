@@ -20,9 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from briefqa import BriefQA, Settings
-from briefqa.access import PUBLIC
-from briefqa.auth import hash_password
-from briefqa.server import create_app
+from briefqa.serve.access import PUBLIC
+from briefqa.serve.auth import hash_password
+from briefqa.serve.server import create_app
 from briefqa.testing import HashEmbedder
 
 from .conftest import SEED, free_port
@@ -186,7 +186,7 @@ def test_the_server_log_masks_secrets_whatever_logs_them() -> None:
     import io
     import logging
 
-    from briefqa.server import _redact_logs
+    from briefqa.serve.server import _redact_logs
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)

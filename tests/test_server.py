@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from briefqa import BriefQA, ConfigError, Settings, StoreError, load_brief
-from briefqa.auth import hash_password, load_users, verify_password
 from briefqa.embeddings import SentenceTransformerEmbedder
-from briefqa.server import create_app
+from briefqa.serve.auth import hash_password, load_users, verify_password
+from briefqa.serve.server import create_app
 
 from .conftest import SEED
 
@@ -360,7 +360,7 @@ def test_fifo_gate_admits_in_arrival_order_and_bounds_width() -> None:
     import threading
     import time
 
-    from briefqa.server import FifoGate
+    from briefqa.serve.server import FifoGate
 
     gate = FifoGate(2)
     order: list[int] = []
@@ -394,7 +394,7 @@ def test_the_chat_is_built_without_gradios_unused_mcp_import() -> None:
     (24 MB, 0.4 s of every start), and briefqa's own MCP server can still import it."""
     script = (
         "import sys\n"
-        "from briefqa.server import _import_gradio\n"
+        "from briefqa.serve.server import _import_gradio\n"
         "gr = _import_gradio()\n"
         "assert gr.Blocks and 'mcp' not in sys.modules, sorted(sys.modules)\n"
         "import mcp.server\n"
@@ -409,17 +409,17 @@ def test_the_chat_is_built_without_gradios_unused_mcp_import() -> None:
 def test_a_passed_login_is_remembered_and_a_failed_one_never(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import briefqa.auth
+    import briefqa.serve.auth
 
-    users = briefqa.auth.Users({"alice": hash_password("s3cret-pass")})
+    users = briefqa.serve.auth.Users({"alice": hash_password("s3cret-pass")})
     checked: list[str] = []
-    real = briefqa.auth.verify_password
+    real = briefqa.serve.auth.verify_password
 
     def counted(password: str, hashed: str) -> bool:
         checked.append(password)
         return real(password, hashed)
 
-    monkeypatch.setattr(briefqa.auth, "verify_password", counted)
+    monkeypatch.setattr(briefqa.serve.auth, "verify_password", counted)
     assert users.check("alice", "s3cret-pass") and users.check("alice", "s3cret-pass")
     assert checked == ["s3cret-pass"], "the second login was not hashed again"
     for _ in range(2):  # a failure is hashed every time, and never taken for the pass

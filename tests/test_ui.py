@@ -11,9 +11,9 @@ from typing import cast
 import pytest
 
 from briefqa import Answer, BriefInfo, BriefQA, Citation, Filters, Hit
-from briefqa.auth import verify_password
 from briefqa.cli import main
-from briefqa.ui import example_questions, render_answer, render_sources
+from briefqa.serve.auth import verify_password
+from briefqa.serve.ui import example_questions, render_answer, render_sources
 
 PASSAGE = "Intro. France <b>opposed</b> the office <script>x()</script>. More text."
 

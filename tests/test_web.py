@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from briefqa.auth import hash_password
+from briefqa.serve.auth import hash_password
 
 from .conftest import ROOT, SEED, free_port, running_server
 

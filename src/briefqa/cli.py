@@ -415,7 +415,7 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from briefqa.server import serve
+    from briefqa.serve.server import serve
 
     serve(args.host, args.port, _engine(args), log_level=args.log_level)
     return 0
@@ -424,7 +424,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _mcp(args: argparse.Namespace) -> int:
     # Imported here: the SDK is an optional extra, and a missing one is a ConfigError
     # naming it. Nothing may be printed to stdout: under stdio it is the protocol.
-    from briefqa.mcp_server import serve_http, serve_stdio
+    from briefqa.serve.mcp_server import serve_http, serve_stdio
 
     qa = _engine(args)
     if args.http is None:
@@ -452,7 +452,7 @@ def _mcp(args: argparse.Namespace) -> int:
 def _hash_password(args: argparse.Namespace) -> int:
     import getpass
 
-    from briefqa.auth import hash_password
+    from briefqa.serve.auth import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass(f"password for {args.user}: ")

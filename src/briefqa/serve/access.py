@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from briefqa.auth import Users, credentials
-from briefqa.openai_api import PATHS as OPENAI_PATHS
-from briefqa.openai_api import OpenAIError
+from briefqa.serve.auth import Users, credentials
+from briefqa.serve.openai_api import PATHS as OPENAI_PATHS
+from briefqa.serve.openai_api import OpenAIError
 
 # What a browser needs before logging in to the chat: the login page, the login and
 # logout actions, and static files (scripts, styles, icons) that hold no briefs.

@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # Interactive-login cost recommended for scrypt (RFC 7914 §2): 16 MiB, ~50 ms here.
 _N, _R, _P = 2**14, 8, 1

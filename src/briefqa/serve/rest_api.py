@@ -181,10 +181,10 @@ def rest_router(
     ``gate`` is the server's limit on answers computed at once (shared with the
     OpenAI-compatible API); ``schema`` gives the app's OpenAPI document, served at
     ``/api/v1/openapi.json`` behind the same logins. The app maps :class:`BriefQAError`
-    to :func:`status_of` and checks logins (:mod:`briefqa.access`).
+    to :func:`status_of` and checks logins (:mod:`briefqa.serve.access`).
     """
     # HTTP Basic, so the schema documents it; the login itself is checked once, for every
-    # surface, by the gate (briefqa.access) before any route runs.
+    # surface, by the gate (briefqa.serve.access) before any route runs.
     basic = HTTPBasic(auto_error=False, realm="briefqa")
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(basic)])
     _answer_routes(api, qa, gate)

@@ -1,8 +1,8 @@
 """``briefqa serve``: one FastAPI app with the REST API under ``/api/v1``
-(:mod:`briefqa.rest_api`), an OpenAI-compatible chat API under ``/v1``
-(:mod:`briefqa.openai_api`), MCP at ``/mcp`` when asked for and the Gradio chat at ``/``
-(:mod:`briefqa.ui`), all over one shared :class:`briefqa.BriefQA`, behind one gate for
-logins and body limits (:mod:`briefqa.access`). This module assembles them and maps
+(:mod:`briefqa.serve.rest_api`), an OpenAI-compatible chat API under ``/v1``
+(:mod:`briefqa.serve.openai_api`), MCP at ``/mcp`` when asked for and the Gradio chat at ``/``
+(:mod:`briefqa.serve.ui`), all over one shared :class:`briefqa.BriefQA`, behind one gate for
+logins and body limits (:mod:`briefqa.serve.access`). This module assembles them and maps
 failures to responses.
 """
 
@@ -33,12 +33,12 @@ from starlette.routing import Mount
 
 import briefqa
 from briefqa import BriefQA, BriefQAError, IndexLocked, StoreError
-from briefqa.access import Access, Limits
-from briefqa.auth import Users
 from briefqa.errors import redact
 from briefqa.memory import limit_malloc_arenas
-from briefqa.openai_api import OpenAIError, openai_router
-from briefqa.rest_api import rest_router, status_of
+from briefqa.serve.access import Access, Limits
+from briefqa.serve.auth import Users
+from briefqa.serve.openai_api import OpenAIError, openai_router
+from briefqa.serve.rest_api import rest_router, status_of
 
 log = logging.getLogger("briefqa.server")
 
@@ -106,7 +106,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
 
     mcp_app: Any = None
     if settings.mcp_http:
-        from briefqa.mcp_server import http_app
+        from briefqa.serve.mcp_server import http_app
 
         # With logins on, the login is the protection: the SDK's Host check (on for a
         # loopback address) would refuse requests a reverse proxy forwards.
@@ -178,7 +178,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
 
     gradio_app: Any = None  # the mounted chat, whose login cookies are checked below
 
-    # Logins and body limits, before any route reads a body (briefqa.access).
+    # Logins and body limits, before any route reads a body (briefqa.serve.access).
     app.add_middleware(
         Access,
         users=users,
@@ -196,7 +196,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         os.environ.setdefault("GRADIO_TEMP_DIR", str(qa.data_dir / "tmp" / "gradio"))
         gr = _import_gradio()
 
-        from briefqa.ui import CSS, HEAD, build_ui
+        from briefqa.serve.ui import CSS, HEAD, build_ui
 
         blocks = build_ui(qa)
         blocks.queue(default_concurrency_limit=settings.server_concurrency, max_size=256)

@@ -336,11 +336,11 @@ def openai_router(
     ``gate`` is the server's limit on answers computed at once (shared with the REST
     API; the chat has its own queue); ``status_of`` the HTTP status of an engine error,
     as the REST API maps it. The app must turn :class:`OpenAIError` into its response
-    (``app.add_exception_handler``) and check logins (:mod:`briefqa.access`).
+    (``app.add_exception_handler``) and check logins (:mod:`briefqa.serve.access`).
     """
     started = int(time.time())
 
-    # Logins are the server's gate's (briefqa.access), checked before any route runs.
+    # Logins are the server's gate's (briefqa.serve.access), checked before any route runs.
     router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
     def model_card() -> dict[str, Any]:
