@@ -109,7 +109,7 @@ class Answerer:
         retriever: Retriever,
         embedder: Embedder,
         settings: Settings,
-        writer: Writer | Callable[[], Writer],
+        writer: Callable[[], Writer],
         overview: Overview,
         *,
         sentences: SentenceVectors | None = None,
@@ -124,7 +124,8 @@ class Answerer:
         self.sentences = sentences
         self.settings = settings
         # Built on the first answer: a search needs no writer (whose model may be large).
-        self._writer = writer
+        self._make_writer = writer
+        self._writer: Writer | None = None
         self._writer_lock = threading.Lock()
         self.overview = overview
         # Settings may move either threshold; the model then caps and bands by them.
@@ -155,9 +156,9 @@ class Answerer:
     def writer(self) -> Writer:
         """What turns the chosen passages into the answer's text (built on first use)."""
         with self._writer_lock:
-            if not hasattr(self._writer, "write"):
-                self._writer = self._writer()
-            return self._writer  # type: ignore[return-value]
+            if self._writer is None:
+                self._writer = self._make_writer()
+            return self._writer
 
     @property
     def threshold(self) -> float:

@@ -127,9 +127,12 @@ class BriefQA:
         embedder = CachedEmbedder(self.embedder)
         given = self._writer
         settings = self.settings
-        # Built by the first answer: a search-only use (MCP search_briefs, as_retriever)
+
+        # Called by the first answer: a search-only use (MCP search_briefs, as_retriever)
         # never loads an answer model.
-        writer = given if given is not None else lambda: writer_from_settings(settings, embedder)
+        def writer() -> Writer:
+            return given if given is not None else writer_from_settings(settings, embedder)
+
         mmr = self.settings.mmr
 
         def search(question: str, k: int, filters: Filters | None) -> list[Hit]:

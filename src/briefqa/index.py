@@ -194,9 +194,7 @@ class Index:
             if self._manifest is not None:
                 self._manifest.close()
                 self._manifest = None
-            if self._sentences is not None:
-                self._sentences.close()
-                self._sentences = None
+            self.close_sentences()
 
     # --------------------------------------------------------------- writing
 

@@ -71,17 +71,18 @@ class Retriever:
     def __init__(
         self,
         store: VectorStore,
-        embedder: Embedder | Callable[[], Embedder],
+        embedder: Callable[[], Embedder],
         manifest: Manifest,
         *,
         reranker: Reranker | None = None,
         candidates: int = 30,
         cache_dir: Path | None = None,
     ) -> None:
-        """``embedder`` may be a function that returns it, called on the first dense
-        search: keeping the lexical index current (:meth:`refresh`) needs no model."""
+        """``embedder`` returns the embedding model; it is called by the first dense
+        search, so keeping the lexical index current (:meth:`refresh`) loads no model."""
         self.store = store
-        self._embedder = embedder
+        self._load_embedder = embedder
+        self._embedder: Embedder | None = None
         self.manifest = manifest
         self.reranker = reranker
         self.candidates = candidates
@@ -94,8 +95,8 @@ class Retriever:
     def embedder(self) -> Embedder:
         """The embedding model of dense search."""
         with self._embedder_lock:
-            if not isinstance(self._embedder, Embedder):
-                self._embedder = self._embedder()
+            if self._embedder is None:
+                self._embedder = self._load_embedder()
             return self._embedder
 
     # ----------------------------------------------------------------- public
