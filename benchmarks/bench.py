@@ -52,8 +52,8 @@ from corpus import SEED, PooledEmbedder, generate, questions
 from load import load_test, write_results
 
 from briefqa import BriefQA, Settings
-from briefqa.embeddings import Embedder, SentenceTransformerEmbedder, embedder_from_settings
 from briefqa.evaluation import percentile  # the definition the evals use
+from briefqa.index.embeddings import Embedder, SentenceTransformerEmbedder, embedder_from_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from briefqa import Settings
-from briefqa.embeddings import embedder_from_settings
+from briefqa.index.embeddings import embedder_from_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

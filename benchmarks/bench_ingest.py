@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from briefqa import BriefQA, Settings, load_brief
-from briefqa.chunking import chunk_brief
-from briefqa.embeddings import Embedder, embedder_from_settings
+from briefqa.index.chunking import chunk_brief
+from briefqa.index.embeddings import Embedder, embedder_from_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -35,7 +35,7 @@ from tests.realistic_pdf import magazine_pdf, simple_pdf  # noqa: E402
 from tests.seed_layout import Layout, seed_layout  # noqa: E402
 
 from briefqa import load_brief  # noqa: E402
-from briefqa.copies import brief_fingerprint, similarity  # noqa: E402
+from briefqa.index.copies import brief_fingerprint, similarity  # noqa: E402
 
 BUILDERS: dict[str, tuple[str, Callable[..., Path]]] = {
     "pdf (magazine, 2 columns)": ("magazine.pdf", magazine_pdf),
@@ -79,7 +79,7 @@ _LEAKS = ("PISM BULLETIN", "Page 1 of", "Page 2 of", "PEMPEL", "[^", "|---", "<s
 
 def checks(path: Path, layout: Layout) -> dict[str, Any]:
     """What a reader recovered of the brief ``path`` holds (see the module's doc)."""
-    from briefqa.chunking import chunk_brief
+    from briefqa.index.chunking import chunk_brief
 
     brief = load_brief(path)
     chunks = [

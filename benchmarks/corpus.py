@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 
-from briefqa.embeddings import (
+from briefqa.index.embeddings import (
     CachedEmbedder,
     SentenceTransformerEmbedder,
     Vectors,
@@ -94,7 +94,7 @@ class PooledEmbedder(CachedEmbedder):
     """The real model's passage pooling, with every sentence encoded once per archive.
 
     Ingest pools each chunk's vector from its sentences' vectors
-    (:func:`briefqa.embeddings.embed_passages`) but encodes a sentence again in each
+    (:func:`briefqa.index.embeddings.embed_passages`) but encodes a sentence again in each
     batch; generated archives reuse their source sentences, so remembering them all
     turns a 70-minute build into minutes. Reports the real model's name, so the index it
     builds is queried with the real model.

@@ -18,7 +18,7 @@ fitted on all calibration data (seed_calibration and all of ClapNQ dev full), so
 numbers on those sets are in-sample: the honest ones are the directions above.
 
 The fit: a class-balanced logistic regression on the features of
-:data:`briefqa.refusal.FEATURES`; the refusal threshold is the highest that refuses at
+:data:`briefqa.answer.refusal.FEATURES`; the refusal threshold is the highest that refuses at
 most ``MAX_FALSE_REFUSAL`` of the fitting set's answerable questions; the confidence
 threshold is probability 0.5 (the balanced model's even odds), never below the refusal
 threshold. The answer-kind check (``kind_coverage``) is fixed, not fitted: it only moves
@@ -28,7 +28,7 @@ With ``--compare``, the designs tried before this one are fitted and reported th
 way (for evals/README.md).
 
 With the reading model on (the default), the signals include the reader's best
-probability (:data:`briefqa.refusal.READER_FEATURES`) and the model goes to
+probability (:data:`briefqa.answer.refusal.READER_FEATURES`) and the model goes to
 ``src/briefqa/refusal-reader.json``; ``--reader off`` fits the model used without a
 reader (``refusal.json``, the four similarity signals).
 
@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from briefqa import BriefQA, Settings
-from briefqa.refusal import (
+from briefqa.answer.refusal import (
     FEATURES,
     MODEL_FILE,
     READER_FEATURES,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from briefqa import BriefQA, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "nato-indo-pacific-partners-116-2023-08-24.txt"

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from briefqa import Answer, BriefQA, ChatWriter, Filters, InvalidQuestion, Settings, load_brief
-from briefqa.answering import writer_from_settings
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.answer.chain import writer_from_settings
+from briefqa.answer.verify import SUPPORT_THRESHOLD
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.schema import Hit
 from briefqa.testing import FakeChatModel, check_writer
-from briefqa.verify import SUPPORT_THRESHOLD
 
 from .conftest import SEED
 
@@ -226,7 +226,7 @@ def _seed_hit(text: str) -> Hit:
 def test_a_name_no_brief_uses_is_matched_through_its_alias(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
-    from briefqa.refusal import gather_evidence
+    from briefqa.answer.refusal import gather_evidence
 
     hit = _seed_hit(
         "Japan has offered aid. However, the South Korean authorities have not authorised "
@@ -247,7 +247,7 @@ def test_a_name_no_brief_uses_is_matched_through_its_alias(
 def test_a_date_about_something_else_does_not_answer_a_when_question(
     embedder: SentenceTransformerEmbedder,
 ) -> None:
-    from briefqa.refusal import RefusalModel, gather_evidence
+    from briefqa.answer.refusal import RefusalModel, gather_evidence
 
     hit = _seed_hit("Talks on a NATO presence in Tokyo began in January.")
 

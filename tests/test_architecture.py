@@ -1,5 +1,6 @@
-"""The import graph of the package: no circles, the readers stand on their own, and
-nothing but the command line imports the surfaces.
+"""The import graph of the package: no circles, no arrow pointing up the pipeline's
+stages (foundation → readers → index → answer → engine → surfaces → command line), and
+the surfaces use the engine only through the front door.
 
 Every import counts, those inside functions too (a backend imported when chosen is
 still a dependency); only imports under ``if TYPE_CHECKING:`` are left out, since they
@@ -113,3 +114,58 @@ def test_only_the_command_line_imports_the_surfaces() -> None:
     for module, imported in _graph().items():
         if not module.startswith(("briefqa.serve", "briefqa.cli")):
             assert not {m for m in imported if m.startswith("briefqa.serve")}, module
+
+
+#: The pipeline's stages, bottom up, by the packages (or modules) they hold. A module may
+#: import its own stage and those below. The engine's stage is every module not listed:
+#: the front door (``briefqa``), the engine and what stands beside it (evals, export…).
+STAGES = (
+    ("foundation", ("errors", "schema", "settings", "text", "memory")),
+    ("readers", ("readers",)),
+    ("index", ("index",)),
+    ("answer", ("answer",)),
+    ("engine", ()),
+    ("surfaces", ("serve",)),
+    ("command line", ("cli",)),
+)
+ENGINE = 4
+
+
+def _stage(module: str) -> int:
+    for rank, (_, names) in enumerate(STAGES):
+        for name in names:
+            prefix = f"briefqa.{name}"
+            if module == prefix or module.startswith(prefix + "."):
+                return rank
+    return ENGINE
+
+
+def test_every_module_has_a_stage_and_the_stages_are_packages() -> None:
+    graph = _graph()
+    stages = {module: STAGES[_stage(module)][0] for module in graph}
+    assert stages["briefqa.index.ingest"] == "index"
+    assert stages["briefqa.answer.chain"] == "answer"
+    assert stages["briefqa.engine"] == "engine" and stages["briefqa"] == "engine"
+    assert stages["briefqa.text"] == "foundation"
+    for package in ("readers", "index", "answer", "serve"):
+        init = PACKAGE / package / "__init__.py"
+        assert init.is_file() and ast.get_docstring(ast.parse(init.read_text())), package
+
+
+def test_no_import_points_up_the_stages() -> None:
+    upward = [
+        f"{module} ({STAGES[_stage(module)][0]}) imports {target} ({STAGES[_stage(target)][0]})"
+        for module, imported in _graph().items()
+        for target in imported
+        if _stage(target) > _stage(module)
+    ]
+    assert upward == []
+
+
+def test_the_surfaces_use_the_engine_through_the_front_door() -> None:
+    """REST, OpenAI, MCP, the chat and the command line stand where an outside developer
+    stands: on ``briefqa`` and the foundation, never on the index or answer modules."""
+    for module, imported in _graph().items():
+        if _stage(module) > ENGINE:
+            inside = {m for m in imported if _stage(m) in (1, 2, 3) or m == "briefqa.engine"}
+            assert inside == set(), (module, inside)

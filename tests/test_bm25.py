@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from briefqa import BriefQA, Settings
-from briefqa.bm25 import LexicalIndex
-from briefqa.embeddings import Embedder
+from briefqa.index.bm25 import LexicalIndex
+from briefqa.index.embeddings import Embedder
 
 from .conftest import SEED
 

@@ -7,8 +7,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from briefqa import load_brief
-from briefqa.chunking import chunk_brief
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.chunking import chunk_brief
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.testing import HashEmbedder
 
 from .conftest import SEED

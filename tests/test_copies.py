@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from briefqa import BriefQA, Settings, load_brief
-from briefqa.copies import (
+from briefqa.index.copies import (
     NEAR_DUPLICATE,
     CopyIndex,
     brief_fingerprint,
@@ -156,7 +156,7 @@ def test_check_reports_copies_stored_as_two_briefs(
     noisy = tmp_path / "print.txt"
     noisy.write_text(_pdf_like_text(seed), encoding="utf-8")
     # As an index built before copies were recognised: two briefs, no fingerprints.
-    monkeypatch.setattr("briefqa.copies.NEAR_DUPLICATE", 1.01)
+    monkeypatch.setattr("briefqa.index.copies.NEAR_DUPLICATE", 1.01)
     engine.ingest([seed, noisy])
     monkeypatch.undo()
     manifest = engine.index.manifest

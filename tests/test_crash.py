@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from briefqa.copies import CopyIndex, fingerprint
+from briefqa.index.copies import CopyIndex, fingerprint
 
 from .conftest import ROOT, SEED
 

@@ -16,7 +16,7 @@ from briefqa import (
     StoreError,
     load_settings,
 )
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.testing import HashEmbedder
 
 from .conftest import SEED
@@ -55,7 +55,7 @@ def test_searching_never_builds_the_answer_model(
 ) -> None:
     """MCP search_briefs and as_retriever search; with a local LLM configured, they must
     not load it (a GGUF model takes seconds and hundreds of MB)."""
-    import briefqa.llm
+    import briefqa.answer.llm
 
     loaded: list[str] = []
 
@@ -64,7 +64,7 @@ def test_searching_never_builds_the_answer_model(
             loaded.append("the answer model")
             raise AssertionError("a search built the answer model")
 
-    monkeypatch.setattr(briefqa.llm, "ChatWriter", Loading)
+    monkeypatch.setattr(briefqa.answer.llm, "ChatWriter", Loading)
     qa = BriefQA(tmp_path / "data", settings=Settings(llm="llamacpp"), embedder=HashEmbedder())
     qa.ingest([SEED])
     question = "Which country opposed a NATO liaison office in Tokyo?"

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from briefqa import BriefQAError, EvalReport, load_brief, load_dataset, run_evaluation, write_report
-from briefqa.embeddings import SentenceTransformerEmbedder
 from briefqa.evaluation import (
     BRIEF_FIELDS,
     LEAD,
@@ -39,6 +38,7 @@ from briefqa.evaluation import (
     score_records,
     token_f1,
 )
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.reports import markdown, read_loco
 from briefqa.schema import Answer, Citation, Hit, Outcome
 from briefqa.text import normalize

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from briefqa import BriefQA, Settings
 from briefqa.cli import main
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.serve.server import create_app
 
 from .conftest import free_port, running_server
@@ -49,9 +49,9 @@ def _enospc(*args: object, **kwargs: object) -> Any:
 
 def _sqlite_full(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every connection ``module`` opens can no longer grow its file."""
-    import briefqa.databases
+    import briefqa.index.databases
 
-    real = briefqa.databases.open_wal
+    real = briefqa.index.databases.open_wal
 
     def opened(*args: Any, **kwargs: Any) -> sqlite3.Connection:
         db = real(*args, **kwargs)
@@ -69,7 +69,7 @@ def _chroma_full(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _bm25_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("briefqa.bm25.np.save", _enospc)
+    monkeypatch.setattr("briefqa.index.bm25.np.save", _enospc)
 
 
 FULL: dict[str, Callable[[pytest.MonkeyPatch], None]] = {

@@ -18,7 +18,7 @@ import pytest
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 
-from briefqa.chunking import chunk_brief
+from briefqa.index.chunking import chunk_brief
 from briefqa.readers import load_brief
 from briefqa.readers.markdown_text import front_matter, read_markdown
 from briefqa.schema import Brief

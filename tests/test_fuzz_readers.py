@@ -1,5 +1,5 @@
 """Every reader on damaged input, as an upload would reach it (parsed in a capped child
-process by briefqa.isolation): real files of each format truncated, with bytes flipped
+process by briefqa.index.isolation): real files of each format truncated, with bytes flipped
 or inserted, and random bytes. Each must come back as a brief or as a DocumentError that
 says what is wrong: never another exception, a hang or a dead caller."""
 
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from briefqa import DocumentError
-from briefqa.isolation import ParseLimits, read_brief
+from briefqa.index.isolation import ParseLimits, read_brief
 
 from .conftest import SEED
 from .realistic_docs import brief_docx, brief_html, brief_markdown

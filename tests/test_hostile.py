@@ -22,7 +22,7 @@ from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
 from briefqa import BriefQA, ChatWriter, InvalidQuestion, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.serve.server import create_app
 from briefqa.testing import FakeChatModel
 

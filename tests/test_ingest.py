@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from briefqa import BriefQA, ConfigError, IndexLocked, NotFound, Settings, StoreError, load_brief
-from briefqa.embeddings import SentenceTransformerEmbedder, Vectors
-from briefqa.index import ingest_lock
-from briefqa.ingest import expand_paths
-from briefqa.isolation import ParseLimits
+from briefqa.index.directory import ingest_lock
+from briefqa.index.embeddings import SentenceTransformerEmbedder, Vectors
+from briefqa.index.ingest import expand_paths
+from briefqa.index.isolation import ParseLimits
+from briefqa.index.store import ChromaStore
 from briefqa.schema import Brief, IngestError
-from briefqa.store import ChromaStore
 from briefqa.testing import HashEmbedder
 
 
@@ -268,7 +268,7 @@ def test_a_changed_file_counts_as_updated_whatever_its_new_content(tmp_path: Pat
 def test_files_are_hashed_once_and_unchanged_ones_not_parsed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import briefqa.ingest as ingest
+    import briefqa.index.ingest as ingest
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -326,7 +326,7 @@ def test_a_writer_waits_for_another_to_finish(tmp_path: Path, seed: Path) -> Non
 def test_a_long_ingest_lets_an_upload_in_between_batches(
     tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("briefqa.ingest._BATCH", 2)
+    monkeypatch.setattr("briefqa.index.ingest._BATCH", 2)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for n in range(8):

@@ -15,7 +15,7 @@ import pytest
 
 from briefqa import BriefQA, IndexLocked
 from briefqa.cli import main
-from briefqa.index import ingest_lock
+from briefqa.index.directory import ingest_lock
 
 from .test_server import NEW_BRIEF
 
@@ -365,20 +365,20 @@ def test_a_manifest_of_another_schema_is_refused_untouched_and_the_advice_works(
 def test_a_full_disk_is_named_with_advice_that_works(
     tmp_path: Path, seed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import briefqa.sentences
+    import briefqa.index.sentences
 
     monkeypatch.setenv("BRIEFQA_DATA_DIR", str(tmp_path / "data"))
-    real = briefqa.sentences.SentenceVectors.put
+    real = briefqa.index.sentences.SentenceVectors.put
 
     def full(self: object, *args: object) -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(briefqa.sentences.SentenceVectors, "put", full)
+    monkeypatch.setattr(briefqa.index.sentences.SentenceVectors, "put", full)
     code = main(["ingest", str(seed.parent)])
     error = capsys.readouterr().err
     assert code == 4 and "is full" in error and "Traceback" not in error
     # Space freed: the advice is followed as given.
-    monkeypatch.setattr(briefqa.sentences.SentenceVectors, "put", real)
+    monkeypatch.setattr(briefqa.index.sentences.SentenceVectors, "put", real)
     assert "`briefqa check`" in error and main(["check"]) == 1
     assert "--repair" in capsys.readouterr().err
     assert main(["check", "--repair"]) == 0

@@ -1,4 +1,4 @@
-"""Files parsed in a child process within limits (briefqa.isolation): a PDF over the
+"""Files parsed in a child process within limits (briefqa.index.isolation): a PDF over the
 page limit, a DOCX whose XML needs more memory than allowed or more CPU time, all refused
 as that file's error while the caller's memory stays flat; an upload is parsed once."""
 
@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from briefqa import BriefQA, DocumentError, Settings
-from briefqa.isolation import ParseLimits, read_brief
+from briefqa.index.isolation import ParseLimits, read_brief
 from briefqa.serve.server import create_app
 from briefqa.testing import HashEmbedder
 
@@ -118,16 +118,16 @@ def _write(path: Path, data: bytes) -> Path:
 def test_an_upload_is_parsed_once_and_a_refused_one_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import briefqa.isolation
+    import briefqa.index.isolation
 
     calls: list[str] = []
-    real = briefqa.isolation.load_brief
+    real = briefqa.index.isolation.load_brief
 
     def counted(path: str | Path, **kwargs: int | None) -> object:
         calls.append(Path(path).name)
         return real(path, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(briefqa.isolation, "load_brief", counted)
+    monkeypatch.setattr(briefqa.index.isolation, "load_brief", counted)
     data = tmp_path / "data"
     settings = Settings(parse_memory_mb=0, parse_max_pages=5)  # in-process: countable
     with BriefQA(data, settings=settings, embedder=HashEmbedder()) as qa:
@@ -149,7 +149,7 @@ def test_a_script_without_a_main_guard_can_parse(tmp_path: Path) -> None:
     then start over in every child)."""
     script = tmp_path / "script.py"
     script.write_text(
-        "from briefqa.isolation import ParseLimits, read_brief\n"
+        "from briefqa.index.isolation import ParseLimits, read_brief\n"
         f"print('parsed', read_brief({str(SEED)!r}, ParseLimits()).title[:20])\n"
     )
     done = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from briefqa import BriefQA, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 
 from .conftest import SEED
 

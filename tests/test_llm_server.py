@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from briefqa import Answer, BriefQA, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 
 from .conftest import SEED, free_port, running_server
 

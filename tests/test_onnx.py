@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from briefqa import BriefQA, Settings, load_brief
-from briefqa.chunking import chunk_brief
-from briefqa.embeddings import SentenceTransformerEmbedder, embedder_from_settings
-from briefqa.onnx_embedder import OnnxEmbedder
+from briefqa.index.chunking import chunk_brief
+from briefqa.index.embeddings import SentenceTransformerEmbedder, embedder_from_settings
+from briefqa.index.onnx_embedder import OnnxEmbedder
 from briefqa.schema import Chunk
 from briefqa.text import sentence_spans
 

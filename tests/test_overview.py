@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from briefqa import BriefInfo, BriefQA, ChatWriter, Filters, NotFound, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder
-from briefqa.intents import NAMED_BRIEF, classify, date_range, long_date, question_dates
+from briefqa.answer.intents import NAMED_BRIEF, classify, date_range, long_date, question_dates
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.testing import FakeChatModel
 from briefqa.text import sentence_spans
 

@@ -31,7 +31,7 @@ from importlib import resources
 
 import briefqa
 from briefqa import BriefQA, Settings
-from briefqa.llm import read_prompt
+from briefqa.answer.llm import read_prompt
 
 # Threshold 0: the question always reaches the model, whatever the gate thinks of it.
 settings = Settings(refusal_threshold=0.0)
@@ -104,7 +104,11 @@ def test_the_wheel_stands_on_its_own(llama_server: str, tmp_path: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         shipped = set(archive.namelist())
     assert {f"briefqa/prompts/{name}" for name in prompts} <= shipped
-    assert {"briefqa/py.typed", "briefqa/refusal.json", "briefqa/refusal-reader.json"} <= shipped
+    assert {
+        "briefqa/py.typed",
+        "briefqa/answer/refusal.json",
+        "briefqa/answer/refusal-reader.json",
+    } <= shipped
     # The reading model the default answer path runs, with its licence beside it.
     reader = {"model.onnx", "tokenizer.json", "reader.json", "LICENSE"}
     assert {f"briefqa/models/reader/{name}" for name in reader} <= shipped

@@ -14,7 +14,7 @@ from pathlib import Path
 import pdfplumber
 import pytest
 
-from briefqa.chunking import chunk_brief
+from briefqa.index.chunking import chunk_brief
 from briefqa.readers import load_brief
 from briefqa.readers.pdf import read_pdf
 from briefqa.schema import Brief

@@ -17,7 +17,7 @@ from benchmarks.producers.scoring import meta_score, score
 from benchmarks.producers.truth import PRODUCERS, load_all
 
 from briefqa import BriefQA, Settings, load_brief
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 
 PDFS = Path(__file__).resolve().parent.parent / "benchmarks" / "producers" / "pdfs"
 

@@ -22,15 +22,15 @@ from typing import Any, TypeVar
 from hypothesis import HealthCheck, example, given, reject, settings
 from hypothesis import strategies as st
 
-from briefqa.chunking import chunk_brief
+from briefqa.answer.verify import passage_sentences, split_markers, verify
 from briefqa.errors import DocumentError
+from briefqa.index.chunking import chunk_brief
 from briefqa.readers import load_brief
 from briefqa.readers.blocks import RawBlock, assemble
 from briefqa.readers.pdf import PageText, Word, layout_blocks
 from briefqa.schema import Brief, Chunk, Hit
 from briefqa.testing import HashEmbedder
 from briefqa.text import content_terms, normalize, sentence_spans, with_marker
-from briefqa.verify import passage_sentences, split_markers, verify
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from briefqa import BriefQA, ConfigError, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder
-from briefqa.intents import question_parts
-from briefqa.reader import PACKAGED_READER, OnnxReader, reader_from_settings
-from briefqa.readings import Readings, rerank
+from briefqa.answer.intents import question_parts
+from briefqa.answer.reader import PACKAGED_READER, OnnxReader, reader_from_settings
+from briefqa.answer.readings import Readings, rerank
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.schema import Hit
 from briefqa.testing import OverlapReader, check_reader, sample_chunk
 
@@ -77,7 +77,7 @@ def test_a_question_longer_than_the_model_reads_is_cut_not_failed() -> None:
 
 
 def test_the_gate_with_the_reader_weighs_the_readers_verdict() -> None:
-    from briefqa.refusal import READER_MODEL_FILE, RefusalModel
+    from briefqa.answer.refusal import READER_MODEL_FILE, RefusalModel
 
     model = RefusalModel.load(READER_MODEL_FILE)
     assert "reader" in model.features

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from briefqa import BriefQA, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder
-from briefqa.refusal import FEATURES, Evidence, RefusalModel
+from briefqa.answer.refusal import FEATURES, Evidence, RefusalModel
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 
 from .conftest import SEED
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from briefqa import BriefQA, ConfigError, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 
 from .conftest import SEED, free_port
 

@@ -17,7 +17,7 @@ import json
 import pytest
 
 from briefqa import BriefQA, Settings, load_brief
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 
 from .conftest import ROOT, SEED
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from briefqa import BriefQA, Settings
-from briefqa.embeddings import SentenceTransformerEmbedder, Vectors
-from briefqa.sentences import SentenceVectors
+from briefqa.index.embeddings import SentenceTransformerEmbedder, Vectors
+from briefqa.index.sentences import SentenceVectors
 from briefqa.text import sentence_spans
 
 from .conftest import SEED

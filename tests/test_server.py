@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from briefqa import BriefQA, ConfigError, Settings, StoreError, load_brief
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.serve.auth import hash_password, load_users, verify_password
 from briefqa.serve.server import create_app
 

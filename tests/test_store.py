@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from briefqa.embeddings import CachedEmbedder, SentenceTransformerEmbedder
-from briefqa.store import ChromaStore
+from briefqa.index.embeddings import CachedEmbedder, SentenceTransformerEmbedder
+from briefqa.index.store import ChromaStore
 from briefqa.testing import HashEmbedder, check_embedder, check_vector_store
 
 from .conftest import SEED
@@ -44,7 +44,7 @@ def test_persistent_store_survives_reopening(tmp_path: Path) -> None:
     store.upsert([chunk], HashEmbedder().embed([chunk.text]))
     # Another process: nothing can come from this process's in-memory Chroma instance.
     script = (
-        "import sys; from pathlib import Path; from briefqa.store import ChromaStore; "
+        "import sys; from pathlib import Path; from briefqa.index.store import ChromaStore; "
         "s = ChromaStore.persistent(Path(sys.argv[1]), 'briefs'); "
         "print([c.text for c in s.get(['a-0'])])"
     )
@@ -75,7 +75,7 @@ def test_claim_keeps_the_first_owner_and_the_cosine_distance(tmp_path: Path) -> 
 _COMMIT_IN_ANOTHER_PROCESS = """
 import sys
 from pathlib import Path
-from briefqa.manifest import Manifest, Source
+from briefqa.index.manifest import Manifest, Source
 from briefqa.schema import Brief
 
 m = Manifest(Path(sys.argv[1]))
@@ -88,7 +88,7 @@ m.close()
 
 def test_a_manifest_sees_what_another_process_commits(tmp_path: Path) -> None:
     """Workers keep their manifest connection open: reads must not be stale."""
-    from briefqa.manifest import Manifest
+    from briefqa.index.manifest import Manifest
 
     manifest = Manifest(tmp_path / "manifest.sqlite3")
     assert manifest.briefs() == [] and manifest.generation() == 0
@@ -102,7 +102,7 @@ def test_a_manifest_sees_what_another_process_commits(tmp_path: Path) -> None:
 
 
 def _open_and_write(path: Path, start: Any, hold: float) -> None:
-    from briefqa.manifest import Manifest
+    from briefqa.index.manifest import Manifest
 
     start.wait()
     manifest = Manifest(path)
@@ -133,7 +133,7 @@ def test_workers_opening_a_new_manifest_together_both_succeed(tmp_path: Path) ->
 def test_deleting_pending_chunks_from_the_store_bumps_the_generation(tmp_path: Path) -> None:
     """Removal bumps the generation before the chunks leave the store, so a BM25 index
     built in between holds them: their deletion must bump it again."""
-    from briefqa.manifest import Manifest, Source
+    from briefqa.index.manifest import Manifest, Source
     from briefqa.schema import Brief
 
     manifest = Manifest(tmp_path / "manifest.sqlite3")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 from briefqa import Hit, load_brief
-from briefqa.embeddings import SentenceTransformerEmbedder
+from briefqa.answer.verify import SUPPORT_THRESHOLD, split_markers, support, verify
+from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.testing import HashEmbedder
 from briefqa.text import sentence_spans
-from briefqa.verify import SUPPORT_THRESHOLD, split_markers, support, verify
 
 from .conftest import ROOT, SEED
 

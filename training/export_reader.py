@@ -92,7 +92,7 @@ def onnx_scores(model: Path, tokenizer_file: Path, pairs: list[Pair], context: b
     import onnxruntime as ort
     from tokenizers import Tokenizer
 
-    from briefqa.reader import pair_inputs
+    from briefqa.answer.reader import pair_inputs
 
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
     tokenizer.no_padding()

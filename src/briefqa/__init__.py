@@ -14,6 +14,8 @@ The public API; the CLI, web UI, REST API and evals use exactly this::
 import importlib as _importlib
 import typing as _typing
 
+from .answer.reader import Reader
+from .answer.writing import Draft, Writer
 from .engine import BriefQA
 from .errors import (
     BriefQAError,
@@ -31,8 +33,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .export import export_markdown
-from .integrity import diagnose
-from .reader import Reader
+from .index.integrity import diagnose
 from .readers import SUPPORTED_SUFFIXES, load_brief
 from .schema import (
     Answer,
@@ -49,9 +50,9 @@ from .schema import (
     Reading,
 )
 from .settings import Settings, load_settings
-from .writing import Draft, Writer
 
 if _typing.TYPE_CHECKING:
+    from .answer.llm import ChatWriter
     from .evaluation import (
         LOWER_IS_BETTER,
         METRICS,
@@ -60,7 +61,6 @@ if _typing.TYPE_CHECKING:
         load_dataset,
         run_evaluation,
     )
-    from .llm import ChatWriter
     from .reports import markdown, write_report
 
 __version__ = "0.1.0"
@@ -77,7 +77,7 @@ _LAZY = {
     "run_evaluation": "evaluation",
     "markdown": "reports",
     "write_report": "reports",
-    "ChatWriter": "llm",
+    "ChatWriter": "answer.llm",
 }
 
 

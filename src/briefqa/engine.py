@@ -1,6 +1,6 @@
 """The engine behind every front end: :class:`BriefQA`, a facade over the index
-(:mod:`briefqa.index`), ingestion (:mod:`briefqa.ingest`), checks
-(:mod:`briefqa.integrity`) and answering (:mod:`briefqa.answering`)."""
+(:mod:`briefqa.index.directory`), ingestion (:mod:`briefqa.index.ingest`), checks
+(:mod:`briefqa.index.integrity`) and answering (:mod:`briefqa.answer.chain`)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .answering import Answerer, History, check_text, writer_from_settings
-from .embeddings import CachedEmbedder, Embedder, Vectors, embedder_from_settings
+from .answer.chain import Answerer, History, check_text, writer_from_settings
+from .answer.overview import Overview
+from .answer.reader import Reader
+from .answer.refusal import Evidence
+from .answer.retrieval import CrossEncoderReranker, Retriever
+from .answer.writing import Writer
 from .errors import BriefQAError, NotFound
 from .feedback import FeedbackLog
-from .index import Index
-from .ingest import Progress, add_upload, run_ingest
-from .integrity import check_index, rebuild_files
-from .overview import Overview
-from .reader import Reader
-from .refusal import Evidence
-from .retrieval import CrossEncoderReranker, Retriever
+from .index.directory import Index
+from .index.embeddings import CachedEmbedder, Embedder, Vectors, embedder_from_settings
+from .index.ingest import Progress, add_upload, run_ingest
+from .index.integrity import check_index, rebuild_files
+from .index.store import VectorStore
 from .schema import Answer, BriefInfo, Chunk, Filters, Hit, IndexCheck, IngestReport, Reading
 from .settings import Settings, load_settings
-from .store import VectorStore
-from .writing import Writer
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
@@ -40,9 +40,9 @@ class BriefQA:
         settings: configuration; read from the environment and ``briefqa.toml`` if omitted.
         embedder: an embedding model to use instead of the configured one (tests, reuse).
         store: a vector store to use instead of the configured Chroma.
-        writer: a :class:`~briefqa.writing.Writer` instead of the one ``settings.llm``
+        writer: a :class:`~briefqa.answer.writing.Writer` instead of the one ``settings.llm``
             names, e.g. ``ChatWriter(settings, model)`` over your LangChain chat model.
-        reader: a :class:`~briefqa.reader.Reader` instead of the one ``settings.reader``
+        reader: a :class:`~briefqa.answer.reader.Reader` instead of the one ``settings.reader``
             names (the packaged reading model by default).
 
     Heavy parts (the embedding model, the Chroma client) load on first use, so listing
@@ -139,7 +139,7 @@ class BriefQA:
             return retriever.retrieve(question, k=k, filters=filters, mmr=mmr)
 
         overview = Overview(index.manifest, index.store, search)
-        from .reader import reader_from_settings
+        from .answer.reader import reader_from_settings
 
         return Answerer(
             retriever,
@@ -287,7 +287,7 @@ class BriefQA:
         """Compare the manifest with the vector store and the files beside them.
 
         Reports missing, orphaned, duplicated and damaged chunks, ids an interrupted
-        ingest left pending, and stray side files (see :mod:`briefqa.integrity`). With
+        ingest left pending, and stray side files (see :mod:`briefqa.index.integrity`). With
         ``repair``, missing and damaged chunks are embedded again from their briefs'
         files, and orphans and strays are deleted; the returned check is of the state
         after the repair.

@@ -20,8 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .answer.passages import split_markers
 from .errors import BriefQAError, ConfigError
-from .passages import split_markers
 from .schema import Answer, Chunk, Hit
 from .text import normalize, sentence_spans
 

@@ -155,7 +155,7 @@ class IngestReport:
 class IndexCheck:
     """Outcome of :meth:`BriefQA.check`: how the manifest and the vector store agree.
 
-    Lists hold chunk ids (``stray_files``: paths). See :mod:`briefqa.integrity` for what
+    Lists hold chunk ids (``stray_files``: paths). See :mod:`briefqa.index.integrity` for what
     each kind of disagreement means and how ``repair`` fixes it.
     """
 

@@ -4,8 +4,8 @@
 that share words get similar vectors and tests of retrieval need no neural model.
 ``check_vector_store`` is the contract every ``VectorStore`` (the store protocol)
 implementation must pass, ``check_embedder`` the one of every embedder and
-``check_writer`` the one every answer writer (:class:`~briefqa.writing.Writer`) must
-pass, ``check_reader`` the one of every reading model (:class:`~briefqa.reader.Reader`);
+``check_writer`` the one every answer writer (:class:`~briefqa.answer.writing.Writer`) must
+pass, ``check_reader`` the one of every reading model (:class:`~briefqa.answer.reader.Reader`);
 the test suite runs them against each implementation. ``OverlapReader`` is a reader of a
 simple kind (the share of the question's words a sentence holds), so that tests of the
 answer path can say which sentence answers. ``FakeChatModel`` is a scripted LangChain
@@ -26,14 +26,14 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from .embeddings import Embedder, Vectors
+from .answer.passages import split_markers
+from .answer.reader import Reader
+from .answer.writing import Draft, Writer
 from .errors import EmbeddingError
-from .passages import split_markers
-from .reader import Reader
+from .index.embeddings import Embedder, Vectors
+from .index.store import VectorStore
 from .schema import Chunk, Hit
-from .store import VectorStore
 from .text import content_terms, root, roots, sentence_spans
-from .writing import Draft, Writer
 
 _WORD = re.compile(r"\w+")
 
@@ -78,7 +78,7 @@ def sample_chunk(n: int, doc: str, text: str) -> Chunk:
 
 
 def check_embedder(embedder: Embedder) -> None:
-    """Assert the :class:`~briefqa.embeddings.Embedder` contract (raises AssertionError):
+    """Assert the :class:`~briefqa.index.embeddings.Embedder` contract (raises AssertionError):
     unit float32 rows, one per text, the same vector for the same text whatever the batch,
     closer vectors for texts that share their subject, and token counts within reach."""
     assert isinstance(embedder.name, str) and embedder.name, "an embedder has a name"
@@ -123,7 +123,7 @@ class OverlapReader:
 
 
 def check_reader(reader: Reader) -> None:
-    """Assert the :class:`~briefqa.reader.Reader` contract (raises AssertionError):
+    """Assert the :class:`~briefqa.answer.reader.Reader` contract (raises AssertionError):
     probabilities in 0–1, one per sentence, the same whatever the batch, and a sentence
     that answers the question scores above one about something else."""
     assert isinstance(reader.name, str) and reader.name, "a reader has a name"
@@ -141,7 +141,7 @@ def check_reader(reader: Reader) -> None:
 
 
 def check_writer(writer: Writer, embedder: Any) -> None:
-    """Assert the :class:`~briefqa.writing.Writer` contract (raises AssertionError).
+    """Assert the :class:`~briefqa.answer.writing.Writer` contract (raises AssertionError).
 
     ``embedder`` embeds the question of the test draft. A writer must: leave a question
     without history as it is; return a non-empty standalone question for a follow-up;

@@ -47,7 +47,7 @@ def brief_format(path: str | PurePath) -> str:
 
 def load_brief(path: str | Path, *, max_pages: int | None = None) -> Brief:
     """Read and parse one brief (a PDF of more than ``max_pages`` pages is refused before
-    its pages are read). :func:`briefqa.isolation.read_brief` does it within limits of
+    its pages are read). :func:`briefqa.index.isolation.read_brief` does it within limits of
     memory and time, for files from outside.
 
     Raises:

@@ -1,4 +1,4 @@
-"""Incremental, crash-safe ingestion of briefs into an :class:`~briefqa.index.Index`.
+"""Incremental, crash-safe ingestion of briefs into an :class:`~briefqa.index.directory.Index`.
 
 For each file: unchanged bytes are skipped without parsing; new or changed briefs are
 chunked, embedded in full batches across briefs, written to the store, and then
@@ -24,16 +24,16 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ..errors import BriefQAError, DocumentError, FileTooLarge, StoreError, full_disk
+from ..readers import READER_VERSION, SUPPORTED_SUFFIXES, brief_format
+from ..schema import Brief, Chunk, IngestError, IngestReport
+from ..text import sentence_spans
 from .chunking import chunk_brief
 from .copies import brief_fingerprint, merged, preference
+from .directory import Index
 from .embeddings import BatchedEmbedder, Embedder, SpanEmbedder, Vectors
-from .errors import BriefQAError, DocumentError, FileTooLarge, StoreError, full_disk
-from .index import Index
 from .isolation import ParseLimits, read_brief
 from .manifest import Manifest, Source
-from .readers import READER_VERSION, SUPPORTED_SUFFIXES, brief_format
-from .schema import Brief, Chunk, IngestError, IngestReport
-from .text import sentence_spans
 
 #: Called as ``progress(chunks_done, chunks_total)`` while embedding; the total grows
 #: as each batch of files is read.
@@ -103,7 +103,7 @@ def run_ingest(
     """Bring the index in step with the given files, holding its ingest lock.
 
     Files are parsed in a child process within the settings' parse limits
-    (:mod:`briefqa.isolation`); ``parsed`` holds briefs the caller has parsed already, by
+    (:mod:`briefqa.index.isolation`); ``parsed`` holds briefs the caller has parsed already, by
     resolved path, so that an upload is parsed once.
 
     Raises:
@@ -294,7 +294,7 @@ def _plan(
     Every file gets one outcome: a file known at its path with other bytes counts as
     updated, whatever its new content is; a new file adds its brief, or is unchanged
     when its brief is already indexed or already added by another file (a copy, exact
-    or near: see :mod:`briefqa.copies`). Files of briefs to index are counted once their
+    or near: see :mod:`briefqa.index.copies`). Files of briefs to index are counted once their
     brief is written (or has failed).
 
     Decisions are taken against the manifest as it was, plus this run's own decisions:

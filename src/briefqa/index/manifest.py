@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..errors import DataDamaged, StoreError, UnknownSchema
+from ..schema import Brief, BriefInfo
 from .databases import (
     BUSY_TIMEOUT_S,
     StillLocked,
@@ -28,8 +30,6 @@ from .databases import (
     open_wal,
     writing,
 )
-from .errors import DataDamaged, StoreError, UnknownSchema
-from .schema import Brief, BriefInfo
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -99,7 +99,7 @@ def _create_schema(db: sqlite3.Connection) -> None:
 @dataclass(frozen=True)
 class Copy:
     """A stored brief's fingerprint, the file its text was read from, and what decides
-    whether another copy's text is preferred (:func:`briefqa.copies.preference`)."""
+    whether another copy's text is preferred (:func:`briefqa.index.copies.preference`)."""
 
     doc_id: str
     signature: bytes
@@ -248,7 +248,7 @@ class Manifest:
         ]
 
     def copies(self) -> list[Copy]:
-        """The fingerprint of every brief that has one (see :mod:`briefqa.copies`)."""
+        """The fingerprint of every brief that has one (see :mod:`briefqa.index.copies`)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT c.doc_id, c.signature, c.origin, b.format, c.length"

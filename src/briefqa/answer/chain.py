@@ -3,11 +3,11 @@
     condense follow-up → route → retrieve → refusal gate → write → verify citations
 
 Routing sends whole-brief and archive questions ("what is this brief about?", "which
-briefs do we have?") to :mod:`briefqa.overview`, which answers them from the brief's
+briefs do we have?") to :mod:`briefqa.answer.overview`, which answers them from the brief's
 structure and the manifest; every other question is searched for, and the refusal gate
 decides among three outcomes: answered, answered but marked low-confidence, refused. A
-:class:`~briefqa.writing.Writer` (extractive by default, or a language model) writes the
-answer, :func:`briefqa.verify.verify` checks every citation, and only what is cited ends
+:class:`~briefqa.answer.writing.Writer` (extractive by default, or a language model) writes the
+answer, :func:`briefqa.answer.verify.verify` checks every citation, and only what is cited ends
 up in :attr:`Answer.sources`.
 """
 
@@ -22,18 +22,18 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableGenerator, RunnableLambda
 
-from .embeddings import CachedEmbedder, Embedder, Vectors
-from .errors import InvalidQuestion
+from ..errors import InvalidQuestion
+from ..index.embeddings import CachedEmbedder, Embedder, Vectors
+from ..index.sentences import SentenceVectors
+from ..schema import Answer, BriefInfo, Citation, Filters, Hit
+from ..settings import Settings
+from ..text import normalize, sentence_spans
 from .intents import brief_numbers, classify, is_reason_follow_up
 from .overview import Overview, Plan
 from .reader import Reader
 from .readings import Readings, read, rerank
 from .refusal import MODEL_FILE, READER_MODEL_FILE, Evidence, RefusalModel, gather_evidence
 from .retrieval import Retriever
-from .schema import Answer, BriefInfo, Citation, Filters, Hit
-from .sentences import SentenceVectors
-from .settings import Settings
-from .text import normalize, sentence_spans
 from .verify import verify
 from .writing import Draft, Turn, Writer
 

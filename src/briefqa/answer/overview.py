@@ -5,7 +5,7 @@ published?" and "Which briefs do we have since 2023?" are the first questions st
 and a passage search answers them badly: their answer is the lead paragraph, a named
 section, or a field of the manifest, not the passage most similar to the question.
 
-:func:`briefqa.intents.classify` recognises such a question; :class:`Overview` finds the
+:func:`briefqa.answer.intents.classify` recognises such a question; :class:`Overview` finds the
 brief it means (named by number, date or title, the only brief, the brief the filters
 allow, or the one whose passages fit its topic best) and returns a :class:`Plan`: the
 passages to cite and, for the extractive answerer, which of their sentences answer.
@@ -20,6 +20,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..index.manifest import Manifest
+from ..index.store import VectorStore
+from ..schema import BriefInfo, Chunk, Citation, Filters, Hit
+from ..text import names, root, roots, sentence_spans, with_marker
 from .intents import (
     FRAMING,
     NAMED_BRIEF,
@@ -31,10 +35,6 @@ from .intents import (
     question_dates,
     unnamed,
 )
-from .manifest import Manifest
-from .schema import BriefInfo, Chunk, Citation, Filters, Hit
-from .store import VectorStore
-from .text import names, root, roots, sentence_spans, with_marker
 
 #: Most sentences a whole-brief answer quotes (a lead paragraph is three to five).
 BRIEF_SENTENCES = 5

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError, EmbeddingError
+from ..settings import PACKAGED_EMBEDDING_MODEL
 from .encoding import Vectors, embed_passages, resolve_model
-from .errors import ConfigError, EmbeddingError
-from .settings import PACKAGED_EMBEDDING_MODEL
 
 log = logging.getLogger(__name__)
 

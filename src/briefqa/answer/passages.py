@@ -9,9 +9,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .embeddings import Vectors
-from .schema import Hit
-from .text import sentence_spans, term_overlap
+from ..index.embeddings import Vectors
+from ..schema import Hit
+from ..text import sentence_spans, term_overlap
 
 MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?…])")

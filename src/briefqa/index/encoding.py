@@ -2,8 +2,8 @@
 (the packaged MiniLM or a local folder, and the cache of exported models), and
 embedding passages together with their sentences.
 
-The interface and the torch backend are in :mod:`briefqa.embeddings`, the ONNX backend
-in :mod:`briefqa.onnx_embedder`; both import from here, never from each other.
+The interface and the torch backend are in :mod:`briefqa.index.embeddings`, the ONNX backend
+in :mod:`briefqa.index.onnx_embedder`; both import from here, never from each other.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import ConfigError
-from .settings import PACKAGED_EMBEDDING_MODEL, Settings
+from ..errors import ConfigError
+from ..settings import PACKAGED_EMBEDDING_MODEL, Settings
 
 #: Embeddings, one L2-normalised row per text.
 Vectors = NDArray[np.float32]
@@ -29,7 +29,7 @@ def embed_passages(
     dimension: int,
 ) -> tuple[Vectors, list[Vectors]]:
     """Passage and sentence vectors from one ``embed`` call over the distinct parts; see
-    :meth:`briefqa.embeddings.SentenceTransformerEmbedder.embed_with_spans`."""
+    :meth:`briefqa.index.embeddings.SentenceTransformerEmbedder.embed_with_spans`."""
     parts = [
         [p for p in (t[: s[0][0]].strip() if s else t,) if p] + [t[a:b] for a, b in s]
         for t, s in zip(texts, spans, strict=True)

@@ -11,8 +11,8 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .schema import Brief, Chunk
-from .text import sentence_spans
+from ..schema import Brief, Chunk
+from ..text import sentence_spans
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import DocumentError, FileTooLarge, UnsupportedFormat
-from .readers import load_brief
-from .schema import Block, Brief
+from ..errors import DocumentError, FileTooLarge, UnsupportedFormat
+from ..readers import load_brief
+from ..schema import Block, Brief
 
 _MB = 1024 * 1024
 
@@ -143,10 +143,10 @@ class _Worker:
             # Secrets stay behind: the parser needs none of the caller's settings.
             env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")}
             # This very package, wherever the caller imported it from.
-            here = str(Path(__file__).resolve().parents[1])
+            here = str(Path(__file__).resolve().parents[2])
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
             self._process = subprocess.Popen(
-                [sys.executable, "-c", "from briefqa.isolation import _serve; _serve()"],
+                [sys.executable, "-c", "from briefqa.index.isolation import _serve; _serve()"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -196,7 +196,7 @@ def _read(stream: IO[bytes]) -> dict[str, Any]:
 def _serve() -> None:
     """Answer parse requests from stdin on stdout until stdin closes."""
     # The readers are imported once, here; each child starts with them loaded.
-    from .readers import pdf, pdf_glyphs, word  # noqa: F401
+    from ..readers import pdf, pdf_glyphs, word  # noqa: F401
 
     requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, not into the replies

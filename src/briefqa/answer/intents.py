@@ -5,7 +5,7 @@ the dates it gives.
 it published?", "Which briefs do we have since 2023?" ask for a brief's lead, its
 conclusions, a field of the manifest or the archive's list: :func:`classify` recognises
 them (and only them: "Which country opposed the office in Tokyo?" is a search), and
-:mod:`briefqa.overview` answers them.
+:mod:`briefqa.answer.overview` answers them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from .text import content_terms, names, root, roots
+from ..text import content_terms, names, root, roots
 
 IntentKind = Literal[
     "summary",

@@ -5,7 +5,7 @@ fence's upkeep will cost 20 million a year" when the question asks what the fenc
 cost. A :class:`Reader` reads the question and the sentence together (a cross-encoder)
 and gives the probability that the sentence answers it. The answer path uses it to
 order passages and sentences and as a signal of the refusal gate
-(:mod:`briefqa.readings`).
+(:mod:`briefqa.answer.readings`).
 
 The packaged reader (:class:`OnnxReader`) is briefqa's own: all-MiniLM-L6-v2 fine-tuned
 as a cross-encoder on SelQA and SQuAD 2.0 sentences by ``training/train_reader.py``,
@@ -29,13 +29,13 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .errors import ConfigError, EmbeddingError
-from .settings import Settings
+from ..errors import ConfigError, EmbeddingError
+from ..settings import Settings
 
 __all__ = ["PACKAGED_READER", "OnnxReader", "Reader", "reader_from_settings"]
 
 #: The folder of the reader that ships inside the package.
-PACKAGED_READER = Path(__file__).with_name("models") / "reader"
+PACKAGED_READER = Path(__file__).parents[1] / "models" / "reader"
 _FILES = ("model.onnx", "tokenizer.json", "reader.json")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _ROWS = 4  # pairs per forward pass (of similar lengths)

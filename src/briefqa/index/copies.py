@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .schema import Brief
+from ..schema import Brief
 
 #: Estimated Jaccard similarity of word 5-grams from which two briefs are one brief.
 #: The seed bulletin as PDF (one or two columns), DOCX, HTML, Markdown and text scores

@@ -2,13 +2,13 @@
 
 A writer has two methods: :meth:`Writer.condense` makes a follow-up standalone, and
 :meth:`Writer.write` streams the answer for a :class:`Draft`, citing passage ``n`` as
-``[n]``. Whatever a writer writes, :func:`briefqa.verify.verify` checks afterwards.
+``[n]``. Whatever a writer writes, :func:`briefqa.answer.verify.verify` checks afterwards.
 
-- ``extractive`` (the default, :class:`briefqa.extractive.ExtractiveWriter`) quotes the
+- ``extractive`` (the default, :class:`briefqa.answer.extractive.ExtractiveWriter`) quotes the
   passages' best sentences; nothing is generated, so nothing can be invented.
-- ``openai``, ``ollama``, ``llamacpp`` (:class:`briefqa.llm.ChatWriter`) prompt a
+- ``openai``, ``ollama``, ``llamacpp`` (:class:`briefqa.answer.llm.ChatWriter`) prompt a
   language model through LangChain; imported only when chosen
-  (:func:`briefqa.answering.writer_from_settings`).
+  (:func:`briefqa.answer.chain.writer_from_settings`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .embeddings import Vectors
+from ..index.embeddings import Vectors
+from ..schema import Hit
 from .readings import Readings
-from .schema import Hit
 
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
 

@@ -24,9 +24,9 @@ from langchain_core.prompts import ChatPromptTemplate, PromptTemplate
 from langchain_core.runnables import Runnable
 from pydantic import Field, SecretStr
 
-from .errors import BriefQAError, ConfigError, ModelError, redact
-from .schema import Hit
-from .settings import Settings
+from ..errors import BriefQAError, ConfigError, ModelError, redact
+from ..schema import Hit
+from ..settings import Settings
 from .writing import Draft, Turn
 
 #: The package that holds the shipped prompt files (the project's top-level prompts/,

@@ -17,10 +17,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..errors import EmbeddingError
+from ..settings import PACKAGED_EMBEDDING_MODEL, Settings
 from .encoding import Vectors as Vectors  # re-exported: where most modules import it
 from .encoding import embed_passages, model_cache_dir, resolve_model
-from .errors import EmbeddingError
-from .settings import PACKAGED_EMBEDDING_MODEL, Settings
 
 
 @runtime_checkable

@@ -22,14 +22,14 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from .bm25 import LexicalIndex
-from .embeddings import Embedder
-from .errors import ConfigError
-from .manifest import Manifest
-from .memory import release_free_memory
-from .schema import Chunk, Filters, Hit
-from .store import VectorStore
-from .text import content_terms
+from ..errors import ConfigError
+from ..index.bm25 import LexicalIndex
+from ..index.embeddings import Embedder
+from ..index.manifest import Manifest
+from ..index.store import VectorStore
+from ..memory import release_free_memory
+from ..schema import Chunk, Filters, Hit
+from ..text import content_terms
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UnknownSchema
 from .databases import UnknownFile, columns, open_wal, writing
 from .embeddings import Vectors
-from .errors import UnknownSchema
 
-log = logging.getLogger("briefqa.sentences")
+log = logging.getLogger("briefqa.index.sentences")
 
 
 class SentenceVectors:

@@ -1,7 +1,7 @@
 """Vector stores behind one small interface, and the Chroma implementation.
 
 A store holds chunks with their embeddings and answers nearest-neighbour queries. It
-knows nothing of files or manifests: :mod:`briefqa.ingest` keeps those consistent.
+knows nothing of files or manifests: :mod:`briefqa.index.ingest` keeps those consistent.
 A store that can record which index it belongs to is also an :class:`OwnedStore`.
 """
 
@@ -14,10 +14,10 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from ..errors import ConfigError, StoreError, full_disk, redact
+from ..schema import Chunk
+from ..settings import Settings
 from .embeddings import Vectors
-from .errors import ConfigError, StoreError, full_disk, redact
-from .schema import Chunk
-from .settings import Settings
 
 Where = Mapping[str, Any]
 

@@ -8,7 +8,7 @@ every passage can be reordered), then the likeliest others up to a budget
 (``reader_candidates``, 16). The answering sentence is among those nearly always (0.98–
 0.99 on our sets); what similarity gets wrong is which of them comes first.
 
-A question that asks two things (:func:`briefqa.intents.question_parts`) is read once
+A question that asks two things (:func:`briefqa.answer.intents.question_parts`) is read once
 whole and once per part: a sentence that answers both parts ranks above one that answers
 either, and the extractive writer adds a second sentence only for a part the first leaves
 unanswered.
@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from .embeddings import Embedder, Vectors
+from ..index.embeddings import Embedder, Vectors
+from ..schema import Hit, Reading
 from .intents import question_parts
 from .passages import PassageSentence, likelihood, passage_sentences
 from .reader import Reader
-from .schema import Hit, Reading
 
 __all__ = ["ANSWERS", "Readings", "read", "rerank", "unique_sentences"]
 

@@ -31,14 +31,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ..errors import DataDamaged, StoreError, UnknownSchema, full_disk
+from ..schema import Chunk, IndexCheck
+from ..settings import Settings
 from .bm25 import LexicalIndex
 from .chunking import chunk_id
-from .errors import DataDamaged, StoreError, UnknownSchema, full_disk
-from .index import Index
+from .directory import Index
 from .ingest import EmbedderFactory, reindex
 from .manifest import REBUILD, Manifest, Source
-from .schema import Chunk, IndexCheck
-from .settings import Settings
 from .store import ChromaStore, store_from_settings
 
 # A partial file's name carries the pid of the process writing it: uploads are written

@@ -1,11 +1,11 @@
 """The offline answer writer: quotes the retrieved sentences that answer the question.
 
 No language model writes anything, so every sentence is grounded by construction. With
-the reading model (:mod:`briefqa.readings`), the sentence it finds likeliest to answer
+the reading model (:mod:`briefqa.answer.readings`), the sentence it finds likeliest to answer
 opens the answer, and another follows only when the reader finds that it answers too and
 it answers a part of the question the first leaves open ("how long … and what will it
 cost?"). Without one, a sentence's relevance mixes meaning and wording
-(:func:`briefqa.passages.relevance`), and another sentence follows when it is nearly as
+(:func:`briefqa.answer.passages.relevance`), and another sentence follows when it is nearly as
 good and says something about the question the first did not.
 """
 
@@ -16,14 +16,14 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .embeddings import Embedder, Vectors
+from ..index.embeddings import Embedder, Vectors
+from ..schema import Hit
+from ..settings import Settings
+from ..text import content_terms, root, roots, sentence_spans, with_marker
 from .intents import asks_why, leans_on_history
 from .passages import PassageSentence, likelihood, split_markers, squash
 from .readings import ANSWERS, Readings, key_of, unique_sentences
 from .refusal import answer_kind, question_names
-from .schema import Hit
-from .settings import Settings
-from .text import content_terms, root, roots, sentence_spans, with_marker
 from .writing import Draft, Turn
 
 __all__ = ["ExtractiveWriter", "extract"]
@@ -65,7 +65,7 @@ def extract(
     """Up to ``max_sentences`` sentences of ``hits`` that answer ``question``, best
     first, each with its ``[n]`` marker (n = 1-based position in ``hits``).
 
-    With ``readings``, their score (:meth:`~briefqa.readings.Readings.score`: the
+    With ``readings``, their score (:meth:`~briefqa.answer.readings.Readings.score`: the
     reader's probability plus the sentence's similarity) and the fit order the sentences
     the reader read, and what it did not read comes after them; another sentence follows
     only as :func:`_adds_an_answer` allows.

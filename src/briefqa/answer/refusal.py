@@ -12,7 +12,7 @@ Signals computed from the question and the retrieved passages feed a logistic mo
 fitted by ``evals/calibrate_refusal.py`` (which reports every fitted number
 leave-one-corpus-out). With the reading model on (the default), the model in
 ``refusal-reader.json`` also reads ``reader``, the reader's best probability that a
-passage sentence answers the question (:mod:`briefqa.reader`) — the one signal that
+passage sentence answers the question (:mod:`briefqa.answer.reader`) — the one signal that
 reads whether a sentence answers rather than whether it is on topic; with it off, the
 model in ``refusal.json`` reads the four similarity signals alone:
 
@@ -53,13 +53,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .embeddings import Embedder, Vectors
+from ..index.embeddings import Embedder, Vectors
+from ..schema import Hit, Outcome
+from ..text import content_terms, names, root, roots, sentence_spans, stem
 from .passages import relevance as sentence_relevance
-from .schema import Hit, Outcome
-from .text import content_terms, names, root, roots, sentence_spans, stem
 
 MODEL_FILE = Path(__file__).with_name("refusal.json")
-#: The model used with the reading model on (:mod:`briefqa.reader`): the same four signals
+#: The model used with the reading model on (:mod:`briefqa.answer.reader`): the same four signals
 #: and the reader's best probability.
 READER_MODEL_FILE = Path(__file__).with_name("refusal-reader.json")
 FEATURES = ("dense", "sentence", "coverage", "window")

@@ -13,10 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .embeddings import Embedder, Vectors
+from ..index.embeddings import Embedder, Vectors
+from ..schema import Citation, Hit
+from ..text import content_terms, names, sentence_spans, term_overlap, with_marker
 from .passages import passage_sentences, split_markers, squash
-from .schema import Citation, Hit
-from .text import content_terms, names, sentence_spans, term_overlap, with_marker
 
 #: Below this support a sentence is reported as unsupported. Set on hand-written claims
 #: about the seed brief (evals/support_claims.jsonl): faithful paraphrases scored

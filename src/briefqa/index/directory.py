@@ -22,11 +22,11 @@ from typing import IO
 
 import numpy as np
 
+from ..errors import ConfigError, IndexLocked
+from ..settings import Settings
 from .copies import CopyIndex, fingerprint
-from .errors import ConfigError, IndexLocked
 from .manifest import Copy, Manifest
 from .sentences import SentenceVectors
-from .settings import Settings
 from .store import OwnedStore, VectorStore, store_from_settings
 
 _POLL_S = 0.05
