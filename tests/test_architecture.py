@@ -169,3 +169,17 @@ def test_the_surfaces_use_the_engine_through_the_front_door() -> None:
         if _stage(module) > ENGINE:
             inside = {m for m in imported if _stage(m) in (1, 2, 3) or m == "briefqa.engine"}
             assert inside == set(), (module, inside)
+
+
+def test_functions_stay_readable_in_one_sitting() -> None:
+    """No function over 120 lines, and the engine's facade under 300: past that a
+    newcomer cannot hold one in mind (docs/architecture.md)."""
+    long = [
+        f"{path.relative_to(PACKAGE)}:{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (node.end_lineno or node.lineno) - node.lineno + 1 > 120
+    ]
+    assert long == []
+    assert len((PACKAGE / "engine.py").read_text().splitlines()) <= 300

@@ -1,30 +1,20 @@
-"""The engine behind every front end: :class:`BriefQA`, a facade over the index
-(:mod:`briefqa.index.directory`), ingestion (:mod:`briefqa.index.ingest`), checks
-(:mod:`briefqa.index.integrity`) and answering (:mod:`briefqa.answer.chain`)."""
+"""The engine behind every front end: :class:`BriefQA`, a facade over the briefs of one
+data directory (:class:`~briefqa.library.Library`: ingestion, checks, removal) and the
+answer path (:mod:`briefqa.answer.chain`), whose parts :mod:`briefqa.assembly` builds."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
-from types import TracebackType
+import functools
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from .answer.chain import Answerer, History, check_text, writer_from_settings
-from .answer.overview import Overview
-from .answer.reader import Reader
+from .answer.chain import Answerer, History, check_text
 from .answer.refusal import Evidence
-from .answer.retrieval import CrossEncoderReranker, Retriever
-from .answer.writing import Writer
-from .errors import BriefQAError, NotFound
+from .answer.retrieval import Retriever
 from .feedback import FeedbackLog
-from .index.directory import Index
-from .index.embeddings import CachedEmbedder, Embedder, Vectors, embedder_from_settings
-from .index.ingest import Progress, add_upload, run_ingest
-from .index.integrity import check_index, rebuild_files
-from .index.store import VectorStore
-from .schema import Answer, BriefInfo, Chunk, Filters, Hit, IndexCheck, IngestReport, Reading
-from .settings import Settings, load_settings
+from .index.embeddings import Embedder, Vectors
+from .library import Library
+from .schema import Answer, Filters, Hit, Reading
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
@@ -32,7 +22,7 @@ if TYPE_CHECKING:
     from .langchain_retriever import BriefRetriever
 
 
-class BriefQA:
+class BriefQA(Library):
     """Q&A over a collection of policy briefs.
 
     Args:
@@ -46,112 +36,27 @@ class BriefQA:
             names (the packaged reading model by default).
 
     Heavy parts (the embedding model, the Chroma client) load on first use, so listing
-    documents is instant.
+    documents is instant. Adding, removing, listing and checking briefs come from
+    :class:`~briefqa.library.Library`; the questions are here.
     """
 
-    def __init__(
-        self,
-        data_dir: str | Path | None = None,
-        settings: Settings | None = None,
-        *,
-        embedder: Embedder | None = None,
-        store: VectorStore | None = None,
-        writer: Writer | None = None,
-        reader: Reader | None = None,
-    ) -> None:
-        settings = settings if settings is not None else load_settings()
-        if data_dir is not None:
-            settings = settings.with_overrides(data_dir=Path(data_dir))
-        self.settings = settings
-        self.data_dir = Path(settings.data_dir).expanduser().resolve()
-        #: The manifest, vector store and sentence vectors, opened on first use.
-        self.index = Index(
-            self.data_dir,
-            settings,
-            store=store,
-            embedding_model=embedder.name if embedder is not None else None,
-        )
-        self._embedder = embedder
-        self._retriever: Retriever | None = None
-        self._answerer: Answerer | None = None
-        self._writer = writer
-        self._reader = reader
-        self._feedback = FeedbackLog(self.data_dir / "feedback.jsonl")
-        # The web UI and REST API share one engine across threads: build each heavy
-        # part once.
-        self._build_lock = threading.RLock()
-
-    # ------------------------------------------------------------------ parts
+    @functools.cached_property
+    def _feedback(self) -> FeedbackLog:
+        return FeedbackLog(self.data_dir / "feedback.jsonl")
 
     @property
     def embedder(self) -> Embedder:
-        with self._build_lock:
-            if self._embedder is None:
-                self._embedder = embedder_from_settings(self.settings)
-            return self._embedder
+        return self.parts.embedder
 
     @property
     def retriever(self) -> Retriever:
         """The one retriever of this engine (dense, BM25, reranking), shared by answers,
         searches and the refresh that ends every write."""
-        with self._build_lock:
-            if self._retriever is None:
-                index = self.index
-                reranker = (
-                    CrossEncoderReranker(
-                        self.settings.reranker_model, self.settings.embedding_device
-                    )
-                    if self.settings.reranker_model
-                    else None
-                )
-                self._retriever = Retriever(
-                    index.store,
-                    self._get_embedder,  # loaded by the first dense search, not a refresh
-                    index.manifest,
-                    reranker=reranker,
-                    cache_dir=self._bm25_dir,
-                )
-            return self._retriever
+        return self.parts.retriever
 
     @property
     def answerer(self) -> Answerer:
-        with self._build_lock:
-            if self._answerer is None:
-                self._answerer = self._build_answerer()
-            return self._answerer
-
-    def _build_answerer(self) -> Answerer:
-        index = self.index
-        index.check_compatible(record=False)
-        retriever = self.retriever
-        embedder = CachedEmbedder(self.embedder)
-        given = self._writer
-        settings = self.settings
-
-        # Called by the first answer: a search-only use (MCP search_briefs, as_retriever)
-        # never loads an answer model.
-        def writer() -> Writer:
-            return given if given is not None else writer_from_settings(settings, embedder)
-
-        mmr = self.settings.mmr
-
-        def search(question: str, k: int, filters: Filters | None) -> list[Hit]:
-            return retriever.retrieve(question, k=k, filters=filters, mmr=mmr)
-
-        overview = Overview(index.manifest, index.store, search)
-        from .answer.reader import reader_from_settings
-
-        return Answerer(
-            retriever,
-            embedder,
-            self.settings,
-            writer,
-            overview,
-            sentences=index.sentences,
-            reader=self._reader
-            if self._reader is not None
-            else reader_from_settings(self.settings),
-        )
+        return self.parts.answerer
 
     # -------------------------------------------------------------- questions
 
@@ -254,95 +159,6 @@ class BriefQA:
 
         return answer_runnable(self, filters)
 
-    # ---------------------------------------------------------------- briefs
-
-    def ingest(
-        self,
-        paths: Iterable[str | Path] | str | Path,
-        prune: bool = False,
-        *,
-        progress: Progress | None = None,
-    ) -> IngestReport:
-        """Index briefs from files and folders, incrementally.
-
-        Unchanged files are skipped without embedding; changed ones replace their
-        chunks; with ``prune``, briefs whose files are gone are removed. Bad files are
-        reported in :attr:`IngestReport.errors` and do not stop the others.
-
-        Raises:
-            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
-            ConfigError: the index was built with a different embedding model.
-            StoreError: the vector store failed.
-        """
-        if isinstance(paths, str | Path):
-            paths = [paths]
-        report = run_ingest(
-            paths, self.index, embedder=self._get_embedder, prune=prune, progress=progress
-        )
-        if report.added or report.updated or report.removed:
-            self._refresh()
-        return report
-
-    def check(self, repair: bool = False) -> IndexCheck:
-        """Compare the manifest with the vector store and the files beside them.
-
-        Reports missing, orphaned, duplicated and damaged chunks, ids an interrupted
-        ingest left pending, and stray side files (see :mod:`briefqa.index.integrity`). With
-        ``repair``, missing and damaged chunks are embedded again from their briefs'
-        files, and orphans and strays are deleted; the returned check is of the state
-        after the repair.
-
-        Raises:
-            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
-            ConfigError: the index belongs to other settings or another manifest.
-            StoreError: the vector store failed.
-        """
-        return check_index(self.index, embedder=self._get_embedder, repair=repair)
-
-    def add(self, filename: str, data: bytes) -> BriefInfo:
-        """Keep an uploaded brief under ``data_dir/uploads`` and index it.
-
-        Only the file name's last component is used, cleaned of anything but letters,
-        digits and ``. _ - ( )``, and the file lands in a folder named by the hash of its
-        bytes, so an upload can never write outside the data directory, and two different
-        files with the same name are both kept. Uploading the same bytes again (even at
-        the same moment) indexes them once.
-
-        Raises:
-            FileTooLarge: the file exceeds ``max_upload_mb``.
-            UnsupportedFormat: the name's suffix has no reader.
-            DocumentError: the file cannot be parsed; nothing is kept.
-            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
-        """
-        doc_id = add_upload(self.index, filename, data, embedder=self._get_embedder)
-        self._refresh()
-        return self.brief(doc_id)
-
-    def documents(self) -> list[BriefInfo]:
-        """Every indexed brief, newest first."""
-        return self.index.manifest.briefs()
-
-    def brief(self, doc_id: str) -> BriefInfo:
-        """What the index holds about one brief.
-
-        Raises:
-            NotFound: no brief has this id.
-        """
-        info = self.index.manifest.brief(doc_id)
-        if info is None:
-            raise NotFound(doc_id)
-        return info
-
-    def passages(self, doc_id: str) -> list[Chunk]:
-        """A brief's indexed passages in text order (they overlap by whole sentences).
-
-        Raises:
-            NotFound: no brief has this id.
-        """
-        self.brief(doc_id)
-        chunks = self.index.store.get(self.index.manifest.chunk_ids(doc_id))
-        return sorted(chunks, key=lambda c: c.start)
-
     def feedback(
         self, answer: Answer, rating: Literal["like", "dislike"] | None, comment: str = ""
     ) -> dict[str, Any]:
@@ -357,100 +173,14 @@ class BriefQA:
             InvalidQuestion: the question, the answer or the comment is too long or not
                 valid Unicode (naming which).
         """
-        limit = self.settings.max_question_chars
-        check_text(answer.question, limit, "the feedback's question", may_be_empty=True)
-        # An answer quotes at most a few passages; a megabyte of it is not one of ours.
-        check_text(answer.text, 100 * limit, "the feedback's answer", may_be_empty=True)
-        check_text(comment, 4000, "the feedback's comment", may_be_empty=True)
-        return self._feedback.record(answer, rating, comment)
+        return self._feedback.record(answer, rating, comment, self.settings.max_question_chars)
 
     def health(self) -> dict[str, str]:
         """Each part answers need, "ok" or what is wrong with it: the manifest (SQLite),
         the vector store (Chroma), the embedding model and the reading model."""
-        probes: dict[str, Callable[[], object]] = {
-            "manifest": self.index.manifest.briefs,
-            "vector_store": self.index.store.count,
-            "embedding_model": lambda: self.embedder.embed(["health"]),
-        }
-        if self.settings.reader != "off":
-            probes["reading_model"] = lambda: self.read("health", hits=[])
-        checks: dict[str, str] = {}
-        for name, probe in probes.items():
-            try:
-                probe()
-                checks[name] = "ok"
-            except BriefQAError as exc:
-                checks[name] = str(exc)
-            except Exception as exc:  # a health check reports any failure, never raises
-                # The type only: a raw message may hold a URL with its password.
-                checks[name] = f"failed ({type(exc).__name__})"
-        return checks
+        return self.parts.health(lambda: self.read("health", hits=[]))
 
     def warm_up(self) -> None:
         """Load the embedding model and build the retrieval indexes now, so the first
         question is as fast as the rest (servers call this before accepting requests)."""
-        answerer = self.answerer
-        self.retriever.idf()
-        self.embedder.embed(["warm-up"])
-        if answerer.reader is not None:
-            answerer.reader.score("warm-up", ["warm-up"])
-
-    def remove(self, doc_id: str) -> None:
-        """Remove a brief and its chunks from the index.
-
-        Raises:
-            NotFound: no brief has this id.
-        """
-        if not self.index.remove_brief(doc_id):
-            raise NotFound(doc_id)
-        self._refresh()
-
-    def _refresh(self) -> None:
-        # Every write ends so: the lexical index follows now, while the caller expects
-        # to wait, not at the next question; saved, it is what a server starting on this
-        # data dir maps.
-        self.retriever.refresh()
-
-    def rebuild(self) -> tuple[IngestReport, IndexCheck]:
-        """Start the index again from the briefs' files, when its manifest is damaged
-        (``briefqa check --rebuild``): the manifest, sentence vectors and saved BM25 index
-        are set aside as ``*.damaged-<time>`` and the Chroma collection is dropped, then
-        every upload and the corpus folder are ingested again. Returns that ingest's
-        report and a check of the result.
-
-        Raises:
-            IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
-        """
-        with self.index.ingest_lock():
-            with self._build_lock:
-                self._answerer = self._retriever = None
-                self.index.close()
-                self.index.forget_store()
-            sources = rebuild_files(self.data_dir, self.settings)
-            report = self.ingest(sources) if sources else IngestReport()
-        return report, self.check()
-
-    def close(self) -> None:
-        """Release the manifest's database connection; the engine reopens what it needs
-        if used again."""
-        with self._build_lock:
-            self._answerer = self._retriever = None  # they hold the manifest being closed
-            self.index.close()
-
-    @property
-    def _bm25_dir(self) -> Path:
-        return self.data_dir / "bm25"
-
-    def _get_embedder(self) -> Embedder:
-        return self.embedder
-
-    def __enter__(self) -> BriefQA:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
+        self.parts.warm_up()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
+from .answer.chain import check_text
 from .errors import StoreError, full_disk
 from .schema import Answer
 
@@ -23,7 +24,11 @@ class FeedbackLog:
         self._lock = threading.Lock()
 
     def record(
-        self, answer: Answer, rating: Literal["like", "dislike"] | None, comment: str = ""
+        self,
+        answer: Answer,
+        rating: Literal["like", "dislike"] | None,
+        comment: str = "",
+        max_question_chars: int = 2000,
     ) -> dict[str, Any]:
         """Append one event about ``answer`` and return it.
 
@@ -32,11 +37,18 @@ class FeedbackLog:
 
         Raises:
             ValueError: ``rating`` is not "like", "dislike" or None.
+            InvalidQuestion: the question (over ``max_question_chars``), the answer or the
+                comment is too long or not valid Unicode (naming which).
             DiskFull: the disk is full; the file is as it was.
             StoreError: the file cannot be written.
         """
         if rating not in ("like", "dislike", None):
             raise ValueError(f"rating must be 'like', 'dislike' or None, not {rating!r}")
+        limit = max_question_chars
+        check_text(answer.question, limit, "the feedback's question", may_be_empty=True)
+        # An answer quotes at most a few passages; a megabyte of it is not one of ours.
+        check_text(answer.text, 100 * limit, "the feedback's answer", may_be_empty=True)
+        check_text(comment, 4000, "the feedback's comment", may_be_empty=True)
         answer_id = hashlib.sha256(f"{answer.question}\x00{answer.text}".encode()).hexdigest()[:16]
         record = {
             "answer_id": answer_id,

@@ -266,6 +266,11 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def max_upload_bytes(self) -> int:
+        """``max_upload_mb`` in bytes: what every surface lets through for one file."""
+        return int(self.max_upload_mb * 1024 * 1024)
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A validated copy with some fields changed."""
         return type(self).model_validate({**self.model_dump(), **changes})

@@ -584,11 +584,12 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
         DiskFull: the disk is full; nothing is kept.
     """
     name = safe_filename(filename)
-    limit_mb = index.settings.max_upload_mb
-    if len(data) > limit_mb * 1024 * 1024:
+    # The one size check of every surface: the REST API and the chat pass what they
+    # received (reading at most one byte past the limit), the gate only bounds requests.
+    if len(data) > index.settings.max_upload_bytes:
         raise FileTooLarge(
             name,
-            f"the file is {len(data) / 1048576:.1f} MB; the limit is {limit_mb:g} MB "
+            f"the file is over the {index.settings.max_upload_mb:g} MB limit "
             "(BRIEFQA_MAX_UPLOAD_MB)",
         )
     brief_format(name)  # an unreadable type is refused before anything is written

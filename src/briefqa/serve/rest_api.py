@@ -252,8 +252,8 @@ def _answer_routes(api: APIRouter, qa: BriefQA, answering: AbstractContextManage
 
 def _brief_routes(api: APIRouter, qa: BriefQA) -> None:
     """Listing, uploading and removing briefs."""
-    settings = qa.settings
-    max_bytes = int(settings.max_upload_mb * 1024 * 1024)
+    # One byte past the limit is enough for qa.add to refuse the file as too large.
+    readable = qa.settings.max_upload_bytes + 1
 
     @api.get("/documents", response_model=list[BriefInfo], summary="List the indexed briefs")
     def documents() -> list[dict[str, Any]]:
@@ -278,14 +278,7 @@ def _brief_routes(api: APIRouter, qa: BriefQA) -> None:
         for upload in files:
             name = upload.filename or ""
             try:
-                data = upload.file.read(max_bytes + 1)
-                if len(data) > max_bytes:
-                    raise FileTooLarge(
-                        name,
-                        f"the file is over the {settings.max_upload_mb:g} MB limit "
-                        "(BRIEFQA_MAX_UPLOAD_MB)",
-                    )
-                info = qa.add(name, data)
+                info = qa.add(name, upload.file.read(readable))
                 results.append({"filename": name, "ok": True, "brief": info.to_dict()})
             except BriefQAError as exc:
                 first_error = first_error or exc
@@ -295,8 +288,9 @@ def _brief_routes(api: APIRouter, qa: BriefQA) -> None:
         if first_error is None:
             return body
         # The whole batch was processed; the status says what went wrong first.
-        status = next((c for kind, c in STATUS if isinstance(first_error, kind)), 422)
-        return JSONResponse({**body, "detail": str(first_error)}, status_code=status)
+        return JSONResponse(
+            {**body, "detail": str(first_error)}, status_code=status_of(first_error)
+        )
 
     @api.delete(
         "/documents/{doc_id}",

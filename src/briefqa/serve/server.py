@@ -102,7 +102,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
     qa = qa if qa is not None else BriefQA()
     settings = qa.settings
     users = Users.from_file(settings.auth_file) if settings.auth_file else None
-    max_bytes = int(settings.max_upload_mb * 1024 * 1024)
+    max_bytes = settings.max_upload_bytes
 
     mcp_app: Any = None
     if settings.mcp_http:
@@ -132,41 +132,10 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
     )
     answering = FifoGate(settings.server_concurrency)
 
-    @app.exception_handler(BriefQAError)
-    def _engine_error(request: Request, exc: BriefQAError) -> JSONResponse:
-        status = status_of(exc)
-        if status >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
-
     app.include_router(rest_router(qa, gate=answering, schema=lambda: app.openapi()))
     app.include_router(openai_router(qa, gate=answering, status_of=status_of))
 
-    @app.exception_handler(sqlite3.DatabaseError)
-    @app.exception_handler(OSError)
-    def _damaged(request: Request, exc: Exception) -> JSONResponse:
-        # A damaged data file or a full disk: named, with its fix, for the operator
-        # reading the log.
-        known = briefqa.diagnose(qa.data_dir, exc) or StoreError(f"the data dir failed: {exc}")
-        log.error("%s %s failed: %s", request.method, request.url.path, known)
-        status = status_of(known)
-        if request.url.path.startswith("/v1/"):
-            return OpenAIError(status, str(known), type="server_error").response()
-        return JSONResponse({"detail": str(known)}, status_code=status)
-
-    @app.exception_handler(OpenAIError)
-    def _openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
-        if exc.status >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-        return exc.response()
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Any:
-        # OpenAI clients read errors in OpenAI's shape, a wrong method (405) included.
-        if request.url.path.startswith("/v1/"):
-            error = OpenAIError(exc.status_code, str(exc.detail))
-            return JSONResponse(error.body(), status_code=exc.status_code, headers=exc.headers)
-        return await http_exception_handler(request, exc)
+    _error_handlers(app, qa)
 
     if mcp_app is not None:
         app.mount("/mcp", mcp_app)
@@ -216,6 +185,44 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         )
         gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "")
     return app
+
+
+def _error_handlers(app: FastAPI, qa: BriefQA) -> None:
+    """Every failure answered in the shape its caller reads: ``{"detail"}`` on the REST
+    API, OpenAI's error object under ``/v1/``; server-side failures logged."""
+
+    @app.exception_handler(BriefQAError)
+    def _engine_error(request: Request, exc: BriefQAError) -> JSONResponse:
+        status = status_of(exc)
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    @app.exception_handler(OSError)
+    def _damaged(request: Request, exc: Exception) -> JSONResponse:
+        # A damaged data file or a full disk: named, with its fix, for the operator
+        # reading the log.
+        known = briefqa.diagnose(qa.data_dir, exc) or StoreError(f"the data dir failed: {exc}")
+        log.error("%s %s failed: %s", request.method, request.url.path, known)
+        status = status_of(known)
+        if request.url.path.startswith("/v1/"):
+            return OpenAIError(status, str(known), type="server_error").response()
+        return JSONResponse({"detail": str(known)}, status_code=status)
+
+    @app.exception_handler(OpenAIError)
+    def _openai_error(request: Request, exc: OpenAIError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Any:
+        # OpenAI clients read errors in OpenAI's shape, a wrong method (405) included.
+        if request.url.path.startswith("/v1/"):
+            error = OpenAIError(exc.status_code, str(exc.detail))
+            return JSONResponse(error.body(), status_code=exc.status_code, headers=exc.headers)
+        return await http_exception_handler(request, exc)
 
 
 def _import_gradio() -> Any:

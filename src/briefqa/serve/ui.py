@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,6 +104,43 @@ _MARKER = re.compile(r"\[(\d+)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 
 
+#: Events only the page itself fires: not in Gradio's API page or client.
+_PRIVATE: dict[str, Any] = {"api_visibility": "private"}
+
+
+@dataclass
+class _ChatTab:
+    """The chat tab's components."""
+
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    ask: gr.Button
+    new_chat: gr.Button
+    download: gr.DownloadButton
+    comment_row: gr.Row
+    comment: gr.Textbox
+    send_comment: gr.Button
+    doc_filter: gr.Dropdown
+    date_from: gr.Textbox
+    date_to: gr.Textbox
+    sources: gr.HTML
+
+
+@dataclass
+class _BriefsTab:
+    """The briefs tab's components."""
+
+    table: gr.Dataframe
+    files: gr.File
+    add: gr.Button
+    added: gr.Dataframe
+    to_summarise: gr.Dropdown
+    summarise: gr.Button
+    to_remove: gr.Dropdown
+    remove: gr.Button
+    removed: gr.Markdown
+
+
 def build_ui(qa: BriefQA) -> gr.Blocks:
     """The chat and briefs tabs, wired to ``qa``."""
     # Gradio keeps each upload in its cache (the server puts it inside the data dir), one
@@ -115,285 +153,298 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
         session = gr.State(None)  # None until the first answer: see _session()
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"), gr.Row():
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(
-                        label="briefqa",
-                        elem_id="bq-chat",
-                        height=520,
-                        placeholder="Ask about the institute's briefs. Every claim in an "
-                        "answer cites the passage it comes from.",
-                        feedback_options=("Like", "Dislike"),
-                        buttons=["copy"],
-                    )
-                    with gr.Row():
-                        question = gr.Textbox(
-                            show_label=False,
-                            placeholder="Ask a question about the briefs…",
-                            elem_id="bq-question",
-                            scale=5,
-                            max_lines=4,
-                        )
-                        ask = gr.Button("Ask", variant="primary", elem_id="bq-ask", scale=1)
-                    with gr.Row():
-                        new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
-                        # Its file is written after each answer: a click downloads what
-                        # the button holds, so it must be ready before the click.
-                        download = gr.DownloadButton(
-                            "Download as Markdown",
-                            size="sm",
-                            interactive=False,
-                            elem_id="bq-download",
-                        )
-                    gr.Examples(
-                        examples=[[q] for q in example_questions(qa)] or [[""]],
-                        inputs=question,
-                        label="Try",
-                    )
-                    with gr.Row(visible=False) as comment_row:
-                        comment = gr.Textbox(
-                            label="Thanks! Anything to add about this answer? (optional)",
-                            elem_id="bq-comment",
-                            scale=5,
-                        )
-                        send_comment = gr.Button("Send", scale=1, elem_id="bq-send-comment")
-                    with gr.Accordion("Limit to some briefs or dates", open=False):
-                        doc_filter = gr.Dropdown(
-                            label="Briefs", multiselect=True, choices=[], elem_id="bq-doc-filter"
-                        )
-                        with gr.Row():
-                            date_from = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="bq-from")
-                            date_to = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="bq-to")
-                with gr.Column(scale=2):
-                    sources = gr.HTML(EMPTY_SOURCES, elem_id="bq-sources")
+                chat = _chat_tab(qa)
             with gr.Tab("Briefs", id="briefs"):
-                briefs = gr.Dataframe(
-                    headers=["Title", "Number", "Date", "Authors", "Chunks", "Files", "Id"],
-                    interactive=False,
-                    elem_id="bq-briefs",
-                    wrap=True,
-                    # Empty columns (no brief names its authors) must not shrink to a
-                    # letter a line, nor the id run off the table.
-                    column_widths=["30%", "8%", "11%", "14%", "7%", "18%", "12%"],
-                )
-                with gr.Row():
-                    with gr.Column():
-                        files = gr.File(
-                            label=f"Add briefs ({', '.join(SUPPORTED_SUFFIXES)})",
-                            file_count="multiple",
-                            file_types=list(SUPPORTED_SUFFIXES),
-                            elem_id="bq-upload",
-                        )
-                        add = gr.Button("Add to the index", variant="primary", elem_id="bq-add")
-                        added = gr.Dataframe(
-                            headers=["File", "Result"],
-                            interactive=False,
-                            elem_id="bq-upload-result",
-                            wrap=True,
-                        )
-                    with gr.Column():
-                        # Picked here or by clicking its row; the summary opens in the chat.
-                        to_summarise = gr.Dropdown(
-                            label="Summarise a brief (or click its row above)",
-                            choices=[],
-                            elem_id="bq-summary-pick",
-                        )
-                        summarise = gr.Button("Summary", elem_id="bq-summary")
-                        to_remove = gr.Dropdown(
-                            label="Remove a brief", choices=[], elem_id="bq-pick"
-                        )
-                        remove = gr.Button("Remove", variant="stop", elem_id="bq-remove")
-                        removed = gr.Markdown()
-
-        # ----------------------------------------------------------- handlers
-
-        def respond(
-            message: str,
-            chat: list[dict[str, Any]],
-            state: dict[str, Any] | None,
-            doc_ids: list[str] | None,
-            start: str,
-            end: str,
-        ) -> Iterator[tuple[Any, ...]]:
-            state = _session(state)
-            try:
-                filters = Filters(
-                    doc_ids=tuple(doc_ids) if doc_ids else None,
-                    date_from=(start or "").strip() or None,
-                    date_to=(end or "").strip() or None,
-                )
-                history = [(a.question, a.text) for a in state["answers"]]
-                pieces = qa.stream(message or "", history=history, filters=filters)
-                first = next(pieces)  # validates the question before the chat changes
-            except BriefQAError as exc:
-                raise gr.Error(str(exc), print_exception=False) from None
-            chat = [
-                *chat,
-                {"role": "user", "content": _md(message.strip())},
-                {"role": "assistant", "content": ""},
-            ]
-            draft = ""
-            answer: Answer | None = None
-            try:
-                for piece in itertools.chain([first], pieces):
-                    if isinstance(piece, Answer):
-                        answer = piece
-                        break
-                    draft += piece
-                    chat[-1] = {"role": "assistant", "content": _md(draft)}
-                    yield "", chat, gr.skip(), state
-            except BriefQAError as exc:  # an LLM server that fails mid-answer
-                stopped = f"{draft}\n\n(The answer stopped: {exc})".strip()
-                chat[-1] = {"role": "assistant", "content": _md(stopped)}
-                yield "", chat, gr.skip(), state
-                return
-            assert answer is not None
-            chat, state = _add_turn(chat[:-1], state, answer)
-            answers = state["answers"]
-            yield "", chat, render_sources(answers, _brief_index(qa, answers)), state
-
-        private: dict[str, Any] = {"api_visibility": "private"}  # UI-only events
-
-        def prepare_download(state: dict[str, Any] | None) -> Any:
-            path = export_conversation(_session(state)["answers"], _export_dir())
-            return gr.DownloadButton(value=path, interactive=path is not None)
-
-        chat_inputs = [question, chatbot, session, doc_filter, date_from, date_to]
-        chat_outputs = [question, chatbot, sources, session]
-        ask.click(respond, chat_inputs, chat_outputs, api_name="ask").then(
-            prepare_download, [session], [download], **private
-        )
-        question.submit(respond, chat_inputs, chat_outputs, **private).then(
-            prepare_download, [session], [download], **private
-        )
-
-        def summary(
-            doc_id: str | None, chat: list[dict[str, Any]], state: dict[str, Any] | None
-        ) -> tuple[Any, ...]:
-            # Posted into the chat as a turn: citations, the sources panel, feedback and
-            # follow-ups ("and what does it say about China?") work as for any answer.
-            if not doc_id:
-                raise gr.Error("Pick the brief to summarise first.", print_exception=False)
-            try:
-                answer = qa.summary(doc_id)
-            except BriefQAError as exc:
-                raise gr.Error(str(exc), print_exception=False) from None
-            asked = {"role": "user", "content": _md(answer.question)}
-            chat, state = _add_turn([*chat, asked], _session(state), answer)
-            answers = state["answers"]
-            sources_html = render_sources(answers, _brief_index(qa, answers))
-            return chat, sources_html, state, gr.Tabs(selected="chat")
-
-        summarise.click(
-            summary, [to_summarise, chatbot, session], [chatbot, sources, session, tabs], **private
-        ).then(prepare_download, [session], [download], **private)
-
-        def pick_row(event: gr.SelectData) -> Any:
-            row = event.row_value
-            return gr.Dropdown(value=row[-1]) if row else gr.skip()  # the Id column
-
-        briefs.select(pick_row, None, to_summarise, **private)
-
-        def reset() -> tuple[Any, ...]:
-            return [], EMPTY_SOURCES, None, gr.Row(visible=False), ""
-
-        new_chat.click(
-            reset, None, [chatbot, sources, session, comment_row, question], **private
-        ).then(prepare_download, [session], [download], **private)
-
-        def rate(state: dict[str, Any] | None, data: gr.LikeData) -> tuple[Any, ...]:
-            state = _session(state)
-            index = data.index[0] if isinstance(data.index, tuple | list) else data.index
-            turn = state["by_message"].get(index)
-            if turn is None:  # a user message or an error line: nothing to rate
-                return gr.Row(visible=False), state
-            rating: Literal["like", "dislike"] | None = (
-                "like" if data.liked is True or data.liked == "Like" else "dislike"
-            )
-            if data.liked in ("", None):  # the rating was taken back
-                rating = None
-            qa.feedback(state["answers"][turn], rating)
-            return gr.Row(visible=True), {**state, "rated": (turn, rating)}
-
-        chatbot.like(rate, [session], [comment_row, session], api_visibility="private")
-
-        def send_feedback(text: str, state: dict[str, Any] | None) -> tuple[Any, ...]:
-            rated = _session(state).get("rated")
-            if rated is None or not text.strip():
-                return gr.Row(visible=rated is not None), text
-            turn, rating = rated
-            qa.feedback(_session(state)["answers"][turn], rating, text)
-            gr.Info("Thank you: your comment is recorded with the answer.")
-            return gr.Row(visible=False), ""
-
-        send_comment.click(
-            send_feedback, [comment, session], [comment_row, comment], api_visibility="private"
-        )
-        comment.submit(send_feedback, [comment, session], [comment_row, comment], **private)
-
-        def refresh() -> tuple[Any, ...]:
-            docs = qa.documents()
-            choices = [(_label(b), b.doc_id) for b in docs]
-            rows = [
-                [
-                    b.title,
-                    b.number or "",
-                    b.date or "",
-                    ", ".join(b.authors),
-                    b.chunks,
-                    # Copies of one brief in several formats are one brief with several files.
-                    "\n".join(Path(p).name for p in b.sources),
-                    b.doc_id,
-                ]
-                for b in docs
-            ]
-            return (
-                rows,
-                gr.Dropdown(choices=choices),
-                gr.Dropdown(choices=choices, value=None),
-                gr.Dropdown(choices=choices, value=None),
-            )
-
-        lists = [briefs, doc_filter, to_remove, to_summarise]
-        demo.load(refresh, None, lists, api_visibility="private")
-
-        def upload(paths: list[str] | None, progress: gr.Progress = _PROGRESS) -> Any:
-            if not paths:
-                raise gr.Error("Choose one or more files to add first.", print_exception=False)
-            rows = []
-            for i, path in enumerate(paths):
-                name = Path(path).name
-                progress((i, len(paths)), desc=f"Indexing {name}")
-                try:
-                    data = Path(path).read_bytes()
-                except OSError:  # Gradio's copy was cleaned up while the upload queued
-                    rows.append([name, "failed: the upload expired before its turn; add it again"])
-                    continue
-                # Gradio's cached copy goes at once: the data dir keeps the brief, and a
-                # copy left in the cache could be fetched by its path by any logged-in user.
-                _forget_upload(Path(path))
-                try:
-                    info = qa.add(name, data)
-                    rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
-                except BriefQAError as exc:
-                    rows.append([name, f"failed: {getattr(exc, 'reason', exc)}"])
-            progress((len(paths), len(paths)), desc="Done")
-            return (rows, None, *refresh())
-
-        add.click(upload, [files], [added, files, *lists], api_name="add_briefs")
-
-        def drop(doc_id: str | None) -> Any:
-            if not doc_id:
-                raise gr.Error("Pick the brief to remove first.", print_exception=False)
-            try:
-                title = qa.brief(doc_id).title
-                qa.remove(doc_id)
-            except BriefQAError as exc:
-                raise gr.Error(str(exc), print_exception=False) from None
-            return (f"Removed **{_md(title)}**.", *refresh())
-
-        remove.click(drop, [to_remove], [removed, *lists], api_visibility="private")
+                briefs = _briefs_tab()
+        _wire_chat(qa, chat, session)
+        _wire_briefs(qa, demo, briefs, chat, session, tabs)
     blocks: gr.Blocks = demo
     return blocks
+
+
+def _chat_tab(qa: BriefQA) -> _ChatTab:
+    with gr.Column(scale=3):
+        chatbot = gr.Chatbot(
+            label="briefqa",
+            elem_id="bq-chat",
+            height=520,
+            placeholder="Ask about the institute's briefs. Every claim in an "
+            "answer cites the passage it comes from.",
+            feedback_options=("Like", "Dislike"),
+            buttons=["copy"],
+        )
+        with gr.Row():
+            question = gr.Textbox(
+                show_label=False,
+                placeholder="Ask a question about the briefs…",
+                elem_id="bq-question",
+                scale=5,
+                max_lines=4,
+            )
+            ask = gr.Button("Ask", variant="primary", elem_id="bq-ask", scale=1)
+        with gr.Row():
+            new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
+            # Its file is written after each answer: a click downloads what the button
+            # holds, so it must be ready before the click.
+            download = gr.DownloadButton(
+                "Download as Markdown", size="sm", interactive=False, elem_id="bq-download"
+            )
+        gr.Examples(
+            examples=[[q] for q in example_questions(qa)] or [[""]], inputs=question, label="Try"
+        )
+        with gr.Row(visible=False) as comment_row:
+            comment = gr.Textbox(
+                label="Thanks! Anything to add about this answer? (optional)",
+                elem_id="bq-comment",
+                scale=5,
+            )
+            send_comment = gr.Button("Send", scale=1, elem_id="bq-send-comment")
+        with gr.Accordion("Limit to some briefs or dates", open=False):
+            doc_filter = gr.Dropdown(
+                label="Briefs", multiselect=True, choices=[], elem_id="bq-doc-filter"
+            )
+            with gr.Row():
+                date_from = gr.Textbox(label="From (YYYY-MM-DD)", elem_id="bq-from")
+                date_to = gr.Textbox(label="To (YYYY-MM-DD)", elem_id="bq-to")
+    with gr.Column(scale=2):
+        sources = gr.HTML(EMPTY_SOURCES, elem_id="bq-sources")
+    return _ChatTab(
+        chatbot, question, ask, new_chat, download, comment_row, comment, send_comment,
+        doc_filter, date_from, date_to, sources,
+    )  # fmt: skip
+
+
+def _briefs_tab() -> _BriefsTab:
+    table = gr.Dataframe(
+        headers=["Title", "Number", "Date", "Authors", "Chunks", "Files", "Id"],
+        interactive=False,
+        elem_id="bq-briefs",
+        wrap=True,
+        # Empty columns (no brief names its authors) must not shrink to a letter a line,
+        # nor the id run off the table.
+        column_widths=["30%", "8%", "11%", "14%", "7%", "18%", "12%"],
+    )
+    with gr.Row():
+        with gr.Column():
+            files = gr.File(
+                label=f"Add briefs ({', '.join(SUPPORTED_SUFFIXES)})",
+                file_count="multiple",
+                file_types=list(SUPPORTED_SUFFIXES),
+                elem_id="bq-upload",
+            )
+            add = gr.Button("Add to the index", variant="primary", elem_id="bq-add")
+            added = gr.Dataframe(
+                headers=["File", "Result"], interactive=False, elem_id="bq-upload-result", wrap=True
+            )
+        with gr.Column():
+            # Picked here or by clicking its row; the summary opens in the chat.
+            to_summarise = gr.Dropdown(
+                label="Summarise a brief (or click its row above)",
+                choices=[],
+                elem_id="bq-summary-pick",
+            )
+            summarise = gr.Button("Summary", elem_id="bq-summary")
+            to_remove = gr.Dropdown(label="Remove a brief", choices=[], elem_id="bq-pick")
+            remove = gr.Button("Remove", variant="stop", elem_id="bq-remove")
+            removed = gr.Markdown()
+    return _BriefsTab(table, files, add, added, to_summarise, summarise, to_remove, remove, removed)
+
+
+def _prepare_download(state: dict[str, Any] | None) -> Any:
+    path = export_conversation(_session(state)["answers"], _export_dir())
+    return gr.DownloadButton(value=path, interactive=path is not None)
+
+
+def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
+    """Asking, a new chat, the download, and the ratings with their comments."""
+
+    def respond(
+        message: str,
+        chat: list[dict[str, Any]],
+        state: dict[str, Any] | None,
+        doc_ids: list[str] | None,
+        start: str,
+        end: str,
+    ) -> Iterator[tuple[Any, ...]]:
+        state = _session(state)
+        try:
+            filters = Filters(
+                doc_ids=tuple(doc_ids) if doc_ids else None,
+                date_from=(start or "").strip() or None,
+                date_to=(end or "").strip() or None,
+            )
+            history = [(a.question, a.text) for a in state["answers"]]
+            pieces = qa.stream(message or "", history=history, filters=filters)
+            first = next(pieces)  # validates the question before the chat changes
+        except BriefQAError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        chat = [
+            *chat,
+            {"role": "user", "content": _md(message.strip())},
+            {"role": "assistant", "content": ""},
+        ]
+        draft = ""
+        answer: Answer | None = None
+        try:
+            for piece in itertools.chain([first], pieces):
+                if isinstance(piece, Answer):
+                    answer = piece
+                    break
+                draft += piece
+                chat[-1] = {"role": "assistant", "content": _md(draft)}
+                yield "", chat, gr.skip(), state
+        except BriefQAError as exc:  # an LLM server that fails mid-answer
+            stopped = f"{draft}\n\n(The answer stopped: {exc})".strip()
+            chat[-1] = {"role": "assistant", "content": _md(stopped)}
+            yield "", chat, gr.skip(), state
+            return
+        assert answer is not None
+        chat, state = _add_turn(chat[:-1], state, answer)
+        answers = state["answers"]
+        yield "", chat, render_sources(answers, _brief_index(qa, answers)), state
+
+    inputs = [tab.question, tab.chatbot, session, tab.doc_filter, tab.date_from, tab.date_to]
+    outputs = [tab.question, tab.chatbot, tab.sources, session]
+    tab.ask.click(respond, inputs, outputs, api_name="ask").then(
+        _prepare_download, [session], [tab.download], **_PRIVATE
+    )
+    tab.question.submit(respond, inputs, outputs, **_PRIVATE).then(
+        _prepare_download, [session], [tab.download], **_PRIVATE
+    )
+
+    def reset() -> tuple[Any, ...]:
+        return [], EMPTY_SOURCES, None, gr.Row(visible=False), ""
+
+    tab.new_chat.click(
+        reset, None, [tab.chatbot, tab.sources, session, tab.comment_row, tab.question], **_PRIVATE
+    ).then(_prepare_download, [session], [tab.download], **_PRIVATE)
+
+    def rate(state: dict[str, Any] | None, data: gr.LikeData) -> tuple[Any, ...]:
+        state = _session(state)
+        index = data.index[0] if isinstance(data.index, tuple | list) else data.index
+        turn = state["by_message"].get(index)
+        if turn is None:  # a user message or an error line: nothing to rate
+            return gr.Row(visible=False), state
+        rating: Literal["like", "dislike"] | None = (
+            "like" if data.liked is True or data.liked == "Like" else "dislike"
+        )
+        if data.liked in ("", None):  # the rating was taken back
+            rating = None
+        qa.feedback(state["answers"][turn], rating)
+        return gr.Row(visible=True), {**state, "rated": (turn, rating)}
+
+    tab.chatbot.like(rate, [session], [tab.comment_row, session], **_PRIVATE)
+
+    def send_feedback(text: str, state: dict[str, Any] | None) -> tuple[Any, ...]:
+        rated = _session(state).get("rated")
+        if rated is None or not text.strip():
+            return gr.Row(visible=rated is not None), text
+        turn, rating = rated
+        qa.feedback(_session(state)["answers"][turn], rating, text)
+        gr.Info("Thank you: your comment is recorded with the answer.")
+        return gr.Row(visible=False), ""
+
+    for event in (tab.send_comment.click, tab.comment.submit):
+        event(send_feedback, [tab.comment, session], [tab.comment_row, tab.comment], **_PRIVATE)
+
+
+def _wire_briefs(
+    qa: BriefQA, demo: gr.Blocks, tab: _BriefsTab, chat: _ChatTab, session: gr.State, tabs: gr.Tabs
+) -> None:
+    """The briefs table and lists, adding, removing, and a summary posted into the chat."""
+
+    def refresh() -> tuple[Any, ...]:
+        docs = qa.documents()
+        choices = [(_label(b), b.doc_id) for b in docs]
+        rows = [
+            [
+                b.title,
+                b.number or "",
+                b.date or "",
+                ", ".join(b.authors),
+                b.chunks,
+                # Copies of one brief in several formats are one brief with several files.
+                "\n".join(Path(p).name for p in b.sources),
+                b.doc_id,
+            ]
+            for b in docs
+        ]
+        return (
+            rows,
+            gr.Dropdown(choices=choices),
+            gr.Dropdown(choices=choices, value=None),
+            gr.Dropdown(choices=choices, value=None),
+        )
+
+    lists = [tab.table, chat.doc_filter, tab.to_remove, tab.to_summarise]
+    demo.load(refresh, None, lists, **_PRIVATE)
+
+    def summary(
+        doc_id: str | None, messages: list[dict[str, Any]], state: dict[str, Any] | None
+    ) -> tuple[Any, ...]:
+        # Posted into the chat as a turn: citations, the sources panel, feedback and
+        # follow-ups ("and what does it say about China?") work as for any answer.
+        if not doc_id:
+            raise gr.Error("Pick the brief to summarise first.", print_exception=False)
+        try:
+            answer = qa.summary(doc_id)
+        except BriefQAError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        asked = {"role": "user", "content": _md(answer.question)}
+        messages, state = _add_turn([*messages, asked], _session(state), answer)
+        answers = state["answers"]
+        sources_html = render_sources(answers, _brief_index(qa, answers))
+        return messages, sources_html, state, gr.Tabs(selected="chat")
+
+    tab.summarise.click(
+        summary,
+        [tab.to_summarise, chat.chatbot, session],
+        [chat.chatbot, chat.sources, session, tabs],
+        **_PRIVATE,
+    ).then(_prepare_download, [session], [chat.download], **_PRIVATE)
+
+    def pick_row(event: gr.SelectData) -> Any:
+        row = event.row_value
+        return gr.Dropdown(value=row[-1]) if row else gr.skip()  # the Id column
+
+    tab.table.select(pick_row, None, tab.to_summarise, **_PRIVATE)
+
+    def upload(paths: list[str] | None, progress: gr.Progress = _PROGRESS) -> Any:
+        if not paths:
+            raise gr.Error("Choose one or more files to add first.", print_exception=False)
+        rows = []
+        for i, path in enumerate(paths):
+            name = Path(path).name
+            progress((i, len(paths)), desc=f"Indexing {name}")
+            try:
+                data = Path(path).read_bytes()
+            except OSError:  # Gradio's copy was cleaned up while the upload queued
+                rows.append([name, "failed: the upload expired before its turn; add it again"])
+                continue
+            # Gradio's cached copy goes at once: the data dir keeps the brief, and a copy
+            # left in the cache could be fetched by its path by any logged-in user.
+            _forget_upload(Path(path))
+            try:
+                info = qa.add(name, data)
+                rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
+            except BriefQAError as exc:
+                rows.append([name, f"failed: {getattr(exc, 'reason', exc)}"])
+        progress((len(paths), len(paths)), desc="Done")
+        return (rows, None, *refresh())
+
+    tab.add.click(upload, [tab.files], [tab.added, tab.files, *lists], api_name="add_briefs")
+
+    def drop(doc_id: str | None) -> Any:
+        if not doc_id:
+            raise gr.Error("Pick the brief to remove first.", print_exception=False)
+        try:
+            title = qa.brief(doc_id).title
+            qa.remove(doc_id)
+        except BriefQAError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return (f"Removed **{_md(title)}**.", *refresh())
+
+    tab.remove.click(drop, [tab.to_remove], [tab.removed, *lists], **_PRIVATE)
 
 
 def _forget_upload(path: Path) -> None:
