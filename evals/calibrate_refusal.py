@@ -1,4 +1,4 @@
-"""Fit the refusal model (src/briefqa/refusal.json) and report it leave-one-corpus-out.
+"""Fit the refusal model (src/briefqa/answer/refusal.json) and report it leave-one-corpus-out.
 
 Two corpora with gold answerability:
 
@@ -29,7 +29,7 @@ way (for evals/README.md).
 
 With the reading model on (the default), the signals include the reader's best
 probability (:data:`briefqa.answer.refusal.READER_FEATURES`) and the model goes to
-``src/briefqa/refusal-reader.json``; ``--reader off`` fits the model used without a
+``src/briefqa/answer/refusal-reader.json``; ``--reader off`` fits the model used without a
 reader (``refusal.json``, the four similarity signals).
 
 Usage: python evals/calibrate_refusal.py [--write] [--compare] [--reader on|off]
