@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import anyio
 import pytest
 
 from briefqa import (
@@ -71,6 +72,11 @@ def test_searching_never_builds_the_answer_model(
     assert qa.retrieve(question, k=3)
     assert qa.as_retriever(k=3).invoke(question)
     assert qa.evidence(question) is not None
+    pytest.importorskip("mcp")
+    from briefqa.serve.mcp_server import create_server
+
+    found = anyio.run(create_server(qa).call_tool, "search_briefs", {"query": question, "k": 3})
+    assert "liaison" in str(found).lower()
     qa.warm_up()
     assert loaded == []
     with pytest.raises(AssertionError, match="built the answer model"):
