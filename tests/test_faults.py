@@ -59,7 +59,7 @@ def _sqlite_full(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
         db.execute(f"PRAGMA max_page_count={pages}")
         return db
 
-    monkeypatch.setattr(f"briefqa.{module}.open_wal", opened)
+    monkeypatch.setattr(f"briefqa.index.{module}.open_wal", opened)
 
 
 def _chroma_full(monkeypatch: pytest.MonkeyPatch) -> None:
