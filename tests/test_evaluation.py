@@ -212,7 +212,7 @@ def test_cli_eval_fail_under(tmp_path: Path) -> None:
         [sys.executable, "-m", "briefqa.cli", "eval", "--dataset", str(path), "--corpus",
          str(ROOT / "corpus"), "--json", "--fail-under", "hit@5=0.5",
          "--fail-under", "latency_p95_ms=0.001"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,  # no evals/runs.jsonl here
     )  # fmt: skip
     assert run.returncode == 1, run.stderr
     result = json.loads(run.stdout)

@@ -53,19 +53,24 @@ from .settings import Settings, load_settings
 
 if _typing.TYPE_CHECKING:
     from .answer.llm import ChatWriter
+    from .comparison import Configuration, load_configuration, vary_configurations
     from .evaluation import (
         LOWER_IS_BETTER,
         METRICS,
         EvalCase,
         EvalReport,
+        compare_with_saved,
         load_dataset,
         run_evaluation,
     )
+    from .interchange import EXPORT_FORMATS, export_run
     from .reports import markdown, write_report
+    from .runs import append_run, read_runs
 
 __version__ = "0.1.0"
 
-# The evaluation harness and the LLM writer are loaded on first use: `import briefqa`
+# The evaluation harness (with its comparisons, run log and exports) and the LLM writer
+# are loaded on first use: `import briefqa`
 # stays light, and the eval extra's packages (matplotlib, langchain-text-splitters) are
 # needed only by the harness.
 _LAZY = {
@@ -78,6 +83,14 @@ _LAZY = {
     "markdown": "reports",
     "write_report": "reports",
     "ChatWriter": "answer.llm",
+    "Configuration": "comparison",
+    "load_configuration": "comparison",
+    "vary_configurations": "comparison",
+    "compare_with_saved": "evaluation",
+    "append_run": "runs",
+    "read_runs": "runs",
+    "EXPORT_FORMATS": "interchange",
+    "export_run": "interchange",
 }
 
 
@@ -95,6 +108,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "EXPORT_FORMATS",
     "LOWER_IS_BETTER",
     "METRICS",
     "SUPPORTED_SUFFIXES",
@@ -108,6 +122,7 @@ __all__ = [
     "Chunk",
     "Citation",
     "ConfigError",
+    "Configuration",
     "DataDamaged",
     "DiskFull",
     "DocumentError",
@@ -132,12 +147,18 @@ __all__ = [
     "UnsupportedFormat",
     "Writer",
     "__version__",
+    "append_run",
+    "compare_with_saved",
     "diagnose",
     "export_markdown",
+    "export_run",
     "load_brief",
+    "load_configuration",
     "load_dataset",
     "load_settings",
     "markdown",
+    "read_runs",
     "run_evaluation",
+    "vary_configurations",
     "write_report",
 ]

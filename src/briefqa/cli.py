@@ -25,9 +25,15 @@ from briefqa import (
     InvalidQuestion,
     Settings,
     UnknownSchema,
+    append_run,
+    compare_with_saved,
+    export_run,
+    load_configuration,
     load_settings,
     markdown,
+    read_runs,
     run_evaluation,
+    vary_configurations,
     write_report,
 )
 
@@ -96,35 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--to", dest="date_to", help="only briefs dated on/before (YYYY-MM-DD)")
     ask.set_defaults(func=_ask)
 
-    evaluate = commands.add_parser("eval", help="measure answer quality on a question set")
-    evaluate.add_argument("--dataset", required=True, help="questions JSONL")
-    source = evaluate.add_mutually_exclusive_group()
-    source.add_argument("--docs", help="documents JSONL {doc_id, title, text}: index them fresh")
-    source.add_argument("--corpus", help="folder of briefs: index them fresh")
-    evaluate.add_argument("--k", type=int, default=5, help="passages per answer (default 5)")
-    evaluate.add_argument("--report", help="folder for report.json, report.md, report.html")
-    evaluate.add_argument(
-        "--baseline",
-        default="",
-        help="comma-separated: naive, bm25, no-reader (the same engine, reader off)",
-    )
-    evaluate.add_argument(
-        "--fail-under",
-        action="append",
-        default=[],
-        metavar="METRIC=VALUE",
-        help="exit 1 if briefqa's METRIC is below VALUE (above it where lower is better: "
-        "false_refusal, low-confidence and refused shares, latencies); repeatable",
-    )
-    evaluate.add_argument(
-        "--calibration",
-        default="evals/refusal_calibration.json",
-        metavar="JSON",
-        help="refusal calibration report whose leave-one-corpus-out results the report "
-        "shows (default: evals/refusal_calibration.json; a note when it has none)",
-    )
-    evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
-    evaluate.set_defaults(func=_eval)
+    _eval_arguments(commands.add_parser("eval", help="measure answer quality on a question set"))
 
     check = commands.add_parser(
         "check",
@@ -170,6 +148,79 @@ def _parser() -> argparse.ArgumentParser:
     hashpw.add_argument("user", help="the user name")
     hashpw.set_defaults(func=_hash_password)
     return parser
+
+
+def _eval_arguments(evaluate: argparse.ArgumentParser) -> None:
+    """``briefqa eval``: a question set, where its briefs come from, the configurations to
+    answer with side by side, what to compare with, and the reports to write."""
+    evaluate.add_argument("--dataset", required=True, help="questions JSONL")
+    source = evaluate.add_mutually_exclusive_group()
+    source.add_argument("--docs", help="documents JSONL {doc_id, title, text}: index them fresh")
+    source.add_argument("--corpus", help="folder of briefs: index them fresh")
+    evaluate.add_argument("--k", type=int, default=5, help="passages per answer (default 5)")
+    evaluate.add_argument("--report", help="folder for report.json, report.md, report.html")
+    evaluate.add_argument(
+        "--baseline",
+        default="",
+        help="comma-separated: naive, bm25, no-reader (the same engine, reader off)",
+    )
+    evaluate.add_argument(
+        "--fail-under",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="exit 1 if briefqa's METRIC is below VALUE (above it where lower is better: "
+        "false_refusal, low-confidence and refused shares, latencies); repeatable",
+    )
+    evaluate.add_argument(
+        "--calibration",
+        default="evals/refusal_calibration.json",
+        metavar="JSON",
+        help="refusal calibration report whose leave-one-corpus-out results the report "
+        "shows (default: evals/refusal_calibration.json; a note when it has none)",
+    )
+    evaluate.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="TOML",
+        help="a configuration to answer with: a TOML file of settings, named by its stem; "
+        "repeat to compare side by side (the first is the reference)",
+    )
+    evaluate.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="KEY=A,B",
+        help="answer with each value of a setting (e.g. top_k=5,8 or reader=on,off); "
+        "repeat for every combination",
+    )
+    evaluate.add_argument(
+        "--against",
+        metavar="REPORT_JSON",
+        help="a saved report.json of the same set: list each question that changed, and "
+        "the metrics that dropped beyond noise",
+    )
+    evaluate.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="with --against: exit 1 if a metric dropped beyond noise (naming the questions)",
+    )
+    evaluate.add_argument(
+        "--export",
+        action="append",
+        default=[],
+        choices=["ragas", "deepeval"],
+        help="also write the run as a RAGAS or DeepEval dataset into --report's folder",
+    )
+    evaluate.add_argument(
+        "--runs",
+        metavar="JSONL",
+        help="append the run's headline metrics to this log (default: evals/runs.jsonl "
+        "when ./evals exists; 'none' for no log); the report draws their trend",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the results as JSON")
+    evaluate.set_defaults(func=_eval)
 
 
 class _ProgressBar:
@@ -308,6 +359,10 @@ def _print_answer(pieces: Iterator[str | Answer]) -> Answer:
 def _eval(args: argparse.Namespace) -> int:
     bounds = _parse_bounds(args.fail_under)
     baselines = [b.strip() for b in args.baseline.split(",") if b.strip()]
+    if (args.fail_on_regression and not args.against) or (args.export and not args.report):
+        raise ConfigError("--fail-on-regression needs --against, and --export needs --report")
+    configurations = [load_configuration(path) for path in args.config]
+    configurations += vary_configurations(args.vary) if args.vary else []
     bar = _ProgressBar("evaluating", "question")
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
     report = run_evaluation(
@@ -318,12 +373,23 @@ def _eval(args: argparse.Namespace) -> int:
         baselines=baselines,
         settings=settings,
         progress=bar if sys.stderr.isatty() else None,
+        configurations=configurations,
     )
     bar.close()
+    if args.against:
+        compare_with_saved(report, args.against)
+    log = args.runs or ("evals/runs.jsonl" if Path("evals").is_dir() else "none")
+    runs = []
+    if log != "none":
+        append_run(report, log)
+        runs = read_runs(log, report.dataset)
     if args.report:
-        paths = write_report(report, args.report, calibration=args.calibration)
+        paths = write_report(report, args.report, calibration=args.calibration, runs=runs)
+        for kind in args.export:
+            rows = next(iter(report.per_question.values()))
+            print(f"{kind}: {export_run(rows, kind, args.report)}", file=sys.stderr)
         print(f"report: {paths['html']}", file=sys.stderr)
-    ours = report.systems["briefqa"]
+    ours = next(iter(report.systems.values()))
     broken = []
     for metric, bound in bounds.items():
         value = ours.get(metric)
@@ -331,6 +397,12 @@ def _eval(args: argparse.Namespace) -> int:
         if value is None or (value > bound if lower_better else value < bound):
             sign = "<=" if lower_better else ">="
             broken.append(f"{metric} = {value} (needs {sign} {bound})")
+    if args.fail_on_regression:
+        broken += [
+            f"{d['metric']} dropped beyond noise against {args.against} (McNemar p={d['p']}); "
+            f"worse on: {', '.join(d['worse'])}"
+            for d in report.drops
+        ]
     if args.json:
         print(
             json.dumps({**report.to_dict(), "failed_bounds": broken}, ensure_ascii=False, indent=2)

@@ -13,14 +13,21 @@ import string
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
 from .answer.passages import split_markers
+from .comparison import (
+    Configuration,
+    compare,
+    index_key,
+    regressions,
+    significant_drops,
+)
 from .errors import BriefQAError, ConfigError
 from .schema import Answer, Chunk, Hit
 from .text import normalize, sentence_spans
@@ -395,19 +402,47 @@ class EvalReport:
     breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
     #: How this set was scored where that depends on the set (printed under the table).
     notes: list[str] = field(default_factory=list)
+    #: The configurations answered side by side (``Configuration.to_dict``), the first
+    #: being the one the others are compared with.
+    configurations: list[dict[str, Any]] = field(default_factory=list)
+    #: Each other answering system against the first: metric → ``Difference.to_dict()``.
+    comparisons: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: Each answering system's rows, one a question (:func:`question_rows`).
+    per_question: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Against a saved run (:func:`compare_with_saved`): its path, the questions that
+    #: changed (``comparison.regressions``) and the drops beyond noise.
+    against: str | None = None
+    regressions: list[dict[str, Any]] = field(default_factory=list)
+    drops: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "dataset": self.dataset,
             "questions": self.questions,
             "systems": self.systems,
+            "configurations": self.configurations,
+            "comparisons": self.comparisons,
             "breakdown": self.breakdown,
             "notes": self.notes,
             "failures": self.failures,
         }
+        if self.against is not None:
+            out["against"] = {
+                "report": self.against,
+                "drops": self.drops,
+                "changed": self.regressions,
+            }
+        out["per_question"] = {
+            name: [{k: v for k, v in row.items() if k not in _RUN_ONLY} for row in rows]
+            for name, rows in self.per_question.items()
+        }
+        return out
 
 
 Retrieve = Callable[[str], list[Hit]]
+#: Keys of a per-question row that only this run's exports use: the passages an answer
+#: was written from and the gold evidence would make report.json several MB.
+_RUN_ONLY = frozenset({"evidence", "contexts"})
 
 
 def score_records(
@@ -480,6 +515,72 @@ def score_records(
     out["latency_p50_ms"] = percentile(answers_ms, 50)
     out["latency_p95_ms"] = percentile(answers_ms, 95)
     return {k: round(v, 4) for k, v in out.items()}
+
+
+def question_values(record: Record, free_text: bool) -> dict[str, float]:
+    """The question's value of each metric it counts in (1.0 / 0.0 for yes / no), under
+    the same conditions as :func:`~briefqa.evaluation.score_records`."""
+    case, answer = record.case, record.answer
+    out: dict[str, float] = {"latency_ms": record.answer_ms or record.retrieval_ms}
+    refused = bool(answer and answer.refused)
+    if case.unanswerable:
+        if answer is not None:
+            out["refused_unanswerable"] = float(refused)
+        return out
+    if case.has_target:
+        for k in (1, 3, 5):
+            out[f"hit@{k}"] = hit_at(record.relevant, k)
+        out["mrr"] = reciprocal_rank(record.relevant)
+        out["ndcg@10"] = ndcg(record.relevant)
+    if answer is None:
+        return out
+    out["false_refusal"] = float(refused)
+    if not refused:
+        out["answer_contained"] = float(contains_answer(answer.text, case.answers))
+        out["token_f1"] = token_f1(answer.text, case.answers)
+        if case.has_target:
+            out["citation_recall"] = float(any(record.cited_relevant))
+        if case.answers or (free_text and case.evidence):
+            out["first_sentence_gold"] = float(first_sentence_holds_gold(answer, case, free_text))
+    if case.kind is not None:
+        out["right_source"] = float(right_source(answer, case))
+    if record.read_gold is not None and any(record.read_gold):
+        out["reader_top1"] = float(record.read_gold[0])
+    return out
+
+
+def question_rows(
+    records: Sequence[Record], free_text: bool, names: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Each question's outcome, metric values, answer and citations, for report.json
+    (what a later run is compared with, question by question)."""
+    rows = []
+    for r in records:
+        answer = r.answer
+        rows.append(
+            {
+                "id": r.case.id,
+                "question": r.case.question,
+                "unanswerable": r.case.unanswerable,
+                "expected": list(r.case.answers),
+                "outcome": outcome_of(answer) if answer is not None else None,
+                "values": {k: round(v, 4) for k, v in question_values(r, free_text).items()},
+                "answer": answer.text if answer is not None else None,
+                "citations": [
+                    {
+                        "n": c.n,
+                        "source": names.get(c.doc_id, c.doc_id),
+                        "section": c.section,
+                        "quote": c.quote[:400],
+                    }
+                    for c in (answer.citations if answer is not None else ())
+                ],
+                # For the exports of one run (briefqa.interchange); not kept in report.json.
+                "evidence": list(r.case.evidence),
+                "contexts": [s.text for s in answer.sources] if answer is not None else [],
+            }
+        )
+    return rows
 
 
 def answer_metrics(records: Sequence[Record], free_text: bool) -> dict[str, float]:
@@ -581,77 +682,85 @@ def run_evaluation(
     settings: Any | None = None,
     embedder: Any | None = None,
     progress: Progress | None = None,
+    configurations: Sequence[Configuration] = (),
 ) -> EvalReport:
     """Run a question set through briefqa (and baselines, on the same corpus).
 
     With ``docs`` (JSONL of ``{doc_id, title, text}``) or ``corpus`` (a folder of briefs)
-    a fresh index is built in a temp dir; otherwise the configured index is used.
+    a fresh index is built in a temp dir; otherwise the configured index is used. With
+    ``configurations`` every one of them answers every question, on one index for all
+    whose settings allow it (:data:`~briefqa.comparison.INDEX_KEYS`), and each is compared
+    with the first (:func:`~briefqa.comparison.compare`); the baselines run beside the first.
+
+    Raises:
+        ConfigError: an unknown baseline, two configurations of one name, or a
+            configuration with a setting that does not exist or an invalid value.
     """
     from .engine import BriefQA
     from .settings import Settings
 
     unknown = set(baselines) - {"naive", "bm25", "no-reader"}
     if unknown:
-        raise BriefQAError(
+        raise ConfigError(
             f"unknown baseline(s) {sorted(unknown)}; choose from naive, bm25, no-reader"
         )
+    configurations = list(configurations) or [Configuration("briefqa")]
+    if len({c.name for c in configurations}) < len(configurations):
+        raise ConfigError("two configurations have the same name: rename one file")
     cases = load_dataset(dataset)
     free_text = free_text_answers(cases)
-    settings = (settings or Settings()).with_overrides(top_k=k)
+    base = (settings or Settings()).with_overrides(top_k=k)
+    chosen = [c.settings(base) for c in configurations]
     started = time.perf_counter()
+    runs: dict[str, list[Record]] = {}
+    systems: dict[str, dict[str, float]] = {}
+    done, total = 0, len(cases) * (len(configurations) + len(baselines))
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
     with tempfile.TemporaryDirectory(prefix="briefqa-eval-") as tmp:
         folder = Path(tmp)
         if docs is not None:
-            source = _write_docs(Path(docs), folder / "corpus")
-        elif corpus is not None:
-            source = Path(corpus)
+            source: Path | None = _write_docs(Path(docs), folder / "corpus")
         else:
-            source = None
-        data_dir = folder / "index" if source is not None else None
-        with BriefQA(data_dir, settings=settings, embedder=embedder) as qa:
-            if source is not None:
-                report = qa.ingest([source])
-                if report.failed:
-                    raise BriefQAError(f"could not index the eval corpus: {report.errors[:3]}")
-            names = {
-                b.doc_id: Path(b.sources[0]).stem if b.sources else b.doc_id for b in qa.documents()
-            }
-            total = len(cases) * (1 + len(baselines))
-            done = 0
-
-            def tick() -> None:
-                nonlocal done
-                done += 1
-                if progress:
-                    progress(done, total)
-
-            ours = [_run_ours(qa, case, names, tick) for case in cases]
-            systems = {"briefqa": score_records(ours, with_answers=True, free_text=free_text)}
-            if "naive" in baselines:
-                retrieve = _naive_retriever(qa, folder / "naive")
-                systems["naive"] = score_records(
-                    [_run_retrieval(retrieve, case, names, tick) for case in cases], False
+            source = Path(corpus) if corpus is not None else None
+        indexes: dict[tuple[Any, ...], Path | None] = {}
+        models: dict[tuple[str, str], Any] = {}
+        names: dict[str, str] = {}
+        for n, (config, config_settings) in enumerate(zip(configurations, chosen, strict=True)):
+            key = index_key(config_settings)
+            new = key not in indexes
+            if new:
+                indexes[key] = folder / f"index-{len(indexes)}" if source is not None else None
+            model = (config_settings.embedding_model, config_settings.embedding_backend)
+            given = embedder if embedder is not None else models.get(model)
+            with BriefQA(indexes[key], settings=config_settings, embedder=given) as qa:
+                if new and source is not None:
+                    report = qa.ingest([source])
+                    if report.failed:
+                        raise BriefQAError(f"could not index the eval corpus: {report.errors[:3]}")
+                names.update(
+                    (b.doc_id, Path(b.sources[0]).stem if b.sources else b.doc_id)
+                    for b in qa.documents()
                 )
-            if "bm25" in baselines:
-
-                def bm25(question: str) -> list[Hit]:
-                    return qa.retrieve(question, k=10, mode="lexical")
-
-                systems["bm25"] = score_records(
-                    [_run_retrieval(bm25, case, names, tick) for case in cases], False
+                runs[config.name] = [_run_ours(qa, case, names, tick) for case in cases]
+                systems[config.name] = score_records(
+                    runs[config.name], with_answers=True, free_text=free_text
                 )
-            if "no-reader" in baselines:
-                # The same engine and index with the reading model off: what it adds.
-                plain_settings = settings.with_overrides(reader="off")
-                with BriefQA(qa.data_dir, settings=plain_settings, embedder=qa.embedder) as plain:
-                    plain_records = [_run_ours(plain, case, names, tick) for case in cases]
-                systems["briefqa without reader"] = score_records(
-                    plain_records, with_answers=True, free_text=free_text
-                )
+                if n == 0:
+                    _run_baselines(qa, cases, names, baselines, folder, tick, runs, systems)
+                models[model] = qa.embedder
+    first = configurations[0].name
+    ours = runs[first]
+    values = {name: [question_values(r, free_text) for r in rs] for name, rs in runs.items()}
     return EvalReport(
         dataset=str(dataset),
         questions=len(cases),
-        systems=systems,
+        systems={**systems},
         failures=_failures(ours),
         seconds=time.perf_counter() - started,
         support_scores=[c.support for r in ours if r.answer for c in r.answer.citations],
@@ -661,7 +770,80 @@ def run_evaluation(
         },
         breakdown=breakdown(ours, free_text),
         notes=_notes(cases, free_text),
+        configurations=[c.to_dict() for c in configurations],
+        comparisons={
+            name: {m: d.to_dict() for m, d in compare(values[first], v).items()}
+            for name, v in values.items()
+            if name != first
+        },
+        per_question={name: question_rows(rs, free_text, names) for name, rs in runs.items()},
     )
+
+
+def _run_baselines(
+    qa: Any,
+    cases: Sequence[EvalCase],
+    names: dict[str, str],
+    baselines: Sequence[str],
+    folder: Path,
+    tick: Callable[[], None],
+    runs: dict[str, list[Record]],
+    systems: dict[str, dict[str, float]],
+) -> None:
+    """The baselines on the first configuration's index: retrieval-only ones score into
+    ``systems``; "no-reader" answers too, into ``runs`` as well."""
+    from .engine import BriefQA
+
+    if "naive" in baselines:
+        retrieve = _naive_retriever(qa, folder / "naive")
+        systems["naive"] = score_records(
+            [_run_retrieval(retrieve, case, names, tick) for case in cases], False
+        )
+    if "bm25" in baselines:
+
+        def bm25(question: str) -> list[Hit]:
+            return cast(list[Hit], qa.retrieve(question, k=10, mode="lexical"))
+
+        systems["bm25"] = score_records(
+            [_run_retrieval(bm25, case, names, tick) for case in cases], False
+        )
+    if "no-reader" in baselines:
+        # The same engine and index with the reading model off: what it adds.
+        plain_settings = qa.settings.with_overrides(reader="off")
+        with BriefQA(qa.data_dir, settings=plain_settings, embedder=qa.embedder) as plain:
+            name = "briefqa without reader"
+            runs[name] = [_run_ours(plain, case, names, tick) for case in cases]
+        systems[name] = score_records(
+            runs[name], with_answers=True, free_text=free_text_answers(cases)
+        )
+
+
+def compare_with_saved(report: EvalReport, saved: str | Path) -> EvalReport:
+    """``report`` with what changed since a saved ``report.json`` of the same set: each
+    question whose outcome, first sentence, citations or first passage changed (first
+    configuration against the saved run's first system) and the yes/no metrics that
+    dropped beyond noise.
+
+    Raises:
+        ConfigError: the file is not a report, or is one of another set or without
+            per-question rows (written before they were kept).
+    """
+    path = Path(saved)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = next(iter(data["per_question"].values()))
+    except (OSError, ValueError, KeyError, StopIteration, AttributeError) as exc:
+        raise ConfigError(
+            f"{path} is not a report.json with per-question rows ({type(exc).__name__}: "
+            f"{exc}); run the saved configuration once to write one"
+        ) from None
+    if Path(data.get("dataset", "")).name != Path(report.dataset).name:
+        raise ConfigError(f"{path} is a report on {data.get('dataset')}, not {report.dataset}")
+    current = next(iter(report.per_question.values()))
+    report.against = str(path)
+    report.regressions = regressions(rows, current)
+    report.drops = significant_drops(rows, current)
+    return report
 
 
 def _notes(cases: Sequence[EvalCase], free_text: bool) -> list[str]:
@@ -835,6 +1017,7 @@ __all__ = [
     "Record",
     "answer_metrics",
     "breakdown",
+    "compare_with_saved",
     "contains_answer",
     "count_words",
     "first_sentence",
@@ -848,6 +1031,8 @@ __all__ = [
     "normalize_answer",
     "outcome_of",
     "percentile",
+    "question_rows",
+    "question_values",
     "reciprocal_rank",
     "right_source",
     "run_evaluation",

@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,12 +153,16 @@ def _scalar(value: Any) -> str:
 
 
 def write_report(
-    report: EvalReport, folder: str | Path, calibration: str | Path | None = None
+    report: EvalReport,
+    folder: str | Path,
+    calibration: str | Path | None = None,
+    runs: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Path]:
     """Write the three report files into ``folder``; returns their paths.
 
     ``calibration``: a refusal calibration report whose leave-one-corpus-out results the
-    report shows (see :func:`read_loco`); None leaves that part out.
+    report shows (see :func:`read_loco`); None leaves that part out. ``runs``: earlier
+    runs of the same set (:func:`briefqa.runs.read_runs`), whose trend the HTML draws.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -172,7 +177,7 @@ def write_report(
         data["refusal_loco"] = {"source": loco.source, "loco": loco.data, "notes": loco.notes}
     paths["json"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     paths["md"].write_text(markdown(report, loco))
-    paths["html"].write_text(render_html(report, loco))
+    paths["html"].write_text(render_html(report, loco, runs))
     return paths
 
 
@@ -245,10 +250,11 @@ def markdown(report: EvalReport, loco: LocoTable | None = None) -> str:
             lines.append(f"| **{key}** |" + " |" * len(systems))
     if report.notes:
         lines += [""] + [f"- {note}" for note in report.notes]
+    lines += _comparison_markdown(report)
     if report.breakdown:
         lines += [
             "",
-            "## By kind of question (briefqa)",
+            f"## By kind of question ({systems[0]})",
             "",
             "| kind | " + " | ".join(_BREAKDOWN) + " |",
             "|---|" + "---|" * len(_BREAKDOWN),
@@ -278,7 +284,7 @@ def _png(figure: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _plots(report: EvalReport) -> list[tuple[str, str]]:
+def _plots(report: EvalReport, runs: Sequence[dict[str, Any]] = ()) -> list[tuple[str, str]]:
     try:
         import matplotlib
     except ImportError as exc:
@@ -293,7 +299,7 @@ def _plots(report: EvalReport) -> list[tuple[str, str]]:
     keys = [
         k
         for k in ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@10")
-        if k in report.systems.get("briefqa", {})
+        if k in next(iter(report.systems.values()), {})
     ]
     if keys:
         figure, axis = plt.subplots(figsize=(7, 3.2))
@@ -307,7 +313,7 @@ def _plots(report: EvalReport) -> list[tuple[str, str]]:
             )
         axis.set_xticks([x + width * (len(report.systems) - 1) / 2 for x in range(len(keys))], keys)
         axis.set_ylim(0, 1.05)
-        axis.set_title("Retrieval: briefqa vs baselines")
+        axis.set_title("Retrieval, side by side")
         axis.legend(loc="lower right")
         plots.append(("Retrieval metrics", _png(figure)))
         plt.close(figure)
@@ -327,7 +333,162 @@ def _plots(report: EvalReport) -> list[tuple[str, str]]:
         axis.set_title("Support of citations (verifier)")
         plots.append(("Support scores", _png(figure)))
         plt.close(figure)
+    trend = _trend(runs, next(iter(report.systems), "briefqa"))
+    if trend:
+        figure, axis = plt.subplots(figsize=(7, 3.2))
+        for metric, points in trend.items():
+            axis.plot([x for x, _ in points], [y for _, y in points], marker="o", label=metric)
+        axis.set_xlabel("run (oldest first)")
+        axis.set_ylim(0, 1.05)
+        axis.set_title(f"Headline metrics over {len(runs)} runs of this set")
+        axis.legend(loc="lower left", fontsize=7)
+        plots.append(("Trend over runs", _png(figure)))
+        plt.close(figure)
     return plots
+
+
+def _trend(runs: Sequence[dict[str, Any]], system: str) -> dict[str, list[tuple[int, float]]]:
+    """The headline shares of ``system`` (else the run's first system) in each run."""
+    from .runs import HEADLINE
+
+    trend: dict[str, list[tuple[int, float]]] = {}
+    if len(runs) < 2:
+        return trend
+    for i, run in enumerate(runs):
+        systems = run["systems"]
+        metrics: dict[str, Any] = systems.get(system) or next(iter(systems.values()), {})
+        for key in HEADLINE:
+            if isinstance(metrics.get(key), int | float) and not key.endswith("_ms"):
+                trend.setdefault(key, []).append((i + 1, float(metrics[key])))
+    return trend
+
+
+def _difference_cell(d: dict[str, Any]) -> str:
+    p = "" if d["p"] is None else f", p={d['p']:.3f}"
+    mark = {"better": " ▲", "worse": " ▼"}.get(d["verdict"], "")
+    return f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]{p}{mark}"
+
+
+def _comparison_rows(report: EvalReport) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """(other systems, rows of metric → difference cells) against the first system."""
+    others = list(report.comparisons)
+    metrics: list[str] = []
+    for diffs in report.comparisons.values():
+        metrics += [m for m in diffs if m not in metrics]
+    rows = [
+        (m, [_difference_cell(report.comparisons[o][m]) if m in report.comparisons[o] else "—"
+             for o in others])
+        for m in metrics
+    ]  # fmt: skip
+    return others, rows
+
+
+_DIFFERENCE_NOTE = (
+    "Each cell: the other system minus {first}, with the paired bootstrap's 95 % interval "
+    "over the questions (2,000 draws) and, for yes/no metrics, McNemar's exact p over the "
+    "questions where they disagree. ▲ better / ▼ worse beyond noise: the interval excludes 0 "
+    "(and p < 0.05). latency_ms is the median answer time."
+)
+
+
+def _comparison_markdown(report: EvalReport) -> list[str]:
+    first = next(iter(report.systems), "briefqa")
+    lines: list[str] = []
+    if report.comparisons:
+        others, rows = _comparison_rows(report)
+        lines += ["", f"## Differences against {first}", "", _DIFFERENCE_NOTE.format(first=first)]
+        lines += ["", "| metric | " + " | ".join(others) + " |", "|---|" + "---|" * len(others)]
+        lines += [f"| {m} | " + " | ".join(cells) + " |" for m, cells in rows]
+    if report.against is not None:
+        lines += ["", f"## Against `{report.against}`", ""]
+        for drop in report.drops:
+            lines.append(
+                f"- **{drop['metric']} dropped beyond noise** (McNemar p={drop['p']}): worse on "
+                + ", ".join(f"`{q}`" for q in drop["worse"])
+            )
+        if not report.drops:
+            lines.append("- No metric dropped beyond noise.")
+        counts = {s: sum(c["status"] == s for c in report.regressions) for s in
+                  ("worse", "mixed", "better")}  # fmt: skip
+        lines.append(
+            f"- {len(report.regressions)} questions changed: {counts['worse']} worse, "
+            f"{counts['mixed']} mixed, {counts['better']} better."
+        )
+        for change in report.regressions:
+            what = "; ".join(
+                f"{c['what']}: {c['before']} → {c['after']}" for c in change["changes"]
+            )
+            lines.append(f"  - {change['status']}: `{change['id']}` {change['question']} — {what}")
+    return lines
+
+
+def _answer_html(row: dict[str, Any]) -> str:
+    e = html.escape
+    citations = "".join(
+        f"<li>[{c['n']}] <i>{e(str(c['source']))}</i>"
+        f"{' — ' + e(str(c['section'])) if c.get('section') else ''}: {e(c['quote'])}</li>"
+        for c in row.get("citations", [])
+    )
+    return (
+        f"<p class='outcome'>{e(str(row.get('outcome')))}</p>"
+        f"<p>{e(row.get('answer') or '')}</p><ol class='cites'>{citations}</ol>"
+    )
+
+
+def _comparison_html(report: EvalReport) -> str:
+    """The differences table and, against a saved run, the questions that changed
+    (expandable rows, both answers side by side, a filter by direction)."""
+    e = html.escape
+    out = ""
+    first = next(iter(report.systems), "briefqa")
+    if report.comparisons:
+        others, rows = _comparison_rows(report)
+        out += (
+            f"<h2>Differences against {e(first)}</h2>"
+            f"<p class='note'>{e(_DIFFERENCE_NOTE.format(first=first))}</p>"
+            + _table("differences", ["metric", *others], rows)
+        )
+    if report.against is None:
+        return out
+    drops = (
+        "".join(
+            f"<li><b>{e(d['metric'])} dropped beyond noise</b> (McNemar p={d['p']}): worse on "
+            f"{e(', '.join(d['worse']))}</li>"
+            for d in report.drops
+        )
+        or "<li>No metric dropped beyond noise.</li>"
+    )
+    changed = "".join(
+        f"<tr class='change {c['status']}'><td>{e(c['status'])}</td><td><details>"
+        f"<summary><code>{e(c['id'])}</code> {e(c['question'])}</summary>"
+        "<div class='sides'><div><h4>before</h4>" + _answer_html(c["before"]) + "</div>"
+        "<div><h4>now</h4>"
+        + _answer_html(c["after"])
+        + "</div></div></details></td><td>"
+        + "<br>".join(
+            f"{e(x['what'])}: {e(str(x['before']))} → {e(str(x['after']))}" for x in c["changes"]
+        )
+        + "</td></tr>"
+        for c in report.regressions
+    )
+    return (
+        out
+        + f"""<h2>Against <code>{e(report.against)}</code></h2>
+<ul id="drops">{drops}</ul>
+<p><label>Show <select id="change-filter">
+<option value="all">all {len(report.regressions)} changed questions</option>
+<option value="worse">got worse</option><option value="better">got better</option>
+<option value="mixed">mixed</option></select></label></p>
+<table id="changes"><tr><th>status</th><th>question (click for both answers)</th>
+<th>what changed</th></tr>{changed}</table>
+<script>
+document.getElementById("change-filter").addEventListener("change", function (event) {{
+  for (const row of document.querySelectorAll("#changes tr.change")) {{
+    row.hidden = event.target.value !== "all" && !row.classList.contains(event.target.value);
+  }}
+}});
+</script>"""
+    )
 
 
 def _cell(text: str) -> str:
@@ -376,7 +537,9 @@ def _extras_html(report: EvalReport, loco: LocoTable | None) -> str:
     return out
 
 
-def render_html(report: EvalReport, loco: LocoTable | None = None) -> str:
+def render_html(
+    report: EvalReport, loco: LocoTable | None = None, runs: Sequence[dict[str, Any]] = ()
+) -> str:
     """A single HTML file: no external scripts, styles or images."""
     e = html.escape
     systems = list(report.systems)
@@ -394,7 +557,7 @@ def render_html(report: EvalReport, loco: LocoTable | None = None) -> str:
     definitions = "".join(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in METRICS.items())
     figures = "".join(
         f"<figure><img alt='{e(title)}' src='{src}'><figcaption>{e(title)}</figcaption></figure>"
-        for title, src in _plots(report)
+        for title, src in _plots(report, runs)
     )
     failures = "".join(
         "<tr>"
@@ -418,12 +581,15 @@ figure {{ display: inline-block; margin: .5rem; }} img {{ max-width: 520px; }}
 dt {{ font-weight: 600; }} dd {{ margin: 0 0 .4rem 1rem; color: #555; }}
 tr.group th {{ text-align: left; background: #e8eef6; }} .note {{ color: #555; }}
 .failures td {{ font-size: 13px; max-width: 320px; }}
+.sides {{ display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }} .cites {{ font-size: 13px; }}
+tr.worse td:first-child {{ color: #b00; }} tr.better td:first-child {{ color: #070; }}
 </style></head><body>
 <h1>Evaluation: {e(Path(report.dataset).name)}</h1>
 <p>{report.questions} questions, {report.seconds:.0f} s. Best value per row in bold;
 baselines omit what they cannot measure. No LLM judge is used: metrics rest on gold labels.</p>
 <h2>Metrics</h2>
 <table id="metrics"><tr><th>metric</th>{head}</tr>{body}</table>
+{_comparison_html(report)}
 {_extras_html(report, loco)}
 <h2>Plots</h2>{figures}
 <h2>Definitions</h2><dl>{definitions}</dl>
