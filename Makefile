@@ -58,7 +58,8 @@ pdf-corpus: setup
 		$(BIN)/python benchmarks/producers/gen_$$g.py || exit 1; done
 
 # The passage question sets with the baselines, then the whole-brief set (summaries,
-# conclusions, metadata, the archive: no baseline answers those); reports in evals/reports/.
+# conclusions, metadata, the archive: no baseline answers those); reports in evals/reports/,
+# each run's headline metrics appended to evals/runs.jsonl (their trend is in the reports).
 eval: setup
 	$(BIN)/briefqa eval --dataset evals/seed_brief.jsonl --corpus corpus \
 		--baseline naive,bm25,no-reader --report evals/reports/seed_brief
@@ -68,17 +69,21 @@ eval: setup
 	$(BIN)/briefqa eval --dataset evals/whole_brief.jsonl --corpus corpus \
 		--report evals/reports/whole_brief
 
-# The regression gate CI runs: the seed-brief sets must stay at their measured level.
+# The regression gate CI runs: the seed-brief sets must stay at their measured level, and
+# no yes/no metric may drop beyond noise against the committed report (McNemar p < 0.05;
+# the questions that got worse are named). Reports go to build/, not over evals/reports/.
 eval-ci: setup
 	$(BIN)/briefqa eval --dataset evals/seed_brief.jsonl --corpus corpus \
-		--report evals/reports/seed_brief --fail-under hit@3=0.95 --fail-under hit@5=0.97 \
+		--report build/eval-ci/seed_brief --fail-under hit@3=0.95 --fail-under hit@5=0.97 \
 		--fail-under citation_recall=0.9 --fail-under answer_contained=0.8 \
 		--fail-under supported_share=0.95 --fail-under refused_unanswerable=0.45 \
 		--fail-under unanswerable_answered_share=0.2 --fail-under false_refusal=0.03 \
-		--fail-under first_sentence_gold=0.8
+		--fail-under first_sentence_gold=0.8 \
+		--against evals/reports/seed_brief/report.json --fail-on-regression
 	$(BIN)/briefqa eval --dataset evals/whole_brief.jsonl --corpus corpus \
-		--report evals/reports/whole_brief --fail-under right_source=0.9 \
-		--fail-under first_sentence_gold=0.85 --fail-under refused_share=0
+		--report build/eval-ci/whole_brief --fail-under right_source=0.9 \
+		--fail-under first_sentence_gold=0.85 --fail-under refused_share=0 \
+		--against evals/reports/whole_brief/report.json --fail-on-regression
 
 # Train the reading model from scratch on the CPU (about 75 min on 2 cores), export it to
 # ONNX (int8) and install it into src/briefqa/models/reader/ (docs/reader.md). Started

@@ -142,6 +142,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     mcp.set_defaults(func=_mcp)
 
+    feedback = commands.add_parser("feedback", help="staff's feedback, for evaluators")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_commands.add_parser(
+        "export", help="draft question-set rows (JSONL), one per rated or commented answer"
+    )
+    export.add_argument("--since", metavar="YYYY-MM-DD", help="answers with feedback since")
+    export.add_argument("--only", choices=["up", "down"], help="only liked or disliked answers")
+    export.add_argument("--out", metavar="JSONL", help="write here instead of stdout")
+    export.set_defaults(func=_feedback_export)
+
     hashpw = commands.add_parser(
         "hash-password", help="print a 'user:hash' line for BRIEFQA_AUTH_FILE"
     )
@@ -477,6 +487,29 @@ def _rebuild(args: argparse.Namespace) -> int:
         for error in report.errors:
             print(f"  {error.path}: {error.error}", file=sys.stderr)
     return 0 if found.consistent and not report.failed else 1
+
+
+def _feedback_export(args: argparse.Namespace) -> int:
+    if args.since is not None and not _is_date(args.since):
+        raise ConfigError(f"--since {args.since!r}: give a day as YYYY-MM-DD")
+    rows = _engine(args).feedback_drafts(since=args.since, only=args.only)
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(rows)} draft rows: {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _is_date(text: str) -> bool:
+    import datetime
+
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
 
 
 def _remove(args: argparse.Namespace) -> int:

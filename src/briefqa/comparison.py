@@ -88,10 +88,16 @@ class Configuration:
         unknown = sorted(set(self.overrides) - set(Settings.model_fields))
         if unknown:
             raise ConfigError(f"configuration {self.name!r}: no such setting {unknown}")
+        from pydantic import ValidationError
+
         try:
             return base.with_overrides(**self.overrides)
-        except ConfigError as exc:
-            raise ConfigError(f"configuration {self.name!r}: {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])} = {e.get('input')!r}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"configuration {self.name!r}: {problems}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "overrides": {k: _plain(v) for k, v in self.overrides.items()}}

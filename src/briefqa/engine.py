@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .answer.chain import Answerer, History, check_text
 from .answer.refusal import Evidence
 from .answer.retrieval import Retriever
-from .feedback import FeedbackLog
+from .feedback import ANSWER_SETTINGS, FeedbackLog, drafts
 from .index.embeddings import Embedder, Vectors
 from .library import Library
 from .schema import Answer, Filters, Hit, Reading
@@ -173,7 +173,19 @@ class BriefQA(Library):
             InvalidQuestion: the question, the answer or the comment is too long or not
                 valid Unicode (naming which).
         """
-        return self._feedback.record(answer, rating, comment, self.settings.max_question_chars)
+        configuration = {k: getattr(self.settings, k) for k in ANSWER_SETTINGS}
+        return self._feedback.record(
+            answer, rating, comment, self.settings.max_question_chars, _plain(configuration)
+        )
+
+    def feedback_drafts(
+        self, since: str | None = None, only: Literal["up", "down"] | None = None
+    ) -> list[dict[str, Any]]:
+        """Staff's feedback as draft rows of a question set, one per answer rated or
+        commented (``since`` a ``YYYY-MM-DD`` day; ``only`` "down" for the dislikes):
+        the question, the answer given with its citations, the comments, and the
+        configuration that answered, for an evaluator to review into test questions."""
+        return drafts(self._feedback.path, since=since, only=only)
 
     def health(self) -> dict[str, str]:
         """Each part answers need, "ok" or what is wrong with it: the manifest (SQLite),
@@ -184,3 +196,11 @@ class BriefQA(Library):
         """Load the embedding model and build the retrieval indexes now, so the first
         question is as fast as the rest (servers call this before accepting requests)."""
         self.parts.warm_up()
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready settings values (paths and the like as text)."""
+    return {
+        k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
+        for k, v in values.items()
+    }

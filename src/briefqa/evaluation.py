@@ -754,13 +754,17 @@ def run_evaluation(
                 if n == 0:
                     _run_baselines(qa, cases, names, baselines, folder, tick, runs, systems)
                 models[model] = qa.embedder
-    first = configurations[0].name
+    # The configurations in their order, then the baselines.
+    order = [c.name for c in configurations]
+    systems = {**{n: systems[n] for n in order}, **systems}
+    runs = {**{n: runs[n] for n in order}, **runs}
+    first = order[0]
     ours = runs[first]
     values = {name: [question_values(r, free_text) for r in rs] for name, rs in runs.items()}
     return EvalReport(
         dataset=str(dataset),
         questions=len(cases),
-        systems={**systems},
+        systems=systems,
         failures=_failures(ours),
         seconds=time.perf_counter() - started,
         support_scores=[c.support for r in ours if r.answer for c in r.answer.citations],

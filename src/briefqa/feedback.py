@@ -1,4 +1,10 @@
-"""Users' verdicts on answers, appended to ``data_dir/feedback.jsonl`` for evaluators."""
+"""Users' verdicts on answers, appended to ``data_dir/feedback.jsonl`` for evaluators.
+
+Each event keeps what an evaluator needs to turn it into a test question: the question,
+the answer given with its citations, the comment, and the configuration that answered
+(:data:`ANSWER_SETTINGS`). :func:`drafts` gathers the events of each answer into one
+draft row of a question set (``briefqa feedback export``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,23 @@ from .answer.chain import check_text
 from .errors import StoreError, full_disk
 from .schema import Answer
 
+#: The settings that shape an answer, kept with every feedback event so that a test
+#: question made of it can be run on the configuration that produced the answer.
+ANSWER_SETTINGS = (
+    "embedding_model",
+    "chunk_tokens",
+    "chunk_overlap_tokens",
+    "top_k",
+    "mmr",
+    "reranker_model",
+    "reader",
+    "refusal_threshold",
+    "confidence_threshold",
+    "max_answer_sentences",
+    "llm",
+    "llm_model",
+)
+
 
 class FeedbackLog:
     """An append-only JSON-lines file of feedback events, shared by threads and workers."""
@@ -29,6 +52,7 @@ class FeedbackLog:
         rating: Literal["like", "dislike"] | None,
         comment: str = "",
         max_question_chars: int = 2000,
+        configuration: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Append one event about ``answer`` and return it.
 
@@ -63,6 +87,7 @@ class FeedbackLog:
             "kind": answer.kind,
             "citations": [c.to_dict() for c in answer.citations],
             "unsupported": list(answer.unsupported),
+            "configuration": configuration or {},
         }
         line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
         try:
@@ -83,3 +108,52 @@ class FeedbackLog:
                 f"cannot write feedback to {self.path}: {exc}"
             ) from exc
         return record
+
+
+def drafts(
+    path: Path, *, since: str | None = None, only: Literal["up", "down"] | None = None
+) -> list[dict[str, Any]]:
+    """One draft question-set row per rated or commented answer in the feedback file at
+    ``path``, oldest first: the question, the answer given, its citations, the comments,
+    the last rating and the configuration, with ``status`` "draft" for a reviewer.
+
+    ``since`` (``YYYY-MM-DD``) keeps answers with an event on or after that day; ``only``
+    keeps those whose last rating is a like ("up") or a dislike ("down"). Lines that are
+    not events (a torn write) are skipped.
+    """
+    grouped: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+            answer_id = str(event["answer_id"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        row = grouped.setdefault(
+            answer_id,
+            {
+                "id": f"feedback-{answer_id}",
+                "status": "draft",
+                "question": event.get("question", ""),
+                "answer_given": event.get("answer", ""),
+                "outcome": event.get("outcome"),
+                "citations": event.get("citations", []),
+                "comments": [],
+                "rating": None,
+                "configuration": event.get("configuration", {}),
+                "first": event.get("time", ""),
+            },
+        )
+        row["last"] = event.get("time", "")
+        if "rating" in event:
+            row["rating"] = event["rating"]
+        if event.get("comment"):
+            row["comments"].append(event["comment"])
+    rows = list(grouped.values())
+    if since is not None:
+        rows = [r for r in rows if r["last"][:10] >= since]
+    if only is not None:
+        wanted = "like" if only == "up" else "dislike"
+        rows = [r for r in rows if r["rating"] == wanted]
+    return rows
