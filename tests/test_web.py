@@ -339,3 +339,69 @@ def test_low_confidence_answer_is_marked_and_lists_nearest(
     assert "Low confidence" in page.inner_text("#bq-sources")
     assert page.locator("#bq-sources .bq-nearest").count() >= 1
     page.screenshot(path=str(shots / "low-confidence.png"))
+
+
+# ------------------------------------------------------ feedback into test questions
+
+#: A sentence of the seed brief's conclusions, far from the passage about France.
+ELSEWHERE = "This is about better understanding the Asian partners"
+
+
+def test_a_dislike_in_the_chat_becomes_a_test_question_that_fails(
+    served: tuple[str, Path],
+    browser: object,
+    shots: Path,
+    tmp_path: Path,
+    embedder: object,
+) -> None:
+    """Staff dislike an answer in the browser; the evaluator exports the drafts, picks the
+    evidence sentence on the review page, and the new question fails on the
+    configuration that gave the answer."""
+    from briefqa import Configuration, run_evaluation
+    from briefqa.cli import main
+
+    server, data_dir = served
+    page = _page(browser, server)
+    page.wait_for_selector("#bq-question textarea", timeout=60_000)
+    _ask(page, QUESTION)
+    page.wait_for_selector("#bq-chat a.bq-cite", timeout=60_000)
+    page.locator("#bq-chat button[aria-label='Dislike']").last.click()
+    page.wait_for_selector("#bq-comment", timeout=30_000)
+    drafts = tmp_path / "drafts.jsonl"
+    assert main(["--data-dir", str(data_dir), "feedback", "export", "--only", "down",
+                 "--out", str(drafts)]) == 0  # fmt: skip
+    [draft] = [json.loads(line) for line in drafts.open()]
+    assert draft["question"] == QUESTION and draft["rating"] == "dislike"
+
+    questions = tmp_path / "set.jsonl"
+    port = free_port()
+    command = [sys.executable, "-m", "briefqa.cli", "--data-dir", str(data_dir), "feedback",
+               "review", str(drafts), "--set", str(questions), "--port", str(port)]  # fmt: skip
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")}
+    url = f"http://127.0.0.1:{port}"
+    with running_server(command, f"{url}/", tmp_path / "review.log", 180, environment):
+        review = _page(browser, url)
+        review.wait_for_selector("#bq-draft :text('Which country opposed')", timeout=60_000)
+        assert "Staff disliked this answer" in review.inner_text("#bq-draft")
+        review.locator("#bq-evidence label", has_text=ELSEWHERE).click()
+        review.fill("#bq-gold textarea", "threat perceptions")
+        _settle(review)
+        review.screenshot(path=str(shots / "review.png"))
+        review.click("#bq-answerable")
+        review.wait_for_selector("#bq-review-status :text('answerable')", timeout=30_000)
+        assert "Every draft is reviewed" in review.inner_text("#bq-draft")
+        assert not review.dialogs
+    [row] = [json.loads(line) for line in questions.open()]
+    assert row["id"] == draft["id"] and row["evidence"].startswith(ELSEWHERE)
+    assert row["answers"] == ["threat perceptions"] and not row["unanswerable"]
+    assert json.loads(drafts.read_text())["status"] == "answerable"
+
+    # The configuration that gave the disliked answer fails the new question.
+    corpus = data_dir.parent / "corpus"
+    report = run_evaluation(
+        questions,
+        corpus=corpus,
+        embedder=embedder,
+        configurations=[Configuration("as answered", row["configuration"])],
+    )
+    assert [f["id"] for f in report.failures] == [row["id"]]

@@ -209,7 +209,7 @@ def test_the_runs_log_keeps_each_run_and_skips_what_is_not_one(
     line = runs[1]["systems"]["max_answer_sentences=1"]
     assert line["overrides"] == {"max_answer_sentences": "1"}
     assert 0 <= line["hit@1"] <= 1 and "latency_p50_ms" in line
-    assert read_runs(log, "another.jsonl") == [] and read_runs(tmp_path / "none", "x") == []
+    assert read_runs(log, "evals/another.jsonl") == [] and read_runs(tmp_path / "none", "x") == []
 
 
 def _eval(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -262,7 +262,7 @@ def test_cli_side_by_side_against_a_saved_run_with_exports(tmp_path: Path) -> No
     assert all(f"mercury-{i}" in second.stderr for i in range(8))
     page = (tmp_path / "r2" / "report.html").read_text()
     assert "change-filter" in page and page.count("<tr class='change worse'>") == 8
-    assert len(read_runs(log, "set.jsonl")) == 2
+    assert len(read_runs(log, dataset)) == 2
     assert page.count("<img") == 4, "the trend of the two logged runs is drawn"
 
 

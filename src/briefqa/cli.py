@@ -151,6 +151,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--only", choices=["up", "down"], help="only liked or disliked answers")
     export.add_argument("--out", metavar="JSONL", help="write here instead of stdout")
     export.set_defaults(func=_feedback_export)
+    review = feedback_commands.add_parser(
+        "review", help="a page to turn draft rows into test questions (behind the logins)"
+    )
+    review.add_argument("drafts", help="the JSONL that `briefqa feedback export` wrote")
+    review.add_argument(
+        "--set", required=True, dest="questions", metavar="JSONL",
+        help="the question set reviewed rows are appended to (briefqa eval --dataset)",
+    )  # fmt: skip
+    review.add_argument("--host", default="127.0.0.1")
+    review.add_argument("--port", type=int, default=7861)
+    review.set_defaults(func=_feedback_review)
 
     hashpw = commands.add_parser(
         "hash-password", help="print a 'user:hash' line for BRIEFQA_AUTH_FILE"
@@ -499,6 +510,13 @@ def _feedback_export(args: argparse.Namespace) -> int:
         print(f"{len(rows)} draft rows: {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _feedback_review(args: argparse.Namespace) -> int:
+    from briefqa.serve.review import serve_review
+
+    serve_review(_engine(args), Path(args.drafts), Path(args.questions), args.host, args.port)
     return 0
 
 

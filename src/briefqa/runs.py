@@ -55,7 +55,7 @@ def run_line(report: EvalReport, commit: str | None) -> dict[str, Any]:
     return {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "commit": commit,
-        "dataset": Path(report.dataset).name,
+        "dataset": set_name(report.dataset),
         "questions": report.questions,
         "systems": {
             name: {
@@ -88,8 +88,14 @@ def append_run(report: EvalReport, path: str | Path, commit: str | None = "auto"
     return line
 
 
-def read_runs(path: str | Path, dataset: str) -> list[dict[str, Any]]:
-    """The logged runs of the question set named ``dataset`` (a file name), oldest
+def set_name(dataset: str | Path) -> str:
+    """A question set's name in the log: its file and folder (``clapnq_dev/questions.jsonl``),
+    the same from any working directory."""
+    return "/".join(Path(dataset).parts[-2:])
+
+
+def read_runs(path: str | Path, dataset: str | Path) -> list[dict[str, Any]]:
+    """The logged runs of the question set at ``dataset`` (see :func:`set_name`), oldest
     first; lines that are not runs (a hand edit, a torn write) are skipped."""
     path = Path(path)
     if not path.is_file():
@@ -100,10 +106,10 @@ def read_runs(path: str | Path, dataset: str) -> list[dict[str, Any]]:
             line = json.loads(text)
         except ValueError:
             continue
-        ours = isinstance(line, dict) and line.get("dataset") == Path(dataset).name
+        ours = isinstance(line, dict) and line.get("dataset") == set_name(dataset)
         if ours and isinstance(line.get("systems"), dict):
             runs.append(line)
     return runs
 
 
-__all__ = ["HEADLINE", "append_run", "current_commit", "read_runs", "run_line"]
+__all__ = ["HEADLINE", "append_run", "current_commit", "read_runs", "run_line", "set_name"]
