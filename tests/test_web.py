@@ -386,6 +386,7 @@ def test_a_dislike_in_the_chat_becomes_a_test_question_that_fails(
         review.locator("#bq-evidence label", has_text=ELSEWHERE).click()
         review.fill("#bq-gold textarea", "threat perceptions")
         _settle(review)
+        review.evaluate("window.scrollTo(0, 0)")
         review.screenshot(path=str(shots / "review.png"))
         review.click("#bq-answerable")
         review.wait_for_selector("#bq-review-status :text('answerable')", timeout=30_000)
