@@ -384,6 +384,8 @@ class Record:
     #: The reading model's sentences for the question, best first, as gold or not
     #: (None: no reader, or no gold evidence sentence to match).
     read_gold: list[bool] | None = None
+    #: The passages retrieved for the answer (the first ``top_k``), for the exports.
+    contexts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -577,7 +579,7 @@ def question_rows(
                 ],
                 # For the exports of one run (briefqa.interchange); not kept in report.json.
                 "evidence": list(r.case.evidence),
-                "contexts": [s.text for s in answer.sources] if answer is not None else [],
+                "contexts": r.contexts,
             }
         )
     return rows
@@ -915,7 +917,10 @@ def _run_ours(qa: Any, case: EvalCase, names: dict[str, str], tick: Callable[[],
         read = qa.read(case.question)
         read_gold = [matches_evidence(r.sentence, case.evidence) for r in read] or None
     tick()
-    return Record(case, relevant, retrieval_ms, answer, answer_ms, cited, similarity, read_gold)
+    contexts = [h.text for h in hits[: qa.settings.top_k]]
+    return Record(
+        case, relevant, retrieval_ms, answer, answer_ms, cited, similarity, read_gold, contexts
+    )
 
 
 def _run_retrieval(
