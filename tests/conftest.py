@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -62,6 +63,17 @@ def qa(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[BriefQ
     engine = BriefQA(data_dir=tmp_path / "data", settings=Settings(), embedder=embedder)
     yield engine
     engine.close()
+
+
+def seed_questions(folder: Path, answerable: int = 8, unanswerable: int = 2) -> Path:
+    """The first questions of evals/seed_brief.jsonl, answerable then not, as a set in
+    ``folder``: a question set small enough for a test."""
+    rows = [json.loads(line) for line in (ROOT / "evals" / "seed_brief.jsonl").open()]
+    subset = [r for r in rows if not r["unanswerable"]][:answerable]
+    subset += [r for r in rows if r["unanswerable"]][:unanswerable]
+    path = folder / "seed_subset.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in subset))
+    return path
 
 
 def free_port() -> int:

@@ -43,7 +43,7 @@ from briefqa.reports import markdown, read_loco
 from briefqa.schema import Answer, Citation, Hit, Outcome
 from briefqa.text import normalize
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, seed_questions
 
 
 def test_answer_normalisation_and_containment() -> None:
@@ -101,12 +101,7 @@ def small_report(
 ) -> EvalReport:
     """Ten seed questions (8 answerable, 2 not) through briefqa, both baselines and
     briefqa without its reading model."""
-    rows = [json.loads(line) for line in (ROOT / "evals" / "seed_brief.jsonl").open()]
-    subset = [r for r in rows if not r["unanswerable"]][:8] + [
-        r for r in rows if r["unanswerable"]
-    ][:2]
-    path = tmp_path_factory.mktemp("eval") / "subset.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in subset))
+    path = seed_questions(tmp_path_factory.mktemp("questions"))
     return run_evaluation(
         path, corpus=ROOT / "corpus", baselines=["naive", "bm25", "no-reader"], embedder=embedder
     )

@@ -31,7 +31,7 @@ from briefqa.library import Library
 from briefqa.settings import Settings
 from briefqa.testing import HashEmbedder
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, seed_questions
 
 #: Asked of the seed brief, which says nothing of it: always refused (the refusal gate's
 #: off-topic set), so its outcome is known without running it.
@@ -133,12 +133,7 @@ def side_by_side(
 ) -> tuple[EvalReport, int]:
     """Ten seed questions answered by two configurations and the no-reader baseline,
     with the number of times an index was built."""
-    rows = [json.loads(line) for line in (ROOT / "evals" / "seed_brief.jsonl").open()]
-    subset = [r for r in rows if not r["unanswerable"]][:8] + [
-        r for r in rows if r["unanswerable"]
-    ][:2]
-    path = tmp_path_factory.mktemp("bench") / "ten.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in subset))
+    path = seed_questions(tmp_path_factory.mktemp("questions"))
     built = []
     real = Library.ingest
 
