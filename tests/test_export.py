@@ -27,6 +27,7 @@ def _answer(**changes: object) -> Answer:
     citation = Citation(
         1, "d1", hit.title, "c1", QUOTE, start, start + len(QUOTE), 0.9, 0.5,
         section="Limits", page=3, date="2023-08-24", authors=("A. Author", "B. Writer"),
+        number="116",
     )  # fmt: skip
     fields: dict[str, object] = {
         "question": "# Who *opposed* it?",
@@ -48,7 +49,10 @@ def test_an_answer_with_its_references_and_brief_text_kept_literal() -> None:
     assert "## \\# Who \\*opposed\\* it?" in text
     # Markers stay; markup in the answer does not become emphasis or a link.
     assert "France \\*opposed\\* the office [1]\\(http://x). The moon is cheese [1]." in text
-    assert "1. **Brief \\[One\\](http://evil)** — 2023-08-24 · section “Limits” · p. 3" in text
+    assert (
+        "1. **Brief \\[One\\](http://evil)** — No. 116 · 2023-08-24 · section “Limits” · p. 3"
+        in text
+    )
     assert "A. Author, B. Writer" in text
     assert "   > France \\*opposed\\* the office \\<script>x()\\</script>." in text
     assert "Not supported by the cited passages:\n\n- The moon is cheese" in text

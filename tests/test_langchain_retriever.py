@@ -26,7 +26,7 @@ TITLE = "NATO Intensifies Cooperation with Indo-Pacific Partners"
 
 def format_docs(docs: list[Document]) -> str:
     return "\n\n".join(
-        f"[{n}] {d.metadata['title']} — {d.metadata['section'] or 'lead'}\n{d.page_content}"
+        f"[{n}] {d.metadata['title']} — {d.metadata['section']}\n{d.page_content}"
         for n, d in enumerate(docs, 1)
     )
 
@@ -87,6 +87,10 @@ def test_retriever_in_an_lcel_chain(qa: BriefQA, seed: Path) -> None:
     assert len(model.received) == 1
     nearest = qa.as_retriever(k=2, refuse=False).invoke(GDP)
     assert len(nearest) == 2 and {d.metadata["outcome"] for d in nearest} == {"refused"}
+
+    # The lead (before the first heading) is named as the chat names it.
+    lead = qa.as_retriever(k=1).invoke("What is this brief about? AP4 leaders at Vilnius")
+    assert [d.metadata["section"] for d in lead] == ["lead"]
 
     # Filters apply; an empty question is an error, as in ask().
     assert qa.as_retriever(filters=Filters(date_from="2024-01-01")).invoke(FRANCE) == []

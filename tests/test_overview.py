@@ -172,6 +172,23 @@ def test_what_is_this_brief_about_quotes_its_lead(qa: BriefQA) -> None:
     assert all(c.support >= 0.9 for c in answer.citations)
 
 
+def test_a_whole_brief_question_naming_no_brief_says_which_brief_answers(qa: BriefQA) -> None:
+    """Over an archive, "What is this brief about?" is answered from the closest brief,
+    and the answer says which, and how to ask about another."""
+    answer = qa.ask("What is this brief about?")
+    [doc] = {s.doc_id for s in answer.sources}
+    info = qa.brief(doc)
+    preface, _, rest = answer.text.partition("\n\n")
+    assert preface.startswith(f"From “{info.title}”") and "closest of the 2 briefs" in preface
+    assert "name a brief" in preface and "[" not in preface, "the preface cites nothing"
+    assert rest and "[1]" in rest and not answer.unsupported
+    # A brief named, or the only one allowed: no preface.
+    named = qa.ask("What is bulletin 116 about?")
+    assert not named.text.startswith("From ")
+    only = qa.ask("What is this brief about?", filters=Filters((_ids(qa)["116"],)))
+    assert not only.text.startswith("From ")
+
+
 def test_a_brief_named_by_number_is_the_one_answered(qa: BriefQA) -> None:
     answer = qa.ask("What are the key takeaways of bulletin 116?")
     assert {s.doc_id for s in answer.sources} == {_ids(qa)["116"]}

@@ -84,6 +84,15 @@ ABOUT = Hit(
 )  # fmt: skip
 
 
+def test_nearest_passages_are_listed_nearest_first() -> None:
+    far = replace(NEAR, chunk_id="c3", text="Far away.", dense=0.21)
+    near = replace(NEAR, dense=0.64)
+    refused = _answer(refused=True, outcome="refused", citations=(), sources=(),
+                      nearest=(far, near))  # fmt: skip
+    panel = render_sources([refused], {})
+    assert panel.index("similarity 0.64") < panel.index("similarity 0.21")
+
+
 def test_low_confidence_answer_has_a_banner_citations_and_nearest_passages() -> None:
     unsure = _answer(outcome="low_confidence", nearest=(*_answer().sources, NEAR))
     html = render_answer(unsure, turn=2)
@@ -140,13 +149,13 @@ class _Archive:
 
     def ask(self, question: str, filters: Filters | None = None) -> Answer:
         self.asked.append((question, filters))
-        # By default a sure answer citing the brief asked about (the first, unfiltered).
-        doc_id = filters.doc_ids[0] if filters and filters.doc_ids else self.docs[0].doc_id
+        # By default a sure answer citing the brief the question names.
+        doc_id = next((d.doc_id for d in self.docs if d.title in question), self.docs[0].doc_id)
         cited = replace(_answer().citations[0], doc_id=doc_id)
         return self.outcomes.get(question, _answer(unsupported=(), citations=(cited,)))
 
 
-def test_examples_start_with_a_whole_brief_question_and_keep_only_sure_answers() -> None:
+def test_examples_name_their_brief_and_keep_only_sure_answers_from_it() -> None:
     one = BriefInfo("d1", "Brief One", "7", "2024-03-05", "txt", "0", ("Aid", "Limits"), 1, (), "")
     two = BriefInfo("d2", "Brief Two", None, None, "txt", "0", ("Outlook",), 1, (), "")
     unsure = _answer(unsupported=(), outcome="low_confidence")
@@ -154,17 +163,17 @@ def test_examples_start_with_a_whole_brief_question_and_keep_only_sure_answers()
     archive = _Archive(
         [one, two],
         {
-            "What does the brief say about aid?": unsure,
-            "What does the brief say about limits?": elsewhere,
+            "What does brief 7 say about aid?": unsure,
+            "What does brief 7 say about limits?": elsewhere,
         },
     )
     found = example_questions(cast(BriefQA, archive), limit=3)
     assert found == [
         "What is brief 7 about?",
-        "What is the brief “Brief One” about?",
-        "What does the brief say about outlook?",
+        "What is “Brief Two” about?",
+        "What does “Brief Two” say about outlook?",  # brief 7's sections: unsure, elsewhere
     ]
-    assert archive.asked[0] == ("What is brief 7 about?", None), "asked as a user would"
+    assert all(filters is None for _, filters in archive.asked), "asked as a user would"
     single = _Archive([two], {})
     assert example_questions(cast(BriefQA, single), limit=1) == ["What is this brief about?"]
 

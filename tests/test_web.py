@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,6 +194,13 @@ def test_chat_answer_citation_click_shows_highlighted_quote(
     assert events[0]["answer_id"] == events[1]["answer_id"]
     assert events[-1]["question"] == QUESTION and events[-1]["citations"]
 
+    # The page has a heading; a message's accessible name is its text, not its HTML.
+    assert page.locator("h1").count() == 1
+    labels = page.eval_on_selector_all(
+        "#bq-chat [aria-label]", "els => els.map(e => e.getAttribute('aria-label'))"
+    )
+    assert labels and not [label for label in labels if "<" in label], labels
+
     # A follow-up uses the conversation.
     _ask(page, "Why did it object to the office?")
     page.wait_for_selector("#bq-turn-1", timeout=60_000)
@@ -267,6 +275,10 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
     page = _page(browser, server)
     page.wait_for_selector("#bq-question textarea", timeout=60_000)
     page.get_by_role("tab", name="Briefs").click()
+    # The drop zone takes several briefs and says so; Remove is quieter than Add.
+    assert "Drop briefs here (several at once)" in page.inner_text("#bq-upload")
+    assert "stop" not in (page.get_attribute("#bq-remove", "class") or "")
+    assert "primary" in (page.get_attribute("#bq-add", "class") or "")
     page.set_input_files("#bq-upload input[type=file]", str(brief))
     page.wait_for_selector("#bq-upload :text('arctic-shipping.txt')", timeout=30_000)
     page.click("#bq-add")
@@ -276,6 +288,20 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
     )
     assert "failed" not in page.inner_text("#bq-upload-result")
     assert "Arctic <b>Shipping</b> Routes Open Up" in page.inner_text("#bq-briefs")
+    # Titles and file names in the page's font, ids short enough not to break.
+    font = page.eval_on_selector("#bq-briefs td", "td => getComputedStyle(td).fontFamily")
+    assert "mono" not in font.lower(), font
+    with urllib.request.urlopen(f"{server}/api/v1/documents", timeout=30) as response:
+        ids = [b["doc_id"] for b in json.load(response)]
+    table = page.inner_text("#bq-briefs")
+    assert len(ids) == 2 and all(i[:12] in table and i not in table for i in ids), table
+    # The Try suggestions follow the archive: the newest brief's first.
+    page.get_by_role("tab", name="Chat").click()
+    page.wait_for_function(
+        "(document.querySelector('#bq-try') || {innerText: ''}).innerText.includes('Arctic')",
+        timeout=60_000,
+    )
+    page.get_by_role("tab", name="Briefs").click()
     _settle(page)  # the lists refresh after the result shows, and fade back in
     page.screenshot(path=str(shots / "briefs.png"))
     assert list(data.rglob("arctic-shipping.txt")), "the brief is kept in the data dir"
@@ -307,6 +333,8 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
         "!document.querySelector('#bq-briefs').innerText.includes('Arctic')", timeout=60_000
     )
     assert "NATO Intensifies" in page.inner_text("#bq-briefs")
+    log = (data.parent / "serve.log").read_text()
+    assert "added from the chat: arctic-shipping.txt" in log and "removed from the chat" in log
 
 
 def test_with_auth_the_page_asks_for_a_login(guarded: str, browser: object, shots: Path) -> None:

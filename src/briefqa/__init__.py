@@ -48,6 +48,7 @@ from .schema import (
     IngestError,
     IngestReport,
     Reading,
+    section_label,
 )
 from .settings import Settings, load_settings
 
@@ -159,6 +160,7 @@ __all__ = [
     "markdown",
     "read_runs",
     "run_evaluation",
+    "section_label",
     "vary_configurations",
     "write_report",
 ]

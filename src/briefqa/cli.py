@@ -33,6 +33,7 @@ from briefqa import (
     markdown,
     read_runs,
     run_evaluation,
+    section_label,
     vary_configurations,
     write_report,
 )
@@ -370,7 +371,7 @@ def _print_answer(pieces: Iterator[str | Answer]) -> Answer:
         print(f"  [{citation.n}] {citation.title}: {quote}")
     if answer.nearest:  # refused, or low confidence
         for hit in answer.nearest:
-            print(f"  nearest: {hit.title} — {hit.section or 'lead'}: {hit.text[:120]}…")
+            print(f"  nearest: {hit.title} — {section_label(hit.section)}: {hit.text[:120]}…")
     for sentence in answer.unsupported:
         print(f"  unsupported: {sentence}")
     print()

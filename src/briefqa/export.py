@@ -105,6 +105,7 @@ def _references(citations: Sequence[Citation]) -> list[str]:
     for n, cites in sorted(by_n.items()):
         first = cites[0]
         details = [
+            f"No. {first.number}" if first.number else "",
             first.date or "",
             f"section “{first.section}”" if first.section else "",
             f"p. {first.page}" if first.page else "",

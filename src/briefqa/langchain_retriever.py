@@ -29,7 +29,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, Field
 
 from .errors import InvalidQuestion
-from .schema import Answer, BriefInfo, Filters, Hit
+from .schema import Answer, BriefInfo, Filters, Hit, section_label
 
 if TYPE_CHECKING:  # the engine imports this module (as_retriever): no import back
     from .engine import BriefQA
@@ -43,7 +43,8 @@ class BriefRetriever(BaseRetriever):
     """A LangChain retriever over the briefs indexed by one :class:`BriefQA`.
 
     Each ``Document`` holds a passage's text; its metadata are ``doc_id``,
-    ``chunk_id``, ``title``, ``section``, ``page`` (PDF), ``start`` and ``end``
+    ``chunk_id``, ``title``, ``section`` ("lead" before the first heading, as the chat
+    shows it), ``page`` (PDF), ``start`` and ``end``
     (character offsets into the brief's normalised text), the brief's ``date``
     and ``authors``, the retrieval ``score``, and the gate's ``outcome``
     (``"answered"`` or ``"low_confidence"``) for the question.
@@ -106,7 +107,7 @@ def to_document(hit: Hit, info: BriefInfo | None, outcome: str) -> Document:
             "doc_id": hit.doc_id,
             "chunk_id": hit.chunk_id,
             "title": hit.title,
-            "section": hit.section,
+            "section": section_label(hit.section),
             "page": hit.page,
             "start": hit.start,
             "end": hit.end,

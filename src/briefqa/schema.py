@@ -58,6 +58,16 @@ class Brief:
     author_roles: tuple[str, ...] = ()
 
 
+#: How every surface names the part of a brief before its first heading, whose chunks
+#: carry no section (``section`` None in our types).
+LEAD_SECTION = "lead"
+
+
+def section_label(section: str | None) -> str:
+    """A passage's section as staff and clients see it: the lead's is "lead"."""
+    return section or LEAD_SECTION
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of a brief, the unit that is embedded, retrieved and cited.
@@ -350,11 +360,12 @@ class Citation:
     support: float
     score: float
     #: Where the quote sits and whose brief it is, for a reader checking it: the
-    #: chunk's section and page (PDF), the brief's date and authors.
+    #: chunk's section and page (PDF), the brief's date, authors and number.
     section: str | None = None
     page: int | None = None
     date: str | None = None
     authors: tuple[str, ...] = ()
+    number: str | None = None
     #: For a quote extracted as the answer: the reading model's probability that it
     #: answers the question (None without a reader, or for a model's own words).
     answer_score: float | None = None

@@ -419,7 +419,7 @@ class Answerer:
             cited = sorted({c.n for c in plan.citations})
             return replace(
                 answer,
-                text=plan.text,
+                text=_prefaced(plan, plan.text),
                 citations=self._placed(plan.citations, plan.passages),
                 sources=tuple(plan.passages[n - 1] for n in cited),
                 refused=False,
@@ -450,7 +450,7 @@ class Answerer:
             )
         return replace(
             answer,
-            text=checked.text,
+            text=_prefaced(plan, checked.text),
             citations=citations,
             sources=tuple(state.passages[i] for i in checked.cited),
             refused=False,
@@ -460,8 +460,8 @@ class Answerer:
         )
 
     def _placed(self, citations: Sequence[Citation], hits: Sequence[Hit]) -> tuple[Citation, ...]:
-        """Citations with the section and page of their passage and the date and
-        authors of their brief, so that a reader can find and weigh the quote."""
+        """Citations with the section and page of their passage and the date, authors
+        and number of their brief, so that a reader can find and weigh the quote."""
         chunks = {h.chunk_id: h for h in hits}
         briefs: dict[str, BriefInfo | None] = {}
         placed = []
@@ -476,6 +476,7 @@ class Answerer:
                     page=hit.page if hit else citation.page,
                     date=info.date if info else citation.date,
                     authors=info.authors if info else citation.authors,
+                    number=info.number if info else citation.number,
                 )
             )
         return tuple(placed)
@@ -520,6 +521,12 @@ class _timer:
 
     def __exit__(self, *exc: object) -> None:
         self.state.timings[self.key] = _ms(self.started)
+
+
+def _prefaced(plan: Plan | None, text: str) -> str:
+    """The answer after the plan's preface (which brief of several answers), a line of
+    its own that cites nothing and so is written after the citations are checked."""
+    return f"{plan.preface}\n\n{text}" if plan is not None and plan.preface else text
 
 
 def _ms(started: float) -> float:

@@ -134,6 +134,9 @@ class Plan:
     doc_id: str | None = None
     #: ``text`` says the brief lacks what was asked (no authors named): a refusal.
     lacking: bool = False
+    #: Said before the answer when the question named no brief and several could be
+    #: meant: which brief answers, and how to ask about another.
+    preface: str = ""
 
     @property
     def written(self) -> bool:
@@ -307,6 +310,18 @@ class Overview:
             info = self.resolve(question, filters)
         if info is None:
             return None
+        plan = self._plan_for(question, intent, info)
+        allowed = self.briefs(filters)
+        if plan is not None and len(allowed) > 1 and self.named(question, allowed) is None:
+            # "What is this brief about?" over an archive: say which brief answers.
+            plan.preface = (
+                f"From {_label(info)}, the closest of the {len(allowed)} briefs to the "
+                "question (name a brief, or limit the chat to it, to ask about another):"
+            )
+        return plan
+
+    def _plan_for(self, question: str, intent: Intent, info: BriefInfo) -> Plan | None:
+        """The plan of a whole-brief question about ``info``."""
         if intent.kind == "field":
             return self._field(intent, info)
         sentences = self.sentences(info)

@@ -123,6 +123,7 @@ class CitationResult(BaseModel):
     page: int | None
     date: str | None
     authors: list[str]
+    number: str | None = Field(default=None, description="the brief's number, if it has one")
     answer_score: float | None = Field(
         default=None,
         description="For an extracted answer sentence: the reading model's probability "

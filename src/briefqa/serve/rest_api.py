@@ -8,6 +8,7 @@ statuses (:data:`STATUS`) with the engine's own message as ``detail``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal, Self
@@ -36,6 +37,8 @@ from briefqa import (
     export_markdown,
 )
 from briefqa.errors import EmbeddingError, FileTooLarge, ModelError
+
+log = logging.getLogger("briefqa.server")
 
 #: The HTTP status of each kind of engine error, the first that matches.
 STATUS: list[tuple[type[BriefQAError], int]] = [
@@ -279,6 +282,8 @@ def _brief_routes(api: APIRouter, qa: BriefQA) -> None:
             name = upload.filename or ""
             try:
                 info = qa.add(name, upload.file.read(readable))
+                log.info("added through the API: %s as %s (%d chunks)", name, info.doc_id,
+                         info.chunks)  # fmt: skip
                 results.append({"filename": name, "ok": True, "brief": info.to_dict()})
             except BriefQAError as exc:
                 first_error = first_error or exc

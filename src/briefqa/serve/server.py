@@ -165,7 +165,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         os.environ.setdefault("GRADIO_TEMP_DIR", str(qa.data_dir / "tmp" / "gradio"))
         gr = _import_gradio()
 
-        from briefqa.serve.ui import CSS, HEAD, build_ui
+        from briefqa.serve.ui import CSS, HEAD, WORDING, build_ui
 
         blocks = build_ui(qa)
         blocks.queue(default_concurrency_limit=settings.server_concurrency, max_size=256)
@@ -182,6 +182,7 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
             css=CSS,
             head=HEAD,
             mcp_server=False,  # briefqa's own MCP server is mcp_server.py; see _import_gradio
+            i18n=gr.I18n(**WORDING),
         )
         gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "")
     return app

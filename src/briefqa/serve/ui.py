@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import html
 import itertools
+import logging
 import os
 import re
 import shutil
@@ -43,6 +44,7 @@ from briefqa import (
     Hit,
     NotFound,
     export_markdown,
+    section_label,
 )
 
 CSS = """
@@ -64,10 +66,15 @@ CSS = """
 .bq-passage mark { background: #fde68a; padding: 0 1px; }
 .bq-source.bq-active mark { background: #fbbf24; }
 .bq-score { color: #6b7280; font-size: 0.85em; margin-top: 4px; }
+.bq-title { font-size: 1.5em; font-weight: 600; margin: 4px 0 0; }
+/* The tables hold titles, file names and results, not code: the page's font, words
+   kept whole. */
+#bq-briefs, #bq-upload-result { --font-mono: var(--font); }
+#bq-briefs td, #bq-upload-result td { word-break: normal; overflow-wrap: break-word; }
 """
 
 # Clicking [n] in an answer: open that turn's sources, highlight the passage, scroll to it.
-HEAD = """
+HEAD = r"""
 <script>
 document.addEventListener("click", function (event) {
   const link = event.target.closest ? event.target.closest("a.bq-cite") : null;
@@ -85,6 +92,17 @@ document.addEventListener("click", function (event) {
   target.classList.add("bq-active");
   target.scrollIntoView({ behavior: "smooth", block: "center" });
 }, true);
+// Gradio labels each chat message with its content, ours being HTML (citation links):
+// screen readers get the message's text instead.
+new MutationObserver(function () {
+  document.querySelectorAll("#bq-chat [aria-label*='<']").forEach(function (el) {
+    const text = (el.innerText || el.textContent || "").replace(/\s+/g, " ").trim().slice(0, 1000);
+    // Only a change: a text that itself holds "<" must not set off the observer again.
+    if (el.getAttribute("aria-label") !== text) el.setAttribute("aria-label", text);
+  });
+}).observe(document.documentElement, {
+  subtree: true, childList: true, attributes: true, attributeFilter: ["aria-label"],
+});
 </script>
 """
 
@@ -94,10 +112,24 @@ LOW_CONFIDENCE = (
     "The passages found may not answer this question; the cited and the nearest passages "
     "are listed beside the chat.</div>"
 )
+#: Gradio's own words that do not fit the page, by locale: the drop zone takes several
+#: briefs at once, not "a file".
+WORDING = {
+    locale: {
+        "upload_text.drop_file": "Drop briefs here (several at once)",
+        "upload_text.click_to_upload": "or click to choose them",
+    }
+    for locale in ("en", "en-US", "en-GB")
+}
+
 EMPTY_SOURCES = (
     '<div class="bq-sources"><p class="bq-meta">Sources of each answer appear here. '
     "Click a citation such as [1] to see the sentence it rests on.</p></div>"
 )
+log = logging.getLogger("briefqa.server")
+
+#: Characters of a brief's id the Briefs table shows (the dropdowns hold the whole id).
+SHORT_ID = 12
 # Gradio finds the progress tracker by this default value.
 _PROGRESS = gr.Progress()
 _MARKER = re.compile(r"\[(\d+)\]")
@@ -124,6 +156,7 @@ class _ChatTab:
     date_from: gr.Textbox
     date_to: gr.Textbox
     sources: gr.HTML
+    tries: gr.Dataset
 
 
 @dataclass
@@ -151,6 +184,7 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
     ) as demo:
         # Per browser session: the answers so far, and which chat message holds which.
         session = gr.State(None)  # None until the first answer: see _session()
+        gr.HTML("<h1 class='bq-title'>Ask the institute's policy briefs</h1>")
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"), gr.Row():
                 chat = _chat_tab(qa)
@@ -189,8 +223,9 @@ def _chat_tab(qa: BriefQA) -> _ChatTab:
             download = gr.DownloadButton(
                 "Download as Markdown", size="sm", interactive=False, elem_id="bq-download"
             )
-        gr.Examples(
-            examples=[[q] for q in example_questions(qa)] or [[""]], inputs=question, label="Try"
+        # Updated with the archive (refresh): a gr.Examples is fixed when the page is built.
+        tries = gr.Dataset(
+            components=[question], samples=[], label="Try", elem_id="bq-try", visible=False
         )
         with gr.Row(visible=False) as comment_row:
             comment = gr.Textbox(
@@ -210,7 +245,7 @@ def _chat_tab(qa: BriefQA) -> _ChatTab:
         sources = gr.HTML(EMPTY_SOURCES, elem_id="bq-sources")
     return _ChatTab(
         chatbot, question, ask, new_chat, download, comment_row, comment, send_comment,
-        doc_filter, date_from, date_to, sources,
+        doc_filter, date_from, date_to, sources, tries,
     )  # fmt: skip
 
 
@@ -234,7 +269,11 @@ def _briefs_tab() -> _BriefsTab:
             )
             add = gr.Button("Add to the index", variant="primary", elem_id="bq-add")
             added = gr.Dataframe(
-                headers=["File", "Result"], interactive=False, elem_id="bq-upload-result", wrap=True
+                headers=["File", "Result"],
+                interactive=False,
+                elem_id="bq-upload-result",
+                wrap=True,
+                column_widths=["35%", "65%"],
             )
         with gr.Column():
             # Picked here or by clicking its row; the summary opens in the chat.
@@ -245,7 +284,7 @@ def _briefs_tab() -> _BriefsTab:
             )
             summarise = gr.Button("Summary", elem_id="bq-summary")
             to_remove = gr.Dropdown(label="Remove a brief", choices=[], elem_id="bq-pick")
-            remove = gr.Button("Remove", variant="stop", elem_id="bq-remove")
+            remove = gr.Button("Remove", variant="secondary", size="sm", elem_id="bq-remove")
             removed = gr.Markdown()
     return _BriefsTab(table, files, add, added, to_summarise, summarise, to_remove, remove, removed)
 
@@ -303,6 +342,7 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
         answers = state["answers"]
         yield "", chat, render_sources(answers, _brief_index(qa, answers)), state
 
+    tab.tries.click(lambda sample: sample[0], tab.tries, tab.question, **_PRIVATE)
     inputs = [tab.question, tab.chatbot, session, tab.doc_filter, tab.date_from, tab.date_to]
     outputs = [tab.question, tab.chatbot, tab.sources, session]
     tab.ask.click(respond, inputs, outputs, api_name="ask").then(
@@ -353,8 +393,28 @@ def _wire_briefs(
 ) -> None:
     """The briefs table and lists, adding, removing, and a summary posted into the chat."""
 
+    examples: dict[tuple[str, ...], list[str]] = {}
+
+    def suggestions() -> Any:
+        # Asking the candidates takes a second: once per state of the archive, and checked
+        # against the archive again after, so that a slow first computation never shows
+        # the suggestions of an archive an upload has since changed.
+        found: list[str] = []
+        for _ in range(3):
+            key = tuple(b.doc_id for b in qa.documents())
+            if key not in examples:
+                examples.clear()
+                examples[key] = example_questions(qa)
+            found = examples[key]
+            if key == tuple(b.doc_id for b in qa.documents()):
+                break
+        return gr.Dataset(samples=[[q] for q in found], visible=bool(found))
+
+    suggestions()  # at start-up, so that the first page load finds them ready
+
     def refresh() -> tuple[Any, ...]:
-        docs = qa.documents()
+        tries = suggestions()
+        docs = qa.documents()  # read after the suggestions: the freshest list
         choices = [(_label(b), b.doc_id) for b in docs]
         rows = [
             [
@@ -365,7 +425,7 @@ def _wire_briefs(
                 b.chunks,
                 # Copies of one brief in several formats are one brief with several files.
                 "\n".join(Path(p).name for p in b.sources),
-                b.doc_id,
+                b.doc_id[:SHORT_ID],
             ]
             for b in docs
         ]
@@ -374,9 +434,10 @@ def _wire_briefs(
             gr.Dropdown(choices=choices),
             gr.Dropdown(choices=choices, value=None),
             gr.Dropdown(choices=choices, value=None),
+            tries,
         )
 
-    lists = [tab.table, chat.doc_filter, tab.to_remove, tab.to_summarise]
+    lists = [tab.table, chat.doc_filter, tab.to_remove, tab.to_summarise, chat.tries]
     demo.load(refresh, None, lists, **_PRIVATE)
 
     def summary(
@@ -405,7 +466,11 @@ def _wire_briefs(
 
     def pick_row(event: gr.SelectData) -> Any:
         row = event.row_value
-        return gr.Dropdown(value=row[-1]) if row else gr.skip()  # the Id column
+        if not row:
+            return gr.skip()
+        # The Id column shows the id's start: the brief whose id it begins.
+        found = [b.doc_id for b in qa.documents() if b.doc_id.startswith(str(row[-1]))]
+        return gr.Dropdown(value=found[0]) if len(found) == 1 else gr.skip()
 
     tab.table.select(pick_row, None, tab.to_summarise, **_PRIVATE)
 
@@ -427,8 +492,12 @@ def _wire_briefs(
             try:
                 info = qa.add(name, data)
                 rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
+                log.info(
+                    "added from the chat: %s as %s (%d chunks)", name, info.doc_id, info.chunks
+                )
             except BriefQAError as exc:
                 rows.append([name, f"failed: {getattr(exc, 'reason', exc)}"])
+                log.warning("not added from the chat: %s: %s", name, exc)
         progress((len(paths), len(paths)), desc="Done")
         return (rows, None, *refresh())
 
@@ -442,6 +511,7 @@ def _wire_briefs(
             qa.remove(doc_id)
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
+        log.info("removed from the chat: %s (%s)", doc_id, title)
         return (f"Removed **{_md(title)}**.", *refresh())
 
     tab.remove.click(drop, [tab.to_remove], [tab.removed, *lists], **_PRIVATE)
@@ -550,7 +620,11 @@ def _turn_sources(answer: Answer, turn: int, briefs: dict[str, BriefInfo]) -> st
 
 
 def _nearest(answer: Answer, turn: int, briefs: dict[str, BriefInfo], skip: set[str]) -> str:
-    hits = [hit for hit in answer.nearest if hit.chunk_id not in skip]
+    # Nearest first: a refusal's passages come in the gate's order, not by score.
+    hits = sorted(
+        (hit for hit in answer.nearest if hit.chunk_id not in skip),
+        key=lambda h: (h.dense is None, -(h.dense or 0.0), -h.score),  # as each card shows
+    )
     return "".join(
         _card(f"bq-near-{turn}-{i}", hit, [], briefs, label=f"{i}.", extra=" bq-nearest")
         for i, hit in enumerate(hits, 1)
@@ -586,7 +660,7 @@ def _card(
         f"No. {info.number}" if info and info.number else "",
         info.date if info and info.date else "",
         ", ".join(info.authors) if info else "",
-        hit.section or "lead",
+        section_label(hit.section),
         f"p. {hit.page}" if hit.page else "",
     ]
     # Quote offsets are in the brief's text; the passage starts at hit.start.
@@ -648,41 +722,45 @@ def _md(text: str) -> str:
 
 
 def example_questions(qa: BriefQA, limit: int = 4) -> list[str]:
-    """Questions the indexed briefs do answer: one about a whole brief, then some drawn
-    from their section headings.
+    """Questions the indexed briefs do answer, newest briefs first: one about a whole
+    brief, then some drawn from their section headings.
 
-    Each candidate is asked of the engine and kept only if it is answered with full
-    confidence, every sentence supported, so an example never leads a new user to a
-    refusal or to a low-confidence answer.
+    Each candidate is asked of the engine as a user clicking it asks it (no filter) and
+    kept only if it is answered with full confidence from its own brief, every sentence
+    supported, so an example never leads a new user to a refusal, to a low-confidence
+    answer, or to another brief than the one it names.
     """
     found: list[str] = []
-    for candidate, info, filters in itertools.islice(_candidates(qa.documents()), 3 * limit):
+    for candidate, info in itertools.islice(_candidates(qa.documents()), 3 * limit):
         if len(found) >= limit:
             break
         try:
-            answer = qa.ask(candidate, filters=filters)
+            answer = qa.ask(candidate)
         except BriefQAError:
             continue
         sure = answer.outcome == "answered" and not answer.unsupported
-        own = all(c.doc_id == info.doc_id for c in answer.citations)
+        own = bool(answer.citations) and all(c.doc_id == info.doc_id for c in answer.citations)
         if sure and own and candidate not in found:
             found.append(candidate)
     return found
 
 
-def _candidates(docs: Sequence[BriefInfo]) -> Iterator[tuple[str, BriefInfo, Filters | None]]:
-    if docs:
-        # Asked as a user clicking it asks it: unfiltered, so it must name its brief
-        # unless the archive holds only one.
+def _candidates(docs: Sequence[BriefInfo]) -> Iterator[tuple[str, BriefInfo]]:
+    """Example questions, each naming its brief unless the archive holds only one: what
+    each of the newest briefs is about, then their sections, so that the suggestions
+    show the archive's breadth rather than one brief's headings."""
+    newest = docs[:3]
+
+    def name(info: BriefInfo) -> str:
         if len(docs) == 1:
-            yield "What is this brief about?", docs[0], None
-        elif docs[0].number:
-            yield f"What is brief {docs[0].number} about?", docs[0], None
-    for info in docs:
-        only = Filters(doc_ids=(info.doc_id,))
-        for section in info.sections:
-            yield f"What does the brief say about {section.lower()}?", info, only
-        yield f"What is the brief “{_short(info.title)}” about?", info, only
+            return "this brief"
+        return f"brief {info.number}" if info.number else f"“{_short(info.title)}”"
+
+    for info in newest:
+        yield f"What is {name(info)} about?", info
+    for info in newest:
+        for section in info.sections[:3]:
+            yield f"What does {name(info)} say about {section.lower()}?", info
 
 
 def _short(title: str, words: int = 8) -> str:
