@@ -3,6 +3,7 @@ reported for people and machines, and repaired without losing what was stored.""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -291,14 +292,20 @@ def _follow(advice_in: str) -> int:
 
 def _another_schema(path: Path, kind: str) -> None:
     if kind == "newer":  # a later briefqa's file
-        with sqlite3.connect(path) as db:
+        with contextlib.closing(sqlite3.connect(path)) as db:
             db.execute("PRAGMA user_version = 99")
+            db.commit()
+            # Into the file now: left in the WAL, the change would be copied in whenever
+            # the last connection still open in this process closes, changing the file
+            # after the test has read it.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     else:  # another program's database under our name
         for end in ("", "-wal", "-shm"):
             path.with_name(path.name + end).unlink(missing_ok=True)
-        with sqlite3.connect(path) as db:
+        with contextlib.closing(sqlite3.connect(path)) as db:
             db.execute("CREATE TABLE vectors (x)")
             db.execute("CREATE TABLE briefs (x)")
+            db.commit()
 
 
 @pytest.mark.parametrize("kind", ["pages", "newer", "foreign"])
