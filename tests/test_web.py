@@ -301,6 +301,12 @@ def test_upload_a_brief_then_ask_about_it_and_markup_stays_text(
         "(document.querySelector('#bq-try') || {innerText: ''}).innerText.includes('Arctic')",
         timeout=60_000,
     )
+    page.locator("#bq-try button", has_text="Arctic").first.click()
+    page.wait_for_function(
+        "document.querySelector('#bq-question textarea').value.includes('Arctic')",
+        timeout=30_000,
+    )
+    page.fill("#bq-question textarea", "")
     page.get_by_role("tab", name="Briefs").click()
     _settle(page)  # the lists refresh after the result shows, and fade back in
     page.screenshot(path=str(shots / "briefs.png"))

@@ -117,7 +117,7 @@ LOW_CONFIDENCE = (
 WORDING = {
     locale: {
         "upload_text.drop_file": "Drop briefs here (several at once)",
-        "upload_text.click_to_upload": "or click to choose them",
+        "upload_text.click_to_upload": "Click to choose them",
     }
     for locale in ("en", "en-US", "en-GB")
 }
@@ -182,21 +182,23 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
     with gr.Blocks(
         title="briefqa — policy briefs Q&A", analytics_enabled=False, delete_cache=(600, 3600)
     ) as demo:
+        # The "Try" questions, asked of the engine now, so that the page opens with them.
+        tries = _Suggestions(qa)
         # Per browser session: the answers so far, and which chat message holds which.
         session = gr.State(None)  # None until the first answer: see _session()
         gr.HTML("<h1 class='bq-title'>Ask the institute's policy briefs</h1>")
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"), gr.Row():
-                chat = _chat_tab(qa)
+                chat = _chat_tab(tries.current())
             with gr.Tab("Briefs", id="briefs"):
                 briefs = _briefs_tab()
         _wire_chat(qa, chat, session)
-        _wire_briefs(qa, demo, briefs, chat, session, tabs)
+        _wire_briefs(qa, tries, demo, briefs, chat, session, tabs)
     blocks: gr.Blocks = demo
     return blocks
 
 
-def _chat_tab(qa: BriefQA) -> _ChatTab:
+def _chat_tab(examples: list[str]) -> _ChatTab:
     with gr.Column(scale=3):
         chatbot = gr.Chatbot(
             label="briefqa",
@@ -225,7 +227,11 @@ def _chat_tab(qa: BriefQA) -> _ChatTab:
             )
         # Updated with the archive (refresh): a gr.Examples is fixed when the page is built.
         tries = gr.Dataset(
-            components=[question], samples=[], label="Try", elem_id="bq-try", visible=False
+            components=[question],
+            samples=[[q] for q in examples],
+            label="Try",
+            elem_id="bq-try",
+            visible=bool(examples),
         )
         with gr.Row(visible=False) as comment_row:
             comment = gr.Textbox(
@@ -389,52 +395,26 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
 
 
 def _wire_briefs(
-    qa: BriefQA, demo: gr.Blocks, tab: _BriefsTab, chat: _ChatTab, session: gr.State, tabs: gr.Tabs
+    qa: BriefQA,
+    tries: _Suggestions,
+    demo: gr.Blocks,
+    tab: _BriefsTab,
+    chat: _ChatTab,
+    session: gr.State,
+    tabs: gr.Tabs,
 ) -> None:
     """The briefs table and lists, adding, removing, and a summary posted into the chat."""
 
-    examples: dict[tuple[str, ...], list[str]] = {}
-
-    def suggestions() -> Any:
-        # Asking the candidates takes a second: once per state of the archive, and checked
-        # against the archive again after, so that a slow first computation never shows
-        # the suggestions of an archive an upload has since changed.
-        found: list[str] = []
-        for _ in range(3):
-            key = tuple(b.doc_id for b in qa.documents())
-            if key not in examples:
-                examples.clear()
-                examples[key] = example_questions(qa)
-            found = examples[key]
-            if key == tuple(b.doc_id for b in qa.documents()):
-                break
-        return gr.Dataset(samples=[[q] for q in found], visible=bool(found))
-
-    suggestions()  # at start-up, so that the first page load finds them ready
-
     def refresh() -> tuple[Any, ...]:
-        tries = suggestions()
+        found = tries.current()
         docs = qa.documents()  # read after the suggestions: the freshest list
         choices = [(_label(b), b.doc_id) for b in docs]
-        rows = [
-            [
-                b.title,
-                b.number or "",
-                b.date or "",
-                ", ".join(b.authors),
-                b.chunks,
-                # Copies of one brief in several formats are one brief with several files.
-                "\n".join(Path(p).name for p in b.sources),
-                b.doc_id[:SHORT_ID],
-            ]
-            for b in docs
-        ]
         return (
-            rows,
+            _brief_rows(docs),
             gr.Dropdown(choices=choices),
             gr.Dropdown(choices=choices, value=None),
             gr.Dropdown(choices=choices, value=None),
-            tries,
+            gr.Dataset(samples=[[q] for q in found], visible=bool(found)),
         )
 
     lists = [tab.table, chat.doc_filter, tab.to_remove, tab.to_summarise, chat.tries]
@@ -515,6 +495,46 @@ def _wire_briefs(
         return (f"Removed **{_md(title)}**.", *refresh())
 
     tab.remove.click(drop, [tab.to_remove], [tab.removed, *lists], **_PRIVATE)
+
+
+class _Suggestions:
+    """The "Try" questions of the archive as it is, computed once per state of it:
+    asking the candidates takes a second."""
+
+    def __init__(self, qa: BriefQA) -> None:
+        self.qa = qa
+        self._cache: dict[tuple[str, ...], list[str]] = {}
+        self.current()
+
+    def current(self) -> list[str]:
+        # Checked against the archive again after computing, so that a slow computation
+        # never shows the suggestions of an archive an upload has changed meanwhile.
+        found: list[str] = []
+        for _ in range(3):
+            key = tuple(b.doc_id for b in self.qa.documents())
+            if key not in self._cache:
+                self._cache = {key: example_questions(self.qa)}
+            found = self._cache[key]
+            if key == tuple(b.doc_id for b in self.qa.documents()):
+                break
+        return found
+
+
+def _brief_rows(docs: Sequence[BriefInfo]) -> list[list[Any]]:
+    """The Briefs table: one row a brief, its id shortened (the lists hold it whole)."""
+    return [
+        [
+            b.title,
+            b.number or "",
+            b.date or "",
+            ", ".join(b.authors),
+            b.chunks,
+            # Copies of one brief in several formats are one brief with several files.
+            "\n".join(Path(p).name for p in b.sources),
+            b.doc_id[:SHORT_ID],
+        ]
+        for b in docs
+    ]
 
 
 def _forget_upload(path: Path) -> None:
