@@ -79,11 +79,11 @@ eval-ci: setup
 		--fail-under supported_share=0.95 --fail-under refused_unanswerable=0.45 \
 		--fail-under unanswerable_answered_share=0.2 --fail-under false_refusal=0.03 \
 		--fail-under first_sentence_gold=0.8 \
-		--against evals/reports/seed_brief/report.json --fail-on-regression
+		--against evals/reports/seed_brief/report.json --fail-on-regression --runs none
 	$(BIN)/briefqa eval --dataset evals/whole_brief.jsonl --corpus corpus \
 		--report build/eval-ci/whole_brief --fail-under right_source=0.9 \
 		--fail-under first_sentence_gold=0.85 --fail-under refused_share=0 \
-		--against evals/reports/whole_brief/report.json --fail-on-regression
+		--against evals/reports/whole_brief/report.json --fail-on-regression --runs none
 
 # Train the reading model from scratch on the CPU (about 75 min on 2 cores), export it to
 # ONNX (int8) and install it into src/briefqa/models/reader/ (docs/reader.md). Started

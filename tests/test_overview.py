@@ -178,15 +178,17 @@ def test_a_whole_brief_question_naming_no_brief_says_which_brief_answers(qa: Bri
     answer = qa.ask("What is this brief about?")
     [doc] = {s.doc_id for s in answer.sources}
     info = qa.brief(doc)
-    preface, _, rest = answer.text.partition("\n\n")
+    preface = answer.preface
     assert preface.startswith(f"From “{info.title}”") and "closest of the 2 briefs" in preface
     assert "name a brief" in preface and "[" not in preface, "the preface cites nothing"
-    assert rest and "[1]" in rest and not answer.unsupported
+    # Kept out of the answer's text (what is scored and verified), shown before it.
+    assert "[1]" in answer.text and "From “" not in answer.text and not answer.unsupported
+    assert answer.shown == f"{preface}\n\n{answer.text}"
+    assert answer.to_dict()["preface"] == preface
     # A brief named, or the only one allowed: no preface.
-    named = qa.ask("What is bulletin 116 about?")
-    assert not named.text.startswith("From ")
+    assert qa.ask("What is bulletin 116 about?").preface == ""
     only = qa.ask("What is this brief about?", filters=Filters((_ids(qa)["116"],)))
-    assert not only.text.startswith("From ")
+    assert only.preface == "" and only.shown == only.text
 
 
 def test_a_brief_named_by_number_is_the_one_answered(qa: BriefQA) -> None:

@@ -20,6 +20,7 @@ from briefqa import (
     EvalReport,
     append_run,
     load_configuration,
+    load_saved_rows,
     read_runs,
     run_evaluation,
     vary_configurations,
@@ -163,16 +164,16 @@ def test_configurations_answer_side_by_side_on_one_index(
     assert [c["name"] for c in report.configurations] == [first, second]
     assert set(report.comparisons) == {second, "briefqa without reader"}
     shorter = report.comparisons[second]
-    for metric in ("hit@1", "first_sentence_gold", "latency_ms"):
-        d = shorter[metric]
-        assert d["low"] <= d["diff"] <= d["high"] and d["verdict"] in (
-            "better", "worse", "within noise"
-        )  # fmt: skip
+    # Retrieval does not depend on the answer's length: no difference, exactly.
+    assert shorter["hit@1"] == {**shorter["hit@1"], "diff": 0.0, "low": 0.0, "high": 0.0,
+                                "p": 1.0, "verdict": "within noise"}  # fmt: skip
+    latency = shorter["latency_ms"]
+    assert latency["low"] <= latency["diff"] <= latency["high"] and latency["p"] is None
     # One sentence at most: the answers are no longer than with three.
     assert report.systems[second]["answer_words"] <= report.systems[first]["answer_words"]
     # Each question's values average to the metric table's value.
     for name, rows in report.per_question.items():
-        for metric in YES_NO:
+        for metric in (*YES_NO, "mrr", "ndcg@10", "token_f1"):
             counted = [r["values"][metric] for r in rows if metric in r["values"]]
             if counted and metric in report.systems[name]:
                 assert math.isclose(
@@ -258,7 +259,7 @@ def test_cli_side_by_side_against_a_saved_run_with_exports(tmp_path: Path) -> No
     page = (tmp_path / "r2" / "report.html").read_text()
     assert "change-filter" in page and page.count("<tr class='change worse'>") == 8
     assert len(read_runs(log, dataset)) == 2
-    assert page.count("<img") == 4, "the trend of the two logged runs is drawn"
+    assert "Trend over runs" in page, "the trend of the two logged runs is drawn"
 
 
 def test_staff_feedback_becomes_draft_question_rows(tmp_path: Path) -> None:
@@ -307,3 +308,87 @@ def _ragas_loads(path: Path) -> None:
         return
     dataset = EvaluationDataset.from_jsonl(str(path))
     assert len(dataset) == sum(1 for _ in path.open())
+
+
+def test_configurations_that_need_their_own_index_get_one(tmp_path: Path) -> None:
+    path = seed_questions(tmp_path, answerable=2, unanswerable=0)
+    built: list[Path] = []
+    real = Library.ingest
+
+    def counted(self: Library, *args: Any, **kwargs: Any) -> Any:
+        built.append(self.data_dir)
+        return real(self, *args, **kwargs)
+
+    chunking = vary_configurations(["chunk_tokens=120,160"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Library, "ingest", counted)
+        report = run_evaluation(
+            path, corpus=ROOT / "corpus", embedder=HashEmbedder(), configurations=chunking
+        )
+    assert len(set(built)) == 2 and len(report.systems) == 2
+    # Without a corpus to build from, the configured index cannot serve both.
+    with pytest.raises(ConfigError, match="differ in chunk_tokens"):
+        run_evaluation(path, configurations=chunking, embedder=HashEmbedder())
+    with pytest.raises(ConfigError, match="named like a baseline"):
+        run_evaluation(path, configurations=[Configuration("bm25")], baselines=["bm25"])
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json", "cannot read the saved report"),
+        ("[1, 2]", "not a report.json with per-question rows"),
+        ('{"per_question": {"x": {"a": 1}}}', "not a report.json with per-question rows"),
+        ('{"per_question": {"x": [{"id": "q"}]}}', "row 1 has no id, values or outcome"),
+        (
+            '{"dataset": null, "per_question": {"x": [{"id": "q", "values": {}, '
+            '"outcome": "answered"}]}}',
+            "is a report on None",
+        ),
+    ],
+)
+def test_a_saved_report_that_cannot_be_compared_is_named(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    saved = tmp_path / "report.json"
+    saved.write_text(content)
+    with pytest.raises(ConfigError, match=message):
+        load_saved_rows(saved, ROOT / "evals" / "seed_brief.jsonl")
+    # From the command line, before any question is asked.
+    assert main(["eval", "--dataset", str(ROOT / "evals" / "seed_brief.jsonl"),
+                 "--against", str(saved), "--runs", "none"]) == 2  # fmt: skip
+
+
+def test_review_decisions_are_kept_once_and_staff_text_stays_plain(tmp_path: Path) -> None:
+    from briefqa.serve.review import _describe, decide, read_drafts
+
+    drafts, questions = tmp_path / "drafts.jsonl", tmp_path / "set.jsonl"
+    hostile = "x\n# Heading\n![x](https://evil.example/p.png) [login](https://evil.example)"
+    rows = [
+        {"id": "fb-1", "question": "Who opposed it?", "comments": [hostile], "status": "draft",
+         "configuration": {"top_k": 5}, "answer_given": "Nobody [1]."},
+        {"id": "fb-2", "question": "What is the GDP of Japan?", "status": "draft"},
+    ]  # fmt: skip
+    drafts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    shown = _describe(read_drafts(drafts)[0])
+    assert "\n# Heading" not in shown and "![x](" not in shown and "[login](" not in shown
+    assert "> \\# Heading" in shown, "each comment line is quoted, its markup escaped"
+
+    questions.write_text('{"id": "old", "question": "Kept?", "answers": []}')  # no newline
+    row = decide(drafts, questions, "fb-1", "answerable", "France opposed it.", "France")
+    assert row is not None and row["configuration"] == {"top_k": 5}
+    decide(drafts, questions, "fb-1", "answerable", "Another sentence.")  # again: kept once
+    decide(drafts, questions, "fb-2", "unanswerable")
+    kept = [json.loads(line) for line in questions.read_text().splitlines()]
+    assert [r["id"] for r in kept] == ["old", "fb-1", "fb-2"]
+    assert kept[1]["evidence"] == "France opposed it." and kept[2]["unanswerable"] is True
+    assert [d["status"] for d in read_drafts(drafts)] == ["answerable", "unanswerable"]
+    with pytest.raises(ConfigError, match="pick the sentence"):
+        decide(drafts, questions, "fb-2", "answerable")
+    with pytest.raises(ConfigError, match="no draft"):
+        decide(drafts, questions, "fb-9", "discarded")
+    for bad in (b"\xff\xfe", b'{"id": 3, "question": "q"}\n', b'{"id": "a", "question": "q", '
+                b'"configuration": [1]}\n'):  # fmt: skip
+        drafts.write_bytes(bad)
+        with pytest.raises(ConfigError, match=r"drafts|draft row"):
+            read_drafts(drafts)

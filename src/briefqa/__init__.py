@@ -62,6 +62,7 @@ if _typing.TYPE_CHECKING:
         EvalReport,
         compare_with_saved,
         load_dataset,
+        load_saved_rows,
         run_evaluation,
     )
     from .interchange import EXPORT_FORMATS, export_run
@@ -88,6 +89,7 @@ _LAZY = {
     "load_configuration": "comparison",
     "vary_configurations": "comparison",
     "compare_with_saved": "evaluation",
+    "load_saved_rows": "evaluation",
     "append_run": "runs",
     "read_runs": "runs",
     "EXPORT_FORMATS": "interchange",
@@ -156,6 +158,7 @@ __all__ = [
     "load_brief",
     "load_configuration",
     "load_dataset",
+    "load_saved_rows",
     "load_settings",
     "markdown",
     "read_runs",

@@ -29,6 +29,7 @@ from briefqa import (
     compare_with_saved,
     export_run,
     load_configuration,
+    load_saved_rows,
     load_settings,
     markdown,
     read_runs,
@@ -365,7 +366,7 @@ def _print_answer(pieces: Iterator[str | Answer]) -> Answer:
         print("\r\033[K", end="")  # replace the raw stream with the verified answer
     if answer.low_confidence:
         print("Low confidence: check the sources.")
-    print(answer.text)
+    print(answer.shown)
     for citation in answer.citations:
         quote = f"“{citation.quote}” (support {citation.support:.2f})"
         print(f"  [{citation.n}] {citation.title}: {quote}")
@@ -385,6 +386,8 @@ def _eval(args: argparse.Namespace) -> int:
         raise ConfigError("--fail-on-regression needs --against, and --export needs --report")
     configurations = [load_configuration(path) for path in args.config]
     configurations += vary_configurations(args.vary) if args.vary else []
+    if args.against:
+        load_saved_rows(args.against, args.dataset)  # a wrong file is named before the run
     bar = _ProgressBar("evaluating", "question")
     settings = Settings() if args.data_dir is None else Settings(data_dir=args.data_dir)
     report = run_evaluation(

@@ -22,6 +22,7 @@ import numpy as np
 
 from .answer.passages import split_markers
 from .comparison import (
+    INDEX_KEYS,
     Configuration,
     compare,
     index_key,
@@ -252,7 +253,11 @@ def load_dataset(path: str | Path) -> list[EvalCase]:
     """Read a JSONL question set (see the README for its fields and aliases)."""
     cases = []
     path = Path(path)
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the question set {path}: {exc}") from None
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -701,18 +706,11 @@ def run_evaluation(
     from .engine import BriefQA
     from .settings import Settings
 
-    unknown = set(baselines) - {"naive", "bm25", "no-reader"}
-    if unknown:
-        raise ConfigError(
-            f"unknown baseline(s) {sorted(unknown)}; choose from naive, bm25, no-reader"
-        )
     configurations = list(configurations) or [Configuration("briefqa")]
-    if len({c.name for c in configurations}) < len(configurations):
-        raise ConfigError("two configurations have the same name: rename one file")
     cases = load_dataset(dataset)
     free_text = free_text_answers(cases)
     base = (settings or Settings()).with_overrides(top_k=k)
-    chosen = [c.settings(base) for c in configurations]
+    chosen = _checked(configurations, baselines, base, fresh=docs is not None or corpus is not None)
     started = time.perf_counter()
     runs: dict[str, list[Record]] = {}
     systems: dict[str, dict[str, float]] = {}
@@ -786,6 +784,42 @@ def run_evaluation(
     )
 
 
+def _checked(
+    configurations: Sequence[Configuration],
+    baselines: Sequence[str],
+    base: Any,
+    *,
+    fresh: bool,
+) -> list[Any]:
+    """Each configuration's settings, once the run is known to make sense: baselines that
+    exist, configuration names that are unique and not a baseline's, and configurations
+    that need indexes of their own only where one is built (``fresh``).
+
+    Raises:
+        ConfigError: naming what does not make sense.
+    """
+    unknown = set(baselines) - {"naive", "bm25", "no-reader"}
+    if unknown:
+        raise ConfigError(
+            f"unknown baseline(s) {sorted(unknown)}; choose from naive, bm25, no-reader"
+        )
+    if len({c.name for c in configurations}) < len(configurations):
+        raise ConfigError("two configurations have the same name: rename one file")
+    taken = {c.name for c in configurations} & {"naive", "bm25", "briefqa without reader"}
+    if taken:
+        raise ConfigError(f"a configuration may not be named like a baseline: {sorted(taken)}")
+    chosen = [c.settings(base) for c in configurations]
+    if not fresh and len({index_key(s) for s in chosen}) > 1:
+        different = sorted(
+            key for key in INDEX_KEYS if len({str(getattr(s, key)) for s in chosen}) > 1
+        )
+        raise ConfigError(
+            f"the configurations differ in {', '.join(different)}, which need an index each: "
+            "give --docs or --corpus so that each is built (the configured index has one)"
+        )
+    return chosen
+
+
 def _run_baselines(
     qa: Any,
     cases: Sequence[EvalCase],
@@ -824,6 +858,44 @@ def _run_baselines(
         )
 
 
+def set_name(dataset: str | Path) -> str:
+    """A question set's name in reports and the runs log: its folder and file
+    (``evals/seed_brief.jsonl``, ``clapnq_dev/questions.jsonl``), the same from any
+    working directory."""
+    return "/".join(Path(dataset).resolve().parts[-2:])
+
+
+def load_saved_rows(saved: str | Path, dataset: str | Path) -> list[dict[str, Any]]:
+    """The first system's per-question rows of a saved ``report.json`` of ``dataset``.
+
+    Raises:
+        ConfigError: the file cannot be read, is not a report with per-question rows
+            (one written before they were kept), or is one of another question set.
+    """
+    path = Path(saved)
+    problem = f"{path} is not a report.json with per-question rows"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"cannot read the saved report {path}: {exc}") from None
+    systems = data.get("per_question") if isinstance(data, dict) else None
+    rows = next(iter(systems.values()), None) if isinstance(systems, dict) else None
+    if not isinstance(rows, list) or not rows:
+        raise ConfigError(f"{problem}; run the saved configuration once to write one")
+    for n, row in enumerate(rows, 1):
+        if not (
+            isinstance(row, dict)
+            and isinstance(row.get("id"), str)
+            and isinstance(row.get("values"), dict)
+            and row.get("outcome") in (None, "answered", "low_confidence", "refused")
+        ):
+            raise ConfigError(f"{problem}: question row {n} has no id, values or outcome")
+    saved_set = data.get("dataset")
+    if not isinstance(saved_set, str) or "/".join(Path(saved_set).parts[-2:]) != set_name(dataset):
+        raise ConfigError(f"{path} is a report on {saved_set!r}, not on {set_name(dataset)}")
+    return rows
+
+
 def compare_with_saved(report: EvalReport, saved: str | Path) -> EvalReport:
     """``report`` with what changed since a saved ``report.json`` of the same set: each
     question whose outcome, first sentence, citations or first passage changed (first
@@ -831,22 +903,11 @@ def compare_with_saved(report: EvalReport, saved: str | Path) -> EvalReport:
     dropped beyond noise.
 
     Raises:
-        ConfigError: the file is not a report, or is one of another set or without
-            per-question rows (written before they were kept).
+        ConfigError: as :func:`load_saved_rows`.
     """
-    path = Path(saved)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        rows = next(iter(data["per_question"].values()))
-    except (OSError, ValueError, KeyError, StopIteration, AttributeError) as exc:
-        raise ConfigError(
-            f"{path} is not a report.json with per-question rows ({type(exc).__name__}: "
-            f"{exc}); run the saved configuration once to write one"
-        ) from None
-    if Path(data.get("dataset", "")).name != Path(report.dataset).name:
-        raise ConfigError(f"{path} is a report on {data.get('dataset')}, not {report.dataset}")
+    rows = load_saved_rows(saved, report.dataset)
     current = next(iter(report.per_question.values()))
-    report.against = str(path)
+    report.against = str(saved)
     report.regressions = regressions(rows, current)
     report.drops = significant_drops(rows, current)
     return report
@@ -1035,6 +1096,7 @@ __all__ = [
     "hit_at",
     "holds_evidence",
     "load_dataset",
+    "load_saved_rows",
     "matches_evidence",
     "ndcg",
     "normalize_answer",
@@ -1046,5 +1108,6 @@ __all__ = [
     "right_source",
     "run_evaluation",
     "score_records",
+    "set_name",
     "token_f1",
 ]

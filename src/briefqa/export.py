@@ -83,6 +83,8 @@ def _turn(number: int, answer: Answer, *, numbered: bool) -> list[str]:
             "this question.",
             "",
         ]
+    if answer.preface:
+        lines += [f"*{escape(answer.preface)}*", ""]
     lines.append(escape(answer.text, markers=True))
     if answer.unsupported:
         lines += ["", "Not supported by the cited passages:", ""]

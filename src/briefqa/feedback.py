@@ -21,6 +21,9 @@ from .answer.chain import check_text
 from .errors import StoreError, full_disk
 from .schema import Answer
 
+#: The longest comment kept with a rating, in characters.
+MAX_COMMENT = 4000
+
 #: The settings that shape an answer, kept with every feedback event so that a test
 #: question made of it can be run on the configuration that produced the answer.
 ANSWER_SETTINGS = (
@@ -71,14 +74,15 @@ class FeedbackLog:
         limit = max_question_chars
         check_text(answer.question, limit, "the feedback's question", may_be_empty=True)
         # An answer quotes at most a few passages; a megabyte of it is not one of ours.
-        check_text(answer.text, 100 * limit, "the feedback's answer", may_be_empty=True)
-        check_text(comment, 4000, "the feedback's comment", may_be_empty=True)
+        check_text(answer.text, 100 * limit, "the feedback's answer", may_be_empty=True,
+                   setting=None)  # fmt: skip
+        check_text(comment, MAX_COMMENT, "the feedback's comment", may_be_empty=True, setting=None)
         answer_id = hashlib.sha256(f"{answer.question}\x00{answer.text}".encode()).hexdigest()[:16]
         record = {
             "answer_id": answer_id,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "rating": rating,
-            "comment": comment.strip()[:4000],
+            "comment": comment.strip(),
             "question": answer.question,
             "standalone_question": answer.standalone_question,
             "answer": answer.text,

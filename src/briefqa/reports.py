@@ -387,7 +387,9 @@ _DIFFERENCE_NOTE = (
     "Each cell: the other system minus {first}, with the paired bootstrap's 95 % interval "
     "over the questions (2,000 draws) and, for yes/no metrics, McNemar's exact p over the "
     "questions where they disagree. ▲ better / ▼ worse beyond noise: the interval excludes 0 "
-    "(and p < 0.05). latency_ms is the median answer time."
+    "(and p < 0.05). latency_ms is the median answer time. Answer metrics count the "
+    "questions each system answered (not refused): a system that refuses more is "
+    "scored on fewer questions, so read them beside false_refusal."
 )
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from .errors import StoreError, full_disk
-from .evaluation import EvalReport
+from .evaluation import EvalReport, set_name
 
 #: The metrics a run's line keeps and the trend draws (those the set has).
 HEADLINE = (
@@ -80,18 +81,22 @@ def append_run(report: EvalReport, path: str | Path, commit: str | None = "auto"
     data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab") as f:
+        with open(path, "a+b", buffering=0) as f:  # readable: the last byte is checked
             fcntl.flock(f, fcntl.LOCK_EX)  # two runs at once append whole lines
-            f.write(data)
+            end = os.lseek(f.fileno(), 0, os.SEEK_END)
+            if end and os.pread(f.fileno(), 1, end - 1) != b"\n":
+                data = b"\n" + data  # a torn or hand-edited last line stays apart
+            try:
+                rest = memoryview(data)
+                while rest:
+                    rest = rest[f.write(rest) or 0 :]
+                os.fsync(f.fileno())
+            except OSError:
+                os.ftruncate(f.fileno(), end)  # the log as it was
+                raise
     except OSError as exc:
         raise full_disk(str(path), exc) or StoreError(f"cannot append to {path}: {exc}") from exc
     return line
-
-
-def set_name(dataset: str | Path) -> str:
-    """A question set's name in the log: its file and folder (``clapnq_dev/questions.jsonl``),
-    the same from any working directory."""
-    return "/".join(Path(dataset).parts[-2:])
 
 
 def read_runs(path: str | Path, dataset: str | Path) -> list[dict[str, Any]]:

@@ -392,7 +392,9 @@ class Answer:
     answer is given, with ``nearest`` filled, for the reader to check). ``kind`` names
     what answered: ``"search"`` (passages retrieved for the question), ``"brief"`` (a
     brief's own structure: lead, conclusions, a section) or ``"archive"`` (the list of
-    briefs and their metadata). ``timings`` are milliseconds per stage.
+    briefs and their metadata). ``timings`` are milliseconds per stage. ``preface``, when
+    set, is said before the answer: which brief of several a whole-brief question that
+    named none was answered from (it cites nothing, so it is kept out of ``text``).
     """
 
     question: str
@@ -407,10 +409,16 @@ class Answer:
     confidence: float = 0.0
     outcome: Outcome = "answered"
     kind: str = "search"
+    preface: str = ""
 
     @property
     def low_confidence(self) -> bool:
         return self.outcome == "low_confidence"
+
+    @property
+    def shown(self) -> str:
+        """What a reader is shown: the preface, if any, then the answer."""
+        return f"{self.preface}\n\n{self.text}" if self.preface else self.text
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by ``briefqa ask --json`` and ``POST /api/v1/ask``."""
@@ -426,6 +434,7 @@ class Answer:
             "nearest": [h.to_dict() for h in self.nearest],
             "confidence": self.confidence,
             "timings": self.timings,
+            "preface": self.preface,
         }
 
     @classmethod
@@ -449,6 +458,7 @@ class Answer:
                 confidence=float(data.get("confidence", 0.0)),
                 outcome=_outcome(data),
                 kind=str(data.get("kind") or "search"),
+                preface=str(data.get("preface") or ""),
             )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"not an answer as /api/v1/ask returns it: {exc}") from None

@@ -46,12 +46,17 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def check_text(
-    text: str, limit: int, what: str = "the question", *, may_be_empty: bool = False
+    text: str,
+    limit: int,
+    what: str = "the question",
+    *,
+    may_be_empty: bool = False,
+    setting: str | None = "BRIEFQA_MAX_QUESTION_CHARS",
 ) -> str:
     """``text`` (a question, or ``what`` names the field) cleaned of control characters
     and normalised, if it is valid: not empty (unless ``may_be_empty``), at most ``limit``
     characters, and valid Unicode (a lone surrogate, which a broken client sends, cannot
-    be encoded).
+    be encoded). ``setting`` names what sets the limit, for the message (None: fixed).
 
     Raises:
         InvalidQuestion: naming the field and what is wrong with it.
@@ -66,9 +71,9 @@ def check_text(
     if not text and not may_be_empty:
         raise InvalidQuestion(f"{what} is empty: type a question about the briefs")
     if len(text) > limit:
+        where = f" ({setting})" if setting else ""
         raise InvalidQuestion(
-            f"{what} is {len(text):,} characters long; the limit is {limit:,} "
-            "(BRIEFQA_MAX_QUESTION_CHARS)"
+            f"{what} is {len(text):,} characters long; the limit is {limit:,}{where}"
         )
     return text
 
@@ -419,7 +424,8 @@ class Answerer:
             cited = sorted({c.n for c in plan.citations})
             return replace(
                 answer,
-                text=_prefaced(plan, plan.text),
+                text=plan.text,
+                preface=plan.preface,
                 citations=self._placed(plan.citations, plan.passages),
                 sources=tuple(plan.passages[n - 1] for n in cited),
                 refused=False,
@@ -450,7 +456,8 @@ class Answerer:
             )
         return replace(
             answer,
-            text=_prefaced(plan, checked.text),
+            text=checked.text,
+            preface=plan.preface if plan is not None else "",
             citations=citations,
             sources=tuple(state.passages[i] for i in checked.cited),
             refused=False,
@@ -521,12 +528,6 @@ class _timer:
 
     def __exit__(self, *exc: object) -> None:
         self.state.timings[self.key] = _ms(self.started)
-
-
-def _prefaced(plan: Plan | None, text: str) -> str:
-    """The answer after the plan's preface (which brief of several answers), a line of
-    its own that cites nothing and so is written after the citations are checked."""
-    return f"{plan.preface}\n\n{text}" if plan is not None and plan.preface else text
 
 
 def _ms(started: float) -> float:

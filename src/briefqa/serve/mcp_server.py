@@ -153,6 +153,11 @@ class AskResult(BaseModel):
         "brief's own lead, conclusions or section) or archive (the list of briefs)."
     )
     timings: dict[str, float] = Field(description="Milliseconds spent in each step.")
+    preface: str = Field(
+        default="",
+        description="Said before the answer: which brief of several answered a question "
+        "that named none (cites nothing).",
+    )
 
 
 class SearchResult(BaseModel):

@@ -273,7 +273,7 @@ def usage(request: ChatRequest, answer: Answer) -> dict[str, int]:
     (the question and the history) and of the answer."""
     prompt = sum(len(_TOKEN.findall(t["content"])) for t in request.history)
     prompt += len(_TOKEN.findall(request.question))
-    completion = len(_TOKEN.findall(answer.text))
+    completion = len(_TOKEN.findall(answer.shown))
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -292,7 +292,7 @@ def completion(request: ChatRequest, answer: Answer, *, id: str, created: int) -
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": answer.text, "refusal": None},
+                "message": {"role": "assistant", "content": answer.shown, "refusal": None},
                 "logprobs": None,
                 "finish_reason": "stop",
             }
@@ -373,7 +373,7 @@ def openai_router(
         yield _sse(_chunk(id, created, {"role": "assistant", "content": ""}))
         # The text is the verified answer's: its [n] markers are the citations' numbers
         # (the writer's draft numbers passages differently), so deltas come after checking.
-        for text in text_deltas(answer.text):
+        for text in text_deltas(answer.shown):
             yield _sse(_chunk(id, created, {"content": text}))
         yield _sse(_chunk(id, created, {}, finish_reason="stop", briefqa=answer.to_dict()))
         if chat.include_usage:

@@ -13,9 +13,11 @@ so a review can stop and resume.
 
 from __future__ import annotations
 
-import html
+import fcntl
 import json
 import os
+import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,13 @@ from typing import Any
 import gradio as gr
 
 from briefqa import BriefQA, BriefQAError, ConfigError
+from briefqa.serve.ui import plain_markdown
 from briefqa.text import sentence_spans
 
 #: A draft's status once decided; "draft" until then.
 DECISIONS = ("answerable", "unanswerable", "discarded")
+#: One decision at a time in this process (the file lock serialises processes).
+_DECIDING = threading.Lock()
 
 
 def read_drafts(path: Path) -> list[dict[str, Any]]:
@@ -37,7 +42,7 @@ def read_drafts(path: Path) -> list[dict[str, Any]]:
     """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the drafts {path}: {exc}") from None
     rows = []
     for number, line in enumerate(lines, start=1):
@@ -45,9 +50,15 @@ def read_drafts(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             row = json.loads(line)
-            if not isinstance(row, dict) or not row["id"] or not row["question"]:
+            if not isinstance(row, dict):
+                raise ValueError("not an object")
+            if not (isinstance(row.get("id"), str) and isinstance(row.get("question"), str)):
                 raise ValueError("no id or question")
-        except (ValueError, KeyError) as exc:
+            if not isinstance(row.get("comments", []), list) or not isinstance(
+                row.get("configuration", {}), dict
+            ):
+                raise ValueError("comments must be a list and configuration an object")
+        except ValueError as exc:
             raise ConfigError(
                 f"{path}:{number}: not a draft row ({exc}); write drafts with "
                 "`briefqa feedback export`"
@@ -73,34 +84,61 @@ def decide(
     """
     if decision not in DECISIONS:
         raise ConfigError(f"decision {decision!r}: choose from {', '.join(DECISIONS)}")
-    drafts = read_drafts(drafts_path)
-    draft = next((d for d in drafts if d["id"] == draft_id), None)
-    if draft is None:
-        raise ConfigError(f"no draft {draft_id!r} in {drafts_path}")
     if decision == "answerable" and not evidence.strip():
         raise ConfigError("pick the sentence that answers the question first")
-    row = None
-    if decision != "discarded":
-        row = {
-            "id": draft_id,
-            "question": draft["question"],
-            "answers": [answer.strip()] if answer.strip() else [],
-            "evidence": evidence.strip(),
-            "unanswerable": decision == "unanswerable",
-            "source": "staff feedback",
-            "comment": " / ".join(draft.get("comments", [])),
-            "configuration": draft.get("configuration", {}),
-        }
-        known = {r["id"] for r in _rows(questions_path)}
-        if draft_id not in known:  # deciding twice keeps the first row
-            questions_path.parent.mkdir(parents=True, exist_ok=True)
-            with questions_path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    draft["status"] = decision
-    partial = drafts_path.with_name(f".{drafts_path.name}.partial")
-    partial.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in drafts))
-    os.replace(partial, drafts_path)
+    # Reviewers' clicks run at once: one decision at a time, across processes too.
+    with _DECIDING, open(drafts_path.with_name(f".{drafts_path.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        drafts = read_drafts(drafts_path)
+        draft = next((d for d in drafts if d["id"] == draft_id), None)
+        if draft is None:
+            raise ConfigError(f"no draft {draft_id!r} in {drafts_path}")
+        row = None
+        if decision != "discarded":
+            row = {
+                "id": draft_id,
+                "question": draft["question"],
+                "answers": [answer.strip()] if answer.strip() else [],
+                "evidence": evidence.strip(),
+                "unanswerable": decision == "unanswerable",
+                "source": "staff feedback",
+                "comment": " / ".join(str(c) for c in draft.get("comments", [])),
+                "configuration": draft.get("configuration", {}),
+            }
+            if draft_id not in {r["id"] for r in _rows(questions_path)}:  # first decision
+                _append_line(questions_path, json.dumps(row, ensure_ascii=False))
+        draft["status"] = decision
+        _write_lines(drafts_path, [json.dumps(d, ensure_ascii=False) for d in drafts])
     return row
+
+
+def _append_line(path: Path, line: str) -> None:
+    """One whole line at the end of ``path``, after a newline if a hand edit left none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as f:
+        end = f.seek(0, os.SEEK_END)
+        lead = b""
+        if end:
+            with open(path, "rb") as r:
+                r.seek(end - 1)
+                lead = b"" if r.read(1) == b"\n" else b"\n"
+        f.write(lead + line.encode() + b"\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    """``path`` replaced whole: written to a temporary file beside it first."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in lines))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
 
 
 def brief_sentences(qa: BriefQA, doc_id: str) -> list[str]:
@@ -229,19 +267,23 @@ def _brief_choices(qa: BriefQA, citations: Sequence[dict[str, Any]]) -> list[tup
 
 
 def _describe(draft: dict[str, Any]) -> str:
-    """The draft as the evaluator reads it: escaped, since it is staff's and briefs' text."""
-    e = html.escape
+    """The draft as the evaluator reads it, in Markdown: staff's and briefs' text made
+    plain (no heading, link or image of theirs renders), each comment line quoted."""
+    md = plain_markdown
     rating = {"like": "liked", "dislike": "disliked"}.get(draft.get("rating") or "", "commented on")
-    comments = "".join(f"\n> {e(c)}" for c in draft.get("comments", []))
+    comments = "".join(
+        "\n\n" + "\n".join(f"> {md(line)}" for line in str(c).splitlines() or [""])
+        for c in draft.get("comments", [])
+    )
     cites = "".join(
-        f"\n- [{c.get('n')}] {e(str(c.get('title', '')))}: “{e(str(c.get('quote', ''))[:300])}”"
+        f"\n- [{c.get('n')}] {md(str(c.get('title', '')))}: “{md(str(c.get('quote', ''))[:300])}”"
         for c in draft.get("citations", [])
     )
     config = ", ".join(f"{k}={v}" for k, v in draft.get("configuration", {}).items())
     return (
-        f"Staff {rating} this answer.\n\n**Question:** {e(draft['question'])}\n\n"
-        f"**Answer given:** {e(draft.get('answer_given', ''))}{cites}\n\n"
-        f"**Comments:**{comments or ' none'}\n\n<small>Answered with: {e(config)}</small>"
+        f"Staff {rating} this answer.\n\n**Question:** {md(str(draft['question']))}\n\n"
+        f"**Answer given:** {md(str(draft.get('answer_given', '')))}{cites}\n\n"
+        f"**Comments:**{comments or ' none'}\n\n<small>Answered with: {md(config)}</small>"
     )
 
 

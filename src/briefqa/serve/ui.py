@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -238,6 +239,7 @@ def _chat_tab(examples: list[str]) -> _ChatTab:
                 label="Thanks! Anything to add about this answer? (optional)",
                 elem_id="bq-comment",
                 scale=5,
+                max_length=4000,  # what a feedback comment may hold
             )
             send_comment = gr.Button("Send", scale=1, elem_id="bq-send-comment")
         with gr.Accordion("Limit to some briefs or dates", open=False):
@@ -325,7 +327,7 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
             raise gr.Error(str(exc), print_exception=False) from None
         chat = [
             *chat,
-            {"role": "user", "content": _md(message.strip())},
+            {"role": "user", "content": plain_markdown(message.strip())},
             {"role": "assistant", "content": ""},
         ]
         draft = ""
@@ -336,11 +338,11 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
                     answer = piece
                     break
                 draft += piece
-                chat[-1] = {"role": "assistant", "content": _md(draft)}
+                chat[-1] = {"role": "assistant", "content": plain_markdown(draft)}
                 yield "", chat, gr.skip(), state
         except BriefQAError as exc:  # an LLM server that fails mid-answer
             stopped = f"{draft}\n\n(The answer stopped: {exc})".strip()
-            chat[-1] = {"role": "assistant", "content": _md(stopped)}
+            chat[-1] = {"role": "assistant", "content": plain_markdown(stopped)}
             yield "", chat, gr.skip(), state
             return
         assert answer is not None
@@ -376,7 +378,10 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
         )
         if data.liked in ("", None):  # the rating was taken back
             rating = None
-        qa.feedback(state["answers"][turn], rating)
+        try:
+            qa.feedback(state["answers"][turn], rating)
+        except BriefQAError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
         return gr.Row(visible=True), {**state, "rated": (turn, rating)}
 
     tab.chatbot.like(rate, [session], [tab.comment_row, session], **_PRIVATE)
@@ -386,7 +391,10 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
         if rated is None or not text.strip():
             return gr.Row(visible=rated is not None), text
         turn, rating = rated
-        qa.feedback(_session(state)["answers"][turn], rating, text)
+        try:
+            qa.feedback(_session(state)["answers"][turn], rating, text)
+        except BriefQAError as exc:  # the comment is kept in its box to shorten
+            raise gr.Error(str(exc), print_exception=False) from None
         gr.Info("Thank you: your comment is recorded with the answer.")
         return gr.Row(visible=False), ""
 
@@ -431,7 +439,7 @@ def _wire_briefs(
             answer = qa.summary(doc_id)
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        asked = {"role": "user", "content": _md(answer.question)}
+        asked = {"role": "user", "content": plain_markdown(answer.question)}
         messages, state = _add_turn([*messages, asked], _session(state), answer)
         answers = state["answers"]
         sources_html = render_sources(answers, _brief_index(qa, answers))
@@ -492,7 +500,7 @@ def _wire_briefs(
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         log.info("removed from the chat: %s (%s)", doc_id, title)
-        return (f"Removed **{_md(title)}**.", *refresh())
+        return (f"Removed **{plain_markdown(title)}**.", *refresh())
 
     tab.remove.click(drop, [tab.to_remove], [tab.removed, *lists], **_PRIVATE)
 
@@ -504,9 +512,15 @@ class _Suggestions:
     def __init__(self, qa: BriefQA) -> None:
         self.qa = qa
         self._cache: dict[tuple[str, ...], list[str]] = {}
+        # Pages load at once: one computes, the others wait for it rather than ask too.
+        self._lock = threading.Lock()
         self.current()
 
     def current(self) -> list[str]:
+        with self._lock:
+            return self._current()
+
+    def _current(self) -> list[str]:
         # Checked against the archive again after computing, so that a slow computation
         # never shows the suggestions of an archive an upload has changed meanwhile.
         found: list[str] = []
@@ -593,6 +607,8 @@ def _answer_text(answer: Answer, turn: int) -> str:
         )
         cursor = end
     out.append(_with_links(text[cursor:], turn))
+    if answer.preface:  # which brief of several answered: its own paragraph, above
+        out.insert(0, f'<p class="bq-meta">{html.escape(answer.preface)}</p>\n\n')
     return "".join(out)
 
 
@@ -721,18 +737,18 @@ def _with_links(text: str, turn: int) -> str:
     out: list[str] = []
     cursor = 0
     for match in _MARKER.finditer(text):
-        out.append(_md(text[cursor : match.start()]))
+        out.append(plain_markdown(text[cursor : match.start()]))
         n = match.group(1)
         out.append(
             f'<a class="bq-cite" href="#src-{turn}-{n}" '
             f'title="Show the passage cited as [{n}]">[{n}]</a>'
         )
         cursor = match.end()
-    out.append(_md(text[cursor:]))
+    out.append(plain_markdown(text[cursor:]))
     return "".join(out)
 
 
-def _md(text: str) -> str:
+def plain_markdown(text: str) -> str:
     """Plain text made safe for the chat's Markdown renderer: HTML escaped, Markdown
     punctuation backslash-escaped, so brief text always shows as written."""
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
