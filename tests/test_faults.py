@@ -185,7 +185,7 @@ def test_a_full_disk_on_upload_and_feedback_is_507_and_keeps_nothing_half_writte
             raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as full:
-        full.setattr("briefqa.feedback.open", HalfThenFull, raising=False)
+        full.setattr("briefqa.jsonlines.open", HalfThenFull, raising=False)
         reply = http.post("/api/v1/feedback", json=feedback)
     assert reply.status_code == 507 and "is full" in reply.text, reply.text
     assert log.read_bytes() == kept, "no half line left in feedback.jsonl"

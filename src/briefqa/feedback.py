@@ -8,17 +8,15 @@ draft row of a question set (``briefqa feedback export``).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
 
 from .answer.chain import check_text
-from .errors import StoreError, full_disk
+from .jsonlines import append_record
 from .schema import Answer
 
 #: The longest comment kept with a rating, in characters.
@@ -93,24 +91,8 @@ class FeedbackLog:
             "unsupported": list(answer.unsupported),
             "configuration": configuration or {},
         }
-        line = (json.dumps(record, ensure_ascii=False) + "\n").encode()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._lock, open(self.path, "ab", buffering=0) as f:
-                fcntl.flock(f, fcntl.LOCK_EX)  # other workers append to the same file
-                end = os.lseek(f.fileno(), 0, os.SEEK_END)
-                try:
-                    rest = memoryview(line)
-                    while rest:
-                        rest = rest[f.write(rest) or 0 :]
-                    os.fsync(f.fileno())
-                except OSError:
-                    os.ftruncate(f.fileno(), end)  # never half a line: readers parse each
-                    raise
-        except OSError as exc:
-            raise full_disk(str(self.path), exc) or StoreError(
-                f"cannot write feedback to {self.path}: {exc}"
-            ) from exc
+        with self._lock:  # threads of this process; append_record's flock, the others
+            append_record(self.path, record, "feedback to")
         return record
 
 

@@ -8,16 +8,14 @@ week's change break anything?" has an answer over more than two runs.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError, full_disk
 from .evaluation import EvalReport, set_name
+from .jsonlines import append_record
 
 #: The metrics a run's line keeps and the trend draws (those the set has).
 HEADLINE = (
@@ -78,24 +76,7 @@ def append_run(report: EvalReport, path: str | Path, commit: str | None = "auto"
     """
     path = Path(path)
     line = run_line(report, current_commit() if commit == "auto" else commit)
-    data = (json.dumps(line, ensure_ascii=False) + "\n").encode()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+b", buffering=0) as f:  # readable: the last byte is checked
-            fcntl.flock(f, fcntl.LOCK_EX)  # two runs at once append whole lines
-            end = os.lseek(f.fileno(), 0, os.SEEK_END)
-            if end and os.pread(f.fileno(), 1, end - 1) != b"\n":
-                data = b"\n" + data  # a torn or hand-edited last line stays apart
-            try:
-                rest = memoryview(data)
-                while rest:
-                    rest = rest[f.write(rest) or 0 :]
-                os.fsync(f.fileno())
-            except OSError:
-                os.ftruncate(f.fileno(), end)  # the log as it was
-                raise
-    except OSError as exc:
-        raise full_disk(str(path), exc) or StoreError(f"cannot append to {path}: {exc}") from exc
+    append_record(path, line, "the runs log")
     return line
 
 

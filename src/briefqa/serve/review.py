@@ -25,6 +25,7 @@ from typing import Any
 import gradio as gr
 
 from briefqa import BriefQA, BriefQAError, ConfigError
+from briefqa.jsonlines import append_record
 from briefqa.serve.ui import plain_markdown
 from briefqa.text import sentence_spans
 
@@ -106,25 +107,10 @@ def decide(
                 "configuration": draft.get("configuration", {}),
             }
             if draft_id not in {r["id"] for r in _rows(questions_path)}:  # first decision
-                _append_line(questions_path, json.dumps(row, ensure_ascii=False))
+                append_record(questions_path, row, "the question set")
         draft["status"] = decision
         _write_lines(drafts_path, [json.dumps(d, ensure_ascii=False) for d in drafts])
     return row
-
-
-def _append_line(path: Path, line: str) -> None:
-    """One whole line at the end of ``path``, after a newline if a hand edit left none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "ab") as f:
-        end = f.seek(0, os.SEEK_END)
-        lead = b""
-        if end:
-            with open(path, "rb") as r:
-                r.seek(end - 1)
-                lead = b"" if r.read(1) == b"\n" else b"\n"
-        f.write(lead + line.encode() + b"\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _write_lines(path: Path, lines: list[str]) -> None:
