@@ -550,7 +550,13 @@ class ChatSession(Session):
         expect = "invalid file type" if expect_error == ".exe" else None
         outputs = await self.event("add_briefs", [payload], expect_error=expect)
         rows = outputs[0]["data"]
-        titles = {row[0]: row[-1] for row in outputs[2]["data"]}  # Id is the last column
+        # The table shows each id's start (its last column); the Remove list, as a user
+        # picks from it, holds the whole ids.
+        whole = [choice[1] for choice in outputs[4].get("choices", [])]
+        titles = {
+            row[0]: next((i for i in whole if i.startswith(str(row[-1]))), "")
+            for row in outputs[2]["data"]
+        }
         results = []
         for _, result in rows:
             indexed = result.startswith("indexed: ")
