@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .jsonlines import plain
 from .settings import Settings
 
 #: Settings that change what is indexed: configurations that differ in one of them need
@@ -100,7 +101,7 @@ class Configuration:
             raise ConfigError(f"configuration {self.name!r}: {problems}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "overrides": {k: _plain(v) for k, v in self.overrides.items()}}
+        return {"name": self.name, "overrides": {k: plain(v) for k, v in self.overrides.items()}}
 
 
 def index_key(settings: Settings) -> tuple[Any, ...]:
@@ -338,10 +339,6 @@ def significant_drops(
             drops.append({"metric": metric, "p": round(p, 4), "worse": got_worse,
                           "better": got_better})  # fmt: skip
     return drops
-
-
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 __all__ = [

@@ -13,6 +13,7 @@ from .answer.refusal import Evidence
 from .answer.retrieval import Retriever
 from .feedback import ANSWER_SETTINGS, FeedbackLog, drafts
 from .index.embeddings import Embedder, Vectors
+from .jsonlines import plain
 from .library import Library
 from .schema import Answer, Filters, Hit, Reading
 
@@ -175,7 +176,11 @@ class BriefQA(Library):
         """
         configuration = {k: getattr(self.settings, k) for k in ANSWER_SETTINGS}
         return self._feedback.record(
-            answer, rating, comment, self.settings.max_question_chars, _plain(configuration)
+            answer,
+            rating,
+            comment,
+            self.settings.max_question_chars,
+            {k: plain(v) for k, v in configuration.items()},
         )
 
     def feedback_drafts(
@@ -196,11 +201,3 @@ class BriefQA(Library):
         """Load the embedding model and build the retrieval indexes now, so the first
         question is as fast as the rest (servers call this before accepting requests)."""
         self.parts.warm_up()
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready settings values (paths and the like as text)."""
-    return {
-        k: v if isinstance(v, str | int | float | bool) or v is None else str(v)
-        for k, v in values.items()
-    }

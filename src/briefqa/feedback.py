@@ -9,14 +9,13 @@ draft row of a question set (``briefqa feedback export``).
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
 
 from .answer.chain import check_text
-from .jsonlines import append_record
+from .jsonlines import append_record, read_records
 from .schema import Answer
 
 #: The longest comment kept with a rating, in characters.
@@ -108,14 +107,10 @@ def drafts(
     not events (a torn write) are skipped.
     """
     grouped: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
-        return []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-            answer_id = str(event["answer_id"])
-        except (ValueError, KeyError, TypeError):
+    for event in read_records(path):
+        if "answer_id" not in event:
             continue
+        answer_id = str(event["answer_id"])
         row = grouped.setdefault(
             answer_id,
             {

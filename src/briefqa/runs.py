@@ -8,14 +8,13 @@ week's change break anything?" has an answer over more than two runs.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from .evaluation import EvalReport, set_name
-from .jsonlines import append_record
+from .jsonlines import append_record, read_records
 
 #: The metrics a run's line keeps and the trend draws (those the set has).
 HEADLINE = (
@@ -83,19 +82,12 @@ def append_run(report: EvalReport, path: str | Path, commit: str | None = "auto"
 def read_runs(path: str | Path, dataset: str | Path) -> list[dict[str, Any]]:
     """The logged runs of the question set at ``dataset`` (see :func:`set_name`), oldest
     first; lines that are not runs (a hand edit, a torn write) are skipped."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    runs = []
-    for text in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            line = json.loads(text)
-        except ValueError:
-            continue
-        ours = isinstance(line, dict) and line.get("dataset") == set_name(dataset)
-        if ours and isinstance(line.get("systems"), dict):
-            runs.append(line)
-    return runs
+    wanted = set_name(dataset)
+    return [
+        run
+        for run in read_records(Path(path))
+        if run.get("dataset") == wanted and isinstance(run.get("systems"), dict)
+    ]
 
 
 __all__ = ["HEADLINE", "append_run", "current_commit", "read_runs", "run_line", "set_name"]

@@ -25,7 +25,7 @@ from typing import Any
 import gradio as gr
 
 from briefqa import BriefQA, BriefQAError, ConfigError
-from briefqa.jsonlines import append_record
+from briefqa.jsonlines import append_record, read_records
 from briefqa.serve.ui import plain_markdown
 from briefqa.text import sentence_spans
 
@@ -106,7 +106,8 @@ def decide(
                 "comment": " / ".join(str(c) for c in draft.get("comments", [])),
                 "configuration": draft.get("configuration", {}),
             }
-            if draft_id not in {r["id"] for r in _rows(questions_path)}:  # first decision
+            known = {r.get("id") for r in read_records(questions_path)}
+            if draft_id not in known:  # the first decision is kept
                 append_record(questions_path, row, "the question set")
         draft["status"] = decision
         _write_lines(drafts_path, [json.dumps(d, ensure_ascii=False) for d in drafts])
@@ -230,18 +231,6 @@ def serve_review(
         ssr_mode=False,
         footer_links=[],
     )
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    return [r for r in rows if isinstance(r, dict) and "id" in r]
 
 
 def _brief_choices(qa: BriefQA, citations: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
