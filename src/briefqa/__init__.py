@@ -20,6 +20,7 @@ from .engine import BriefQA
 from .errors import (
     BriefQAError,
     ConfigError,
+    ConversationNotFound,
     DataDamaged,
     DiskFull,
     DocumentError,
@@ -36,18 +37,21 @@ from .export import export_markdown
 from .index.integrity import diagnose
 from .readers import SUPPORTED_SUFFIXES, load_brief
 from .schema import (
+    ANONYMOUS,
     Answer,
     Block,
     Brief,
     BriefInfo,
     Chunk,
     Citation,
+    Conversation,
     Filters,
     Hit,
     IndexCheck,
     IngestError,
     IngestReport,
     Reading,
+    Turn,
     section_label,
 )
 from .settings import Settings, load_settings
@@ -111,6 +115,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ANONYMOUS",
     "EXPORT_FORMATS",
     "LOWER_IS_BETTER",
     "METRICS",
@@ -126,6 +131,8 @@ __all__ = [
     "Citation",
     "ConfigError",
     "Configuration",
+    "Conversation",
+    "ConversationNotFound",
     "DataDamaged",
     "DiskFull",
     "DocumentError",
@@ -146,6 +153,7 @@ __all__ = [
     "Reading",
     "Settings",
     "StoreError",
+    "Turn",
     "UnknownSchema",
     "UnsupportedFormat",
     "Writer",

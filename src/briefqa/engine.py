@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .answer.chain import Answerer, History, check_text
 from .answer.refusal import Evidence
 from .answer.retrieval import Retriever
+from .conversations import ConversationStore, SQLiteConversations
 from .feedback import ANSWER_SETTINGS, FeedbackLog, drafts
 from .index.embeddings import Embedder, Vectors
 from .jsonlines import plain
@@ -44,6 +45,13 @@ class BriefQA(Library):
     @functools.cached_property
     def _feedback(self) -> FeedbackLog:
         return FeedbackLog(self.data_dir / "feedback.jsonl")
+
+    @functools.cached_property
+    def conversations(self) -> ConversationStore:
+        """The users' kept conversations (``data_dir/conversations.sqlite3``): every
+        call names the user it acts for, and a user sees only their own and those shared
+        with them (:mod:`briefqa.conversations`)."""
+        return SQLiteConversations(self.data_dir / "conversations.sqlite3")
 
     @property
     def embedder(self) -> Embedder:
@@ -201,3 +209,11 @@ class BriefQA(Library):
         """Load the embedding model and build the retrieval indexes now, so the first
         question is as fast as the rest (servers call this before accepting requests)."""
         self.parts.warm_up()
+
+    def close(self) -> None:
+        """Release the data dir's database connections (conversations included); the
+        engine reopens what it needs if used again."""
+        store = self.__dict__.pop("conversations", None)
+        if store is not None:
+            store.close()
+        super().close()

@@ -118,6 +118,18 @@ class NotFound(BriefQAError):
         super().__init__(f"no brief with id {doc_id!r} is indexed; `briefqa docs` lists the ids")
 
 
+class ConversationNotFound(NotFound):
+    """No conversation with the given id is the user's, or shared with them (which of
+    the two is not told: another user's private conversation does not exist to them)."""
+
+    def __init__(self, conversation_id: str, detail: str = "") -> None:
+        self.doc_id = conversation_id
+        BriefQAError.__init__(
+            self,
+            detail or f"no conversation {conversation_id!r} is yours or shared with you",
+        )
+
+
 _URL_CREDENTIALS = re.compile(r"(?<=://)[^/\s]*@")
 
 

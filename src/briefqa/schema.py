@@ -469,3 +469,62 @@ def _outcome(data: dict[str, Any]) -> Outcome:
     if value not in ("answered", "low_confidence", "refused"):
         raise ValueError(f"outcome must be answered, low_confidence or refused, not {value!r}")
     return cast(Outcome, value)
+
+
+#: A user's verdict on an answer, as the chat's thumbs give it.
+Rating = Literal["like", "dislike"]
+#: Whose conversations they are on a server without logins: everyone who opens the chat
+#: shares one list.
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of a conversation and the answer given, as it was given (its
+    citations keep their quotes when the brief is later removed), with the user's rating."""
+
+    number: int  # 0-based, in the order asked
+    answer: Answer
+    asked_at: str  # ISO 8601, UTC
+    rating: Rating | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "question": self.answer.question,
+            "asked_at": self.asked_at,
+            "rating": self.rating,
+            **self.answer.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A user's chat, kept so that it can be reopened, continued and shared.
+
+    ``turns`` is empty in listings (:meth:`briefqa.conversations.Conversations.list`) and
+    holds every turn when one conversation is opened. ``shared``: other logged-in users may
+    open it read-only by its id.
+    """
+
+    id: str
+    user: str
+    title: str
+    created: str  # ISO 8601, UTC
+    updated: str
+    shared: bool = False
+    turns: tuple[Turn, ...] = ()
+    size: int = 0  # how many turns it holds (also in listings)
+
+    def to_dict(self, *, turns: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "title": self.title,
+            "created": self.created,
+            "updated": self.updated,
+            "shared": self.shared,
+            "turns_count": self.size,
+        }
+        if turns:
+            data["turns"] = [t.to_dict() for t in self.turns]
+        return data
