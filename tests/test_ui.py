@@ -13,7 +13,8 @@ import pytest
 from briefqa import Answer, BriefInfo, BriefQA, Citation, Filters, Hit
 from briefqa.cli import main
 from briefqa.serve.auth import verify_password
-from briefqa.serve.ui import example_questions, render_answer, render_sources
+from briefqa.serve.markup import render_answer, render_sources
+from briefqa.serve.ui import example_questions
 
 PASSAGE = "Intro. France <b>opposed</b> the office <script>x()</script>. More text."
 

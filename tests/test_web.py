@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,9 +122,9 @@ def _settle(page: object) -> None:
     )
 
 
-def _log_in(page: object, password: str = PASSWORD) -> None:
+def _log_in(page: object, password: str = PASSWORD, user: str = "alice") -> None:
     page.wait_for_selector("input[type=password]", timeout=60_000)  # type: ignore[attr-defined]
-    page.fill("input[type=text]", "alice")  # type: ignore[attr-defined]
+    page.fill("input[type=text]", user)  # type: ignore[attr-defined]
     page.fill("input[type=password]", password)  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
 
@@ -440,3 +441,94 @@ def test_a_dislike_in_the_chat_becomes_a_test_question_that_fails(
         configurations=[Configuration("as answered", row["configuration"])],
     )
     assert [f["id"] for f in report.failures] == [row["id"]]
+
+
+# ------------------------------------------------------------------ conversations
+
+
+def test_a_conversation_survives_reload_and_restart_and_is_shared_read_only(
+    tmp_path: Path, browser: object, shots: Path
+) -> None:
+    """Alice's chat is kept: reloaded, and after a server restart, it reopens with its
+    citations; she renames and shares it, Bob (logged in) reads it through the link but
+    does not see it in his list, and her delete removes it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    users = tmp_path / "users"
+    users.write_text(f"alice:{hash_password(PASSWORD)}\nbob:{hash_password('bob-pass')}\n")
+    port = free_port()  # the same after the restart: the browser keeps its storage per origin
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")},
+        "BRIEFQA_DATA_DIR": str(tmp_path / "data"),
+        "BRIEFQA_CORPUS_DIR": str(corpus),
+        "BRIEFQA_AUTH_FILE": str(users),
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+    }
+    command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page = context.new_page()
+    with running_server(command, f"{url}/", tmp_path / "serve-1.log", 180, env):
+        page.goto(url)
+        _log_in(page)
+        page.wait_for_selector("#bq-question textarea", timeout=60_000)
+        _ask(page, QUESTION)
+        page.wait_for_selector("#bq-chat a.bq-cite", timeout=60_000)
+        page.wait_for_selector(f"#bq-conversations :text('{QUESTION}')", timeout=30_000)
+        _ask(page, "Why did it object to the office?")
+        page.wait_for_selector("#bq-turn-1", timeout=60_000)
+        _settle(page)
+
+        page.reload()
+        page.wait_for_selector("#bq-turn-1", timeout=60_000)  # both turns, with sources
+        assert page.locator("#bq-chat a.bq-cite").count() >= 2
+        assert "France" in page.inner_text("#bq-chat")
+
+        page.click("#bq-manage")
+        page.fill("#bq-conv-title input, #bq-conv-title textarea", "NATO office in Tokyo")
+        page.click("#bq-rename")
+        page.wait_for_selector("#bq-conversations :text('NATO office in Tokyo')", timeout=30_000)
+        page.click("#bq-share")
+        link = page.locator("#bq-shared-link")
+        link.wait_for(timeout=30_000)
+        shared = f"{url}/{link.get_attribute('href')}"
+        _settle(page)
+        page.screenshot(path=str(shots / "conversations.png"))
+
+    with running_server(command, f"{url}/", tmp_path / "serve-2.log", 180, env):
+        page.goto(url)  # the login is the server's: after a restart, log in again
+        _log_in(page)
+        page.wait_for_selector("#bq-turn-1", timeout=60_000)
+        assert "France" in page.inner_text("#bq-chat")
+        page.locator("#bq-chat a.bq-cite").first.click()
+        page.locator(".bq-source.bq-active").wait_for(timeout=10_000)
+        # A follow-up continues the reopened conversation.
+        _ask(page, "Who proposed the office?")
+        page.wait_for_selector("#bq-turn-2", timeout=60_000)
+
+        other = browser.new_context(viewport={"width": 1200, "height": 900})  # type: ignore[attr-defined]
+        bob = other.new_page()
+        bob.goto(url)
+        _log_in(bob, "bob-pass", user="bob")
+        bob.wait_for_selector("#bq-question textarea", timeout=60_000)
+        _settle(bob)
+        assert "NATO office" not in bob.inner_text("#bq-conversations")
+        bob.goto(shared)
+        assert "NATO office in Tokyo" in bob.inner_text("h1")
+        assert "shared read-only by alice" in bob.inner_text("body")
+        assert bob.locator(".bq-source mark").count() >= 1
+        other.close()
+
+        page.click("#bq-manage")
+        page.click("#bq-delete")
+        page.wait_for_function(
+            "!document.querySelector('#bq-conversations').innerText.includes('NATO office')",
+            timeout=30_000,
+        )
+        assert page.locator("#bq-chat a.bq-cite").count() == 0
+        gone = urllib.request.Request(shared)
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(gone, timeout=10)  # no login: refused before anything
+    context.close()

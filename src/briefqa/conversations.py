@@ -256,9 +256,7 @@ def _create_schema(db: sqlite3.Connection) -> None:
         "title TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, "
         "shared INTEGER NOT NULL DEFAULT 0)"
     )
-    db.execute(
-        "CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations (user, updated)"
-    )
+    db.execute("CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations (user, updated)")
     db.execute(
         "CREATE TABLE IF NOT EXISTS turns (conversation TEXT NOT NULL, number INTEGER NOT NULL, "
         "question TEXT NOT NULL, answer TEXT NOT NULL, created REAL NOT NULL, rating TEXT, "

@@ -117,9 +117,13 @@ class Access:
             user, password = credentials(request.headers.get("authorization") or "")
             # scrypt takes ~50 ms: off the event loop.
             if user is not None and await to_thread.run_sync(self.users.check, user, password):
+                _logged_in(scope, user)
                 return None
-        elif self.chat_user(request) is not None:
-            return None
+        else:
+            chat_user = self.chat_user(request)
+            if chat_user is not None:
+                _logged_in(scope, chat_user)
+                return None
         if OPENAI_PATHS.match(path):
             error = OpenAIError(
                 401,
@@ -138,6 +142,16 @@ class Access:
                 headers={"WWW-Authenticate": 'Basic realm="briefqa"'},
             )
         return JSONResponse({"detail": "not logged in: log in at / first"}, status_code=401)
+
+
+def _logged_in(scope: Scope, user: str) -> None:
+    # Routes read it as ``request.state.user`` (whose conversations to show).
+    scope.setdefault("state", {})["user"] = user
+
+
+def user_of(request: Request) -> str | None:
+    """The user the gate let in (None on a server without logins)."""
+    return getattr(request.state, "user", None)
 
 
 def _is_mcp(path: str) -> bool:

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends, File, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBasic
 from pydantic import BaseModel, Field, model_validator
 
 import briefqa
 from briefqa import (
+    ANONYMOUS,
     Answer,
     BriefInfo,
     BriefQA,
@@ -37,6 +38,7 @@ from briefqa import (
     export_markdown,
 )
 from briefqa.errors import EmbeddingError, FileTooLarge, ModelError
+from briefqa.serve.access import user_of
 
 log = logging.getLogger("briefqa.server")
 
@@ -78,6 +80,11 @@ class AskRequest(BaseModel):
     question: str = Field(description="the question, up to max_question_chars characters")
     history: list[Message] = Field(default_factory=list, description="earlier turns, oldest first")
     filters: FilterModel | None = None
+    conversation_id: str | None = Field(
+        default=None,
+        description="keep the question and its answer in one of your conversations: its id, "
+        'or "new" to start one (the answer then says which); by default nothing is kept',
+    )
 
 
 # Citations, passages and briefs are briefqa's own dataclasses: the API shows exactly
@@ -104,6 +111,9 @@ class AnswerModel(BaseModel):
     )
     confidence: float = Field(description="probability that the passages answer the question")
     timings: dict[str, float] = Field(description="milliseconds per stage")
+    conversation_id: str | None = Field(
+        default=None, description="the conversation the answer was kept in, if asked to be"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -157,6 +167,30 @@ class ExportRequest(BaseModel):
         return self
 
 
+class TurnModel(AnswerModel):
+    number: int = Field(description="0-based, in the order asked")
+    question: str
+    asked_at: str = Field(description="ISO 8601, UTC")
+    rating: Literal["like", "dislike"] | None
+
+
+class ConversationModel(BaseModel):
+    id: str
+    title: str
+    created: str = Field(description="ISO 8601, UTC")
+    updated: str = Field(description="when the last turn was added")
+    shared: bool = Field(description="other logged-in users may open it read-only")
+    turns_count: int
+    turns: list[TurnModel] | None = Field(
+        default=None, description="the questions and answers, oldest first (not in listings)"
+    )
+
+
+class ConversationChange(BaseModel):
+    title: str | None = Field(default=None, description="a new title")
+    shared: bool | None = Field(default=None, description="share it read-only, or stop")
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"] = Field(
         description='"unavailable" (HTTP 503) when a check below is not "ok"'
@@ -192,6 +226,7 @@ def rest_router(
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(basic)])
     _answer_routes(api, qa, gate)
     _brief_routes(api, qa)
+    _conversation_routes(api, qa)
     _service_routes(api, qa, schema)
     return api
 
@@ -200,7 +235,7 @@ def _answer_routes(api: APIRouter, qa: BriefQA, answering: AbstractContextManage
     """Questions, summaries, feedback and exports."""
 
     @api.post("/ask", response_model=AnswerModel, summary="Answer a question from the briefs")
-    def ask(request: AskRequest) -> dict[str, Any]:
+    def ask(request: AskRequest, http: Request) -> dict[str, Any]:
         filters = None
         if request.filters is not None:
             f = request.filters
@@ -211,7 +246,16 @@ def _answer_routes(api: APIRouter, qa: BriefQA, answering: AbstractContextManage
             )
         history = [{"role": m.role, "content": m.content} for m in request.history]
         with answering:
-            return qa.ask(request.question, history=history, filters=filters).to_dict()
+            answer = qa.ask(request.question, history=history, filters=filters)
+        kept = request.conversation_id
+        if kept is None:
+            return answer.to_dict()
+        user = user_of(http) or ANONYMOUS
+        if kept == "new":
+            kept = qa.conversations.start(user, answer).id
+        else:
+            qa.conversations.add(user, kept, answer)
+        return {**answer.to_dict(), "conversation_id": kept}
 
     @api.get(
         "/documents/{doc_id}/summary",
@@ -305,6 +349,70 @@ def _brief_routes(api: APIRouter, qa: BriefQA) -> None:
     )
     def remove(doc_id: str) -> Response:
         qa.remove(doc_id)
+        return Response(status_code=204)
+
+
+def _conversation_routes(api: APIRouter, qa: BriefQA) -> None:
+    """The caller's kept conversations (the chat's, and those asked with a
+    ``conversation_id``): each user sees their own, and opens those shared with them."""
+    missing: dict[int | str, dict[str, Any]] = {
+        404: {"description": "no conversation of yours (or shared with you) has this id"}
+    }
+
+    def user(request: Request) -> str:
+        return user_of(request) or ANONYMOUS
+
+    @api.get(
+        "/conversations",
+        response_model=list[ConversationModel],
+        response_model_exclude_none=True,
+        summary="Your conversations, the most recently continued first",
+    )
+    def conversations(request: Request) -> list[dict[str, Any]]:
+        return [c.to_dict(turns=False) for c in qa.conversations.list(user(request))]
+
+    @api.get(
+        "/conversations/{conversation_id}",
+        response_model=ConversationModel,
+        summary="One conversation with its turns; ?format=markdown for the export",
+        responses={**missing, 200: {"content": {"text/markdown": {}}}},
+    )
+    def conversation(
+        conversation_id: str, request: Request, format: Literal["json", "markdown"] = "json"
+    ) -> Any:
+        found = qa.conversations.get(user(request), conversation_id)
+        if format == "json":
+            return found.to_dict()
+        return Response(
+            export_markdown([t.answer for t in found.turns], title=found.title),
+            media_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="briefqa-conversation.md"'},
+        )
+
+    @api.patch(
+        "/conversations/{conversation_id}",
+        response_model=ConversationModel,
+        summary="Rename a conversation of yours, or share it read-only",
+        responses=missing,
+    )
+    def change(
+        conversation_id: str, change: ConversationChange, request: Request
+    ) -> dict[str, Any]:
+        store, who = qa.conversations, user(request)
+        if change.title is not None:
+            store.rename(who, conversation_id, change.title)
+        if change.shared is not None:
+            store.share(who, conversation_id, change.shared)
+        return store.get(who, conversation_id).to_dict()
+
+    @api.delete(
+        "/conversations/{conversation_id}",
+        status_code=204,
+        summary="Delete a conversation of yours",
+        responses=missing,
+    )
+    def delete(conversation_id: str, request: Request) -> Response:
+        qa.conversations.delete(user(request), conversation_id)
         return Response(status_code=204)
 
 

@@ -26,7 +26,7 @@ import gradio as gr
 
 from briefqa import BriefQA, BriefQAError, ConfigError
 from briefqa.jsonlines import append_record, read_records
-from briefqa.serve.ui import plain_markdown
+from briefqa.serve.markup import plain_markdown
 from briefqa.text import sentence_spans
 
 #: A draft's status once decided; "draft" until then.

@@ -6,6 +6,7 @@ logins and body limits (:mod:`briefqa.serve.access`). This module assembles them
 failures to responses.
 """
 
+import html
 import logging
 import os
 import sqlite3
@@ -27,15 +28,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 
 import briefqa
-from briefqa import BriefQA, BriefQAError, IndexLocked, StoreError
+from briefqa import ANONYMOUS, BriefQA, BriefQAError, IndexLocked, NotFound, StoreError
 from briefqa.errors import redact
 from briefqa.memory import limit_malloc_arenas
-from briefqa.serve.access import Access, Limits
+from briefqa.serve.access import Access, Limits, user_of
 from briefqa.serve.auth import Users
 from briefqa.serve.openai_api import OpenAIError, openai_router
 from briefqa.serve.rest_api import rest_router, status_of
@@ -165,8 +166,10 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         os.environ.setdefault("GRADIO_TEMP_DIR", str(qa.data_dir / "tmp" / "gradio"))
         gr = _import_gradio()
 
-        from briefqa.serve.ui import CSS, HEAD, WORDING, build_ui
+        from briefqa.serve.markup import CSS
+        from briefqa.serve.ui import HEAD, WORDING, build_ui
 
+        _shared_route(app, qa)
         blocks = build_ui(qa)
         blocks.queue(default_concurrency_limit=settings.server_concurrency, max_size=256)
         app = gr.mount_gradio_app(
@@ -186,6 +189,26 @@ def create_app(qa: BriefQA | None = None, *, ui: bool = True, host: str = "127.0
         )
         gradio_app = next(r.app for r in app.routes if isinstance(r, Mount) and r.path == "")
     return app
+
+
+def _shared_route(app: FastAPI, qa: BriefQA) -> None:
+    """``/shared/{id}``: a conversation its owner shared, read-only, for users logged in
+    to the chat (the gate lets no one else reach it)."""
+    from briefqa.serve.markup import brief_index, shared_page
+
+    @app.get("/shared/{conversation_id}", include_in_schema=False)
+    def shared(conversation_id: str, request: Request) -> HTMLResponse:
+        try:
+            found = qa.conversations.get(user_of(request) or ANONYMOUS, conversation_id)
+        except NotFound as exc:
+            return HTMLResponse(
+                f"<!doctype html><title>Not found — briefqa</title><p>{html.escape(str(exc))}. "
+                'Its owner may have deleted it or stopped sharing it. <a href="../">Open the '
+                "chat</a></p>",
+                status_code=404,
+            )
+        answers = [t.answer for t in found.turns]
+        return HTMLResponse(shared_page(found, brief_index(qa, answers)))
 
 
 def _error_handlers(app: FastAPI, qa: BriefQA) -> None:

@@ -22,8 +22,8 @@ import html
 import itertools
 import logging
 import os
-import re
 import shutil
+import sqlite3
 import tempfile
 import threading
 import time
@@ -35,44 +35,24 @@ from typing import Any, Literal
 import gradio as gr
 
 from briefqa import (
+    ANONYMOUS,
     SUPPORTED_SUFFIXES,
     Answer,
     BriefInfo,
     BriefQA,
     BriefQAError,
-    Citation,
+    Conversation,
     Filters,
-    Hit,
     NotFound,
     export_markdown,
-    section_label,
 )
-
-CSS = """
-.bq-cite { font-weight: 600; text-decoration: none; cursor: pointer; padding: 0 1px; }
-.bq-unsupported { text-decoration: underline wavy #c2410c; text-underline-offset: 3px; }
-.bq-flag { color: #c2410c; font-size: 0.85em; }
-.bq-refusal { border-left: 4px solid #6b7280; padding: 4px 10px; background: #f3f4f6;
-  color: #374151; font-style: italic; }
-.bq-low { border: 1px dashed #b45309; border-left: 4px solid #b45309; padding: 4px 10px;
-  background: #fffbeb; color: #78350f; margin-bottom: 6px; }
-.bq-sources { font-size: 0.92em; }
-.bq-turn h4 { margin: 10px 0 6px; }
-.bq-source { border: 1px solid #e5e7eb; border-radius: 8px; padding: 8px 10px;
-  margin-bottom: 8px; scroll-margin: 40px; }
-.bq-source.bq-active { border-color: #2563eb; box-shadow: 0 0 0 3px #bfdbfe; }
-.bq-source.bq-nearest { border-style: dashed; }
-.bq-meta { color: #6b7280; font-size: 0.9em; }
-.bq-passage { margin-top: 6px; line-height: 1.45; white-space: pre-wrap; }
-.bq-passage mark { background: #fde68a; padding: 0 1px; }
-.bq-source.bq-active mark { background: #fbbf24; }
-.bq-score { color: #6b7280; font-size: 0.85em; margin-top: 4px; }
-.bq-title { font-size: 1.5em; font-weight: 600; margin: 4px 0 0; }
-/* The tables hold titles, file names and results, not code: the page's font, words
-   kept whole. */
-#bq-briefs, #bq-upload-result { --font-mono: var(--font); }
-#bq-briefs td, #bq-upload-result td { word-break: normal; overflow-wrap: break-word; }
-"""
+from briefqa.serve.markup import (
+    EMPTY_SOURCES,
+    brief_index,
+    plain_markdown,
+    render_answer,
+    render_sources,
+)
 
 # Clicking [n] in an answer: open that turn's sources, highlight the passage, scroll to it.
 HEAD = r"""
@@ -107,12 +87,6 @@ new MutationObserver(function () {
 </script>
 """
 
-# Above a low-confidence answer: words first (not only colour), then where to look.
-LOW_CONFIDENCE = (
-    '<div class="bq-low" role="note"><strong>⚠ Low confidence — check the sources.</strong> '
-    "The passages found may not answer this question; the cited and the nearest passages "
-    "are listed beside the chat.</div>"
-)
 #: Gradio's own words that do not fit the page, by locale: the drop zone takes several
 #: briefs at once, not "a file".
 WORDING = {
@@ -123,18 +97,12 @@ WORDING = {
     for locale in ("en", "en-US", "en-GB")
 }
 
-EMPTY_SOURCES = (
-    '<div class="bq-sources"><p class="bq-meta">Sources of each answer appear here. '
-    "Click a citation such as [1] to see the sentence it rests on.</p></div>"
-)
 log = logging.getLogger("briefqa.server")
 
 #: Characters of a brief's id the Briefs table shows (the dropdowns hold the whole id).
 SHORT_ID = 12
 # Gradio finds the progress tracker by this default value.
 _PROGRESS = gr.Progress()
-_MARKER = re.compile(r"\[(\d+)\]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 
 
 #: Events only the page itself fires: not in Gradio's API page or client.
@@ -158,6 +126,19 @@ class _ChatTab:
     date_to: gr.Textbox
     sources: gr.HTML
     tries: gr.Dataset
+    history: _HistoryPanel
+
+
+@dataclass
+class _HistoryPanel:
+    """The user's kept conversations, beside the chat."""
+
+    conversations: gr.Radio
+    title: gr.Textbox
+    rename: gr.Button
+    share: gr.Button
+    delete: gr.Button
+    link: gr.HTML
 
 
 @dataclass
@@ -187,19 +168,42 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
         tries = _Suggestions(qa)
         # Per browser session: the answers so far, and which chat message holds which.
         session = gr.State(None)  # None until the first answer: see _session()
+        # Per browser: the conversation open in it, so that a reload reopens it. The id
+        # is checked against the user on every use, so the key only needs to outlive a
+        # restart (Gradio's default is a new key each start): one derived from the data dir.
+        current = gr.BrowserState(
+            None,
+            storage_key="bq-conversation",
+            secret=hashlib.sha256(f"briefqa {qa.data_dir}".encode()).hexdigest()[:32],
+        )
         gr.HTML("<h1 class='bq-title'>Ask the institute's policy briefs</h1>")
         with gr.Tabs() as tabs:
             with gr.Tab("Chat", id="chat"), gr.Row():
                 chat = _chat_tab(tries.current())
             with gr.Tab("Briefs", id="briefs"):
                 briefs = _briefs_tab()
-        _wire_chat(qa, chat, session)
-        _wire_briefs(qa, tries, demo, briefs, chat, session, tabs)
+        _wire_chat(qa, chat, session, current)
+        _wire_history(qa, demo, chat, session, current)
+        _wire_briefs(qa, tries, demo, briefs, chat, session, current, tabs)
     blocks: gr.Blocks = demo
     return blocks
 
 
+def _history_panel() -> tuple[gr.Button, _HistoryPanel]:
+    with gr.Column(scale=1, min_width=200, elem_id="bq-history"):
+        new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
+        conversations = gr.Radio(label="Your conversations", choices=[], elem_id="bq-conversations")
+        with gr.Accordion("Rename, share or delete", open=False, elem_id="bq-manage"):
+            title = gr.Textbox(label="Title", elem_id="bq-conv-title", max_length=200)
+            rename = gr.Button("Rename", size="sm", elem_id="bq-rename")
+            share = gr.Button("Share a read-only link", size="sm", elem_id="bq-share")
+            delete = gr.Button("Delete", size="sm", variant="stop", elem_id="bq-delete")
+            link = gr.HTML(elem_id="bq-share-link")
+    return new_chat, _HistoryPanel(conversations, title, rename, share, delete, link)
+
+
 def _chat_tab(examples: list[str]) -> _ChatTab:
+    new_chat, history = _history_panel()
     with gr.Column(scale=3):
         chatbot = gr.Chatbot(
             label="briefqa",
@@ -220,7 +224,6 @@ def _chat_tab(examples: list[str]) -> _ChatTab:
             )
             ask = gr.Button("Ask", variant="primary", elem_id="bq-ask", scale=1)
         with gr.Row():
-            new_chat = gr.Button("New chat", size="sm", elem_id="bq-new")
             # Its file is written after each answer: a click downloads what the button
             # holds, so it must be ready before the click.
             download = gr.DownloadButton(
@@ -253,7 +256,7 @@ def _chat_tab(examples: list[str]) -> _ChatTab:
         sources = gr.HTML(EMPTY_SOURCES, elem_id="bq-sources")
     return _ChatTab(
         chatbot, question, ask, new_chat, download, comment_row, comment, send_comment,
-        doc_filter, date_from, date_to, sources, tries,
+        doc_filter, date_from, date_to, sources, tries, history,
     )  # fmt: skip
 
 
@@ -302,7 +305,7 @@ def _prepare_download(state: dict[str, Any] | None) -> Any:
     return gr.DownloadButton(value=path, interactive=path is not None)
 
 
-def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
+def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.BrowserState) -> None:
     """Asking, a new chat, the download, and the ratings with their comments."""
 
     def respond(
@@ -312,6 +315,7 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
         doc_ids: list[str] | None,
         start: str,
         end: str,
+        request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
         state = _session(state)
         try:
@@ -339,20 +343,22 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
                     break
                 draft += piece
                 chat[-1] = {"role": "assistant", "content": plain_markdown(draft)}
-                yield "", chat, gr.skip(), state
+                yield "", chat, gr.skip(), state, gr.skip(), gr.skip()
         except BriefQAError as exc:  # an LLM server that fails mid-answer
             stopped = f"{draft}\n\n(The answer stopped: {exc})".strip()
             chat[-1] = {"role": "assistant", "content": plain_markdown(stopped)}
-            yield "", chat, gr.skip(), state
+            yield "", chat, gr.skip(), state, gr.skip(), gr.skip()
             return
         assert answer is not None
         chat, state = _add_turn(chat[:-1], state, answer)
+        state, listing = _keep(qa, _user(request), state, answer)
         answers = state["answers"]
-        yield "", chat, render_sources(answers, _brief_index(qa, answers)), state
+        sources = render_sources(answers, brief_index(qa, answers))
+        yield "", chat, sources, state, listing, state["conversation"]
 
     tab.tries.click(lambda sample: sample[0], tab.tries, tab.question, **_PRIVATE)
     inputs = [tab.question, tab.chatbot, session, tab.doc_filter, tab.date_from, tab.date_to]
-    outputs = [tab.question, tab.chatbot, tab.sources, session]
+    outputs = [tab.question, tab.chatbot, tab.sources, session, tab.history.conversations, current]
     tab.ask.click(respond, inputs, outputs, api_name="ask").then(
         _prepare_download, [session], [tab.download], **_PRIVATE
     )
@@ -361,13 +367,19 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
     )
 
     def reset() -> tuple[Any, ...]:
-        return [], EMPTY_SOURCES, None, gr.Row(visible=False), ""
+        return [], EMPTY_SOURCES, None, gr.Row(visible=False), "", None, None, "", ""
 
     tab.new_chat.click(
-        reset, None, [tab.chatbot, tab.sources, session, tab.comment_row, tab.question], **_PRIVATE
-    ).then(_prepare_download, [session], [tab.download], **_PRIVATE)
+        reset,
+        None,
+        [tab.chatbot, tab.sources, session, tab.comment_row, tab.question,
+         tab.history.conversations, current, tab.history.title, tab.history.link],
+        **_PRIVATE,
+    ).then(_prepare_download, [session], [tab.download], **_PRIVATE)  # fmt: skip
 
-    def rate(state: dict[str, Any] | None, data: gr.LikeData) -> tuple[Any, ...]:
+    def rate(
+        state: dict[str, Any] | None, data: gr.LikeData, request: gr.Request
+    ) -> tuple[Any, ...]:
         state = _session(state)
         index = data.index[0] if isinstance(data.index, tuple | list) else data.index
         turn = state["by_message"].get(index)
@@ -382,6 +394,9 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
             qa.feedback(state["answers"][turn], rating)
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
+        if state.get("conversation"):
+            with contextlib.suppress(NotFound):  # deleted meanwhile, in another tab
+                qa.conversations.rate(_user(request), state["conversation"], turn, rating)
         return gr.Row(visible=True), {**state, "rated": (turn, rating)}
 
     tab.chatbot.like(rate, [session], [tab.comment_row, session], **_PRIVATE)
@@ -409,6 +424,7 @@ def _wire_briefs(
     tab: _BriefsTab,
     chat: _ChatTab,
     session: gr.State,
+    current: gr.BrowserState,
     tabs: gr.Tabs,
 ) -> None:
     """The briefs table and lists, adding, removing, and a summary posted into the chat."""
@@ -429,7 +445,10 @@ def _wire_briefs(
     demo.load(refresh, None, lists, **_PRIVATE)
 
     def summary(
-        doc_id: str | None, messages: list[dict[str, Any]], state: dict[str, Any] | None
+        doc_id: str | None,
+        messages: list[dict[str, Any]],
+        state: dict[str, Any] | None,
+        request: gr.Request,
     ) -> tuple[Any, ...]:
         # Posted into the chat as a turn: citations, the sources panel, feedback and
         # follow-ups ("and what does it say about China?") work as for any answer.
@@ -441,14 +460,16 @@ def _wire_briefs(
             raise gr.Error(str(exc), print_exception=False) from None
         asked = {"role": "user", "content": plain_markdown(answer.question)}
         messages, state = _add_turn([*messages, asked], _session(state), answer)
+        state, listing = _keep(qa, _user(request), state, answer)
         answers = state["answers"]
-        sources_html = render_sources(answers, _brief_index(qa, answers))
-        return messages, sources_html, state, gr.Tabs(selected="chat")
+        sources_html = render_sources(answers, brief_index(qa, answers))
+        return (messages, sources_html, state, listing, state["conversation"],
+                gr.Tabs(selected="chat"))  # fmt: skip
 
     tab.summarise.click(
         summary,
         [tab.to_summarise, chat.chatbot, session],
-        [chat.chatbot, chat.sources, session, tabs],
+        [chat.chatbot, chat.sources, session, chat.history.conversations, current, tabs],
         **_PRIVATE,
     ).then(_prepare_download, [session], [chat.download], **_PRIVATE)
 
@@ -566,194 +587,6 @@ def _forget_upload(path: Path) -> None:
         pass  # already gone, or the folder holds another file
 
 
-# ---------------------------------------------------------------- rendering
-
-
-def render_answer(answer: Answer, turn: int) -> str:
-    """An answer as chat markup: escaped text, clickable citations, flagged claims.
-
-    A refusal is set apart in its own words ("The briefs do not cover this question.",
-    or what the brief lacks); a low-confidence answer comes under :data:`LOW_CONFIDENCE`.
-    """
-    if answer.refused:
-        nearest = (
-            " The closest passages found are listed beside the chat; none answers it."
-            if answer.nearest
-            else ""
-        )
-        return f'<div class="bq-refusal">{html.escape(answer.text)}{nearest}</div>'
-    body = _answer_text(answer, turn)
-    # The blank line ends the banner's HTML block, so the answer is read as Markdown.
-    return f"{LOW_CONFIDENCE}\n\n{body}" if answer.low_confidence else body
-
-
-def _answer_text(answer: Answer, turn: int) -> str:
-    text = answer.text
-    flagged: list[tuple[int, int]] = []
-    for claim in answer.unsupported:
-        at = text.find(claim)
-        if at >= 0:
-            flagged.append((at, at + len(claim)))
-    out: list[str] = []
-    cursor = 0
-    for start, end in sorted(flagged):
-        if start < cursor:
-            continue
-        out.append(_with_links(text[cursor:start], turn))
-        out.append(
-            '<span class="bq-unsupported" title="No cited passage supports this sentence">'
-            f"{_with_links(text[start:end], turn)}</span>"
-            ' <span class="bq-flag">(unsupported)</span>'
-        )
-        cursor = end
-    out.append(_with_links(text[cursor:], turn))
-    if answer.preface:  # which brief of several answered: its own paragraph, above
-        out.insert(0, f'<p class="bq-meta">{html.escape(answer.preface)}</p>\n\n')
-    return "".join(out)
-
-
-def render_sources(answers: Sequence[Answer], briefs: dict[str, BriefInfo]) -> str:
-    """The sources panel: the latest answer's passages first, earlier turns folded."""
-    if not answers:
-        return EMPTY_SOURCES
-    parts = ['<div class="bq-sources">']
-    for turn in range(len(answers) - 1, -1, -1):
-        answer = answers[turn]
-        body = _turn_sources(answer, turn, briefs)
-        heading = f"<h4>Q{turn + 1}: {html.escape(answer.question)}</h4>"
-        if turn == len(answers) - 1:
-            parts.append(f'<section class="bq-turn" id="bq-turn-{turn}">{heading}{body}</section>')
-        else:
-            parts.append(
-                f'<details class="bq-turn" id="bq-turn-{turn}"><summary>'
-                f"Q{turn + 1}: {html.escape(answer.question)}</summary>{body}</details>"
-            )
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def _turn_sources(answer: Answer, turn: int, briefs: dict[str, BriefInfo]) -> str:
-    if answer.refused:
-        intro = (
-            f'<p class="bq-meta">{html.escape(answer.text)} Nearest passages (not an answer):</p>'
-            if answer.nearest
-            else f'<p class="bq-meta">{html.escape(answer.text)} No passage came close.</p>'
-        )
-        return intro + _nearest(answer, turn, briefs, skip=set())
-    cited = _cited_cards(answer, turn, briefs)
-    if not answer.low_confidence:
-        return cited
-    # The reader is asked to check: what was cited, then the other passages nearest
-    # the question, which may hold the answer instead.
-    skip = {c.chunk_id for c in answer.citations}
-    others = _nearest(answer, turn, briefs, skip=skip)
-    return (
-        '<p class="bq-meta bq-low-note"><b>Low confidence:</b> check that these passages '
-        "answer the question.</p>"
-        + cited
-        + ('<p class="bq-meta">Other nearest passages:</p>' + others if others else "")
-    )
-
-
-def _nearest(answer: Answer, turn: int, briefs: dict[str, BriefInfo], skip: set[str]) -> str:
-    # Nearest first: a refusal's passages come in the gate's order, not by score.
-    hits = sorted(
-        (hit for hit in answer.nearest if hit.chunk_id not in skip),
-        key=lambda h: (h.dense is None, -(h.dense or 0.0), -h.score),  # as each card shows
-    )
-    return "".join(
-        _card(f"bq-near-{turn}-{i}", hit, [], briefs, label=f"{i}.", extra=" bq-nearest")
-        for i, hit in enumerate(hits, 1)
-    )
-
-
-def _cited_cards(answer: Answer, turn: int, briefs: dict[str, BriefInfo]) -> str:
-    if not answer.citations:
-        return '<p class="bq-meta">This answer cites no passage.</p>'
-    by_n: dict[int, list[Citation]] = {}
-    for citation in answer.citations:
-        by_n.setdefault(citation.n, []).append(citation)
-    hits = {hit.chunk_id: hit for hit in answer.sources}
-    cards = []
-    for n, cites in sorted(by_n.items()):
-        hit = hits.get(cites[0].chunk_id)
-        if hit is not None:
-            cards.append(_card(f"src-{turn}-{n}", hit, cites, briefs, label=f"[{n}]"))
-    return "".join(cards)
-
-
-def _card(
-    element_id: str,
-    hit: Hit,
-    citations: Sequence[Citation],
-    briefs: dict[str, BriefInfo],
-    *,
-    label: str,
-    extra: str = "",
-) -> str:
-    info = briefs.get(hit.doc_id)
-    meta = [
-        f"No. {info.number}" if info and info.number else "",
-        info.date if info and info.date else "",
-        ", ".join(info.authors) if info else "",
-        section_label(hit.section),
-        f"p. {hit.page}" if hit.page else "",
-    ]
-    # Quote offsets are in the brief's text; the passage starts at hit.start.
-    spans = sorted(
-        {(c.start - hit.start, c.end - hit.start) for c in citations if c.start >= hit.start}
-    )
-    passage: list[str] = []
-    cursor = 0
-    for start, end in spans:
-        if start < cursor or end > len(hit.text):
-            continue
-        passage.append(html.escape(hit.text[cursor:start]))
-        passage.append(f'<mark class="bq-quote">{html.escape(hit.text[start:end])}</mark>')
-        cursor = end
-    passage.append(html.escape(hit.text[cursor:]))
-    if citations:
-        read = [c.answer_score for c in citations if c.answer_score is not None]
-        # An extracted sentence supports itself (1.00 says nothing): what a reader wants
-        # to know is how sure the reading model is that it answers the question.
-        score = (
-            f"answers the question: {max(read):.2f} · passage score {citations[0].score:.3f}"
-            if read
-            else f"support {max(c.support for c in citations):.2f} · "
-            f"retrieval score {citations[0].score:.3f}"
-        )
-    else:
-        score = f"similarity {hit.dense:.2f}" if hit.dense is not None else ""
-    return (
-        f'<div class="bq-source{extra}" id="{element_id}" tabindex="-1">'
-        f"<div><b>{html.escape(label)} {html.escape(hit.title)}</b></div>"
-        f'<div class="bq-meta">{html.escape(" · ".join(m for m in meta if m))}</div>'
-        f'<div class="bq-passage">{"".join(passage)}</div>'
-        f'<div class="bq-score">{score}</div></div>'
-    )
-
-
-def _with_links(text: str, turn: int) -> str:
-    out: list[str] = []
-    cursor = 0
-    for match in _MARKER.finditer(text):
-        out.append(plain_markdown(text[cursor : match.start()]))
-        n = match.group(1)
-        out.append(
-            f'<a class="bq-cite" href="#src-{turn}-{n}" '
-            f'title="Show the passage cited as [{n}]">[{n}]</a>'
-        )
-        cursor = match.end()
-    out.append(plain_markdown(text[cursor:]))
-    return "".join(out)
-
-
-def plain_markdown(text: str) -> str:
-    """Plain text made safe for the chat's Markdown renderer: HTML escaped, Markdown
-    punctuation backslash-escaped, so brief text always shows as written."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -809,14 +642,136 @@ def _label(info: BriefInfo) -> str:
     return f"{_short(info.title)} ({extra})" if extra else _short(info.title)
 
 
-def _brief_index(qa: BriefQA, answers: Sequence[Answer]) -> dict[str, BriefInfo]:
-    """Number and date of the briefs the answers show, looked up one by one: reading
-    the whole archive's list for every answer would grow with the archive."""
-    index = {}
-    for doc_id in {h.doc_id for a in answers for h in (*a.sources, *a.nearest)}:
-        with contextlib.suppress(NotFound):  # removed since it was cited
-            index[doc_id] = qa.brief(doc_id)
-    return index
+def _wire_history(
+    qa: BriefQA, demo: gr.Blocks, tab: _ChatTab, session: gr.State, current: gr.BrowserState
+) -> None:
+    """The list of the user's conversations: reopening one (and the one this browser had
+    open, when the page loads), renaming, sharing and deleting it."""
+    panel = tab.history
+    shown = [tab.chatbot, tab.sources, session, panel.conversations, current, panel.title,
+             panel.link]  # fmt: skip
+
+    def show(conversation: Conversation | None, user: str) -> tuple[Any, ...]:
+        listing = _listing(qa, user, conversation.id if conversation else None)
+        if conversation is None:
+            return [], EMPTY_SOURCES, None, listing, None, "", ""
+        chat, state = _restore(conversation)
+        answers = state["answers"]
+        sources = render_sources(answers, brief_index(qa, answers))
+        return (chat, sources, state, listing, conversation.id, conversation.title,
+                _share_note(conversation))  # fmt: skip
+
+    def opened(conversation_id: str | None, request: gr.Request) -> tuple[Any, ...]:
+        user = _user(request)
+        found = None
+        if conversation_id:
+            try:
+                found = qa.conversations.get(user, conversation_id)
+            except NotFound:  # deleted (in another tab), or another user's on this browser
+                found = None
+            if found is not None and found.user != user:
+                found = None  # opened from the list: only one's own are listed
+        return show(found, user)
+
+    demo.load(opened, [current], shown, **_PRIVATE)
+    panel.conversations.input(opened, [panel.conversations], shown, **_PRIVATE).then(
+        _prepare_download, [session], [tab.download], **_PRIVATE
+    )
+
+    def conversation_of(state: dict[str, Any] | None) -> str:
+        found = _session(state).get("conversation")
+        if not found:
+            raise gr.Error("Ask a question first: this chat is not kept yet.",
+                           print_exception=False)  # fmt: skip
+        return str(found)
+
+    def rename(title: str, state: dict[str, Any] | None, request: gr.Request) -> Any:
+        user = _user(request)
+        try:
+            renamed = qa.conversations.rename(user, conversation_of(state), title)
+        except BriefQAError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return _listing(qa, user, renamed.id), renamed.title
+
+    for event in (panel.rename.click, panel.title.submit):
+        event(rename, [panel.title, session], [panel.conversations, panel.title], **_PRIVATE)
+
+    def share(state: dict[str, Any] | None, request: gr.Request) -> str:
+        try:
+            shared = qa.conversations.share(_user(request), conversation_of(state))
+        except BriefQAError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        return _share_note(shared)
+
+    panel.share.click(share, [session], [panel.link], **_PRIVATE)
+
+    def delete(state: dict[str, Any] | None, request: gr.Request) -> tuple[Any, ...]:
+        user = _user(request)
+        try:
+            qa.conversations.delete(user, conversation_of(state))
+        except BriefQAError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        gr.Info("The conversation is deleted.")
+        return show(None, user)
+
+    panel.delete.click(delete, [session], shown, **_PRIVATE).then(
+        _prepare_download, [session], [tab.download], **_PRIVATE
+    )
+
+
+def _user(request: gr.Request | None) -> str:
+    """Whose conversations: the logged-in user, or everyone's on a server without logins."""
+    name = getattr(request, "username", None) if request is not None else None
+    return str(name) if name else ANONYMOUS
+
+
+def _keep(
+    qa: BriefQA, user: str, state: dict[str, Any], answer: Answer
+) -> tuple[dict[str, Any], Any]:
+    """Keep ``answer`` as the next turn of the session's conversation (starting one on
+    the first answer); the session with the conversation's id, and the list's update.
+    A failure to keep it is shown and logged, never lost with the answer on screen."""
+    conversation = state.get("conversation")
+    try:
+        if conversation is not None:
+            try:
+                qa.conversations.add(user, conversation, answer)
+            except NotFound:  # deleted in another tab: this answer starts a new one
+                conversation = None
+        if conversation is None:
+            conversation = qa.conversations.start(user, answer).id
+    except (BriefQAError, sqlite3.Error, OSError) as exc:
+        log.error("a chat turn of %s could not be kept: %s", user, exc)
+        gr.Warning(f"This answer could not be kept in your conversations: {exc}")
+        return state, gr.skip()
+    state = {**state, "conversation": conversation}
+    return state, _listing(qa, user, conversation)
+
+
+def _listing(qa: BriefQA, user: str, selected: str | None) -> Any:
+    """The conversation list's update: the user's conversations, newest first."""
+    choices = [(c.title, c.id) for c in qa.conversations.list(user)]
+    return gr.Radio(choices=choices, value=selected)
+
+
+def _restore(conversation: Conversation) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The chat messages and session of a kept conversation, as if just asked."""
+    chat: list[dict[str, Any]] = []
+    state = _new_session()
+    for turn in conversation.turns:
+        chat.append({"role": "user", "content": plain_markdown(turn.answer.question)})
+        chat, state = _add_turn(chat, state, turn.answer)
+    return chat, {**state, "conversation": conversation.id}
+
+
+def _share_note(conversation: Conversation) -> str:
+    if not conversation.shared:
+        return ""
+    link = f"shared/{html.escape(conversation.id)}"
+    return (
+        f'<p class="bq-meta">Read-only link for colleagues who are logged in: '
+        f'<a href="{link}" target="_blank" id="bq-shared-link">{link}</a></p>'
+    )
 
 
 def _add_turn(
@@ -827,6 +782,8 @@ def _add_turn(
     turn = len(state["answers"])
     chat = [*chat, {"role": "assistant", "content": render_answer(answer, turn)}]
     state = {
+        **state,  # the conversation it is kept in
+        "rated": None,  # a comment is about the answer just rated, never an earlier one
         "answers": [*state["answers"], answer],
         "by_message": {**state["by_message"], len(chat) - 1: turn},
     }
@@ -862,7 +819,7 @@ def _export_dir() -> Path:
 
 
 def _new_session() -> dict[str, Any]:
-    return {"answers": [], "by_message": {}, "rated": None}
+    return {"answers": [], "by_message": {}, "rated": None, "conversation": None}
 
 
 def _session(state: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,0 +1,241 @@
+"""Conversations kept per user: the store's contract, the REST routes with two logins,
+the shared read-only page, and answers that stay readable after their brief is removed."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from briefqa import (
+    ANONYMOUS,
+    Answer,
+    BriefQA,
+    ConversationNotFound,
+    InvalidQuestion,
+    NotFound,
+    Settings,
+    UnknownSchema,
+)
+from briefqa.conversations import SQLiteConversations, title_of
+from briefqa.index.embeddings import SentenceTransformerEmbedder
+from briefqa.serve.auth import hash_password
+from briefqa.serve.markup import render_sources
+from briefqa.serve.server import create_app
+
+from .conftest import SEED
+
+QUESTION = "Which country opposed a NATO liaison office in Tokyo?"
+FOLLOW_UP = "When was the liaison office proposed?"
+
+
+def _answer(question: str, text: str = "It was France [1].") -> Answer:
+    return Answer(
+        question=question,
+        text=text,
+        citations=(),
+        sources=(),
+        refused=False,
+        unsupported=(),
+        standalone_question=question,
+        timings={"total_ms": 12.0},
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteConversations]:
+    kept = SQLiteConversations(tmp_path / "conversations.sqlite3")
+    yield kept
+    kept.close()
+
+
+def test_turns_are_kept_in_order_and_listed_newest_first(store: SQLiteConversations) -> None:
+    first = store.start("alice", _answer(QUESTION))
+    assert first.title == QUESTION and first.size == 1 and first.turns[0].number == 0
+    second = store.start("alice", _answer("What is the AP4?"))
+    store.add("alice", first.id, _answer(FOLLOW_UP, "In 2023 [1]."))
+    store.rate("alice", first.id, 1, "dislike")
+    listed = store.list("alice")
+    # The one continued last comes first; listings carry no turns, only their count.
+    assert [c.id for c in listed] == [first.id, second.id]
+    assert listed[0].size == 2 and listed[0].turns == ()
+    opened = store.get("alice", first.id)
+    assert [t.answer.question for t in opened.turns] == [QUESTION, FOLLOW_UP]
+    assert [t.rating for t in opened.turns] == [None, "dislike"]
+    assert opened.turns[1].answer.text == "In 2023 [1]."
+    assert opened.to_dict()["turns"][1]["question"] == FOLLOW_UP
+
+
+def test_one_user_never_sees_another_users_conversations(store: SQLiteConversations) -> None:
+    mine = store.start("alice", _answer(QUESTION))
+    assert store.list("bob") == []
+    for act in (
+        lambda: store.get("bob", mine.id),
+        lambda: store.add("bob", mine.id, _answer("And?")),
+        lambda: store.rename("bob", mine.id, "Mine now"),
+        lambda: store.share("bob", mine.id),
+        lambda: store.rate("bob", mine.id, 0, "like"),
+        lambda: store.delete("bob", mine.id),
+    ):
+        with pytest.raises(ConversationNotFound, match="yours or shared with you"):
+            act()
+    # Shared: bob may read it, and still not change it.
+    store.share("alice", mine.id)
+    assert store.get("bob", mine.id).turns[0].answer.question == QUESTION
+    with pytest.raises(NotFound):
+        store.rename("bob", mine.id, "Mine now")
+    store.share("alice", mine.id, shared=False)
+    with pytest.raises(NotFound):
+        store.get("bob", mine.id)
+    assert store.get("alice", mine.id).title == QUESTION
+
+
+def test_rename_delete_and_bad_input_name_the_problem(store: SQLiteConversations) -> None:
+    kept = store.start("alice", _answer(QUESTION))
+    assert store.rename("alice", kept.id, "  NATO and  Japan ").title == "NATO and Japan"
+    with pytest.raises(InvalidQuestion, match="title is empty"):
+        store.rename("alice", kept.id, "   ")
+    with pytest.raises(InvalidQuestion, match="title is 201 characters"):
+        store.rename("alice", kept.id, "x" * 201)
+    with pytest.raises(InvalidQuestion, match="rating"):
+        store.rate("alice", kept.id, 0, "meh")  # type: ignore[arg-type]
+    with pytest.raises(ConversationNotFound, match="no turn 5"):
+        store.rate("alice", kept.id, 5, "like")
+    with pytest.raises(InvalidQuestion, match="user name is empty"):
+        store.list("")
+    store.delete("alice", kept.id)
+    assert store.list("alice") == []
+    with pytest.raises(NotFound):
+        store.get("alice", kept.id)
+
+
+def test_titles_come_from_the_first_question_cut_at_a_word() -> None:
+    long = "What did the brief recommend about " + "maritime cooperation " * 8 + "?"
+    title = title_of(long)
+    assert len(title) <= 81 and title.endswith("…") and " maritime cooperation" in title
+    assert not title[:-1].endswith(" ")
+    assert title_of("  Who  wrote it? ") == "Who wrote it?"
+
+
+def test_kept_across_reopening_and_a_foreign_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "conversations.sqlite3"
+    first = SQLiteConversations(path)
+    kept = first.start(ANONYMOUS, _answer(QUESTION))
+    first.close()
+    again = SQLiteConversations(path)
+    assert again.get(ANONYMOUS, kept.id).turns[0].answer.text == "It was France [1]."
+    again.close()
+    foreign = tmp_path / "other.sqlite3"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE turns (x TEXT)")
+    db.close()
+    with pytest.raises(UnknownSchema, match="conversations file"):
+        SQLiteConversations(foreign)
+
+
+# ---------------------------------------------------------------- the REST API
+
+
+@pytest.fixture
+def two_users(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[TestClient]:
+    users = tmp_path / "users"
+    users.write_text(f"alice:{hash_password('alice-pw')}\nbob:{hash_password('bob-pw')}\n")
+    qa = BriefQA(tmp_path / "data", settings=Settings(auth_file=users), embedder=embedder)
+    qa.ingest([SEED])
+    with TestClient(create_app(qa, ui=False)) as client:
+        yield client
+    qa.close()
+
+
+ALICE = ("alice", "alice-pw")
+BOB = ("bob", "bob-pw")
+
+
+def test_rest_keeps_a_conversation_for_its_user_only(two_users: TestClient) -> None:
+    client = two_users
+    first = client.post(
+        "/api/v1/ask", json={"question": QUESTION, "conversation_id": "new"}, auth=ALICE
+    ).json()
+    cid = first["conversation_id"]
+    assert first["citations"] and cid
+    history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": first["answer"]}]
+    follow = client.post(
+        "/api/v1/ask",
+        json={"question": FOLLOW_UP, "history": history, "conversation_id": cid},
+        auth=ALICE,
+    )
+    assert follow.status_code == 200 and follow.json()["conversation_id"] == cid
+    # Without conversation_id nothing is kept (as before).
+    plain = client.post("/api/v1/ask", json={"question": QUESTION}, auth=ALICE).json()
+    assert plain.get("conversation_id") is None
+
+    listed = client.get("/api/v1/conversations", auth=ALICE).json()
+    assert [(c["id"], c["turns_count"], c["title"]) for c in listed] == [(cid, 2, QUESTION)]
+    assert "turns" not in listed[0]
+    opened = client.get(f"/api/v1/conversations/{cid}", auth=ALICE).json()
+    assert [t["question"] for t in opened["turns"]] == [QUESTION, FOLLOW_UP]
+    assert opened["turns"][0]["citations"][0]["quote"] == first["citations"][0]["quote"]
+
+    # Bob: nothing listed, and alice's conversation does not exist for him.
+    assert client.get("/api/v1/conversations", auth=BOB).json() == []
+    for method in ("get", "delete"):
+        response = getattr(client, method)(f"/api/v1/conversations/{cid}", auth=BOB)
+        assert response.status_code == 404, method
+    assert client.patch(f"/api/v1/conversations/{cid}", json={"title": "x"}, auth=BOB).status_code == 404
+    added = client.post("/api/v1/ask", json={"question": QUESTION, "conversation_id": cid}, auth=BOB)
+    assert added.status_code == 404 and "yours or shared" in added.json()["detail"]
+
+    # Renamed and shared by alice: bob reads it, and only reads it.
+    changed = client.patch(
+        f"/api/v1/conversations/{cid}", json={"title": "NATO office", "shared": True}, auth=ALICE
+    ).json()
+    assert changed["title"] == "NATO office" and changed["shared"] is True
+    assert client.get(f"/api/v1/conversations/{cid}", auth=BOB).json()["title"] == "NATO office"
+    assert client.delete(f"/api/v1/conversations/{cid}", auth=BOB).status_code == 404
+
+    markdown = client.get(f"/api/v1/conversations/{cid}?format=markdown", auth=ALICE)
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert "# NATO office" in markdown.text and QUESTION in markdown.text
+
+    assert client.delete(f"/api/v1/conversations/{cid}", auth=ALICE).status_code == 204
+    assert client.get("/api/v1/conversations", auth=ALICE).json() == []
+    assert client.get(f"/api/v1/conversations/{cid}", auth=ALICE).status_code == 404
+
+
+def test_rest_without_logins_keeps_one_anonymous_list(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    qa = BriefQA(tmp_path / "data", embedder=embedder)
+    qa.ingest([SEED])
+    with TestClient(create_app(qa, ui=False)) as client:
+        kept = client.post("/api/v1/ask", json={"question": QUESTION, "conversation_id": "new"})
+        assert kept.status_code == 200
+        assert [c["id"] for c in client.get("/api/v1/conversations").json()] == [
+            kept.json()["conversation_id"]
+        ]
+        bad = client.patch(f"/api/v1/conversations/{kept.json()['conversation_id']}",
+                           json={"title": ""})  # fmt: skip
+        assert bad.status_code == 422 and "title is empty" in bad.json()["detail"]
+    assert qa.conversations.list(ANONYMOUS)[0].size == 1
+    qa.close()
+
+
+def test_an_answer_stays_readable_after_its_brief_is_removed(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    qa = BriefQA(tmp_path / "data", embedder=embedder)
+    info = qa.ingest([SEED])
+    answer = qa.ask(QUESTION)
+    kept = qa.conversations.start(ANONYMOUS, answer)
+    assert info.errors == [] and answer.citations
+    qa.remove(answer.citations[0].doc_id)
+    opened = qa.conversations.get(ANONYMOUS, kept.id).turns[0].answer
+    assert opened.text == answer.text
+    assert opened.citations[0].quote == answer.citations[0].quote
+    # The card shows the quoted passage, marked as gone from the archive.
+    html = render_sources([opened], briefs={})
+    assert "source removed" in html and "bq-quote" in html
+    qa.close()
