@@ -161,7 +161,10 @@ def test_rest_keeps_a_conversation_for_its_user_only(two_users: TestClient) -> N
     ).json()
     cid = first["conversation_id"]
     assert first["citations"] and cid
-    history = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": first["answer"]}]
+    history = [
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": first["answer"]},
+    ]
     follow = client.post(
         "/api/v1/ask",
         json={"question": FOLLOW_UP, "history": history, "conversation_id": cid},
@@ -184,8 +187,10 @@ def test_rest_keeps_a_conversation_for_its_user_only(two_users: TestClient) -> N
     for method in ("get", "delete"):
         response = getattr(client, method)(f"/api/v1/conversations/{cid}", auth=BOB)
         assert response.status_code == 404, method
-    assert client.patch(f"/api/v1/conversations/{cid}", json={"title": "x"}, auth=BOB).status_code == 404
-    added = client.post("/api/v1/ask", json={"question": QUESTION, "conversation_id": cid}, auth=BOB)
+    renamed = client.patch(f"/api/v1/conversations/{cid}", json={"title": "x"}, auth=BOB)
+    assert renamed.status_code == 404
+    asked = {"question": QUESTION, "conversation_id": cid}
+    added = client.post("/api/v1/ask", json=asked, auth=BOB)
     assert added.status_code == 404 and "yours or shared" in added.json()["detail"]
 
     # Renamed and shared by alice: bob reads it, and only reads it.

@@ -38,6 +38,7 @@ CSS = """
 .bq-title { font-size: 1.5em; font-weight: 600; margin: 4px 0 0; }
 .bq-gone { color: #b91c1c; font-weight: 600; }
 #bq-history .wrap { flex-direction: column; }
+#bq-share-link a { word-break: break-all; }
 /* The tables hold titles, file names and results, not code: the page's font, words
    kept whole. */
 #bq-briefs, #bq-upload-result { --font-mono: var(--font); }

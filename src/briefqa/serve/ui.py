@@ -343,28 +343,37 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
                     break
                 draft += piece
                 chat[-1] = {"role": "assistant", "content": plain_markdown(draft)}
-                yield "", chat, gr.skip(), state, gr.skip(), gr.skip()
+                yield "", chat, gr.skip(), state
         except BriefQAError as exc:  # an LLM server that fails mid-answer
             stopped = f"{draft}\n\n(The answer stopped: {exc})".strip()
             chat[-1] = {"role": "assistant", "content": plain_markdown(stopped)}
-            yield "", chat, gr.skip(), state, gr.skip(), gr.skip()
+            yield "", chat, gr.skip(), state
             return
         assert answer is not None
         chat, state = _add_turn(chat[:-1], state, answer)
-        state, listing = _keep(qa, _user(request), state, answer)
+        state = _keep(qa, _user(request), state, answer)
         answers = state["answers"]
         sources = render_sources(answers, brief_index(qa, answers))
-        yield "", chat, sources, state, listing, state["conversation"]
+        yield "", chat, sources, state
 
     tab.tries.click(lambda sample: sample[0], tab.tries, tab.question, **_PRIVATE)
     inputs = [tab.question, tab.chatbot, session, tab.doc_filter, tab.date_from, tab.date_to]
-    outputs = [tab.question, tab.chatbot, tab.sources, session, tab.history.conversations, current]
-    tab.ask.click(respond, inputs, outputs, api_name="ask").then(
-        _prepare_download, [session], [tab.download], **_PRIVATE
-    )
-    tab.question.submit(respond, inputs, outputs, **_PRIVATE).then(
-        _prepare_download, [session], [tab.download], **_PRIVATE
-    )
+    # The conversation list and the browser's open conversation are updated after the
+    # answer, by a step of the page's own: the API's /ask gives the question box, the
+    # chat and the sources, as it always has.
+    outputs = [tab.question, tab.chatbot, tab.sources, session]
+
+    def listed(state: dict[str, Any] | None, request: gr.Request) -> tuple[Any, ...]:
+        conversation = _session(state).get("conversation")
+        return _listing(qa, _user(request), conversation), conversation
+
+    for asked in (
+        tab.ask.click(respond, inputs, outputs, api_name="ask"),
+        tab.question.submit(respond, inputs, outputs, **_PRIVATE),
+    ):
+        asked.then(_prepare_download, [session], [tab.download], **_PRIVATE).then(
+            listed, [session], [tab.history.conversations, current], **_PRIVATE
+        )
 
     def reset() -> tuple[Any, ...]:
         return [], EMPTY_SOURCES, None, gr.Row(visible=False), "", None, None, "", ""
@@ -460,7 +469,9 @@ def _wire_briefs(
             raise gr.Error(str(exc), print_exception=False) from None
         asked = {"role": "user", "content": plain_markdown(answer.question)}
         messages, state = _add_turn([*messages, asked], _session(state), answer)
-        state, listing = _keep(qa, _user(request), state, answer)
+        user = _user(request)
+        state = _keep(qa, user, state, answer)
+        listing = _listing(qa, user, state["conversation"])
         answers = state["answers"]
         sources_html = render_sources(answers, brief_index(qa, answers))
         return (messages, sources_html, state, listing, state["conversation"],
@@ -725,12 +736,10 @@ def _user(request: gr.Request | None) -> str:
     return str(name) if name else ANONYMOUS
 
 
-def _keep(
-    qa: BriefQA, user: str, state: dict[str, Any], answer: Answer
-) -> tuple[dict[str, Any], Any]:
+def _keep(qa: BriefQA, user: str, state: dict[str, Any], answer: Answer) -> dict[str, Any]:
     """Keep ``answer`` as the next turn of the session's conversation (starting one on
-    the first answer); the session with the conversation's id, and the list's update.
-    A failure to keep it is shown and logged, never lost with the answer on screen."""
+    the first answer): the session with the conversation's id. A failure to keep it is
+    shown and logged; the answer stays on screen."""
     conversation = state.get("conversation")
     try:
         if conversation is not None:
@@ -743,9 +752,8 @@ def _keep(
     except (BriefQAError, sqlite3.Error, OSError) as exc:
         log.error("a chat turn of %s could not be kept: %s", user, exc)
         gr.Warning(f"This answer could not be kept in your conversations: {exc}")
-        return state, gr.skip()
-    state = {**state, "conversation": conversation}
-    return state, _listing(qa, user, conversation)
+        return state
+    return {**state, "conversation": conversation}
 
 
 def _listing(qa: BriefQA, user: str, selected: str | None) -> Any:
