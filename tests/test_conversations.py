@@ -244,3 +244,18 @@ def test_an_answer_stays_readable_after_its_brief_is_removed(
     html = render_sources([opened], briefs={})
     assert "source removed" in html and "bq-quote" in html
     qa.close()
+
+
+def test_a_damaged_conversations_file_is_named_with_what_to_do(tmp_path: Path) -> None:
+    from briefqa import DataDamaged, diagnose
+
+    path = tmp_path / "conversations.sqlite3"
+    kept = SQLiteConversations(path)
+    kept.start("alice", _answer(QUESTION))
+    kept.close()
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xff" * 4096  # the tables' pages
+    path.write_bytes(bytes(data))
+    found = diagnose(tmp_path, sqlite3.DatabaseError("database disk image is malformed"))
+    assert isinstance(found, DataDamaged)
+    assert "conversations.sqlite3" in str(found) and "restore it from a backup" in str(found)

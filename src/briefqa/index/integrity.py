@@ -219,7 +219,7 @@ def _alive(pid: int) -> bool:
 
 # ------------------------------------------------------ damaged files, a full disk
 
-_DATABASES = ("manifest.sqlite3", "sentences.sqlite3")
+_DATABASES = ("manifest.sqlite3", "sentences.sqlite3", "conversations.sqlite3")
 
 
 def diagnose(data_dir: Path, exc: BaseException) -> StoreError | None:
@@ -239,6 +239,12 @@ def diagnose(data_dir: Path, exc: BaseException) -> StoreError | None:
         return None
     if damaged[0].name == "manifest.sqlite3":
         advice = REBUILD
+    elif damaged[0].name == "conversations.sqlite3":
+        # Staff's own words: nothing can make them again, so nothing sets them aside.
+        advice = (
+            "it holds staff's kept conversations: restore it from a backup, or move it "
+            "away (with its -wal file) to start with none"
+        )
     else:
         advice = "it holds only derived data: `briefqa check --repair` makes it again"
     names = ", ".join(str(p) for p in damaged)
