@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -123,3 +126,76 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
                "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     with running_server(command, f"{url}/api/v2/heartbeat", tmp_path / "chroma.log", 60):
         yield url
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+PG_PASSWORD = "briefqa-test-pw"
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[tuple[str, Callable[[str], None]]]:
+    """A PostgreSQL cluster of the tests' own (Debian's binaries: ``initdb`` and
+    ``pg_ctl`` in a temporary folder, a free port on 127.0.0.1): its URL, and ``pg_ctl``
+    to stop and start it (``control("stop")``)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("PostgreSQL is missing: apt-get install postgresql (see .ci/run)")
+    bindir = found[-1].parent
+    # Not under pytest's folder: as root, the cluster runs as Debian's `postgres` user
+    # (initdb refuses root), which must reach its folder.
+    root = Path(tempfile.mkdtemp(prefix="briefqa-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    password = root / "password"
+    password.write_text(PG_PASSWORD + "\n")
+    if as_user:
+        shutil.chown(password, "postgres")
+    port = free_port()
+    data = root / "data"
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
+            raise RuntimeError(f"{command[0]} failed: {done.stderr}{done.stdout}\n{log[-2000:]}")
+
+    def control(action: str) -> None:
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off"
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w",
+            "-m", "fast", "-o", options, action)  # fmt: skip
+
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "briefqa", "--pwfile", str(password),
+        "-A", "scram-sha-256", "-E", "UTF8", "--no-sync")  # fmt: skip
+    control("start")
+    try:
+        yield f"postgresql://briefqa:{PG_PASSWORD}@127.0.0.1:{port}/postgres", control
+    finally:
+        with contextlib.suppress(RuntimeError):
+            control("stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One PostgreSQL cluster for the whole run (see :func:`postgres_cluster`)."""
+    with postgres_cluster() as (url, _):
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """An empty database of its own for one test, on the shared cluster."""
+    import psycopg
+
+    from briefqa.postgres import close_pools
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    close_pools()
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")  # type: ignore[arg-type]

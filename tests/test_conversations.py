@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,17 @@ from briefqa import (
     ANONYMOUS,
     Answer,
     BriefQA,
+    ConfigError,
     ConversationNotFound,
     InvalidQuestion,
     NotFound,
     Settings,
+    StoreError,
     UnknownSchema,
+    load_settings,
 )
-from briefqa.conversations import SQLiteConversations, title_of
+from briefqa.conversations import ConversationStore, SQLiteConversations, title_of
+from briefqa.postgres import PostgresConversations
 from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.serve.auth import hash_password
 from briefqa.serve.markup import render_sources
@@ -45,14 +50,19 @@ def _answer(question: str, text: str = "It was France [1].") -> Answer:
     )
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteConversations]:
-    kept = SQLiteConversations(tmp_path / "conversations.sqlite3")
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ConversationStore]:
+    """Each backend, through the same contract."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        kept: ConversationStore = PostgresConversations(url)
+    else:
+        kept = SQLiteConversations(tmp_path / "conversations.sqlite3")
     yield kept
     kept.close()
 
 
-def test_turns_are_kept_in_order_and_listed_newest_first(store: SQLiteConversations) -> None:
+def test_turns_are_kept_in_order_and_listed_newest_first(store: ConversationStore) -> None:
     first = store.start("alice", _answer(QUESTION))
     assert first.title == QUESTION and first.size == 1 and first.turns[0].number == 0
     second = store.start("alice", _answer("What is the AP4?"))
@@ -69,7 +79,7 @@ def test_turns_are_kept_in_order_and_listed_newest_first(store: SQLiteConversati
     assert opened.to_dict()["turns"][1]["question"] == FOLLOW_UP
 
 
-def test_one_user_never_sees_another_users_conversations(store: SQLiteConversations) -> None:
+def test_one_user_never_sees_another_users_conversations(store: ConversationStore) -> None:
     mine = store.start("alice", _answer(QUESTION))
     assert store.list("bob") == []
     for act in (
@@ -93,7 +103,7 @@ def test_one_user_never_sees_another_users_conversations(store: SQLiteConversati
     assert store.get("alice", mine.id).title == QUESTION
 
 
-def test_rename_delete_and_bad_input_name_the_problem(store: SQLiteConversations) -> None:
+def test_rename_delete_and_bad_input_name_the_problem(store: ConversationStore) -> None:
     kept = store.start("alice", _answer(QUESTION))
     assert store.rename("alice", kept.id, "  NATO and  Japan ").title == "NATO and Japan"
     with pytest.raises(InvalidQuestion, match="title is empty"):
@@ -259,3 +269,118 @@ def test_a_damaged_conversations_file_is_named_with_what_to_do(tmp_path: Path) -
     found = diagnose(tmp_path, sqlite3.DatabaseError("database disk image is malformed"))
     assert isinstance(found, DataDamaged)
     assert "conversations.sqlite3" in str(found) and "restore it from a backup" in str(found)
+
+
+def test_concurrent_turns_are_numbered_once_each(store: ConversationStore) -> None:
+    """Two tabs (or two workers) adding to one conversation at once: no turn lost or
+    numbered twice."""
+    kept = store.start("alice", _answer(QUESTION))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers = list(pool.map(lambda i: store.add("alice", kept.id, _answer(f"Q{i}?")).number,
+                                range(16)))  # fmt: skip
+    assert sorted(numbers) == list(range(1, 17))
+    turns = store.get("alice", kept.id).turns
+    assert [t.number for t in turns] == list(range(17))
+    assert {t.answer.question for t in turns[1:]} == {f"Q{i}?" for i in range(16)}
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def test_the_sqlite_data_dir_upgrades_into_postgres(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Today's data dir, copied by `briefqa upgrade-database`: every conversation with its
+    id, user, title, turns and ratings; a second run copies nothing twice."""
+    from briefqa.cli import main
+
+    data = tmp_path / "data"
+    old = SQLiteConversations(data / "conversations.sqlite3")
+    first = old.start("alice", _answer(QUESTION))
+    old.add("alice", first.id, _answer(FOLLOW_UP, "In 2023 [1]."))
+    old.rate("alice", first.id, 1, "like")
+    old.rename("alice", first.id, "NATO office")
+    old.share("alice", first.id)
+    second = old.start("bob", _answer("What is the AP4?"))
+    before = {c.id: c for c in old.every()}
+    old.close()
+
+    env = {"BRIEFQA_DATABASE_URL": postgres_url}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        assert main(["--data-dir", str(data), "upgrade-database"]) == 0
+        assert "copied 2 conversation(s)" in capsys.readouterr().out
+        assert main(["--data-dir", str(data), "upgrade-database"]) == 0
+        assert "copied 0 conversation(s)" in capsys.readouterr().out
+    moved = PostgresConversations(postgres_url)
+    after = {c.id: c for c in moved.every()}
+    assert after == before
+    assert moved.get("bob", first.id).title == "NATO office"  # still shared
+    assert [c.id for c in moved.list("bob")] == [second.id]
+    assert moved.get("alice", first.id).turns[1].rating == "like"
+
+
+def test_upgrade_needs_a_database_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="BRIEFQA_DATABASE_URL"):
+        BriefQA(tmp_path / "data").upgrade_database()
+    with pytest.raises(ConfigError, match="postgresql://") as bad:
+        load_settings(database_url="mysql://root:hunter2@db/briefqa")
+    assert "hunter2" not in str(bad.value)
+
+
+def test_the_schema_is_versioned_and_a_newer_one_is_refused(postgres_url: str) -> None:
+    import psycopg
+
+    from briefqa.postgres import close_pools, connect, migrate
+
+    pool = connect(postgres_url)
+    assert migrate(pool) == {"conversations": 1}  # again: nothing to do
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("UPDATE briefqa_schema SET version = 7 WHERE part = 'conversations'")
+    close_pools()
+    with pytest.raises(UnknownSchema, match="version 7, written by a newer briefqa"):
+        PostgresConversations(postgres_url)
+
+
+def test_two_workers_share_conversations_through_postgres(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, postgres_url: str
+) -> None:
+    """Two engines with data dirs of their own (no shared file) and one database: a
+    conversation started through one is listed and continued through the other."""
+    settings = Settings(database_url=postgres_url)
+    one = BriefQA(tmp_path / "one", settings=settings, embedder=embedder)
+    two = BriefQA(tmp_path / "two", settings=settings, embedder=embedder)
+    for qa in (one, two):
+        qa.ingest([SEED])
+    with TestClient(create_app(one, ui=False)) as first, TestClient(
+        create_app(two, ui=False)
+    ) as second:
+        started = first.post("/api/v1/ask", json={"question": QUESTION, "conversation_id": "new"})
+        cid = started.json()["conversation_id"]
+        go_on = {"question": FOLLOW_UP, "conversation_id": cid}
+        assert second.post("/api/v1/ask", json=go_on).status_code == 200
+        assert [c["turns_count"] for c in first.get("/api/v1/conversations").json()] == [2]
+    assert not (tmp_path / "one" / "conversations.sqlite3").exists()
+    one.close()
+    two.close()
+
+
+def test_a_restarted_database_fails_clearly_then_works_again(tmp_path: Path) -> None:
+    """While PostgreSQL is down, a call fails with StoreError naming the database (never
+    the password); once it is back, the same store works without being made again."""
+    from .conftest import PG_PASSWORD, postgres_cluster
+
+    with postgres_cluster() as (url, control):
+        kept = PostgresConversations(url)
+        first = kept.start("alice", _answer(QUESTION))
+        control("stop")
+        with pytest.raises(StoreError, match="'postgres' at 127.0.0.1") as failed:
+            kept.list("alice")
+        assert PG_PASSWORD not in str(failed.value)
+        control("start")
+        kept.add("alice", first.id, _answer(FOLLOW_UP))
+        assert kept.get("alice", first.id).size == 2
+        from briefqa.postgres import close_pools
+
+        close_pools()

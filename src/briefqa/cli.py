@@ -144,6 +144,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     mcp.set_defaults(func=_mcp)
 
+    _feedback_arguments(commands)
+    upgrade = commands.add_parser(
+        "upgrade-database",
+        help="copy the data dir's conversations into BRIEFQA_DATABASE_URL (safe to re-run)",
+    )
+    upgrade.set_defaults(func=_upgrade_database)
+
+    hashpw = commands.add_parser(
+        "hash-password", help="print a 'user:hash' line for BRIEFQA_AUTH_FILE"
+    )
+    hashpw.add_argument("user", help="the user name")
+    hashpw.set_defaults(func=_hash_password)
+    return parser
+
+
+def _feedback_arguments(commands: Any) -> None:
+    """``briefqa feedback export`` and ``briefqa feedback review``."""
     feedback = commands.add_parser("feedback", help="staff's feedback, for evaluators")
     feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
     export = feedback_commands.add_parser(
@@ -164,13 +181,6 @@ def _parser() -> argparse.ArgumentParser:
     review.add_argument("--host", default="127.0.0.1")
     review.add_argument("--port", type=int, default=7861)
     review.set_defaults(func=_feedback_review)
-
-    hashpw = commands.add_parser(
-        "hash-password", help="print a 'user:hash' line for BRIEFQA_AUTH_FILE"
-    )
-    hashpw.add_argument("user", help="the user name")
-    hashpw.set_defaults(func=_hash_password)
-    return parser
 
 
 def _eval_arguments(evaluate: argparse.ArgumentParser) -> None:
@@ -573,6 +583,16 @@ def _mcp(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     serve_http(qa, host, int(port))
+    return 0
+
+
+def _upgrade_database(args: argparse.Namespace) -> int:
+    with _engine(args) as qa:
+        counts = qa.upgrade_database()
+    print(
+        f"copied {counts['copied']} conversation(s) from {qa.data_dir} into the database; "
+        f"{counts['already_there']} were there already"
+    )
     return 0
 
 

@@ -18,6 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -71,6 +72,15 @@ class ConversationStore(Protocol):
         """Delete the conversation and its turns."""
         ...
 
+    def every(self) -> Iterator[Conversation]:
+        """Every user's conversations with their turns, oldest first (for copying)."""
+        ...
+
+    def restore(self, conversation: Conversation) -> bool:
+        """Store ``conversation`` as it is (id, user, times, turns, ratings) unless its id
+        is stored already; whether it was stored."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -82,6 +92,37 @@ def title_of(question: str) -> str:
         return text
     cut = text[:_TITLE_CHARS].rsplit(" ", 1)[0] or text[:_TITLE_CHARS]
     return cut.rstrip(" ,;:") + "…"
+
+
+def check_user(user: str) -> str:
+    if not user or not user.strip():
+        raise InvalidQuestion("a conversation belongs to a user: the user name is empty")
+    return user
+
+
+def clean_title(title: str) -> str:
+    """A title a user typed, cleaned, or :class:`~briefqa.InvalidQuestion` naming what is
+    wrong with it."""
+    title = check_text(title, MAX_TITLE, "the conversation's title", may_be_empty=True,
+                       setting=None)  # fmt: skip
+    if not title:
+        raise InvalidQuestion("the conversation's title is empty: type a title")
+    return title
+
+
+def check_rating(rating: object) -> Rating | None:
+    if rating not in ("like", "dislike", None):
+        raise InvalidQuestion(f"a rating is 'like', 'dislike' or none, not {rating!r}")
+    return rating
+
+
+def iso_time(at: float) -> str:
+    """Seconds since the epoch as ISO 8601 in UTC, to the second."""
+    return datetime.fromtimestamp(float(at), UTC).isoformat(timespec="seconds")
+
+
+def epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 class SQLiteConversations:
@@ -105,7 +146,7 @@ class SQLiteConversations:
             db.execute(
                 "INSERT INTO conversations (id, user, title, created, updated, shared) "
                 "VALUES (?, ?, ?, ?, ?, 0)",
-                (conversation_id, _user(user), title_of(answer.question), now, now),
+                (conversation_id, check_user(user), title_of(answer.question), now, now),
             )
             _insert_turn(db, conversation_id, 0, answer, now)
         return self._one(user, conversation_id, own=True)
@@ -119,11 +160,10 @@ class SQLiteConversations:
             ).fetchone()
             _insert_turn(db, conversation_id, number, answer, now)
             db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
-        return Turn(number, answer, _iso(now))
+        return Turn(number, answer, iso_time(now))
 
     def rate(self, user: str, conversation_id: str, number: int, rating: Rating | None) -> None:
-        if rating not in ("like", "dislike", None):
-            raise InvalidQuestion(f"a rating is 'like', 'dislike' or none, not {rating!r}")
+        check_rating(rating)
         with self._lock, writing(self._db) as db:
             self._owned(db, user, conversation_id)
             changed = db.execute(
@@ -141,18 +181,15 @@ class SQLiteConversations:
                 "SELECT c.id, c.user, c.title, c.created, c.updated, c.shared, "
                 "(SELECT COUNT(*) FROM turns t WHERE t.conversation = c.id) "
                 "FROM conversations c WHERE c.user = ? ORDER BY c.updated DESC, c.id",
-                (_user(user),),
+                (check_user(user),),
             ).fetchall()
-        return [_conversation(row) for row in rows]
+        return [from_row(row) for row in rows]
 
     def get(self, user: str, conversation_id: str) -> Conversation:
         return self._one(user, conversation_id, own=False)
 
     def rename(self, user: str, conversation_id: str, title: str) -> Conversation:
-        title = check_text(title, MAX_TITLE, "the conversation's title", may_be_empty=True,
-                           setting=None)  # fmt: skip
-        if not title:
-            raise InvalidQuestion("the conversation's title is empty: type a title")
+        title = clean_title(title)
         with self._lock, writing(self._db) as db:
             self._owned(db, user, conversation_id)
             db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
@@ -172,6 +209,28 @@ class SQLiteConversations:
             db.execute("DELETE FROM turns WHERE conversation = ?", (conversation_id,))
             db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    def every(self) -> Iterator[Conversation]:
+        with self._lock:
+            ids = self._db.execute("SELECT id, user FROM conversations ORDER BY created").fetchall()
+        for cid, user in ids:
+            yield self._one(user, cid, own=True)
+
+    def restore(self, conversation: Conversation) -> bool:
+        with self._lock, writing(self._db) as db:
+            stored = db.execute(
+                "INSERT OR IGNORE INTO conversations (id, user, title, created, updated, shared) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation.id, check_user(conversation.user), conversation.title,
+                 epoch(conversation.created), epoch(conversation.updated),
+                 int(conversation.shared)),
+            ).rowcount  # fmt: skip
+            if not stored:
+                return False
+            for turn in conversation.turns:
+                _insert_turn(db, conversation.id, turn.number, turn.answer,
+                             epoch(turn.asked_at), turn.rating)  # fmt: skip
+        return True
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -182,7 +241,7 @@ class SQLiteConversations:
     def _owned(db: sqlite3.Connection, user: str, conversation_id: str) -> None:
         row = db.execute(
             "SELECT 1 FROM conversations WHERE id = ? AND user = ?",
-            (conversation_id, _user(user)),
+            (conversation_id, check_user(user)),
         ).fetchone()
         if row is None:
             raise _missing(conversation_id)
@@ -201,20 +260,14 @@ class SQLiteConversations:
                 "WHERE conversation = ? ORDER BY number",
                 (conversation_id,),
             ).fetchall()
-        if row is None or (row[1] != _user(user) and (own or not row[5])):
+        if row is None or (row[1] != check_user(user) and (own or not row[5])):
             raise _missing(conversation_id)
         kept = tuple(
-            Turn(number, Answer.from_dict(json.loads(data), question), _iso(at), rating)
+            Turn(number, Answer.from_dict(json.loads(data), question), iso_time(at), rating)
             for number, question, data, at, rating in turns
         )
-        found = _conversation(row)
+        found = from_row(row)
         return Conversation(**{**found.__dict__, "turns": kept, "size": len(kept)})
-
-
-def _user(user: str) -> str:
-    if not user or not user.strip():
-        raise InvalidQuestion("a conversation belongs to a user: the user name is empty")
-    return user
 
 
 def _missing(conversation_id: str) -> ConversationNotFound:
@@ -222,22 +275,25 @@ def _missing(conversation_id: str) -> ConversationNotFound:
 
 
 def _insert_turn(
-    db: sqlite3.Connection, conversation_id: str, number: int, answer: Answer, at: float
+    db: sqlite3.Connection,
+    conversation_id: str,
+    number: int,
+    answer: Answer,
+    at: float,
+    rating: Rating | None = None,
 ) -> None:
     db.execute(
-        "INSERT INTO turns (conversation, number, question, answer, created) "
-        "VALUES (?, ?, ?, ?, ?)",
-        (conversation_id, number, answer.question, json.dumps(answer.to_dict()), at),
+        "INSERT INTO turns (conversation, number, question, answer, created, rating) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (conversation_id, number, answer.question, json.dumps(answer.to_dict()), at, rating),
     )
 
 
-def _conversation(row: tuple[str, str, str, float, float, int, int]) -> Conversation:
+def from_row(row: tuple[str, str, str, float, float, int, int]) -> Conversation:
     cid, user, title, created, updated, shared, size = row
-    return Conversation(cid, user, title, _iso(created), _iso(updated), bool(shared), (), size)
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+    return Conversation(
+        cid, user, title, iso_time(created), iso_time(updated), bool(shared), (), size
+    )
 
 
 _TABLES = {

@@ -12,6 +12,7 @@ from .answer.chain import Answerer, History, check_text
 from .answer.refusal import Evidence
 from .answer.retrieval import Retriever
 from .conversations import ConversationStore, SQLiteConversations
+from .errors import ConfigError
 from .feedback import ANSWER_SETTINGS, FeedbackLog, drafts
 from .index.embeddings import Embedder, Vectors
 from .jsonlines import plain
@@ -48,10 +49,42 @@ class BriefQA(Library):
 
     @functools.cached_property
     def conversations(self) -> ConversationStore:
-        """The users' kept conversations (``data_dir/conversations.sqlite3``): every
-        call names the user it acts for, and a user sees only their own and those shared
-        with them (:mod:`briefqa.conversations`)."""
+        """The users' kept conversations, in PostgreSQL when ``database_url`` is set
+        (:mod:`briefqa.postgres`), else in ``data_dir/conversations.sqlite3``: every call
+        names the user it acts for, and a user sees only their own and those shared with
+        them (:mod:`briefqa.conversations`)."""
+        if self.settings.database_url:
+            from .postgres import PostgresConversations
+
+            return PostgresConversations(self.settings.database_url)
         return SQLiteConversations(self.data_dir / "conversations.sqlite3")
+
+    def upgrade_database(self) -> dict[str, int]:
+        """Copy the state this data dir keeps in SQLite (staff's conversations) into the
+        PostgreSQL database of ``database_url``, keeping ids, users, times and ratings.
+        Conversations already there are left as they are, so it is safe to run again.
+        Returns how many were copied and how many were there already.
+
+        Raises:
+            ConfigError: ``database_url`` is not set.
+            StoreError: the database cannot be reached.
+        """
+        if not self.settings.database_url:
+            raise ConfigError(
+                "set BRIEFQA_DATABASE_URL to the PostgreSQL database to copy the data dir into"
+            )
+        counts = {"copied": 0, "already_there": 0}
+        path = self.data_dir / "conversations.sqlite3"
+        if not path.exists():
+            return counts
+        source = SQLiteConversations(path)
+        try:
+            for conversation in source.every():
+                stored = self.conversations.restore(conversation)
+                counts["copied" if stored else "already_there"] += 1
+        finally:
+            source.close()
+        return counts
 
     @property
     def embedder(self) -> Embedder:

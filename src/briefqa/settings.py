@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         ),
     )
     collection: str = Field(default="briefs", min_length=3, description="Chroma collection name.")
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DB) for state that workers "
+            "on several hosts share: staff's conversations. Unset: SQLite in data_dir."
+        ),
+    )
     chunk_tokens: int = Field(
         default=160,
         ge=32,
@@ -254,6 +261,19 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(
                 f"BRIEFQA_CHROMA_URL must look like http://HOST:PORT, got {redact(value)!r}"
+            )
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if urlparse(value).scheme not in ("postgresql", "postgres"):
+            raise ValueError(
+                "BRIEFQA_DATABASE_URL must look like postgresql://USER:PASSWORD@HOST:PORT/DB, "
+                f"got {redact(value)!r}"
             )
         return value
 
