@@ -25,8 +25,8 @@ from briefqa import (
     load_settings,
 )
 from briefqa.conversations import ConversationStore, SQLiteConversations, title_of
-from briefqa.postgres import PostgresConversations
 from briefqa.index.embeddings import SentenceTransformerEmbedder
+from briefqa.postgres import PostgresConversations
 from briefqa.serve.auth import hash_password
 from briefqa.serve.markup import render_sources
 from briefqa.serve.server import create_app
@@ -210,6 +210,10 @@ def test_rest_keeps_a_conversation_for_its_user_only(two_users: TestClient) -> N
     assert changed["title"] == "NATO office" and changed["shared"] is True
     assert client.get(f"/api/v1/conversations/{cid}", auth=BOB).json()["title"] == "NATO office"
     assert client.delete(f"/api/v1/conversations/{cid}", auth=BOB).status_code == 404
+    continued = client.post("/api/v1/ask", json=asked, auth=BOB)  # readable, not his to go on
+    assert continued.status_code == 404
+    nothing = client.patch(f"/api/v1/conversations/{cid}", json={}, auth=ALICE)
+    assert nothing.status_code == 422 and "nothing to change" in nothing.json()["detail"]
 
     markdown = client.get(f"/api/v1/conversations/{cid}?format=markdown", auth=ALICE)
     assert markdown.headers["content-type"].startswith("text/markdown")
@@ -353,9 +357,10 @@ def test_two_workers_share_conversations_through_postgres(
     two = BriefQA(tmp_path / "two", settings=settings, embedder=embedder)
     for qa in (one, two):
         qa.ingest([SEED])
-    with TestClient(create_app(one, ui=False)) as first, TestClient(
-        create_app(two, ui=False)
-    ) as second:
+    with (
+        TestClient(create_app(one, ui=False)) as first,
+        TestClient(create_app(two, ui=False)) as second,
+    ):
         started = first.post("/api/v1/ask", json={"question": QUESTION, "conversation_id": "new"})
         cid = started.json()["conversation_id"]
         go_on = {"question": FOLLOW_UP, "conversation_id": cid}
@@ -375,7 +380,7 @@ def test_a_restarted_database_fails_clearly_then_works_again(tmp_path: Path) -> 
         kept = PostgresConversations(url)
         first = kept.start("alice", _answer(QUESTION))
         control("stop")
-        with pytest.raises(StoreError, match="'postgres' at 127.0.0.1") as failed:
+        with pytest.raises(StoreError, match=r"'postgres' at 127\.0\.0\.1") as failed:
             kept.list("alice")
         assert PG_PASSWORD not in str(failed.value)
         control("start")
@@ -384,3 +389,12 @@ def test_a_restarted_database_fails_clearly_then_works_again(tmp_path: Path) -> 
         from briefqa.postgres import close_pools
 
         close_pools()
+
+
+def test_the_anonymous_user_name_is_reserved_for_the_chat_without_logins(tmp_path: Path) -> None:
+    from briefqa.serve.auth import load_users
+
+    users = tmp_path / "users"
+    users.write_text(f"{ANONYMOUS}:{hash_password('x')}\n")
+    with pytest.raises(ConfigError, match="reserved"):
+        load_users(users)

@@ -7,6 +7,7 @@ screenshots; otherwise they go to a temporary folder.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,6 +129,13 @@ def _log_in(page: object, password: str = PASSWORD, user: str = "alice") -> None
     page.fill("input[type=text]", user)  # type: ignore[attr-defined]
     page.fill("input[type=password]", password)  # type: ignore[attr-defined]
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
+
+
+def _get_json(url: str, login: tuple[str, str]) -> Any:
+    token = base64.b64encode(":".join(login).encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
 
 
 def _ask(page: object, question: str) -> None:
@@ -485,6 +494,12 @@ def test_a_conversation_survives_reload_and_restart_and_is_shared_read_only(
         page.wait_for_selector("#bq-turn-1", timeout=60_000)  # both turns, with sources
         assert page.locator("#bq-chat a.bq-cite").count() >= 2
         assert "France" in page.inner_text("#bq-chat")
+        # A rating after the reopening is kept with the turn it was given to.
+        page.locator("#bq-chat button[aria-label='Dislike']").last.click()
+        page.wait_for_selector("#bq-comment", timeout=30_000)
+        kept = _get_json(f"{url}/api/v1/conversations", ("alice", PASSWORD))
+        turns = _get_json(f"{url}/api/v1/conversations/{kept[0]['id']}", ("alice", PASSWORD))
+        assert [t["rating"] for t in turns["turns"]] == [None, "dislike"]
 
         page.click("#bq-manage")
         page.fill("#bq-conv-title input, #bq-conv-title textarea", "NATO office in Tokyo")

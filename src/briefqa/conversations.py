@@ -249,7 +249,9 @@ class SQLiteConversations:
     def _one(self, user: str, conversation_id: str, *, own: bool) -> Conversation:
         """The conversation with its turns, if ``user`` owns it (or, unless ``own``, if
         its owner shared it)."""
-        with self._lock:
+        # One read transaction: a delete by another process between the two reads must
+        # not leave a conversation without turns.
+        with self._lock, writing(self._db, mode="DEFERRED"):
             row = self._db.execute(
                 "SELECT id, user, title, created, updated, shared, 0 "
                 "FROM conversations WHERE id = ?",

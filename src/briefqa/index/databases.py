@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -97,10 +98,13 @@ def open_wal(
 
 
 @contextmanager
-def writing(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def writing(
+    db: sqlite3.Connection, mode: Literal["IMMEDIATE", "DEFERRED"] = "IMMEDIATE"
+) -> Iterator[sqlite3.Connection]:
     """One write transaction on an autocommit connection, taken at once (waiting for
-    other writers) and rolled back on any error."""
-    db.execute("BEGIN IMMEDIATE")
+    other writers) and rolled back on any error; ``mode="DEFERRED"``: a transaction that
+    only reads, one consistent view of the file."""
+    db.execute(f"BEGIN {mode}")
     try:
         yield db
         db.execute("COMMIT")

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..schema import ANONYMOUS
 
 # Interactive-login cost recommended for scrypt (RFC 7914 §2): 16 MiB, ~50 ms here.
 _N, _R, _P = 2**14, 8, 1
@@ -77,6 +78,11 @@ def load_users(path: Path) -> dict[str, str]:
             raise ConfigError(
                 f"{path}, line {number}: expected 'user:scrypt$…' "
                 "(make the hash with `briefqa hash-password`)"
+            )
+        if user == ANONYMOUS:
+            raise ConfigError(
+                f"{path}, line {number}: the user name {ANONYMOUS!r} is reserved: the "
+                "conversations kept while logins were off belong to it"
             )
         users[user] = hashed
     if not users:

@@ -9,6 +9,7 @@ statuses (:data:`STATUS`) with the engine's own message as ``detail``.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal, Self
@@ -26,6 +27,7 @@ from briefqa import (
     BriefQA,
     BriefQAError,
     Citation,
+    ConversationNotFound,
     DiskFull,
     DocumentError,
     Filters,
@@ -245,16 +247,25 @@ def _answer_routes(api: APIRouter, qa: BriefQA, answering: AbstractContextManage
                 date_to=f.date_to,
             )
         history = [{"role": m.role, "content": m.content} for m in request.history]
+        kept, user = request.conversation_id, user_of(http) or ANONYMOUS
+        if kept not in (None, "new") and qa.conversations.get(user, kept).user != user:
+            # Shared with the caller: readable, not theirs to continue. Checked before
+            # answering, so that a wrong id costs no answer.
+            raise ConversationNotFound(kept)
         with answering:
             answer = qa.ask(request.question, history=history, filters=filters)
-        kept = request.conversation_id
         if kept is None:
             return answer.to_dict()
-        user = user_of(http) or ANONYMOUS
-        if kept == "new":
-            kept = qa.conversations.start(user, answer).id
-        else:
-            qa.conversations.add(user, kept, answer)
+        try:
+            if kept == "new":
+                kept = qa.conversations.start(user, answer).id
+            else:
+                qa.conversations.add(user, kept, answer)
+        except (BriefQAError, sqlite3.Error, OSError) as exc:
+            # The answer is computed: the caller gets it, told by a null id that it was
+            # not kept; the operator reads why in the log.
+            log.error("an answer of %s could not be kept in conversation %s: %s", user, kept, exc)
+            kept = None
         return {**answer.to_dict(), "conversation_id": kept}
 
     @api.get(
@@ -399,6 +410,8 @@ def _conversation_routes(api: APIRouter, qa: BriefQA) -> None:
         conversation_id: str, change: ConversationChange, request: Request
     ) -> dict[str, Any]:
         store, who = qa.conversations, user(request)
+        if change.title is None and change.shared is None:
+            raise InvalidQuestion("nothing to change: send a title, shared, or both")
         if change.title is not None:
             store.rename(who, conversation_id, change.title)
         if change.shared is not None:

@@ -365,14 +365,18 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
 
     def listed(state: dict[str, Any] | None, request: gr.Request) -> tuple[Any, ...]:
         conversation = _session(state).get("conversation")
-        return _listing(qa, _user(request), conversation), conversation
+        listing, titles = _listing(qa, _user(request), conversation)
+        return listing, conversation, titles.get(conversation or "", gr.skip())
 
     for asked in (
         tab.ask.click(respond, inputs, outputs, api_name="ask"),
         tab.question.submit(respond, inputs, outputs, **_PRIVATE),
     ):
         asked.then(_prepare_download, [session], [tab.download], **_PRIVATE).then(
-            listed, [session], [tab.history.conversations, current], **_PRIVATE
+            listed,
+            [session],
+            [tab.history.conversations, current, tab.history.title],
+            **_PRIVATE,
         )
 
     def reset() -> tuple[Any, ...]:
@@ -403,9 +407,15 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
             qa.feedback(state["answers"][turn], rating)
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        if state.get("conversation"):
-            with contextlib.suppress(NotFound):  # deleted meanwhile, in another tab
-                qa.conversations.rate(_user(request), state["conversation"], turn, rating)
+        stored = state.get("stored", {}).get(turn)  # its number in the kept conversation
+        if state.get("conversation") and stored is not None:
+            try:
+                qa.conversations.rate(_user(request), state["conversation"], stored, rating)
+            except NotFound:  # deleted meanwhile, in another tab: the feedback log has it
+                pass
+            except (BriefQAError, sqlite3.Error, OSError) as exc:
+                log.error("a rating could not be kept with its conversation: %s", exc)
+                gr.Warning(f"Your rating is recorded, but not with the conversation: {exc}")
         return gr.Row(visible=True), {**state, "rated": (turn, rating)}
 
     tab.chatbot.like(rate, [session], [tab.comment_row, session], **_PRIVATE)
@@ -471,10 +481,10 @@ def _wire_briefs(
         messages, state = _add_turn([*messages, asked], _session(state), answer)
         user = _user(request)
         state = _keep(qa, user, state, answer)
-        listing = _listing(qa, user, state["conversation"])
+        listing = _listing(qa, user, state["conversation"])[0]
         answers = state["answers"]
         sources_html = render_sources(answers, brief_index(qa, answers))
-        return (messages, sources_html, state, listing, state["conversation"],
+        return (messages, sources_html, state, listing, state.get("conversation"),
                 gr.Tabs(selected="chat"))  # fmt: skip
 
     tab.summarise.click(
@@ -660,17 +670,20 @@ def _wire_history(
     open, when the page loads), renaming, sharing and deleting it."""
     panel = tab.history
     shown = [tab.chatbot, tab.sources, session, panel.conversations, current, panel.title,
-             panel.link]  # fmt: skip
+             panel.link, panel.share, tab.comment_row]  # fmt: skip
 
     def show(conversation: Conversation | None, user: str) -> tuple[Any, ...]:
-        listing = _listing(qa, user, conversation.id if conversation else None)
+        listing, _ = _listing(qa, user, conversation.id if conversation else None)
+        hidden = gr.Row(visible=False)  # a comment box of the chat shown before
         if conversation is None:
-            return [], EMPTY_SOURCES, None, listing, None, "", ""
+            return [], EMPTY_SOURCES, None, listing, None, "", "", _share_label(None), hidden
         chat, state = _restore(conversation)
         answers = state["answers"]
         sources = render_sources(answers, brief_index(qa, answers))
-        return (chat, sources, state, listing, conversation.id, conversation.title,
-                _share_note(conversation))  # fmt: skip
+        ratings = [_THUMBS.get(turn.rating or "") for turn in conversation.turns]
+        shown_chat = gr.Chatbot(value=chat, feedback_value=ratings)  # type: ignore[arg-type]
+        return (shown_chat, sources, state, listing, conversation.id, conversation.title,
+                _share_note(conversation), _share_label(conversation), hidden)  # fmt: skip
 
     def opened(conversation_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         user = _user(request)
@@ -679,6 +692,10 @@ def _wire_history(
             try:
                 found = qa.conversations.get(user, conversation_id)
             except NotFound:  # deleted (in another tab), or another user's on this browser
+                found = None
+            except (BriefQAError, sqlite3.Error, OSError) as exc:
+                log.error("the conversations of %s could not be read: %s", user, exc)
+                gr.Warning(f"Your conversations cannot be read now: {exc}")
                 found = None
             if found is not None and found.user != user:
                 found = None  # opened from the list: only one's own are listed
@@ -702,19 +719,21 @@ def _wire_history(
             renamed = qa.conversations.rename(user, conversation_of(state), title)
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return _listing(qa, user, renamed.id), renamed.title
+        return _listing(qa, user, renamed.id)[0], renamed.title
 
     for event in (panel.rename.click, panel.title.submit):
         event(rename, [panel.title, session], [panel.conversations, panel.title], **_PRIVATE)
 
-    def share(state: dict[str, Any] | None, request: gr.Request) -> str:
+    def share(state: dict[str, Any] | None, request: gr.Request) -> tuple[Any, ...]:
+        user, conversation = _user(request), conversation_of(state)
         try:
-            shared = qa.conversations.share(_user(request), conversation_of(state))
+            now = qa.conversations.get(user, conversation).shared
+            shared = qa.conversations.share(user, conversation, shared=not now)
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        return _share_note(shared)
+        return _share_note(shared), _share_label(shared)
 
-    panel.share.click(share, [session], [panel.link], **_PRIVATE)
+    panel.share.click(share, [session], [panel.link, panel.share], **_PRIVATE)
 
     def delete(state: dict[str, Any] | None, request: gr.Request) -> tuple[Any, ...]:
         user = _user(request)
@@ -741,25 +760,36 @@ def _keep(qa: BriefQA, user: str, state: dict[str, Any], answer: Answer) -> dict
     the first answer): the session with the conversation's id. A failure to keep it is
     shown and logged; the answer stays on screen."""
     conversation = state.get("conversation")
+    stored = dict(state.get("stored", {}))  # answer index → turn number in the store
     try:
+        number = None
         if conversation is not None:
             try:
-                qa.conversations.add(user, conversation, answer)
+                number = qa.conversations.add(user, conversation, answer).number
             except NotFound:  # deleted in another tab: this answer starts a new one
-                conversation = None
+                conversation, stored = None, {}
         if conversation is None:
-            conversation = qa.conversations.start(user, answer).id
+            conversation, number = qa.conversations.start(user, answer).id, 0
     except (BriefQAError, sqlite3.Error, OSError) as exc:
         log.error("a chat turn of %s could not be kept: %s", user, exc)
         gr.Warning(f"This answer could not be kept in your conversations: {exc}")
         return state
-    return {**state, "conversation": conversation}
+    stored[len(state["answers"]) - 1] = number
+    return {**state, "conversation": conversation, "stored": stored}
 
 
-def _listing(qa: BriefQA, user: str, selected: str | None) -> Any:
-    """The conversation list's update: the user's conversations, newest first."""
-    choices = [(c.title, c.id) for c in qa.conversations.list(user)]
-    return gr.Radio(choices=choices, value=selected)
+def _listing(qa: BriefQA, user: str, selected: str | None) -> tuple[Any, dict[str, str]]:
+    """The conversation list's update (the user's conversations, newest first), and
+    their titles by id; when the store cannot be read, no update (the failure is logged
+    and shown, and nothing on screen is lost)."""
+    try:
+        found = qa.conversations.list(user)
+    except (BriefQAError, sqlite3.Error, OSError) as exc:
+        log.error("the conversations of %s could not be listed: %s", user, exc)
+        gr.Warning(f"Your conversations cannot be listed now: {exc}")
+        return gr.skip(), {}
+    titles = {c.id: c.title for c in found}
+    return gr.Radio(choices=[(t, i) for i, t in titles.items()], value=selected), titles
 
 
 def _restore(conversation: Conversation) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -769,7 +799,17 @@ def _restore(conversation: Conversation) -> tuple[list[dict[str, Any]], dict[str
     for turn in conversation.turns:
         chat.append({"role": "user", "content": plain_markdown(turn.answer.question)})
         chat, state = _add_turn(chat, state, turn.answer)
-    return chat, {**state, "conversation": conversation.id}
+    stored = {i: turn.number for i, turn in enumerate(conversation.turns)}
+    return chat, {**state, "conversation": conversation.id, "stored": stored}
+
+
+# A kept rating, as the chat's thumbs show it.
+_THUMBS = {"like": "Like", "dislike": "Dislike"}
+
+
+def _share_label(conversation: Conversation | None) -> Any:
+    shared = conversation is not None and conversation.shared
+    return gr.Button(value="Stop sharing" if shared else "Share a read-only link")
 
 
 def _share_note(conversation: Conversation) -> str:
@@ -827,7 +867,8 @@ def _export_dir() -> Path:
 
 
 def _new_session() -> dict[str, Any]:
-    return {"answers": [], "by_message": {}, "rated": None, "conversation": None}
+    # stored: each answer's turn number in the kept conversation (ratings go there).
+    return {"answers": [], "by_message": {}, "rated": None, "conversation": None, "stored": {}}
 
 
 def _session(state: dict[str, Any] | None) -> dict[str, Any]:
