@@ -308,15 +308,23 @@ def test_the_sqlite_data_dir_upgrades_into_postgres(
     second = old.start("bob", _answer("What is the AP4?"))
     before = {c.id: c for c in old.every()}
     old.close()
+    with BriefQA(data) as here:  # feedback kept in the data dir's file, as today
+        here.feedback(_answer(QUESTION), "dislike", "France should come first")
+        here.feedback(_answer("What is the AP4?"), "like")
+        drafts_before = here.feedback_drafts()
 
     env = {"BRIEFQA_DATABASE_URL": postgres_url}
     with pytest.MonkeyPatch.context() as patch:
         for key, value in env.items():
             patch.setenv(key, value)
         assert main(["--data-dir", str(data), "upgrade-database"]) == 0
-        assert "copied 2 conversation(s)" in capsys.readouterr().out
+        assert "copied 2 conversation(s) and 2 feedback event(s)" in capsys.readouterr().out
         assert main(["--data-dir", str(data), "upgrade-database"]) == 0
-        assert "copied 0 conversation(s)" in capsys.readouterr().out
+        assert "copied 0 conversation(s) and 0 feedback event(s)" in capsys.readouterr().out
+    # An evaluator's drafts come from the database now, the same as from the file.
+    with BriefQA(tmp_path / "elsewhere", settings=Settings(database_url=postgres_url)) as there:
+        assert there.feedback_drafts() == drafts_before
+        assert there.feedback_drafts(only="down")[0]["comments"] == ["France should come first"]
     moved = PostgresConversations(postgres_url)
     after = {c.id: c for c in moved.every()}
     assert after == before
@@ -339,7 +347,7 @@ def test_the_schema_is_versioned_and_a_newer_one_is_refused(postgres_url: str) -
     from briefqa.postgres import close_pools, connect, migrate
 
     pool = connect(postgres_url)
-    assert migrate(pool) == {"conversations": 1}  # again: nothing to do
+    assert migrate(pool) == {"conversations": 1, "feedback": 1}  # again: nothing to do
     with psycopg.connect(postgres_url, autocommit=True) as db:
         db.execute("UPDATE briefqa_schema SET version = 7 WHERE part = 'conversations'")
     close_pools()
@@ -366,7 +374,12 @@ def test_two_workers_share_conversations_through_postgres(
         go_on = {"question": FOLLOW_UP, "conversation_id": cid}
         assert second.post("/api/v1/ask", json=go_on).status_code == 200
         assert [c["turns_count"] for c in first.get("/api/v1/conversations").json()] == [2]
+        # A rating through one worker reaches the evaluators through the other.
+        rated = {"question": QUESTION, "answer": started.json(), "rating": "dislike"}
+        assert first.post("/api/v1/feedback", json=rated).status_code == 201
+    assert [d["rating"] for d in two.feedback_drafts()] == ["dislike"]
     assert not (tmp_path / "one" / "conversations.sqlite3").exists()
+    assert not (tmp_path / "one" / "feedback.jsonl").exists()
     one.close()
     two.close()
 

@@ -13,7 +13,7 @@ from .answer.refusal import Evidence
 from .answer.retrieval import Retriever
 from .conversations import ConversationStore, SQLiteConversations
 from .errors import ConfigError
-from .feedback import ANSWER_SETTINGS, FeedbackLog, drafts
+from .feedback import ANSWER_SETTINGS, FeedbackFile, FeedbackLog, drafts
 from .index.embeddings import Embedder, Vectors
 from .jsonlines import plain
 from .library import Library
@@ -45,7 +45,11 @@ class BriefQA(Library):
 
     @functools.cached_property
     def _feedback(self) -> FeedbackLog:
-        return FeedbackLog(self.data_dir / "feedback.jsonl")
+        if self.settings.database_url:
+            from .postgres import PostgresFeedback
+
+            return FeedbackLog(PostgresFeedback(self.settings.database_url))
+        return FeedbackLog(FeedbackFile(self.data_dir / "feedback.jsonl"))
 
     @functools.cached_property
     def conversations(self) -> ConversationStore:
@@ -60,10 +64,10 @@ class BriefQA(Library):
         return SQLiteConversations(self.data_dir / "conversations.sqlite3")
 
     def upgrade_database(self) -> dict[str, int]:
-        """Copy the state this data dir keeps in SQLite (staff's conversations) into the
-        PostgreSQL database of ``database_url``, keeping ids, users, times and ratings.
-        Conversations already there are left as they are, so it is safe to run again.
-        Returns how many were copied and how many were there already.
+        """Copy the state this data dir keeps (staff's conversations and feedback) into
+        the PostgreSQL database of ``database_url``, keeping ids, users, times and ratings.
+        What is there already is left as it is, so it is safe to run again. Returns how
+        many conversations were copied and were there already, and feedback events copied.
 
         Raises:
             ConfigError: ``database_url`` is not set.
@@ -73,17 +77,23 @@ class BriefQA(Library):
             raise ConfigError(
                 "set BRIEFQA_DATABASE_URL to the PostgreSQL database to copy the data dir into"
             )
-        counts = {"copied": 0, "already_there": 0}
+        counts = {"copied": 0, "already_there": 0, "feedback_copied": 0}
         path = self.data_dir / "conversations.sqlite3"
-        if not path.exists():
-            return counts
-        source = SQLiteConversations(path)
-        try:
-            for conversation in source.every():
-                stored = self.conversations.restore(conversation)
-                counts["copied" if stored else "already_there"] += 1
-        finally:
-            source.close()
+        if path.exists():
+            source = SQLiteConversations(path)
+            try:
+                for conversation in source.every():
+                    stored = self.conversations.restore(conversation)
+                    counts["copied" if stored else "already_there"] += 1
+            finally:
+                source.close()
+        from .postgres import PostgresFeedback
+
+        store = self._feedback.store
+        assert isinstance(store, PostgresFeedback), "database_url is set"
+        counts["feedback_copied"] = store.copy(
+            FeedbackFile(self.data_dir / "feedback.jsonl").events()
+        )
         return counts
 
     @property
@@ -204,7 +214,8 @@ class BriefQA(Library):
     def feedback(
         self, answer: Answer, rating: Literal["like", "dislike"] | None, comment: str = ""
     ) -> dict[str, Any]:
-        """Record a user's verdict on an answer in ``data_dir/feedback.jsonl``.
+        """Record a user's verdict on an answer in ``data_dir/feedback.jsonl`` (in
+        PostgreSQL with ``database_url``).
 
         Each call appends one event; events about the same answer share ``answer_id``
         (derived from the question and the answer text), so an evaluator can group a
@@ -231,7 +242,7 @@ class BriefQA(Library):
         commented (``since`` a ``YYYY-MM-DD`` day; ``only`` "down" for the dislikes):
         the question, the answer given with its citations, the comments, and the
         configuration that answered, for an evaluator to review into test questions."""
-        return drafts(self._feedback.path, since=since, only=only)
+        return drafts(self._feedback.store.events(), since=since, only=only)
 
     def health(self) -> dict[str, str]:
         """Each part answers need, "ok" or what is wrong with it: the manifest (SQLite),

@@ -1,4 +1,5 @@
-"""Users' verdicts on answers, appended to ``data_dir/feedback.jsonl`` for evaluators.
+"""Users' verdicts on answers, appended to ``data_dir/feedback.jsonl`` (or, with
+``database_url``, to PostgreSQL) for evaluators.
 
 Each event keeps what an evaluator needs to turn it into a test question: the question,
 the answer given with its citations, the comment, and the configuration that answered
@@ -11,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from .answer.chain import check_text
 from .jsonlines import append_record, read_records
@@ -39,12 +41,37 @@ ANSWER_SETTINGS = (
 )
 
 
-class FeedbackLog:
-    """An append-only JSON-lines file of feedback events, shared by threads and workers."""
+class FeedbackEvents(Protocol):
+    """Where feedback events are appended and read back, oldest first."""
+
+    def append(self, event: dict[str, Any]) -> None: ...
+
+    def events(self) -> Iterator[dict[str, Any]]: ...
+
+
+class FeedbackFile:
+    """Events as lines of a JSON-lines file (``data_dir/feedback.jsonl``), appended whole
+    by the threads and processes of one host."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+
+    def append(self, event: dict[str, Any]) -> None:
+        with self._lock:  # threads of this process; append_record's flock, the others
+            append_record(self.path, event, "feedback to")
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        # Lines that are not events (a torn write) are skipped.
+        return (e for e in read_records(self.path) if "answer_id" in e)
+
+
+class FeedbackLog:
+    """Staff's verdicts on answers, checked and appended to ``events`` (a file in the
+    data dir, or PostgreSQL: :class:`briefqa.postgres.PostgresFeedback`)."""
+
+    def __init__(self, events: FeedbackEvents) -> None:
+        self.store = events
 
     def record(
         self,
@@ -90,26 +117,25 @@ class FeedbackLog:
             "unsupported": list(answer.unsupported),
             "configuration": configuration or {},
         }
-        with self._lock:  # threads of this process; append_record's flock, the others
-            append_record(self.path, record, "feedback to")
+        self.store.append(record)
         return record
 
 
 def drafts(
-    path: Path, *, since: str | None = None, only: Literal["up", "down"] | None = None
+    events: Iterable[dict[str, Any]],
+    *,
+    since: str | None = None,
+    only: Literal["up", "down"] | None = None,
 ) -> list[dict[str, Any]]:
-    """One draft question-set row per rated or commented answer in the feedback file at
-    ``path``, oldest first: the question, the answer given, its citations, the comments,
-    the last rating and the configuration, with ``status`` "draft" for a reviewer.
+    """One draft question-set row per rated or commented answer among ``events``, oldest
+    first: the question, the answer given, its citations, the comments, the last rating
+    and the configuration, with ``status`` "draft" for a reviewer.
 
     ``since`` (``YYYY-MM-DD``) keeps answers with an event on or after that day; ``only``
-    keeps those whose last rating is a like ("up") or a dislike ("down"). Lines that are
-    not events (a torn write) are skipped.
+    keeps those whose last rating is a like ("up") or a dislike ("down").
     """
     grouped: dict[str, dict[str, Any]] = {}
-    for event in read_records(path):
-        if "answer_id" not in event:
-            continue
+    for event in events:
         answer_id = str(event["answer_id"])
         row = grouped.setdefault(
             answer_id,

@@ -1,9 +1,10 @@
 """State shared by workers on several hosts, in PostgreSQL (``BRIEFQA_DATABASE_URL``).
 
 Today that is staff's conversations (:class:`PostgresConversations`, the same contract as
-:class:`~briefqa.conversations.SQLiteConversations`): with them in the database, any
-worker can continue a chat another worker began, and a load balancer needs no sticky
-sessions for it.
+:class:`~briefqa.conversations.SQLiteConversations`) and their feedback
+(:class:`PostgresFeedback`, in place of ``feedback.jsonl``): with them in the database,
+any worker can continue a chat another worker began, and evaluators read every
+worker's feedback in one place.
 
 Connections come from one pool per process (psycopg 3, ``psycopg_pool``). The schema is
 versioned in ``briefqa_schema`` (one row per part, its version): :func:`migrate` applies
@@ -15,11 +16,12 @@ Requires the ``postgres`` extra: ``pip install 'briefqa[postgres]'``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
-__all__ = ["PostgresConversations", "connect", "migrate"]
+__all__ = ["PostgresConversations", "PostgresFeedback", "connect", "migrate"]
 
 T = TypeVar("T")
 
@@ -57,6 +59,15 @@ MIGRATIONS: dict[str, list[list[str]]] = {
             "REFERENCES conversations (id) ON DELETE CASCADE, number INTEGER NOT NULL, "
             "question TEXT NOT NULL, answer JSONB NOT NULL, created DOUBLE PRECISION NOT NULL, "
             "rating TEXT, PRIMARY KEY (conversation, number))",
+        ],
+    ],
+    "feedback": [
+        [
+            # digest: the event's content, so that copying a feedback file twice keeps
+            # each event once.
+            "CREATE TABLE IF NOT EXISTS feedback_events (id BIGSERIAL PRIMARY KEY, "
+            "digest TEXT NOT NULL UNIQUE, event JSONB NOT NULL, "
+            "recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
         ],
     ],
 }
@@ -381,3 +392,45 @@ def _insert_turn(
         "VALUES (%s, %s, %s, %s::jsonb, %s, %s)",
         (conversation_id, number, answer.question, json.dumps(answer.to_dict()), at, rating),
     )
+
+
+class PostgresFeedback:
+    """Feedback events in PostgreSQL, in the order they were recorded (the
+    :class:`~briefqa.feedback.FeedbackEvents` of every worker with the same URL)."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url = url
+        self._pool = connect(url, timeout=timeout)
+
+    def append(self, event: dict[str, Any]) -> None:
+        self.copy([event])
+
+    def copy(self, events: Iterable[dict[str, Any]]) -> int:
+        """Append ``events``, each unless an event of the same content is stored; how
+        many were new."""
+        rows = []
+        for event in events:
+            text = json.dumps(event, sort_keys=True, ensure_ascii=False)
+            rows.append((hashlib.sha256(text.encode()).hexdigest(), text))
+        if not rows:
+            return 0
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                added = 0
+                for row in rows:
+                    added += conn.execute(
+                        "INSERT INTO feedback_events (digest, event) VALUES (%s, %s::jsonb) "
+                        "ON CONFLICT (digest) DO NOTHING",
+                        row,
+                    ).rowcount
+                return added
+        except Exception as exc:
+            raise _store_error(self.url, exc) from None
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        try:
+            with self._pool.connection() as conn:
+                found = conn.execute("SELECT event FROM feedback_events ORDER BY id").fetchall()
+        except Exception as exc:
+            raise _store_error(self.url, exc) from None
+        return (row[0] for row in found)
