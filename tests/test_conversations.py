@@ -140,7 +140,7 @@ def test_kept_across_reopening_and_a_foreign_file_is_refused(tmp_path: Path) -> 
     again.close()
     foreign = tmp_path / "other.sqlite3"
     with sqlite3.connect(foreign) as db:
-        db.execute("CREATE TABLE turns (x TEXT)")
+        db.execute("CREATE TABLE conversation_turns (x TEXT)")
     db.close()
     with pytest.raises(UnknownSchema, match="conversations file"):
         SQLiteConversations(foreign)

@@ -19,16 +19,23 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from .answer.chain import check_text
 from .errors import ConversationNotFound, InvalidQuestion, UnknownSchema
 from .index.databases import UnknownFile, columns, open_wal, writing
 from .schema import ANONYMOUS, Answer, Conversation, Rating, Turn
 
-__all__ = ["ANONYMOUS", "ConversationStore", "SQLiteConversations", "title_of"]
+__all__ = [
+    "ANONYMOUS",
+    "ConversationStore",
+    "SQLConversations",
+    "SQLiteConversations",
+    "title_of",
+]
 
 #: The longest title a conversation may be given, in characters.
 MAX_TITLE = 200
@@ -125,7 +132,184 @@ def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-class SQLiteConversations:
+class Statements(Protocol):
+    """One open transaction: ``execute`` takes SQL with ``%s`` placeholders."""
+
+    def execute(self, sql: str, values: tuple[Any, ...] = ()) -> Any: ...
+
+
+class SQLConversations:
+    """The contract, written once over SQL both SQLite and PostgreSQL speak; a subclass
+    opens the transactions (:meth:`_transaction`)."""
+
+    #: Added to the ownership check of an append: PostgreSQL's row lock orders two
+    #: workers appending to one conversation (SQLite's write transaction already does).
+    lock_row = ""
+    #: How a JSON document is written (PostgreSQL casts it to jsonb).
+    json_value = "%s"
+
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Statements]:
+        raise NotImplementedError
+
+    def start(self, user: str, answer: Answer) -> Conversation:
+        # Random, not derived from the content: the id is also the share link, which
+        # must not be guessable from a question someone might ask.
+        conversation_id = secrets.token_urlsafe(16)
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO conversations (id, username, title, created, updated, shared) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (conversation_id, check_user(user), title_of(answer.question), now, now, False),
+            )
+            self._insert_turn(db, conversation_id, 0, answer, now)
+        return self._one(user, conversation_id, own=True)
+
+    def add(self, user: str, conversation_id: str, answer: Answer) -> Turn:
+        now = time.time()
+        with self._transaction() as db:
+            self._owned(db, user, conversation_id, lock=True)
+            (number,) = db.execute(
+                "SELECT COUNT(*) FROM conversation_turns WHERE conversation = %s",
+                (conversation_id,),
+            ).fetchone()
+            self._insert_turn(db, conversation_id, int(number), answer, now)
+            db.execute(
+                "UPDATE conversations SET updated = %s WHERE id = %s", (now, conversation_id)
+            )
+        return Turn(int(number), answer, iso_time(now))
+
+    def rate(self, user: str, conversation_id: str, number: int, rating: Rating | None) -> None:
+        check_rating(rating)
+        with self._transaction() as db:
+            self._owned(db, user, conversation_id)
+            changed = db.execute(
+                "UPDATE conversation_turns SET rating = %s WHERE conversation = %s AND number = %s",
+                (rating, conversation_id, number),
+            ).rowcount
+            if not changed:
+                raise ConversationNotFound(
+                    conversation_id, f"conversation {conversation_id!r} has no turn {number}"
+                )
+
+    def list(self, user: str) -> list[Conversation]:
+        with self._transaction(write=False) as db:
+            rows = db.execute(
+                "SELECT c.id, c.username, c.title, c.created, c.updated, c.shared, "
+                "(SELECT COUNT(*) FROM conversation_turns t WHERE t.conversation = c.id) "
+                "FROM conversations c WHERE c.username = %s ORDER BY c.updated DESC, c.id",
+                (check_user(user),),
+            ).fetchall()
+        return [from_row(row) for row in rows]
+
+    def get(self, user: str, conversation_id: str) -> Conversation:
+        return self._one(user, conversation_id, own=False)
+
+    def rename(self, user: str, conversation_id: str, title: str) -> Conversation:
+        title = clean_title(title)
+        self._change(user, conversation_id, "UPDATE conversations SET title = %s WHERE id = %s",
+                     (title, conversation_id))  # fmt: skip
+        return self._one(user, conversation_id, own=True)
+
+    def share(self, user: str, conversation_id: str, shared: bool = True) -> Conversation:
+        self._change(user, conversation_id, "UPDATE conversations SET shared = %s WHERE id = %s",
+                     (bool(shared), conversation_id))  # fmt: skip
+        return self._one(user, conversation_id, own=True)
+
+    def delete(self, user: str, conversation_id: str) -> None:
+        with self._transaction() as db:
+            self._owned(db, user, conversation_id)
+            db.execute("DELETE FROM conversation_turns WHERE conversation = %s", (conversation_id,))
+            db.execute("DELETE FROM conversations WHERE id = %s", (conversation_id,))
+
+    def every(self) -> Iterator[Conversation]:
+        with self._transaction(write=False) as db:
+            ids = db.execute("SELECT id, username FROM conversations ORDER BY created").fetchall()
+        for cid, user in ids:
+            yield self._one(user, cid, own=True)
+
+    def restore(self, conversation: Conversation) -> bool:
+        with self._transaction() as db:
+            stored = db.execute(
+                "INSERT INTO conversations (id, username, title, created, updated, shared) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (conversation.id, check_user(conversation.user), conversation.title,
+                 epoch(conversation.created), epoch(conversation.updated),
+                 bool(conversation.shared)),
+            ).rowcount  # fmt: skip
+            if not stored:
+                return False
+            for turn in conversation.turns:
+                self._insert_turn(db, conversation.id, turn.number, turn.answer,
+                                  epoch(turn.asked_at), turn.rating)  # fmt: skip
+        return True
+
+    def close(self) -> None:
+        """Release the connection (nothing for a pool, which is the process's)."""
+
+    # ------------------------------------------------------------------ helpers
+
+    def _change(
+        self, user: str, conversation_id: str, statement: str, values: tuple[Any, ...]
+    ) -> None:
+        """Run ``statement`` on one of the user's own conversations."""
+        with self._transaction() as db:
+            self._owned(db, user, conversation_id)
+            db.execute(statement, values)
+
+    def _owned(
+        self, db: Statements, user: str, conversation_id: str, *, lock: bool = False
+    ) -> None:
+        row = db.execute(
+            "SELECT 1 FROM conversations WHERE id = %s AND username = %s"
+            + (self.lock_row if lock else ""),
+            (conversation_id, check_user(user)),
+        ).fetchone()
+        if row is None:
+            raise ConversationNotFound(conversation_id)
+
+    def _insert_turn(
+        self,
+        db: Statements,
+        conversation_id: str,
+        number: int,
+        answer: Answer,
+        at: float,
+        rating: Rating | None = None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO conversation_turns (conversation, number, question, answer, created, "
+            f"rating) VALUES (%s, %s, %s, {self.json_value}, %s, %s)",
+            (conversation_id, number, answer.question, json.dumps(answer.to_dict()), at, rating),
+        )
+
+    def _one(self, user: str, conversation_id: str, *, own: bool) -> Conversation:
+        """The conversation with its turns, if ``user`` owns it (or, unless ``own``, if
+        its owner shared it)."""
+        # One transaction: a delete between the two reads must not leave a conversation
+        # without turns.
+        with self._transaction(write=False) as db:
+            row = db.execute(
+                "SELECT id, username, title, created, updated, shared, 0 "
+                "FROM conversations WHERE id = %s",
+                (conversation_id,),
+            ).fetchone()
+            turns = db.execute(
+                "SELECT number, question, answer, created, rating FROM conversation_turns "
+                "WHERE conversation = %s ORDER BY number",
+                (conversation_id,),
+            ).fetchall()
+        if row is None or (row[1] != check_user(user) and (own or not row[5])):
+            raise ConversationNotFound(conversation_id)
+        kept = tuple(
+            Turn(int(number), Answer.from_dict(_document(data), question), iso_time(at), rating)
+            for number, question, data, at, rating in turns
+        )
+        found = from_row(row)
+        return Conversation(**{**found.__dict__, "turns": kept, "size": len(kept)})
+
+
+class SQLiteConversations(SQLConversations):
     """Conversations in one SQLite file (WAL), shared by the threads and processes of
     one host."""
 
@@ -137,170 +321,42 @@ class SQLiteConversations:
             raise UnknownSchema(f"the conversations file {path} cannot be read: {exc}") from exc
         self._lock = threading.Lock()
 
-    def start(self, user: str, answer: Answer) -> Conversation:
-        # Random, not derived from the content: the id is also the share link, which
-        # must not be guessable from a question someone might ask.
-        conversation_id = secrets.token_urlsafe(16)
-        now = time.time()
-        with self._lock, writing(self._db) as db:
-            db.execute(
-                "INSERT INTO conversations (id, user, title, created, updated, shared) "
-                "VALUES (?, ?, ?, ?, ?, 0)",
-                (conversation_id, check_user(user), title_of(answer.question), now, now),
-            )
-            _insert_turn(db, conversation_id, 0, answer, now)
-        return self._one(user, conversation_id, own=True)
-
-    def add(self, user: str, conversation_id: str, answer: Answer) -> Turn:
-        now = time.time()
-        with self._lock, writing(self._db) as db:
-            self._owned(db, user, conversation_id)
-            (number,) = db.execute(
-                "SELECT COUNT(*) FROM turns WHERE conversation = ?", (conversation_id,)
-            ).fetchone()
-            _insert_turn(db, conversation_id, number, answer, now)
-            db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
-        return Turn(number, answer, iso_time(now))
-
-    def rate(self, user: str, conversation_id: str, number: int, rating: Rating | None) -> None:
-        check_rating(rating)
-        with self._lock, writing(self._db) as db:
-            self._owned(db, user, conversation_id)
-            changed = db.execute(
-                "UPDATE turns SET rating = ? WHERE conversation = ? AND number = ?",
-                (rating, conversation_id, number),
-            ).rowcount
-            if not changed:
-                raise ConversationNotFound(
-                    conversation_id, f"conversation {conversation_id!r} has no turn {number}"
-                )
-
-    def list(self, user: str) -> list[Conversation]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT c.id, c.user, c.title, c.created, c.updated, c.shared, "
-                "(SELECT COUNT(*) FROM turns t WHERE t.conversation = c.id) "
-                "FROM conversations c WHERE c.user = ? ORDER BY c.updated DESC, c.id",
-                (check_user(user),),
-            ).fetchall()
-        return [from_row(row) for row in rows]
-
-    def get(self, user: str, conversation_id: str) -> Conversation:
-        return self._one(user, conversation_id, own=False)
-
-    def rename(self, user: str, conversation_id: str, title: str) -> Conversation:
-        title = clean_title(title)
-        with self._lock, writing(self._db) as db:
-            self._owned(db, user, conversation_id)
-            db.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
-        return self._one(user, conversation_id, own=True)
-
-    def share(self, user: str, conversation_id: str, shared: bool = True) -> Conversation:
-        with self._lock, writing(self._db) as db:
-            self._owned(db, user, conversation_id)
-            db.execute(
-                "UPDATE conversations SET shared = ? WHERE id = ?", (int(shared), conversation_id)
-            )
-        return self._one(user, conversation_id, own=True)
-
-    def delete(self, user: str, conversation_id: str) -> None:
-        with self._lock, writing(self._db) as db:
-            self._owned(db, user, conversation_id)
-            db.execute("DELETE FROM turns WHERE conversation = ?", (conversation_id,))
-            db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-
-    def every(self) -> Iterator[Conversation]:
-        with self._lock:
-            ids = self._db.execute("SELECT id, user FROM conversations ORDER BY created").fetchall()
-        for cid, user in ids:
-            yield self._one(user, cid, own=True)
-
-    def restore(self, conversation: Conversation) -> bool:
-        with self._lock, writing(self._db) as db:
-            stored = db.execute(
-                "INSERT OR IGNORE INTO conversations (id, user, title, created, updated, shared) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation.id, check_user(conversation.user), conversation.title,
-                 epoch(conversation.created), epoch(conversation.updated),
-                 int(conversation.shared)),
-            ).rowcount  # fmt: skip
-            if not stored:
-                return False
-            for turn in conversation.turns:
-                _insert_turn(db, conversation.id, turn.number, turn.answer,
-                             epoch(turn.asked_at), turn.rating)  # fmt: skip
-        return True
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Statements]:
+        # Writers wait for each other (IMMEDIATE); a read sees one state of the file.
+        with self._lock, writing(self._db, mode="IMMEDIATE" if write else "DEFERRED") as db:
+            yield _QuestionMarks(db)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    # ------------------------------------------------------------------ helpers
 
-    @staticmethod
-    def _owned(db: sqlite3.Connection, user: str, conversation_id: str) -> None:
-        row = db.execute(
-            "SELECT 1 FROM conversations WHERE id = ? AND user = ?",
-            (conversation_id, check_user(user)),
-        ).fetchone()
-        if row is None:
-            raise _missing(conversation_id)
+class _QuestionMarks:
+    """SQLite's placeholders for the ``%s`` of :class:`SQLConversations`'s SQL."""
 
-    def _one(self, user: str, conversation_id: str, *, own: bool) -> Conversation:
-        """The conversation with its turns, if ``user`` owns it (or, unless ``own``, if
-        its owner shared it)."""
-        # One read transaction: a delete by another process between the two reads must
-        # not leave a conversation without turns.
-        with self._lock, writing(self._db, mode="DEFERRED"):
-            row = self._db.execute(
-                "SELECT id, user, title, created, updated, shared, 0 "
-                "FROM conversations WHERE id = ?",
-                (conversation_id,),
-            ).fetchone()
-            turns = self._db.execute(
-                "SELECT number, question, answer, created, rating FROM turns "
-                "WHERE conversation = ? ORDER BY number",
-                (conversation_id,),
-            ).fetchall()
-        if row is None or (row[1] != check_user(user) and (own or not row[5])):
-            raise _missing(conversation_id)
-        kept = tuple(
-            Turn(number, Answer.from_dict(json.loads(data), question), iso_time(at), rating)
-            for number, question, data, at, rating in turns
-        )
-        found = from_row(row)
-        return Conversation(**{**found.__dict__, "turns": kept, "size": len(kept)})
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, values: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql.replace("%s", "?"), values)
 
 
-def _missing(conversation_id: str) -> ConversationNotFound:
-    return ConversationNotFound(conversation_id)
+def _document(data: str | dict[str, Any]) -> dict[str, Any]:
+    # SQLite keeps the answer as text; PostgreSQL's jsonb comes back parsed.
+    return json.loads(data) if isinstance(data, str) else data
 
 
-def _insert_turn(
-    db: sqlite3.Connection,
-    conversation_id: str,
-    number: int,
-    answer: Answer,
-    at: float,
-    rating: Rating | None = None,
-) -> None:
-    db.execute(
-        "INSERT INTO turns (conversation, number, question, answer, created, rating) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (conversation_id, number, answer.question, json.dumps(answer.to_dict()), at, rating),
-    )
-
-
-def from_row(row: tuple[str, str, str, float, float, int, int]) -> Conversation:
+def from_row(row: tuple[Any, ...]) -> Conversation:
+    """A listed conversation from (id, user, title, created, updated, shared, turns)."""
     cid, user, title, created, updated, shared, size = row
-    return Conversation(
-        cid, user, title, iso_time(created), iso_time(updated), bool(shared), (), size
-    )
+    created, updated = iso_time(created), iso_time(updated)
+    return Conversation(cid, user, title, created, updated, bool(shared), (), int(size))
 
 
 _TABLES = {
-    "conversations": {"id", "user", "title", "created", "updated", "shared"},
-    "turns": {"conversation", "number", "question", "answer", "created", "rating"},
+    "conversations": {"id", "username", "title", "created", "updated", "shared"},
+    "conversation_turns": {"conversation", "number", "question", "answer", "created", "rating"},
 }
 
 
@@ -309,14 +365,17 @@ def _schema_current(db: sqlite3.Connection) -> bool:
 
 
 def _create_schema(db: sqlite3.Connection) -> None:
+    # The same tables as PostgreSQL's (briefqa.postgres.MIGRATIONS), in SQLite's types.
     db.execute(
-        "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, user TEXT NOT NULL, "
+        "CREATE TABLE IF NOT EXISTS conversations (id TEXT PRIMARY KEY, username TEXT NOT NULL, "
         "title TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL, "
         "shared INTEGER NOT NULL DEFAULT 0)"
     )
-    db.execute("CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations (user, updated)")
     db.execute(
-        "CREATE TABLE IF NOT EXISTS turns (conversation TEXT NOT NULL, number INTEGER NOT NULL, "
-        "question TEXT NOT NULL, answer TEXT NOT NULL, created REAL NOT NULL, rating TEXT, "
-        "PRIMARY KEY (conversation, number))"
+        "CREATE INDEX IF NOT EXISTS conversations_by_user ON conversations (username, updated)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS conversation_turns (conversation TEXT NOT NULL, "
+        "number INTEGER NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL, "
+        "created REAL NOT NULL, rating TEXT, PRIMARY KEY (conversation, number))"
     )

@@ -18,33 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, cast
 
-from .conversations import (
-    check_rating,
-    check_user,
-    clean_title,
-    epoch,
-    from_row,
-    iso_time,
-    title_of,
-)
-from .errors import ConfigError, ConversationNotFound, InvalidQuestion, StoreError, UnknownSchema
+from .conversations import SQLConversations, Statements
+from .errors import BriefQAError, ConfigError, StoreError, UnknownSchema
 from .errors import redact as _redact
-from .schema import Answer, Conversation, Rating, Turn
 
 if TYPE_CHECKING:
-    from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
 __all__ = ["PostgresConversations", "PostgresFeedback", "connect", "migrate"]
-
-T = TypeVar("T")
 
 #: Each part's schema, by version: the statements that bring version n-1 to n.
 MIGRATIONS: dict[str, list[list[str]]] = {
@@ -196,202 +182,27 @@ def _password(url: str) -> str | None:
         return None
 
 
-class PostgresConversations:
+class PostgresConversations(SQLConversations):
     """Conversations in PostgreSQL, shared by every worker that has the same URL."""
+
+    lock_row = " FOR UPDATE"
+    json_value = "%s::jsonb"
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url
         self._pool = connect(url, timeout=timeout)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection[Any]]:
+    def _transaction(self, *, write: bool = True) -> Iterator[Statements]:
         """One transaction; a lost or refused connection becomes a :class:`StoreError`
         naming the database (the pool replaces the connection for the next call)."""
         try:
             with self._pool.connection() as conn, conn.transaction():
-                yield conn
-        except (ConversationNotFound, InvalidQuestion):
+                yield cast(Statements, conn)
+        except BriefQAError:
             raise
         except Exception as exc:
-            error = _store_error(self.url, exc)
-            if error is exc:
-                raise
-            raise error from None
-
-    def _run(self, work: Callable[[Connection[Any]], T]) -> T:
-        with self._transaction() as conn:
-            return work(conn)
-
-    def start(self, user: str, answer: Answer) -> Conversation:
-        # Random, not derived from the content: the id is also the share link.
-        conversation_id = secrets.token_urlsafe(16)
-        now = time.time()
-
-        def work(conn: Connection[Any]) -> None:
-            conn.execute(
-                "INSERT INTO conversations (id, username, title, created, updated, shared) "
-                "VALUES (%s, %s, %s, %s, %s, FALSE)",
-                (conversation_id, check_user(user), title_of(answer.question), now, now),
-            )
-            _insert_turn(conn, conversation_id, 0, answer, now)
-
-        self._run(work)
-        return self._one(user, conversation_id, own=True)
-
-    def add(self, user: str, conversation_id: str, answer: Answer) -> Turn:
-        now = time.time()
-
-        def work(conn: Connection[Any]) -> int:
-            # The row lock orders two workers appending to one conversation.
-            _owned(conn, user, conversation_id, lock=True)
-            (number,) = conn.execute(
-                "SELECT COUNT(*) FROM conversation_turns WHERE conversation = %s",
-                (conversation_id,),
-            ).fetchone() or (0,)
-            _insert_turn(conn, conversation_id, int(number), answer, now)
-            conn.execute(
-                "UPDATE conversations SET updated = %s WHERE id = %s", (now, conversation_id)
-            )
-            return int(number)
-
-        return Turn(self._run(work), answer, iso_time(now))
-
-    def rate(self, user: str, conversation_id: str, number: int, rating: Rating | None) -> None:
-        check_rating(rating)
-
-        def work(conn: Connection[Any]) -> None:
-            _owned(conn, user, conversation_id)
-            changed = conn.execute(
-                "UPDATE conversation_turns SET rating = %s WHERE conversation = %s AND number = %s",
-                (rating, conversation_id, number),
-            ).rowcount
-            if not changed:
-                raise ConversationNotFound(
-                    conversation_id, f"conversation {conversation_id!r} has no turn {number}"
-                )
-
-        self._run(work)
-
-    def list(self, user: str) -> list[Conversation]:
-        rows = self._run(
-            lambda conn: conn.execute(
-                "SELECT c.id, c.username, c.title, c.created, c.updated, c.shared, "
-                "(SELECT COUNT(*) FROM conversation_turns t WHERE t.conversation = c.id) "
-                "FROM conversations c WHERE c.username = %s ORDER BY c.updated DESC, c.id",
-                (check_user(user),),
-            ).fetchall()
-        )
-        return [from_row(row) for row in rows]
-
-    def get(self, user: str, conversation_id: str) -> Conversation:
-        return self._one(user, conversation_id, own=False)
-
-    def rename(self, user: str, conversation_id: str, title: str) -> Conversation:
-        title = clean_title(title)
-        self._change(user, conversation_id, "UPDATE conversations SET title = %s WHERE id = %s",
-                     (title, conversation_id))  # fmt: skip
-        return self._one(user, conversation_id, own=True)
-
-    def share(self, user: str, conversation_id: str, shared: bool = True) -> Conversation:
-        self._change(user, conversation_id, "UPDATE conversations SET shared = %s WHERE id = %s",
-                     (bool(shared), conversation_id))  # fmt: skip
-        return self._one(user, conversation_id, own=True)
-
-    def delete(self, user: str, conversation_id: str) -> None:
-        # The turns go with it (ON DELETE CASCADE).
-        self._change(user, conversation_id, "DELETE FROM conversations WHERE id = %s",
-                     (conversation_id,))  # fmt: skip
-
-    def _change(
-        self, user: str, conversation_id: str, statement: str, values: tuple[Any, ...]
-    ) -> None:
-        """Run ``statement`` on one of the user's own conversations."""
-        with self._transaction() as conn:
-            _owned(conn, user, conversation_id)
-            conn.execute(statement, values)
-
-    def every(self) -> Iterator[Conversation]:
-        """Every user's conversations with their turns (for copying them elsewhere)."""
-        ids = self._run(
-            lambda conn: conn.execute(
-                "SELECT id, username FROM conversations ORDER BY created"
-            ).fetchall()
-        )
-        for cid, user in ids:
-            yield self._one(user, cid, own=True)
-
-    def restore(self, conversation: Conversation) -> bool:
-        """Store ``conversation`` as it is (its id, user, times and turns), unless one with
-        its id is stored already; whether it was stored."""
-
-        def work(conn: Connection[Any]) -> bool:
-            stored = conn.execute(
-                "INSERT INTO conversations (id, username, title, created, updated, shared) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
-                (conversation.id, conversation.user, conversation.title,
-                 epoch(conversation.created), epoch(conversation.updated),
-                 conversation.shared),
-            ).rowcount  # fmt: skip
-            if not stored:
-                return False
-            for turn in conversation.turns:
-                _insert_turn(conn, conversation.id, turn.number, turn.answer,
-                             epoch(turn.asked_at), turn.rating)  # fmt: skip
-            return True
-
-        return self._run(work)
-
-    def close(self) -> None:
-        """Nothing to release: the pool is the process's, shared by every engine."""
-
-    def _one(self, user: str, conversation_id: str, *, own: bool) -> Conversation:
-        def work(conn: Connection[Any]) -> tuple[Any, list[Any]]:
-            row = conn.execute(
-                "SELECT id, username, title, created, updated, shared, 0 "
-                "FROM conversations WHERE id = %s",
-                (conversation_id,),
-            ).fetchone()
-            turns = conn.execute(
-                "SELECT number, question, answer, created, rating FROM conversation_turns "
-                "WHERE conversation = %s ORDER BY number",
-                (conversation_id,),
-            ).fetchall()
-            return row, turns
-
-        row, turns = self._run(work)
-        if row is None or (row[1] != check_user(user) and (own or not row[5])):
-            raise ConversationNotFound(conversation_id)
-        kept = tuple(
-            Turn(number, Answer.from_dict(data, question), iso_time(at), rating)
-            for number, question, data, at, rating in turns
-        )
-        found = from_row(row)
-        return Conversation(**{**found.__dict__, "turns": kept, "size": len(kept)})
-
-
-def _owned(conn: Connection[Any], user: str, conversation_id: str, *, lock: bool = False) -> None:
-    row = conn.execute(
-        "SELECT 1 FROM conversations WHERE id = %s AND username = %s"
-        + (" FOR UPDATE" if lock else ""),
-        (conversation_id, check_user(user)),
-    ).fetchone()
-    if row is None:
-        raise ConversationNotFound(conversation_id)
-
-
-def _insert_turn(
-    conn: Connection[Any],
-    conversation_id: str,
-    number: int,
-    answer: Answer,
-    at: float,
-    rating: Rating | None = None,
-) -> None:
-    conn.execute(
-        "INSERT INTO conversation_turns (conversation, number, question, answer, created, rating) "
-        "VALUES (%s, %s, %s, %s::jsonb, %s, %s)",
-        (conversation_id, number, answer.question, json.dumps(answer.to_dict()), at, rating),
-    )
+            raise _store_error(self.url, exc) from None
 
 
 class PostgresFeedback:
