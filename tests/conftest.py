@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pytest
 
 from briefqa import BriefQA, Settings
 from briefqa.index.embeddings import SentenceTransformerEmbedder
+from briefqa.testing import postgres_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "nato-indo-pacific-partners-116-2023-08-24.txt"
@@ -130,59 +129,19 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
 
 # ------------------------------------------------------------------ PostgreSQL
 
-PG_PASSWORD = "briefqa-test-pw"
-
-
-@contextmanager
-def postgres_cluster() -> Iterator[tuple[str, Callable[[str], None]]]:
-    """A PostgreSQL cluster of the tests' own (Debian's binaries: ``initdb`` and
-    ``pg_ctl`` in a temporary folder, a free port on 127.0.0.1): its URL, and ``pg_ctl``
-    to stop and start it (``control("stop")``)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        pytest.fail("PostgreSQL is missing: apt-get install postgresql (see .ci/run)")
-    bindir = found[-1].parent
-    # Not under pytest's folder: as root, the cluster runs as Debian's `postgres` user
-    # (initdb refuses root), which must reach its folder.
-    root = Path(tempfile.mkdtemp(prefix="briefqa-pg-"))
-    as_user: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    password = root / "password"
-    password.write_text(PG_PASSWORD + "\n")
-    if as_user:
-        shutil.chown(password, "postgres")
-    port = free_port()
-    data = root / "data"
-
-    def run(*command: str) -> None:
-        done = subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
-            raise RuntimeError(f"{command[0]} failed: {done.stderr}{done.stdout}\n{log[-2000:]}")
-
-    def control(action: str) -> None:
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off"
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w",
-            "-m", "fast", "-o", options, action)  # fmt: skip
-
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "briefqa", "--pwfile", str(password),
-        "-A", "scram-sha-256", "-E", "UTF8", "--no-sync")  # fmt: skip
-    control("start")
-    try:
-        yield f"postgresql://briefqa:{PG_PASSWORD}@127.0.0.1:{port}/postgres", control
-    finally:
-        with contextlib.suppress(RuntimeError):
-            control("stop")
-        shutil.rmtree(root, ignore_errors=True)
-
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """One PostgreSQL cluster for the whole run (see :func:`postgres_cluster`)."""
-    with postgres_cluster() as (url, _):
+    try:
+        cluster = postgres_cluster()
+        url, _ = cluster.__enter__()
+    except FileNotFoundError as exc:
+        pytest.fail(f"{exc} (see .ci/run)")
+    try:
         yield url
+    finally:
+        cluster.__exit__(None, None, None)
 
 
 @pytest.fixture

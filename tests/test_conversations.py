@@ -387,7 +387,7 @@ def test_two_workers_share_conversations_through_postgres(
 def test_a_restarted_database_fails_clearly_then_works_again(tmp_path: Path) -> None:
     """While PostgreSQL is down, a call fails with StoreError naming the database (never
     the password); once it is back, the same store works without being made again."""
-    from .conftest import PG_PASSWORD, postgres_cluster
+    from briefqa.testing import PG_PASSWORD, postgres_cluster
 
     with postgres_cluster() as (url, control):
         kept = PostgresConversations(url)

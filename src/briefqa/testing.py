@@ -9,14 +9,23 @@ pass, ``check_reader`` the one of every reading model (:class:`~briefqa.answer.r
 the test suite runs them against each implementation. ``OverlapReader`` is a reader of a
 simple kind (the share of the question's words a sentence holds), so that tests of the
 answer path can say which sentence answers. ``FakeChatModel`` is a scripted LangChain
-chat model.
+chat model. ``postgres_cluster`` starts a PostgreSQL server of one's own (Debian's
+binaries) for the state store's tests and benchmarks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
-from collections.abc import Iterator, Sequence
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -253,3 +262,55 @@ class FakeChatModel(BaseChatModel):
         for piece in re.split(r"(?<=\s)", self._next(messages)):
             if piece:
                 yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+
+
+# ------------------------------------------------------------------ PostgreSQL
+
+PG_PASSWORD = "briefqa-test-pw"
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[tuple[str, Callable[[str], None]]]:
+    """A PostgreSQL cluster of one's own, for tests and benchmarks (Debian's ``initdb``
+    and ``pg_ctl`` in a temporary folder, a free port on 127.0.0.1): its URL, and
+    ``pg_ctl`` to stop and start it (``control("stop")``)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise FileNotFoundError("PostgreSQL is missing: apt-get install postgresql")
+    bindir = found[-1].parent
+    # Under /tmp, not a test's folder: as root, the cluster runs as Debian's `postgres`
+    # user (initdb refuses root), which must reach its folder.
+    root = Path(tempfile.mkdtemp(prefix="briefqa-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    password = root / "password"
+    password.write_text(PG_PASSWORD + "\n")
+    if as_user:
+        shutil.chown(password, "postgres")
+    with socket.socket() as sock:  # a free port
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    data = root / "data"
+
+    def run(*command: str) -> None:
+        done = subprocess.run([*as_user, *command], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
+            raise RuntimeError(f"{command[0]} failed: {done.stderr}{done.stdout}\n{log[-2000:]}")
+
+    def control(action: str) -> None:
+        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {root} -c fsync=off"
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w",
+            "-m", "fast", "-o", options, action)  # fmt: skip
+
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "briefqa", "--pwfile", str(password),
+        "-A", "scram-sha-256", "-E", "UTF8", "--no-sync")  # fmt: skip
+    control("start")
+    try:
+        yield f"postgresql://briefqa:{PG_PASSWORD}@127.0.0.1:{port}/postgres", control
+    finally:
+        with contextlib.suppress(RuntimeError):
+            control("stop")
+        shutil.rmtree(root, ignore_errors=True)
