@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -306,7 +307,7 @@ def _prepare_download(state: dict[str, Any] | None) -> Any:
 
 
 def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.BrowserState) -> None:
-    """Asking, a new chat, the download, and the ratings with their comments."""
+    """Asking, a new chat and the download; the ratings (:func:`_wire_feedback`)."""
 
     def respond(
         message: str,
@@ -389,6 +390,11 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
          tab.history.conversations, current, tab.history.title, tab.history.link],
         **_PRIVATE,
     ).then(_prepare_download, [session], [tab.download], **_PRIVATE)  # fmt: skip
+    _wire_feedback(qa, tab, session)
+
+
+def _wire_feedback(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
+    """The ratings of answers (kept with their conversation too) and their comments."""
 
     def rate(
         state: dict[str, Any] | None, data: gr.LikeData, request: gr.Request
@@ -463,36 +469,7 @@ def _wire_briefs(
     lists = [tab.table, chat.doc_filter, tab.to_remove, tab.to_summarise, chat.tries]
     demo.load(refresh, None, lists, **_PRIVATE)
 
-    def summary(
-        doc_id: str | None,
-        messages: list[dict[str, Any]],
-        state: dict[str, Any] | None,
-        request: gr.Request,
-    ) -> tuple[Any, ...]:
-        # Posted into the chat as a turn: citations, the sources panel, feedback and
-        # follow-ups ("and what does it say about China?") work as for any answer.
-        if not doc_id:
-            raise gr.Error("Pick the brief to summarise first.", print_exception=False)
-        try:
-            answer = qa.summary(doc_id)
-        except BriefQAError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        asked = {"role": "user", "content": plain_markdown(answer.question)}
-        messages, state = _add_turn([*messages, asked], _session(state), answer)
-        user = _user(request)
-        state = _keep(qa, user, state, answer)
-        listing = _listing(qa, user, state["conversation"])[0]
-        answers = state["answers"]
-        sources_html = render_sources(answers, brief_index(qa, answers))
-        return (messages, sources_html, state, listing, state.get("conversation"),
-                gr.Tabs(selected="chat"))  # fmt: skip
-
-    tab.summarise.click(
-        summary,
-        [tab.to_summarise, chat.chatbot, session],
-        [chat.chatbot, chat.sources, session, chat.history.conversations, current, tabs],
-        **_PRIVATE,
-    ).then(_prepare_download, [session], [chat.download], **_PRIVATE)
+    _wire_summary(qa, tab, chat, session, current, tabs)
 
     def pick_row(event: gr.SelectData) -> Any:
         row = event.row_value
@@ -504,6 +481,11 @@ def _wire_briefs(
 
     tab.table.select(pick_row, None, tab.to_summarise, **_PRIVATE)
 
+    # Gradio keeps one cached file for the same bytes and name, whoever uploads them: when
+    # two sessions add the same file at once, the first deletes the copy the second's
+    # turn would read. The second is told what the first found (the same brief).
+    added = _RecentUploads()
+
     def upload(paths: list[str] | None, progress: gr.Progress = _PROGRESS) -> Any:
         if not paths:
             raise gr.Error("Choose one or more files to add first.", print_exception=False)
@@ -514,7 +496,13 @@ def _wire_briefs(
             try:
                 data = Path(path).read_bytes()
             except OSError:  # Gradio's copy was cleaned up while the upload queued
-                rows.append([name, "failed: the upload expired before its turn; add it again"])
+                rows.append(
+                    [
+                        name,
+                        added.get(path)
+                        or "failed: the upload expired before its turn; add it again",
+                    ]
+                )
                 continue
             # Gradio's cached copy goes at once: the data dir keeps the brief, and a copy
             # left in the cache could be fetched by its path by any logged-in user.
@@ -522,6 +510,7 @@ def _wire_briefs(
             try:
                 info = qa.add(name, data)
                 rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
+                added.remember(path, rows[-1][1])
                 log.info(
                     "added from the chat: %s as %s (%d chunks)", name, info.doc_id, info.chunks
                 )
@@ -593,6 +582,26 @@ def _brief_rows(docs: Sequence[BriefInfo]) -> list[list[Any]]:
     ]
 
 
+class _RecentUploads:
+    """What became of each cached upload indexed in the last hour, by its path."""
+
+    def __init__(self, keep_s: float = 3600.0) -> None:
+        self.keep_s = keep_s
+        self._results: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, path: str, result: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._results = {p: r for p, r in self._results.items() if now - r[0] < self.keep_s}
+            self._results[path] = (now, result)
+
+    def get(self, path: str) -> str | None:
+        with self._lock:
+            found = self._results.get(path)
+        return found[1] if found and time.monotonic() - found[0] < self.keep_s else None
+
+
 def _forget_upload(path: Path) -> None:
     """Delete Gradio's cached copy of an upload (and its folder, Gradio makes one per
     file), but only inside Gradio's cache: the path comes from the request."""
@@ -661,6 +670,48 @@ def _short(title: str, words: int = 8) -> str:
 def _label(info: BriefInfo) -> str:
     extra = " · ".join(x for x in (info.number or "", info.date or "") if x)
     return f"{_short(info.title)} ({extra})" if extra else _short(info.title)
+
+
+def _wire_summary(
+    qa: BriefQA,
+    tab: _BriefsTab,
+    chat: _ChatTab,
+    session: gr.State,
+    current: gr.BrowserState,
+    tabs: gr.Tabs,
+) -> None:
+    """A brief's summary, asked for on the Briefs tab, posted into the chat as a turn."""
+
+    def summary(
+        doc_id: str | None,
+        messages: list[dict[str, Any]],
+        state: dict[str, Any] | None,
+        request: gr.Request,
+    ) -> tuple[Any, ...]:
+        # Posted into the chat as a turn: citations, the sources panel, feedback and
+        # follow-ups ("and what does it say about China?") work as for any answer.
+        if not doc_id:
+            raise gr.Error("Pick the brief to summarise first.", print_exception=False)
+        try:
+            answer = qa.summary(doc_id)
+        except BriefQAError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        asked = {"role": "user", "content": plain_markdown(answer.question)}
+        messages, state = _add_turn([*messages, asked], _session(state), answer)
+        user = _user(request)
+        state = _keep(qa, user, state, answer)
+        listing = _listing(qa, user, state["conversation"])[0]
+        answers = state["answers"]
+        sources_html = render_sources(answers, brief_index(qa, answers))
+        return (messages, sources_html, state, listing, state.get("conversation"),
+                gr.Tabs(selected="chat"))  # fmt: skip
+
+    tab.summarise.click(
+        summary,
+        [tab.to_summarise, chat.chatbot, session],
+        [chat.chatbot, chat.sources, session, chat.history.conversations, current, tabs],
+        **_PRIVATE,
+    ).then(_prepare_download, [session], [chat.download], **_PRIVATE)
 
 
 def _wire_history(
@@ -789,7 +840,14 @@ def _listing(qa: BriefQA, user: str, selected: str | None) -> tuple[Any, dict[st
         gr.Warning(f"Your conversations cannot be listed now: {exc}")
         return gr.skip(), {}
     titles = {c.id: c.title for c in found}
-    return gr.Radio(choices=[(t, i) for i, t in titles.items()], value=selected), titles
+    # The day it was last continued (UTC), so that two chats of one title can be told apart.
+    choices = [(f"{c.title} · {_day(c.updated)}", c.id) for c in found]
+    return gr.Radio(choices=choices, value=selected), titles
+
+
+def _day(iso: str) -> str:
+    day = datetime.fromisoformat(iso)
+    return f"{day.day} {day:%b}" if day.year == datetime.now(UTC).year else f"{day:%Y-%m-%d}"
 
 
 def _restore(conversation: Conversation) -> tuple[list[dict[str, Any]], dict[str, Any]]:
