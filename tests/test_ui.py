@@ -189,3 +189,21 @@ def test_hash_password_command(
     monkeypatch.setattr(sys, "stdin", io.StringIO("\n"))
     assert main(["hash-password", "bob"]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_a_second_session_adding_the_same_file_is_told_what_the_first_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Gradio caches one file for the same bytes and name: the first session's add deletes
+    it, and the second session's turn then finds the first's result, not an error."""
+    from briefqa.serve import ui
+
+    recent = ui._RecentUploads(keep_s=60)
+    recent.remember("/cache/abc/arctic.md", "indexed: Arctic (3 chunks)")
+    assert recent.get("/cache/abc/arctic.md") == "indexed: Arctic (3 chunks)"
+    assert recent.get("/cache/def/arctic.md") is None
+    clock = [1000.0]
+    monkeypatch.setattr(ui.time, "monotonic", lambda: clock[0])
+    recent.remember("/cache/abc/arctic.md", "indexed: Arctic (3 chunks)")
+    clock[0] += 61  # an hour later (here a minute): forgotten
+    assert recent.get("/cache/abc/arctic.md") is None
