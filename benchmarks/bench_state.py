@@ -64,8 +64,9 @@ def asks(clients: dict[str, TestClient], rounds: int) -> dict[str, list[float]]:
     round of every way, then the next round), so that the machine's other load falls on
     all of them alike; a kept round is one conversation."""
     times: dict[str, list[float]] = {name: [] for name in clients}
-    for client in clients.values():
-        client.post("/api/v1/ask", json={"question": QUESTIONS[0]})  # warm
+    for client in clients.values():  # warm: every question once, kept nowhere
+        for question in QUESTIONS:
+            client.post("/api/v1/ask", json={"question": question})
     for _ in range(rounds):
         for name, client in clients.items():
             conversation: str | None = None if name == "not kept" else "new"
