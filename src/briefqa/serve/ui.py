@@ -171,11 +171,13 @@ def build_ui(qa: BriefQA) -> gr.Blocks:
         session = gr.State(None)  # None until the first answer: see _session()
         # Per browser: the conversation open in it, so that a reload reopens it. The id
         # is checked against the user on every use, so the key only needs to outlive a
-        # restart (Gradio's default is a new key each start): one derived from the data dir.
+        # restart and be the same on every worker (Gradio's default is a new key each
+        # start): one derived from where the conversations are kept.
+        kept = qa.settings.database_url or str(qa.data_dir)
         current = gr.BrowserState(
             None,
             storage_key="bq-conversation",
-            secret=hashlib.sha256(f"briefqa {qa.data_dir}".encode()).hexdigest()[:32],
+            secret=hashlib.sha256(f"briefqa {kept}".encode()).hexdigest()[:32],
         )
         gr.HTML("<h1 class='bq-title'>Ask the institute's policy briefs</h1>")
         with gr.Tabs() as tabs:
