@@ -108,7 +108,8 @@ def run(rounds: int) -> dict[str, Any]:
         "questions": len(QUESTIONS) * rounds,
     }
     with tempfile.TemporaryDirectory() as tmp, postgres_cluster() as (url, _):
-        ways = {"not kept": Settings(), "SQLite": Settings(),
+        # None, not unset: a BRIEFQA_DATABASE_URL of the environment must not be used.
+        ways = {"not kept": Settings(database_url=None), "SQLite": Settings(database_url=None),
                 "PostgreSQL": Settings(database_url=url)}  # fmt: skip
         engines = {name: BriefQA(Path(tmp) / name.replace(" ", "-"), settings=settings)
                    for name, settings in ways.items()}  # fmt: skip

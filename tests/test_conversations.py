@@ -411,3 +411,22 @@ def test_the_anonymous_user_name_is_reserved_for_the_chat_without_logins(tmp_pat
     users.write_text(f"{ANONYMOUS}:{hash_password('x')}\n")
     with pytest.raises(ConfigError, match="reserved"):
         load_users(users)
+
+
+def test_postgres_keeps_every_feedback_event_and_names_a_refused_login(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Two equal clicks in one second are two events; a comment with a NUL character is
+    kept (cleaned) as in the file; a wrong password is named, the password is not."""
+    with BriefQA(tmp_path / "data", settings=Settings(database_url=postgres_url)) as qa:
+        answer = _answer(QUESTION)
+        for rating in ("like", None, "like"):  # liked, taken back, liked again
+            qa.feedback(answer, rating)
+        assert [d["rating"] for d in qa.feedback_drafts()] == ["like"]
+        qa.feedback(answer, "dislike", "wrong\x00 brief")
+        [draft] = qa.feedback_drafts()
+        assert draft["rating"] == "dislike" and draft["comments"] == ["wrong brief"]
+    wrong = postgres_url.replace("briefqa-test-pw", "not-the-password")
+    with pytest.raises(StoreError, match="password authentication failed") as refused:
+        PostgresConversations(wrong)
+    assert "not-the-password" not in str(refused.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import sys
+import time
 from dataclasses import replace
 from typing import cast
 
@@ -195,15 +196,23 @@ def test_a_second_session_adding_the_same_file_is_told_what_the_first_found(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Gradio caches one file for the same bytes and name: the first session's add deletes
-    it, and the second session's turn then finds the first's result, not an error."""
+    it, and the second session's turn then gets the first's result, waiting for it while
+    the first is still indexing, not an error."""
+    import threading
+
     from briefqa.serve import ui
 
     recent = ui._RecentUploads(keep_s=60)
-    recent.remember("/cache/abc/arctic.md", "indexed: Arctic (3 chunks)")
-    assert recent.get("/cache/abc/arctic.md") == "indexed: Arctic (3 chunks)"
-    assert recent.get("/cache/def/arctic.md") is None
-    clock = [1000.0]
+    recent.begin("/cache/abc/arctic.md")
+    later = threading.Timer(
+        0.2, recent.finish, ("/cache/abc/arctic.md", "indexed: Arctic (3 chunks)")
+    )
+    later.start()
+    assert recent.result("/cache/abc/arctic.md", wait_s=10) == "indexed: Arctic (3 chunks)"
+    assert recent.result("/cache/def/arctic.md") is None
+    recent.begin("/cache/ghi/broken.md")
+    recent.finish("/cache/ghi/broken.md", None)  # the first add failed: say so
+    assert "could not be added" in str(recent.result("/cache/ghi/broken.md"))
+    clock = [time.monotonic() + 61]  # a minute on (an hour in the server): forgotten
     monkeypatch.setattr(ui.time, "monotonic", lambda: clock[0])
-    recent.remember("/cache/abc/arctic.md", "indexed: Arctic (3 chunks)")
-    clock[0] += 61  # an hour later (here a minute): forgotten
-    assert recent.get("/cache/abc/arctic.md") is None
+    assert recent.result("/cache/abc/arctic.md") is None

@@ -14,6 +14,7 @@ to the manifest.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import sqlite3
 import threading
@@ -101,6 +102,24 @@ def title_of(question: str) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
+def json_text(value: Any) -> str:
+    """``value`` as JSON that both SQLite and PostgreSQL's jsonb store: jsonb refuses NUL
+    characters and NaN, which a brief's text or a score could carry."""
+    return json.dumps(_storable(value), ensure_ascii=False, allow_nan=False)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
 def check_user(user: str) -> str:
     if not user or not user.strip():
         raise InvalidQuestion("a conversation belongs to a user: the user name is empty")
@@ -169,8 +188,10 @@ class SQLConversations:
         now = time.time()
         with self._transaction() as db:
             self._owned(db, user, conversation_id, lock=True)
+            # The next number after the last (a restored conversation may have gaps).
             (number,) = db.execute(
-                "SELECT COUNT(*) FROM conversation_turns WHERE conversation = %s",
+                "SELECT COALESCE(MAX(number) + 1, 0) FROM conversation_turns "
+                "WHERE conversation = %s",
                 (conversation_id,),
             ).fetchone()
             self._insert_turn(db, conversation_id, int(number), answer, now)
@@ -280,7 +301,7 @@ class SQLConversations:
         db.execute(
             "INSERT INTO conversation_turns (conversation, number, question, answer, created, "
             f"rating) VALUES (%s, %s, %s, {self.json_value}, %s, %s)",
-            (conversation_id, number, answer.question, json.dumps(answer.to_dict()), at, rating),
+            (conversation_id, number, answer.question, json_text(answer.to_dict()), at, rating),
         )
 
     def _one(self, user: str, conversation_id: str, *, own: bool) -> Conversation:
@@ -333,7 +354,8 @@ class SQLiteConversations(SQLConversations):
 
 
 class _QuestionMarks:
-    """SQLite's placeholders for the ``%s`` of :class:`SQLConversations`'s SQL."""
+    """SQLite's placeholders for the ``%s`` of :class:`SQLConversations`'s SQL (which
+    therefore holds no literal ``%s``: values always travel as parameters)."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db

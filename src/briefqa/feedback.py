@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -100,9 +101,12 @@ class FeedbackLog:
         # An answer quotes at most a few passages; a megabyte of it is not one of ours.
         check_text(answer.text, 100 * limit, "the feedback's answer", may_be_empty=True,
                    setting=None)  # fmt: skip
-        check_text(comment, MAX_COMMENT, "the feedback's comment", may_be_empty=True, setting=None)
+        comment = check_text(comment, MAX_COMMENT, "the feedback's comment", may_be_empty=True,
+                             setting=None)  # fmt: skip
         answer_id = hashlib.sha256(f"{answer.question}\x00{answer.text}".encode()).hexdigest()[:16]
         record = {
+            # Two equal clicks in one second are two events (an id of its own).
+            "event_id": uuid.uuid4().hex,
             "answer_id": answer_id,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "rating": rating,

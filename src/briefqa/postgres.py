@@ -17,13 +17,13 @@ Requires the ``postgres`` extra: ``pip install 'briefqa[postgres]'``.
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
-from .conversations import SQLConversations, Statements
+from .conversations import SQLConversations, Statements, json_text
 from .errors import BriefQAError, ConfigError, StoreError, UnknownSchema
 from .errors import redact as _redact
 
@@ -49,8 +49,8 @@ MIGRATIONS: dict[str, list[list[str]]] = {
     ],
     "feedback": [
         [
-            # digest: the event's content, so that copying a feedback file twice keeps
-            # each event once.
+            # digest: the event's id (its line and content for events of before ids),
+            # so that copying a feedback file twice keeps each event once.
             "CREATE TABLE IF NOT EXISTS feedback_events (id BIGSERIAL PRIMARY KEY, "
             "digest TEXT NOT NULL UNIQUE, event JSONB NOT NULL, "
             "recorded_at TIMESTAMPTZ NOT NULL DEFAULT now())",
@@ -62,6 +62,10 @@ _MIGRATION_LOCK = 0x62726965667161  # "briefqa"
 
 _pools: dict[str, ConnectionPool[Any]] = {}
 _pools_lock = threading.Lock()
+_opening: dict[str, threading.Lock] = {}
+_failed: dict[str, tuple[float, StoreError]] = {}
+#: How long a failure to reach a database is answered from memory.
+_RETRY_S = 2.0
 
 
 def connect(url: str, *, timeout: float = 10.0) -> ConnectionPool[Any]:
@@ -71,37 +75,67 @@ def connect(url: str, *, timeout: float = 10.0) -> ConnectionPool[Any]:
     Raises:
         ConfigError: psycopg is not installed (the ``postgres`` extra).
         StoreError: the server cannot be reached within ``timeout`` seconds, or refused
-            the login (the message names the host, never the password).
+            the login (the message names the host, never the password). For
+            :data:`_RETRY_S` after a failure the same error is raised at once: requests
+            do not queue behind attempts to reach a server that is down.
         UnknownSchema: a newer briefqa has migrated the database.
     """
     with _pools_lock:
         pool = _pools.get(url)
         if pool is not None:
             return pool
+        lock = _opening.setdefault(url, threading.Lock())
+    with lock:  # one attempt per URL at a time; other URLs are not held up
+        with _pools_lock:
+            pool = _pools.get(url)
+            failed = _failed.get(url)
+        if pool is not None:
+            return pool
+        if failed is not None and time.monotonic() - failed[0] < _RETRY_S:
+            raise failed[1]
         try:
-            from psycopg_pool import ConnectionPool
-        except ImportError:
-            raise ConfigError(
-                "BRIEFQA_DATABASE_URL needs psycopg: pip install 'briefqa[postgres]'"
-            ) from None
-        pool = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=8,
-            timeout=timeout,
-            open=False,
-            # A server restarted under a worker: a dead connection is noticed and replaced.
-            check=ConnectionPool.check_connection,
-            name="briefqa",
-        )
-        try:
-            pool.open(wait=True, timeout=timeout)
-            migrate(pool)
-        except BaseException as exc:
-            pool.close()
-            raise _store_error(url, exc) from None
-        _pools[url] = pool
+            pool = _open(url, timeout)
+        except StoreError as exc:
+            with _pools_lock:
+                _failed[url] = (time.monotonic(), exc)
+            raise
+        with _pools_lock:
+            _pools[url] = pool
+            _failed.pop(url, None)
         return pool
+
+
+def _open(url: str, timeout: float) -> ConnectionPool[Any]:
+    try:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+    except ImportError:
+        raise ConfigError(
+            "BRIEFQA_DATABASE_URL needs psycopg: pip install 'briefqa[postgres]'"
+        ) from None
+    try:
+        # One connection first: the pool only says it timed out, this says why (a
+        # refused login, an unknown database, a host that does not answer).
+        psycopg.connect(url, connect_timeout=max(1, round(timeout))).close()
+    except Exception as exc:
+        raise _store_error(url, exc) from None
+    pool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=8,
+        timeout=timeout,
+        open=False,
+        # A server restarted under a worker: a dead connection is noticed and replaced.
+        check=ConnectionPool.check_connection,
+        name="briefqa",
+    )
+    try:
+        pool.open(wait=True, timeout=timeout)
+        migrate(pool)
+    except BaseException as exc:
+        pool.close()
+        raise _store_error(url, exc) from None
+    return pool
 
 
 def close_pools() -> None:
@@ -110,6 +144,7 @@ def close_pools() -> None:
         for pool in _pools.values():
             pool.close()
         _pools.clear()
+        _failed.clear()
 
 
 def migrate(pool: ConnectionPool[Any]) -> dict[str, int]:
@@ -147,6 +182,7 @@ def migrate(pool: ConnectionPool[Any]) -> dict[str, int]:
 
 
 def _store_error(url: str, exc: BaseException) -> BaseException:
+    """``exc`` as the briefqa error a caller reads (a database failure: :class:`StoreError`)."""
     if isinstance(exc, UnknownSchema | ConfigError | StoreError):
         return exc
     import psycopg
@@ -190,14 +226,20 @@ class PostgresConversations(SQLConversations):
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url
-        self._pool = connect(url, timeout=timeout)
+        self.timeout = timeout
+        connect(url, timeout=timeout)  # reachable, and its schema current, from the start
 
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[Statements]:
         """One transaction; a lost or refused connection becomes a :class:`StoreError`
-        naming the database (the pool replaces the connection for the next call)."""
+        naming the database (the pool replaces the connection for the next call). A
+        read sees one snapshot: PostgreSQL's default takes a new one for each statement,
+        and a delete between two reads would show a conversation without its turns."""
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            pool = connect(self.url, timeout=self.timeout)
+            with pool.connection() as conn, conn.transaction():
+                if not write:
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield cast(Statements, conn)
         except BriefQAError:
             raise
@@ -211,22 +253,28 @@ class PostgresFeedback:
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
         self.url = url
-        self._pool = connect(url, timeout=timeout)
+        self.timeout = timeout
+        connect(url, timeout=timeout)
 
     def append(self, event: dict[str, Any]) -> None:
         self.copy([event])
 
     def copy(self, events: Iterable[dict[str, Any]]) -> int:
-        """Append ``events``, each unless an event of the same content is stored; how
-        many were new."""
+        """Append ``events``, each unless it is stored already; how many were new. An
+        event is known by its ``event_id``; one from a file of before ids, by its line
+        and content (two equal clicks in one second are two events)."""
         rows = []
-        for event in events:
-            text = json.dumps(event, sort_keys=True, ensure_ascii=False)
-            rows.append((hashlib.sha256(text.encode()).hexdigest(), text))
+        for line, event in enumerate(events):
+            text = json_text(event)
+            key = (
+                event.get("event_id")
+                or f"line {line}: " + hashlib.sha256(text.encode()).hexdigest()
+            )
+            rows.append((str(key), text))
         if not rows:
             return 0
         try:
-            with self._pool.connection() as conn, conn.transaction():
+            with connect(self.url, timeout=self.timeout).connection() as conn, conn.transaction():
                 added = 0
                 for row in rows:
                     added += conn.execute(
@@ -240,7 +288,7 @@ class PostgresFeedback:
 
     def events(self) -> Iterator[dict[str, Any]]:
         try:
-            with self._pool.connection() as conn:
+            with connect(self.url, timeout=self.timeout).connection() as conn:
                 found = conn.execute("SELECT event FROM feedback_events ORDER BY id").fetchall()
         except Exception as exc:
             raise _store_error(self.url, exc) from None

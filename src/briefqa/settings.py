@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     collection: str = Field(default="briefs", min_length=3, description="Chroma collection name.")
     database_url: str | None = Field(
         default=None,
+        repr=False,  # it may hold the database's password
         description=(
             "PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DB) for state that workers "
             "on several hosts share: staff's conversations. Unset: SQLite in data_dir."

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 # Gradio must not phone home (no network here, and staff questions stay private).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -334,7 +335,10 @@ class _Redact(logging.Filter):
 
 def _redact_logs(settings: Any) -> None:
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    secret = _Redact([s for s in (key, os.environ.get("OPENAI_API_KEY")) if s])
+    # The database's password can reach a log through psycopg's own messages.
+    database = urlsplit(settings.database_url).password if settings.database_url else None
+    found = (key, os.environ.get("OPENAI_API_KEY"), database)
+    secret = _Redact([s for s in found if s])
     for handler in logging.getLogger().handlers:
         handler.addFilter(secret)
     # One line per LLM call at INFO is noise beside uvicorn's access log.

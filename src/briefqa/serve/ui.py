@@ -498,27 +498,25 @@ def _wire_briefs(
             try:
                 data = Path(path).read_bytes()
             except OSError:  # Gradio's copy was cleaned up while the upload queued
-                rows.append(
-                    [
-                        name,
-                        added.get(path)
-                        or "failed: the upload expired before its turn; add it again",
-                    ]
-                )
+                earlier = added.result(path, wait_s=qa.settings.lock_wait_s)
+                expired = "failed: the upload expired before its turn; add it again"
+                rows.append([name, earlier or expired])
                 continue
             # Gradio's cached copy goes at once: the data dir keeps the brief, and a copy
             # left in the cache could be fetched by its path by any logged-in user.
+            added.begin(path)
             _forget_upload(Path(path))
             try:
                 info = qa.add(name, data)
                 rows.append([name, f"indexed: {info.title} ({info.chunks} chunks)"])
-                added.remember(path, rows[-1][1])
                 log.info(
                     "added from the chat: %s as %s (%d chunks)", name, info.doc_id, info.chunks
                 )
             except BriefQAError as exc:
                 rows.append([name, f"failed: {getattr(exc, 'reason', exc)}"])
                 log.warning("not added from the chat: %s: %s", name, exc)
+            finally:
+                added.finish(path, rows[-1][1] if rows and rows[-1][0] == name else None)
         progress((len(paths), len(paths)), desc="Done")
         return (rows, None, *refresh())
 
@@ -585,23 +583,37 @@ def _brief_rows(docs: Sequence[BriefInfo]) -> list[list[Any]]:
 
 
 class _RecentUploads:
-    """What became of each cached upload indexed in the last hour, by its path."""
+    """What became of each cached upload added in the last hour, by its path; a turn
+    that finds the file gone while another session is still adding it waits for that."""
 
     def __init__(self, keep_s: float = 3600.0) -> None:
         self.keep_s = keep_s
-        self._results: dict[str, tuple[float, str]] = {}
-        self._lock = threading.Lock()
+        self._results: dict[str, tuple[float, str | None]] = {}  # None: still being added
+        self._changed = threading.Condition()
 
-    def remember(self, path: str, result: str) -> None:
+    def begin(self, path: str) -> None:
+        with self._changed:
+            self._results[path] = (time.monotonic(), None)
+
+    def finish(self, path: str, result: str | None) -> None:
         now = time.monotonic()
-        with self._lock:
-            self._results = {p: r for p, r in self._results.items() if now - r[0] < self.keep_s}
-            self._results[path] = (now, result)
+        with self._changed:
+            self._results = {
+                p: r for p, r in self._results.items() if now - r[0] < self.keep_s or r[1] is None
+            }
+            self._results[path] = (now, result or "failed: it could not be added; add it again")
+            self._changed.notify_all()
 
-    def get(self, path: str) -> str | None:
-        with self._lock:
+    def result(self, path: str, wait_s: float = 0.0) -> str | None:
+        """The result of adding ``path`` (waiting up to ``wait_s`` for one in progress),
+        or None if it was not added in the last hour."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._results.get(path, (0.0, ""))[1] is not None,
+                                   timeout=wait_s)  # fmt: skip
             found = self._results.get(path)
-        return found[1] if found and time.monotonic() - found[0] < self.keep_s else None
+        if found is None or found[1] is None or time.monotonic() - found[0] >= self.keep_s:
+            return None
+        return found[1]
 
 
 def _forget_upload(path: Path) -> None:
