@@ -66,10 +66,6 @@ _opening: dict[str, threading.Lock] = {}
 _failed: dict[str, tuple[float, StoreError]] = {}
 #: How long a failure to reach a database is answered from memory.
 _RETRY_S = 2.0
-#: How long a call waits for a connection of the pool. A kept turn holds one for a few
-#: milliseconds, so a longer wait means the database is gone: say so soon, not after
-#: the pool's own timeout (a chat that keeps and lists would wait twice).
-_WAIT_S = 3.0
 
 
 def connect(url: str, *, timeout: float = 10.0) -> ConnectionPool[Any]:
@@ -241,7 +237,7 @@ class PostgresConversations(SQLConversations):
         and a delete between two reads would show a conversation without its turns."""
         try:
             pool = connect(self.url, timeout=self.timeout)
-            with pool.connection(timeout=_WAIT_S) as conn, conn.transaction():
+            with pool.connection() as conn, conn.transaction():
                 if not write:
                     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 yield cast(Statements, conn)
@@ -278,8 +274,7 @@ class PostgresFeedback:
         if not rows:
             return 0
         try:
-            pool = connect(self.url, timeout=self.timeout)
-            with pool.connection(timeout=_WAIT_S) as conn, conn.transaction():
+            with connect(self.url, timeout=self.timeout).connection() as conn, conn.transaction():
                 added = 0
                 for row in rows:
                     added += conn.execute(
@@ -293,7 +288,7 @@ class PostgresFeedback:
 
     def events(self) -> Iterator[dict[str, Any]]:
         try:
-            with connect(self.url, timeout=self.timeout).connection(timeout=_WAIT_S) as conn:
+            with connect(self.url, timeout=self.timeout).connection() as conn:
                 found = conn.execute("SELECT event FROM feedback_events ORDER BY id").fetchall()
         except Exception as exc:
             raise _store_error(self.url, exc) from None
