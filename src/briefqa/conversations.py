@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .answer.chain import check_text
-from .errors import ConversationNotFound, InvalidQuestion, UnknownSchema
+from .errors import ConversationNotFound, InvalidQuestion, StoreError, UnknownSchema
 from .index.databases import UnknownFile, columns, open_wal, writing
+from .index.integrity import diagnose
 from .schema import ANONYMOUS, Answer, Conversation, Rating, Turn
 
 __all__ = [
@@ -340,13 +341,26 @@ class SQLiteConversations(SQLConversations):
             self._db = open_wal(path, _schema_current, _create_schema, version=1, tables=_TABLES)
         except UnknownFile as exc:
             raise UnknownSchema(f"the conversations file {path} cannot be read: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise self._failure(exc) from exc
         self._lock = threading.Lock()
 
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[Statements]:
         # Writers wait for each other (IMMEDIATE); a read sees one state of the file.
-        with self._lock, writing(self._db, mode="IMMEDIATE" if write else "DEFERRED") as db:
-            yield _QuestionMarks(db)
+        try:
+            with self._lock, writing(self._db, mode="IMMEDIATE" if write else "DEFERRED") as db:
+                yield _QuestionMarks(db)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._failure(exc) from exc
+
+    def _failure(self, exc: BaseException) -> StoreError:
+        """A failure of the file as the store's error (as PostgreSQL's are): a full disk
+        or a damaged file named with what to do (:func:`~briefqa.diagnose`), else a
+        :class:`StoreError` naming the file; callers need not know SQLite's errors."""
+        return diagnose(self.path.parent, exc) or StoreError(
+            f"the conversations file {self.path} failed: {exc}"
+        )
 
     def close(self) -> None:
         with self._lock:

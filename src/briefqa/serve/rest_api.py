@@ -9,7 +9,6 @@ statuses (:data:`STATUS`) with the engine's own message as ``detail``.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Annotated, Any, Literal, Self
@@ -261,7 +260,7 @@ def _answer_routes(api: APIRouter, qa: BriefQA, answering: AbstractContextManage
                 kept = qa.conversations.start(user, answer).id
             else:
                 qa.conversations.add(user, kept, answer)
-        except (BriefQAError, sqlite3.Error, OSError) as exc:
+        except BriefQAError as exc:
             # The answer is computed: the caller gets it, told by a null id that it was
             # not kept; the operator reads why in the log.
             log.error("an answer of %s could not be kept in conversation %s: %s", user, kept, exc)

@@ -23,7 +23,6 @@ import itertools
 import logging
 import os
 import shutil
-import sqlite3
 import tempfile
 import threading
 import time
@@ -421,7 +420,7 @@ def _wire_feedback(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
                 qa.conversations.rate(_user(request), state["conversation"], stored, rating)
             except NotFound:  # deleted meanwhile, in another tab: the feedback log has it
                 pass
-            except (BriefQAError, sqlite3.Error, OSError) as exc:
+            except BriefQAError as exc:
                 log.error("a rating could not be kept with its conversation: %s", exc)
                 gr.Warning(f"Your rating is recorded, but not with the conversation: {exc}")
         return gr.Row(visible=True), {**state, "rated": (turn, rating)}
@@ -758,7 +757,7 @@ def _wire_history(
                 found = qa.conversations.get(user, conversation_id)
             except NotFound:  # deleted (in another tab), or another user's on this browser
                 found = None
-            except (BriefQAError, sqlite3.Error, OSError) as exc:
+            except BriefQAError as exc:
                 log.error("the conversations of %s could not be read: %s", user, exc)
                 gr.Warning(f"Your conversations cannot be read now: {exc}")
                 found = None
@@ -835,7 +834,7 @@ def _keep(qa: BriefQA, user: str, state: dict[str, Any], answer: Answer) -> dict
                 conversation, stored = None, {}
         if conversation is None:
             conversation, number = qa.conversations.start(user, answer).id, 0
-    except (BriefQAError, sqlite3.Error, OSError) as exc:
+    except BriefQAError as exc:
         log.error("a chat turn of %s could not be kept: %s", user, exc)
         gr.Warning(f"This answer could not be kept in your conversations: {exc}")
         return state
@@ -849,7 +848,7 @@ def _listing(qa: BriefQA, user: str, selected: str | None) -> tuple[Any, dict[st
     and shown, and nothing on screen is lost)."""
     try:
         found = qa.conversations.list(user)
-    except (BriefQAError, sqlite3.Error, OSError) as exc:
+    except BriefQAError as exc:
         log.error("the conversations of %s could not be listed: %s", user, exc)
         gr.Warning(f"Your conversations cannot be listed now: {exc}")
         return gr.skip(), {}
