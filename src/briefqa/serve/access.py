@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from briefqa.schema import ANONYMOUS
 from briefqa.serve.auth import Users, credentials
 from briefqa.serve.openai_api import PATHS as OPENAI_PATHS
 from briefqa.serve.openai_api import OpenAIError
@@ -149,9 +150,9 @@ def _logged_in(scope: Scope, user: str) -> None:
     scope.setdefault("state", {})["user"] = user
 
 
-def user_of(request: Request) -> str | None:
-    """The user the gate let in (None on a server without logins)."""
-    return getattr(request.state, "user", None)
+def user_of(request: Request) -> str:
+    """The user the gate let in (:data:`briefqa.ANONYMOUS` on a server without logins)."""
+    return getattr(request.state, "user", None) or ANONYMOUS
 
 
 def _is_mcp(path: str) -> bool:

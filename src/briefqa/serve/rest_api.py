@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field, model_validator
 
 import briefqa
 from briefqa import (
-    ANONYMOUS,
     Answer,
     BriefInfo,
     BriefQA,
@@ -246,7 +245,7 @@ def _answer_routes(api: APIRouter, qa: BriefQA, answering: AbstractContextManage
                 date_to=f.date_to,
             )
         history = [{"role": m.role, "content": m.content} for m in request.history]
-        kept, user = request.conversation_id, user_of(http) or ANONYMOUS
+        kept, user = request.conversation_id, user_of(http)
         if kept not in (None, "new") and qa.conversations.get(user, kept).user != user:
             # Shared with the caller: readable, not theirs to continue. Checked before
             # answering, so that a wrong id costs no answer.
@@ -369,9 +368,6 @@ def _conversation_routes(api: APIRouter, qa: BriefQA) -> None:
         404: {"description": "no conversation of yours (or shared with you) has this id"}
     }
 
-    def user(request: Request) -> str:
-        return user_of(request) or ANONYMOUS
-
     @api.get(
         "/conversations",
         response_model=list[ConversationModel],
@@ -379,7 +375,7 @@ def _conversation_routes(api: APIRouter, qa: BriefQA) -> None:
         summary="Your conversations, the most recently continued first",
     )
     def conversations(request: Request) -> list[dict[str, Any]]:
-        return [c.to_dict(turns=False) for c in qa.conversations.list(user(request))]
+        return [c.to_dict(turns=False) for c in qa.conversations.list(user_of(request))]
 
     @api.get(
         "/conversations/{conversation_id}",
@@ -390,7 +386,7 @@ def _conversation_routes(api: APIRouter, qa: BriefQA) -> None:
     def conversation(
         conversation_id: str, request: Request, format: Literal["json", "markdown"] = "json"
     ) -> Any:
-        found = qa.conversations.get(user(request), conversation_id)
+        found = qa.conversations.get(user_of(request), conversation_id)
         if format == "json":
             return found.to_dict()
         return Response(
@@ -408,7 +404,7 @@ def _conversation_routes(api: APIRouter, qa: BriefQA) -> None:
     def change(
         conversation_id: str, change: ConversationChange, request: Request
     ) -> dict[str, Any]:
-        store, who = qa.conversations, user(request)
+        store, who = qa.conversations, user_of(request)
         if change.title is None and change.shared is None:
             raise InvalidQuestion("nothing to change: send a title, shared, or both")
         if change.title is not None:
@@ -424,7 +420,7 @@ def _conversation_routes(api: APIRouter, qa: BriefQA) -> None:
         responses=missing,
     )
     def delete(conversation_id: str, request: Request) -> Response:
-        qa.conversations.delete(user(request), conversation_id)
+        qa.conversations.delete(user_of(request), conversation_id)
         return Response(status_code=204)
 
 

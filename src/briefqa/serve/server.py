@@ -34,7 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 
 import briefqa
-from briefqa import ANONYMOUS, BriefQA, BriefQAError, IndexLocked, NotFound, StoreError
+from briefqa import BriefQA, BriefQAError, IndexLocked, NotFound, StoreError
 from briefqa.errors import redact
 from briefqa.memory import limit_malloc_arenas
 from briefqa.serve.access import Access, Limits, user_of
@@ -200,7 +200,7 @@ def _shared_route(app: FastAPI, qa: BriefQA) -> None:
     @app.get("/shared/{conversation_id}", include_in_schema=False)
     def shared(conversation_id: str, request: Request) -> HTMLResponse:
         try:
-            found = qa.conversations.get(user_of(request) or ANONYMOUS, conversation_id)
+            found = qa.conversations.get(user_of(request), conversation_id)
         except NotFound as exc:
             return HTMLResponse(
                 f"<!doctype html><title>Not found — briefqa</title><p>{html.escape(str(exc))}. "
