@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -327,8 +328,7 @@ class SQLConversations:
             Turn(int(number), Answer.from_dict(_document(data), question), iso_time(at), rating)
             for number, question, data, at, rating in turns
         )
-        found = from_row(row)
-        return Conversation(**{**found.__dict__, "turns": kept, "size": len(kept)})
+        return replace(from_row(row), turns=kept, size=len(kept))
 
 
 class SQLiteConversations(SQLConversations):

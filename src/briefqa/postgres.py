@@ -28,6 +28,7 @@ from .errors import BriefQAError, ConfigError, StoreError, UnknownSchema
 from .errors import redact as _redact
 
 if TYPE_CHECKING:
+    from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
 __all__ = ["PostgresConversations", "PostgresFeedback", "connect", "migrate"]
@@ -218,6 +219,23 @@ def _password(url: str) -> str | None:
         return None
 
 
+@contextmanager
+def _connection(url: str, timeout: float, *, read_only: bool = False) -> Iterator[Connection[Any]]:
+    """One transaction on a connection of the process's pool for ``url``; a lost or
+    refused connection becomes a :class:`StoreError` naming the database (the pool
+    replaces the connection for the next call). ``read_only``: one snapshot for all its
+    reads (PostgreSQL's default takes a new one for each statement)."""
+    try:
+        with connect(url, timeout=timeout).connection() as conn, conn.transaction():
+            if read_only:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield conn
+    except BriefQAError:
+        raise
+    except Exception as exc:
+        raise _store_error(url, exc) from None
+
+
 class PostgresConversations(SQLConversations):
     """Conversations in PostgreSQL, shared by every worker that has the same URL."""
 
@@ -231,20 +249,10 @@ class PostgresConversations(SQLConversations):
 
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[Statements]:
-        """One transaction; a lost or refused connection becomes a :class:`StoreError`
-        naming the database (the pool replaces the connection for the next call). A
-        read sees one snapshot: PostgreSQL's default takes a new one for each statement,
-        and a delete between two reads would show a conversation without its turns."""
-        try:
-            pool = connect(self.url, timeout=self.timeout)
-            with pool.connection() as conn, conn.transaction():
-                if not write:
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                yield cast(Statements, conn)
-        except BriefQAError:
-            raise
-        except Exception as exc:
-            raise _store_error(self.url, exc) from None
+        # A read in one snapshot: a delete between two reads would otherwise show a
+        # conversation without its turns.
+        with _connection(self.url, self.timeout, read_only=not write) as conn:
+            yield cast(Statements, conn)
 
 
 class PostgresFeedback:
@@ -273,23 +281,17 @@ class PostgresFeedback:
             rows.append((str(key), text))
         if not rows:
             return 0
-        try:
-            with connect(self.url, timeout=self.timeout).connection() as conn, conn.transaction():
-                added = 0
-                for row in rows:
-                    added += conn.execute(
-                        "INSERT INTO feedback_events (digest, event) VALUES (%s, %s::jsonb) "
-                        "ON CONFLICT (digest) DO NOTHING",
-                        row,
-                    ).rowcount
-                return added
-        except Exception as exc:
-            raise _store_error(self.url, exc) from None
+        added = 0
+        with _connection(self.url, self.timeout) as conn:
+            for row in rows:
+                added += conn.execute(
+                    "INSERT INTO feedback_events (digest, event) VALUES (%s, %s::jsonb) "
+                    "ON CONFLICT (digest) DO NOTHING",
+                    row,
+                ).rowcount
+        return added
 
     def events(self) -> Iterator[dict[str, Any]]:
-        try:
-            with connect(self.url, timeout=self.timeout).connection() as conn:
-                found = conn.execute("SELECT event FROM feedback_events ORDER BY id").fetchall()
-        except Exception as exc:
-            raise _store_error(self.url, exc) from None
+        with _connection(self.url, self.timeout, read_only=True) as conn:
+            found = conn.execute("SELECT event FROM feedback_events ORDER BY id").fetchall()
         return (row[0] for row in found)
