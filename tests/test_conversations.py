@@ -274,7 +274,7 @@ def test_a_damaged_conversations_file_is_named_with_what_to_do(tmp_path: Path) -
     assert isinstance(found, DataDamaged)
     assert "conversations.sqlite3" in str(found) and "restore it from a backup" in str(found)
     # The store says so itself: a caller (the chat, REST) sees a StoreError, never SQLite's.
-    with pytest.raises(StoreError, match="conversations.sqlite3"):
+    with pytest.raises(StoreError, match=r"conversations\.sqlite3"):
         SQLiteConversations(path).list("alice")
 
 
