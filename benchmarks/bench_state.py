@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient
 
 from briefqa import ANONYMOUS, BriefQA, Settings
 from briefqa.conversations import ConversationStore
-from briefqa.postgres import close_pools
+from briefqa.database import close_pools
 from briefqa.serve.server import create_app
 from briefqa.testing import postgres_cluster
 

@@ -149,7 +149,7 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     """An empty database of its own for one test, on the shared cluster."""
     import psycopg
 
-    from briefqa.postgres import close_pools
+    from briefqa.database import close_pools
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server, autocommit=True) as admin:

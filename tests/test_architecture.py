@@ -120,7 +120,7 @@ def test_only_the_command_line_imports_the_surfaces() -> None:
 #: import its own stage and those below. The engine's stage is every module not listed:
 #: the front door (``briefqa``), the engine and what stands beside it (evals, export…).
 STAGES = (
-    ("foundation", ("errors", "schema", "settings", "text", "memory", "jsonlines")),
+    ("foundation", ("errors", "schema", "settings", "text", "memory", "jsonlines", "database")),
     ("readers", ("readers",)),
     ("index", ("index",)),
     ("answer", ("answer",)),

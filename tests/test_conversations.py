@@ -347,10 +347,10 @@ def test_upgrade_needs_a_database_url(tmp_path: Path) -> None:
 def test_the_schema_is_versioned_and_a_newer_one_is_refused(postgres_url: str) -> None:
     import psycopg
 
-    from briefqa.postgres import close_pools, connect, migrate
+    from briefqa.database import close_pools, connect, migrate
 
     pool = connect(postgres_url)
-    assert migrate(pool) == {"conversations": 1, "feedback": 1}  # again: nothing to do
+    assert migrate(pool) == {"conversations": 1, "feedback": 1, "index": 1}  # again: nothing
     with psycopg.connect(postgres_url, autocommit=True) as db:
         db.execute("UPDATE briefqa_schema SET version = 7 WHERE part = 'conversations'")
     close_pools()
@@ -359,15 +359,16 @@ def test_the_schema_is_versioned_and_a_newer_one_is_refused(postgres_url: str) -
 
 
 def test_two_workers_share_conversations_through_postgres(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder, postgres_url: str
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, postgres_url: str, chroma_server: str
 ) -> None:
-    """Two engines with data dirs of their own (no shared file) and one database: a
-    conversation started through one is listed and continued through the other."""
-    settings = Settings(database_url=postgres_url)
+    """Two engines with data dirs of their own (no shared file), one database and one
+    Chroma server: a conversation started through one is listed and continued through
+    the other."""
+    settings = Settings(database_url=postgres_url, chroma_url=chroma_server)
     one = BriefQA(tmp_path / "one", settings=settings, embedder=embedder)
     two = BriefQA(tmp_path / "two", settings=settings, embedder=embedder)
-    for qa in (one, two):
-        qa.ingest([SEED])
+    assert one.ingest([SEED]).added == 1
+    assert two.ingest([SEED]).unchanged == 1  # the database lists it already
     with (
         TestClient(create_app(one, ui=False)) as first,
         TestClient(create_app(two, ui=False)) as second,
@@ -402,7 +403,7 @@ def test_a_restarted_database_fails_clearly_then_works_again(tmp_path: Path) -> 
         control("start")
         kept.add("alice", first.id, _answer(FOLLOW_UP))
         assert kept.get("alice", first.id).size == 2
-        from briefqa.postgres import close_pools
+        from briefqa.database import close_pools
 
         close_pools()
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from briefqa import BriefQA, Settings
 from briefqa.index.embeddings import SentenceTransformerEmbedder, Vectors
-from briefqa.index.sentences import SentenceVectors
+from briefqa.index.sentences import SQLiteSentenceVectors
 from briefqa.text import sentence_spans
 
 from .conftest import SEED
@@ -80,7 +80,7 @@ def test_ingest_stores_sentence_vectors_and_answers_encode_only_the_question(
 
 
 def test_stored_vectors_round_trip_as_float16(tmp_path: Path) -> None:
-    store = SentenceVectors(tmp_path / "s.sqlite3")
+    store = SQLiteSentenceVectors(tmp_path / "s.sqlite3")
     rows = np.random.default_rng(0).normal(size=(3, 8)).astype(np.float32)
     store.put(["a"], [rows])
     got = store.get(["a", "missing"])

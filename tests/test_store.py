@@ -75,10 +75,10 @@ def test_claim_keeps_the_first_owner_and_the_cosine_distance(tmp_path: Path) -> 
 _COMMIT_IN_ANOTHER_PROCESS = """
 import sys
 from pathlib import Path
-from briefqa.index.manifest import Manifest, Source
+from briefqa.index.manifest import SQLiteManifest, Source
 from briefqa.schema import Brief
 
-m = Manifest(Path(sys.argv[1]))
+m = SQLiteManifest(Path(sys.argv[1]))
 brief = Brief("doc-b", "B", "text", (), "b.txt", "sha-b", "txt")
 m.add_pending(["doc-b-0"])
 m.commit([(brief, ["doc-b-0"], [Source("b.txt", "doc-b", "sha-b")])])
@@ -88,9 +88,9 @@ m.close()
 
 def test_a_manifest_sees_what_another_process_commits(tmp_path: Path) -> None:
     """Workers keep their manifest connection open: reads must not be stale."""
-    from briefqa.index.manifest import Manifest
+    from briefqa.index.manifest import SQLiteManifest
 
-    manifest = Manifest(tmp_path / "manifest.sqlite3")
+    manifest = SQLiteManifest(tmp_path / "manifest.sqlite3")
     assert manifest.briefs() == [] and manifest.generation() == 0
     subprocess.run(
         [sys.executable, "-c", _COMMIT_IN_ANOTHER_PROCESS, str(manifest.path)],
@@ -102,10 +102,10 @@ def test_a_manifest_sees_what_another_process_commits(tmp_path: Path) -> None:
 
 
 def _open_and_write(path: Path, start: Any, hold: float) -> None:
-    from briefqa.index.manifest import Manifest
+    from briefqa.index.manifest import SQLiteManifest
 
     start.wait()
-    manifest = Manifest(path)
+    manifest = SQLiteManifest(path)
     with manifest._transaction():
         time.sleep(hold)
     manifest.close()
@@ -133,10 +133,10 @@ def test_workers_opening_a_new_manifest_together_both_succeed(tmp_path: Path) ->
 def test_deleting_pending_chunks_from_the_store_bumps_the_generation(tmp_path: Path) -> None:
     """Removal bumps the generation before the chunks leave the store, so a BM25 index
     built in between holds them: their deletion must bump it again."""
-    from briefqa.index.manifest import Manifest, Source
+    from briefqa.index.manifest import Source, SQLiteManifest
     from briefqa.schema import Brief
 
-    manifest = Manifest(tmp_path / "manifest.sqlite3")
+    manifest = SQLiteManifest(tmp_path / "manifest.sqlite3")
     brief = Brief("doc-a", "A", "text", (), "a.txt", "sha-a", "txt")
     manifest.commit([(brief, ["doc-a-0"], [Source("a.txt", "doc-a", "sha-a")])])
     assert manifest.remove_brief("doc-a") == ["doc-a-0"]

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .answer.chain import check_text
+from .database import Statements
 from .errors import ConversationNotFound, InvalidQuestion, StoreError, UnknownSchema
-from .index.databases import UnknownFile, columns, open_wal, writing
+from .index.databases import QuestionMarks, UnknownFile, columns, open_wal, writing
 from .index.integrity import diagnose
 from .schema import ANONYMOUS, Answer, Conversation, Rating, Turn
 
@@ -151,12 +152,6 @@ def iso_time(at: float) -> str:
 
 def epoch(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
-
-
-class Statements(Protocol):
-    """One open transaction: ``execute`` takes SQL with ``%s`` placeholders."""
-
-    def execute(self, sql: str, values: tuple[Any, ...] = ()) -> Any: ...
 
 
 class SQLConversations:
@@ -350,7 +345,7 @@ class SQLiteConversations(SQLConversations):
         # Writers wait for each other (IMMEDIATE); a read sees one state of the file.
         try:
             with self._lock, writing(self._db, mode="IMMEDIATE" if write else "DEFERRED") as db:
-                yield _QuestionMarks(db)
+                yield QuestionMarks(db)
         except (sqlite3.Error, OSError) as exc:
             raise self._failure(exc) from exc
 
@@ -365,17 +360,6 @@ class SQLiteConversations(SQLConversations):
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-class _QuestionMarks:
-    """SQLite's placeholders for the ``%s`` of :class:`SQLConversations`'s SQL (which
-    therefore holds no literal ``%s``: values always travel as parameters)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def execute(self, sql: str, values: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        return self.db.execute(sql.replace("%s", "?"), values)
 
 
 def _document(data: str | dict[str, Any]) -> dict[str, Any]:

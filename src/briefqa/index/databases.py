@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -128,3 +128,18 @@ def columns(db: sqlite3.Connection, table: str) -> set[str]:
 def names(db: sqlite3.Connection) -> set[str]:
     """The tables and indexes a file has."""
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+
+
+class QuestionMarks:
+    """A SQLite connection as :class:`briefqa.database.Statements`: SQLite's ``?`` for the
+    ``%s`` of SQL written once for both databases (which therefore holds no literal
+    ``%s``: values always travel as parameters)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, values: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql.replace("%s", "?"), values)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> sqlite3.Cursor:
+        return self.db.executemany(sql.replace("%s", "?"), rows)

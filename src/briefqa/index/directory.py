@@ -10,24 +10,27 @@ Ingestion (ingest.py) and checks (integrity.py) write through it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import math
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import numpy as np
 
+from ..database import writer_turn
 from ..errors import ConfigError, IndexLocked
 from ..settings import Settings
 from .copies import CopyIndex, fingerprint
-from .manifest import Copy, Manifest
-from .sentences import SentenceVectors
+from .manifest import Copy, Manifest, PostgresManifest, SQLiteManifest
+from .sentences import PostgresSentenceVectors, SentenceVectors, SQLiteSentenceVectors
 from .store import OwnedStore, VectorStore, store_from_settings
+from .uploads import UPLOAD_KEY, PostgresUploads
 
 _POLL_S = 0.05
 
@@ -54,6 +57,13 @@ def ingest_lock(data_dir: Path, wait: float = 0.0) -> Iterator[Turn]:
             yield Turn(handle, data_dir)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Hold(Protocol):
+    """One writer's hold of the index: the data dir's flock (:class:`Turn`) or the
+    database's advisory lock (:func:`briefqa.database.writer_turn`)."""
+
+    def give_way(self) -> bool: ...
 
 
 class Turn:
@@ -114,6 +124,11 @@ def _queue_for(handle: IO[str], data_dir: Path, wait: float) -> bool:
 class Index:
     """The manifest, vector store and sentence vectors of ``data_dir`` (thread-safe).
 
+    With ``settings.database_url`` the manifest, the sentence vectors and the uploaded
+    files live in PostgreSQL and writers take the database's lock: ``data_dir`` is then
+    this worker's scratch (Chroma's files unless ``chroma_url`` is set, the saved BM25
+    index, copies of uploads being read).
+
     Args:
         data_dir: where the manifest and side files live (and Chroma, unless on a server).
         settings: the store to open, and the chunking an ingest must match.
@@ -145,7 +160,8 @@ class Index:
         self._build_lock = threading.RLock()
         # The hold of each thread that writes (one at a time, across processes too),
         # so that a thread that holds the lock may take it again.
-        self._turns: dict[int, Turn] = {}
+        self._turns: dict[int, Hold] = {}
+        self._uploads: PostgresUploads | None = None
 
     # ------------------------------------------------------------------ parts
 
@@ -154,7 +170,12 @@ class Index:
         """Which briefs the index holds, from which files, with which chunk ids."""
         with self._build_lock:
             if self._manifest is None:
-                self._manifest = Manifest(self.data_dir / "manifest.sqlite3")
+                url = self.settings.database_url
+                self._manifest = (
+                    PostgresManifest(url)
+                    if url
+                    else SQLiteManifest(self.data_dir / "manifest.sqlite3")
+                )
             return self._manifest
 
     @property
@@ -170,8 +191,50 @@ class Index:
         """The sentence vectors of every chunk, stored at ingest."""
         with self._build_lock:
             if self._sentences is None:
-                self._sentences = SentenceVectors(self.data_dir / "sentences.sqlite3")
+                url = self.settings.database_url
+                self._sentences = (
+                    PostgresSentenceVectors(url)
+                    if url
+                    else SQLiteSentenceVectors(self.data_dir / "sentences.sqlite3")
+                )
             return self._sentences
+
+    @property
+    def uploads(self) -> PostgresUploads | None:
+        """The uploaded files' bytes in the database (None: they live in
+        ``data_dir/uploads`` only, as files)."""
+        with self._build_lock:
+            if self._uploads is None and self.settings.database_url:
+                self._uploads = PostgresUploads(self.settings.database_url)
+            return self._uploads
+
+    # ------------------------------------------------------------------ files
+
+    def key(self, path: Path) -> str:
+        """The name the manifest lists a file under: its path, or for an upload kept in
+        the database ``upload:<folder>/<name>``, which every worker can read wherever
+        its data dir is."""
+        if self.uploads is not None:
+            uploads = (self.data_dir / "uploads").resolve()
+            with contextlib.suppress(ValueError):
+                return UPLOAD_KEY + path.resolve().relative_to(uploads).as_posix()
+        return str(path)
+
+    def file(self, key: str) -> Path | None:
+        """The local file a listed key names (None if there is none): an upload kept in
+        the database is copied into this worker's ``data_dir/uploads`` first."""
+        if not key.startswith(UPLOAD_KEY):
+            return Path(key)
+        local = self.data_dir / "uploads" / key[len(UPLOAD_KEY) :]
+        if self.uploads is None or local.is_file():
+            return local if local.is_file() else None
+        return self.uploads.fetch(key, local)
+
+    def has_file(self, key: str) -> bool:
+        """Whether the file a listed key names still exists (for ``--prune``)."""
+        if key.startswith(UPLOAD_KEY) and self.uploads is not None:
+            return self.uploads.has(key)
+        return Path(key).exists()
 
     def close_sentences(self) -> None:
         """Close the sentence vectors' database; the next use opens the file afresh
@@ -211,7 +274,11 @@ class Index:
         if me in self._turns:
             yield
             return
-        with ingest_lock(self.data_dir, self.settings.lock_wait_s) as turn:
+        url, wait = self.settings.database_url, self.settings.lock_wait_s
+        hold: AbstractContextManager[Hold] = (
+            writer_turn(url, wait) if url else ingest_lock(self.data_dir, wait)
+        )
+        with hold as turn:
             self._turns[me] = turn
             try:
                 yield
@@ -312,13 +379,22 @@ class Index:
 
     def _check_owner(self, *, record: bool) -> None:
         """One vector collection, one manifest: workers that share a Chroma server must
-        share the data_dir too. The collection carries the id of the manifest that fills
+        share the manifest too (one data dir, or one database). The collection carries the id of the manifest that fills
         it; an index with another manifest is refused before it reads or writes."""
         store = self.store
         if not isinstance(store, OwnedStore):  # a store without stamps (tests, custom)
             return
         index_id = self.manifest.get_meta("index_id")
         stamped = store.owner()
+        settings = self.settings
+        if stamped is None and index_id and settings.database_url and not settings.chroma_url:
+            # The database lists briefs this worker's own Chroma files never held.
+            raise ConfigError(
+                "the index in BRIEFQA_DATABASE_URL belongs to a Chroma collection this "
+                f"worker does not have (its Chroma files in {self.data_dir} hold none): "
+                "workers with data dirs of their own must share a Chroma server "
+                "(BRIEFQA_CHROMA_URL)"
+            )
         if index_id is None and record:
             index_id = uuid.uuid4().hex
             self.manifest.set_meta("index_id", index_id)
@@ -328,6 +404,6 @@ class Index:
             raise ConfigError(
                 f"the Chroma collection {self.settings.collection!r} belongs to another "
                 f"briefqa index (manifest {stamped}), not to {self.data_dir}; workers that "
-                "share a Chroma server must share one BRIEFQA_DATA_DIR, or use another "
-                "BRIEFQA_COLLECTION"
+                "share a Chroma server must share one BRIEFQA_DATA_DIR (or one "
+                "BRIEFQA_DATABASE_URL), or use another BRIEFQA_COLLECTION"
             )

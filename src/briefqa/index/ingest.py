@@ -124,7 +124,7 @@ def run_ingest(
         # (in one batch: the re-read covers every file the manifest lists).
         recorded = manifest.get_meta("reader_version")
         stale = recorded != READER_VERSION and bool(manifest.sources())
-        read = _reader(ParseLimits.of(index.settings), parsed or {})
+        read = _reader(ParseLimits.of(index.settings), parsed or {}, index.key)
         batches = (
             [files] if stale else [files[i : i + _BATCH] for i in range(0, len(files), _BATCH)]
         )
@@ -138,7 +138,7 @@ def run_ingest(
                 counted.next_batch()
         if prune:
             for source in manifest.sources():
-                if not Path(source.path).exists():
+                if not index.has_file(source.path):
                     dropped, _ = manifest.remove_source(source.path)
                     report.removed += dropped is not None
         index.flush_pending()
@@ -180,7 +180,8 @@ def reindex(
     for doc_id, files in sources.items():
         limits = ParseLimits.of(index.settings)
         brief = next(
-            (b for b in (_reload(f, limits) for f in files) if b and b.doc_id == doc_id), None
+            (b for b in (_reload(index, f, limits) for f in files) if b and b.doc_id == doc_id),
+            None,
         )
         if brief is None:
             lost.append(doc_id)
@@ -196,9 +197,12 @@ def reindex(
     return [j.brief.doc_id for j in jobs if j.brief.doc_id not in lost], lost
 
 
-def _reload(source: Source, limits: ParseLimits) -> Brief | None:
+def _reload(index: Index, source: Source, limits: ParseLimits) -> Brief | None:
+    local = index.file(source.path)
+    if local is None:
+        return None
     try:
-        return read_brief(Path(source.path), limits)
+        return dataclasses.replace(read_brief(local, limits), source=source.path)
     except DocumentError:
         return None
 
@@ -251,14 +255,15 @@ def _index(
 
 
 def _changed(
-    files: Sequence[Path], manifest: Manifest, report: IngestReport, *, reread: bool
+    files: Sequence[Path], index: Index, report: IngestReport, *, reread: bool
 ) -> list[tuple[Path, bool | None]]:
     """The files to read, each with whether the manifest knows it (None: one it lists
     that was not given, read again because the readers changed); files with unchanged
     bytes are counted in ``report`` and left out."""
+    manifest = index.manifest
     changed: list[tuple[Path, bool | None]] = []
     for path in files:
-        key = str(path)
+        key = index.key(path)
         listed = manifest.source(key)
         if listed is not None:
             # The cheap check: unchanged bytes are skipped without parsing.
@@ -272,12 +277,11 @@ def _changed(
                 continue
         changed.append((path, listed is not None))
     if reread:
-        given = {str(path) for path, _ in changed}
-        changed += [
-            (Path(s.path), None)
-            for s in manifest.sources()
-            if s.path not in given and Path(s.path).is_file()
-        ]
+        given = {index.key(path) for path, _ in changed}
+        for s in manifest.sources():
+            local = index.file(s.path) if s.path not in given else None
+            if local is not None and local.is_file():
+                changed.append((local, None))
     return changed
 
 
@@ -302,31 +306,32 @@ def _plan(
     ``reread`` (the readers changed), every file the manifest lists is read again.
     """
     manifest = index.manifest
-    changed = _changed(files, manifest, report, reread=reread)
+    changed = _changed(files, index, report, reread=reread)
     if not changed:
         return []
-    parsed = _parse(changed, report, read)
-    moving = {str(path) for path, _ in changed}
+    parsed = _parse(changed, report, read, index.key)
+    moving = {index.key(path) for path, _ in changed}
     copies, stored = index.copies()
     # A brief whose text-holding file now holds other text is regrouped: its other
     # files are read again (uncounted), and each goes with whichever brief it now copies.
-    now = {str(path): brief.doc_id for path, _, brief in parsed}
+    now = {index.key(path): brief.doc_id for path, _, brief in parsed}
     regrouped = {c.doc_id for c in stored.values() if now.get(c.origin, c.doc_id) != c.doc_id}
     again: list[tuple[Path, bool | None]] = []
     for doc_id in sorted(regrouped):
         copies.discard(doc_id)
         for listed in manifest.sources_of(doc_id):
-            if listed.path not in moving and Path(listed.path).is_file():
-                again.append((Path(listed.path), None))
+            local = index.file(listed.path) if listed.path not in moving else None
+            if local is not None and local.is_file():
+                again.append((local, None))
                 moving.add(listed.path)
-    parsed += _parse(again, report, read)
+    parsed += _parse(again, report, read, index.key)
     origins = {c.origin for c in stored.values() if c.doc_id in regrouped}
 
     jobs: dict[str, _Job] = {}
     replaced: dict[str, str] = {}  # stored doc id -> the planned brief that replaces it
     points: list[tuple[Source, bool | None]] = []  # files of stored briefs kept as they are
     for path, known, brief in parsed:
-        key = str(path)
+        key = index.key(path)
         # The loader's hash is of the very bytes it parsed.
         source = Source(key, brief.doc_id, brief.sha256)
         target = replaced.get(brief.doc_id, brief.doc_id)
@@ -383,28 +388,35 @@ def _plan(
     return list(jobs.values())
 
 
-def _reader(limits: ParseLimits, parsed: dict[str, Brief]) -> Callable[[Path], Brief]:
-    """How this run reads a file: the brief parsed already, else within ``limits``."""
+def _reader(
+    limits: ParseLimits, parsed: dict[str, Brief], key: Callable[[Path], str]
+) -> Callable[[Path], Brief]:
+    """How this run reads a file: the brief parsed already, else within ``limits``; its
+    source is the name the manifest lists the file under (``key``)."""
 
     def read(path: Path) -> Brief:
         done = parsed.get(str(path.resolve()))
-        if done is not None:
-            return dataclasses.replace(done, source=str(path))
-        return read_brief(path, limits)
+        return dataclasses.replace(
+            done if done is not None else read_brief(path, limits), source=key(path)
+        )
 
     return read
 
 
 def _parse(
-    files: list[tuple[Path, bool | None]], report: IngestReport, read: Callable[[Path], Brief]
+    files: list[tuple[Path, bool | None]],
+    report: IngestReport,
+    read: Callable[[Path], Brief],
+    key: Callable[[Path], str],
 ) -> list[tuple[Path, bool | None, Brief]]:
-    """Read the files; one that cannot be read fails, the others go on."""
+    """Read the files; one that cannot be read fails (named by its ``key``), the others
+    go on."""
     parsed = []
     for path, known in files:
         try:
             parsed.append((path, known, read(path)))
         except DocumentError as exc:
-            _fail(report, str(path), exc.reason)
+            _fail(report, key(path), exc.reason)
     return parsed
 
 
@@ -596,7 +608,8 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
     uploads = index.data_dir / "uploads"
     folder = uploads / hashlib.sha256(data).hexdigest()[:16]
     target = folder / name
-    known = index.manifest.source(str(target.resolve())) if target.exists() else None
+    key = index.key(target.resolve())
+    known = index.manifest.source(key) if index.has_file(key) else None
     if known is not None:  # these very bytes, under this name, are indexed already
         return known.doc_id
     # Written aside first, per process and thread: workers sharing the data dir may
@@ -621,6 +634,8 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
         with index.ingest_lock():
             folder.mkdir(parents=True, exist_ok=True)
             os.replace(partial, target)  # never a half-written brief under its name
+            if index.uploads is not None:  # before the manifest lists it: any worker reads it
+                index.uploads.keep(key, data)
             parsed = {str(target.resolve()): brief}
             try:
                 report = run_ingest([target], index, embedder=embedder, parsed=parsed)
@@ -637,7 +652,7 @@ def add_upload(index: Index, filename: str, data: bytes, *, embedder: EmbedderFa
             incoming.rmdir()
     if report.errors:
         raise DocumentError(name, report.errors[0].error)
-    source = index.manifest.source(str(target.resolve()))
+    source = index.manifest.source(key)
     assert source is not None
     return source.doc_id
 
@@ -668,10 +683,13 @@ def safe_filename(filename: str) -> str:
 def _drop_unlisted(index: Index, target: Path) -> None:
     """Delete an upload that no brief lists (when the manifest cannot say, it stays, and
     ``briefqa check`` lists it if it is unlisted)."""
+    key = index.key(target.resolve())
     try:
-        if index.manifest.source(str(target.resolve())) is not None:
+        if index.manifest.source(key) is not None:
             return
-    except Exception:  # the manifest may be what failed
+        if index.uploads is not None:
+            index.uploads.drop(key)
+    except Exception:  # the manifest or the database may be what failed
         return
     target.unlink(missing_ok=True)
     _remove_empty(target.parent)

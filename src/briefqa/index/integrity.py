@@ -31,6 +31,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ..database import set_aside
 from ..errors import DataDamaged, StoreError, UnknownSchema, full_disk
 from ..schema import Chunk, IndexCheck
 from ..settings import Settings
@@ -38,8 +39,9 @@ from .bm25 import LexicalIndex
 from .chunking import chunk_id
 from .directory import Index
 from .ingest import EmbedderFactory, reindex
-from .manifest import REBUILD, Manifest, Source
+from .manifest import INDEX_TABLES, REBUILD, Source
 from .store import ChromaStore, store_from_settings
+from .uploads import UPLOAD_KEY, PostgresUploads
 
 # A partial file's name carries the pid of the process writing it: uploads are written
 # into ".incoming/.<pid>-<thread>/<name>", BM25 indexes as ".partial-<pid>-<thread>".
@@ -106,7 +108,9 @@ def _repair(index: Index, found: IndexCheck, embedder: EmbedderFactory) -> Index
         repaired["sentence_rows_deleted"] = len(stray)
     for path in found.stray_files:
         target = Path(path)
-        if target.is_dir():
+        if path.startswith(UPLOAD_KEY) and index.uploads is not None:
+            index.uploads.drop(path)
+        elif target.is_dir():
             shutil.rmtree(target, ignore_errors=True)
         else:
             target.unlink(missing_ok=True)
@@ -157,7 +161,7 @@ def _inspect(index: Index) -> IndexCheck:
             [cid for cid in sentences.damaged() if cid in listed] if sentences else sorted(listed)
         ),
         damaged_files=[] if sentences else [str(vectors_file)],
-        stray_files=_stray_files(index.data_dir, manifest, listed),
+        stray_files=_stray_files(index, listed),
         near_duplicates=index.copies()[0].pairs(),
     )
     return check
@@ -170,9 +174,10 @@ def _intact(chunk: Chunk) -> bool:
     )
 
 
-def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[str]:
-    """Partial files of dead processes, uploads no brief lists, and a saved BM25 index
-    that does not match."""
+def _stray_files(index: Index, listed: set[str]) -> list[str]:
+    """Partial files of dead processes, uploads no brief lists (files, and bytes kept in
+    the database as ``upload:…``), and a saved BM25 index that does not match."""
+    data_dir, manifest = index.data_dir, index.manifest
     stray: list[str] = []
     for folder in (data_dir / "uploads", data_dir / "bm25"):
         if not folder.is_dir():
@@ -189,12 +194,14 @@ def _stray_files(data_dir: Path, manifest: Manifest, listed: set[str]) -> list[s
                 stray.append(str(path))
     # An upload no brief lists was left by a write that failed before its brief committed.
     uploads = data_dir / "uploads"
+    sources = {s.path for s in manifest.sources()}
     if uploads.is_dir():
-        sources = {s.path for s in manifest.sources()}
         for path in uploads.rglob("*"):
             hidden = any(p.startswith(".") for p in path.relative_to(uploads).parts)
-            if not hidden and path.is_file() and str(path.resolve()) not in sources:
+            if not hidden and path.is_file() and index.key(path) not in sources:
                 stray.append(str(path))
+    if index.uploads is not None:
+        stray += sorted(index.uploads.keys() - sources)
     # The BM25 index saved for the current generation must list exactly the chunks.
     saved = data_dir / "bm25" / f"gen-{manifest.generation()}"
     if saved.is_dir():
@@ -281,8 +288,17 @@ def rebuild_files(data_dir: Path, settings: Settings) -> list[Path]:
     folder when there is one.
     """
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    for name in _DATABASES:
-        _set_aside(data_dir / name, stamp)
+    if settings.database_url:
+        # The index's tables, renamed *_damaged_<time> in the database; the uploads'
+        # bytes stay, copied here to be read again.
+        set_aside(settings.database_url, "index", INDEX_TABLES, stamp)
+        uploads = PostgresUploads(settings.database_url)
+        for key in sorted(uploads.keys()):
+            uploads.fetch(key, data_dir / "uploads" / key[len(UPLOAD_KEY) :])
+    else:
+        # Staff's conversations are not the index's: they stay where they are.
+        for name in ("manifest.sqlite3", "sentences.sqlite3"):
+            _set_aside(data_dir / name, stamp)
     if (data_dir / "bm25").exists():
         (data_dir / "bm25").rename(data_dir / f"bm25.damaged-{stamp}")
     # Through Chroma's own client, embedded or not: it keeps an open client per folder

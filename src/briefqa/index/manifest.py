@@ -1,6 +1,8 @@
 """The manifest: which briefs are indexed, from which files, with which chunk ids.
 
-It lives in a SQLite file in the data directory, so every change is a transaction.
+It lives in a SQLite file in the data directory (:class:`SQLiteManifest`), or in
+PostgreSQL for workers on several hosts (:class:`PostgresManifest`), so every change is
+a transaction.
 Together with the ``pending`` table it makes ingestion crash-safe: chunk ids are
 recorded as pending *before* they are written to the vector store and cleared in the
 same transaction that commits their brief, and the ids of a replaced or removed brief
@@ -14,15 +16,17 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..database import Statements, connect, statements
 from ..errors import DataDamaged, StoreError, UnknownSchema
 from ..schema import Brief, BriefInfo
 from .databases import (
     BUSY_TIMEOUT_S,
+    QuestionMarks,
     StillLocked,
     UnknownFile,
     columns,
@@ -117,6 +121,10 @@ class Source:
     sha256: str
 
 
+#: The index's tables in PostgreSQL (the uploads' bytes aside), which ``briefqa check
+#: --rebuild`` sets aside.
+INDEX_TABLES = ("meta", "briefs", "sources", "pending", "copies", "sentence_vectors")
+
 #: What to do about a damaged manifest (the command is `briefqa check --rebuild`).
 REBUILD = (
     "restore it from a backup, or rebuild the index from the briefs' files (uploads and "
@@ -125,7 +133,277 @@ REBUILD = (
 
 
 class Manifest:
-    """Transactional record of the index's contents (safe to share across threads)."""
+    """Transactional record of the index's contents (safe to share across threads).
+
+    The SQL is written once, with ``%s`` placeholders, in the dialect SQLite and
+    PostgreSQL share; :class:`SQLiteManifest` (the data dir's file) and
+    :class:`PostgresManifest` (workers on several hosts) open the transactions.
+    """
+
+    def _read(self) -> AbstractContextManager[Statements]:
+        """A transaction that only reads: one state, even while another process commits."""
+        raise NotImplementedError
+
+    def _transaction(self) -> AbstractContextManager[Statements]:
+        """A write transaction (writers wait for each other), rolled back on any error."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the connection (nothing for a pool, which is the process's)."""
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        with self._read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # --------------------------------------------------------------- reading
+
+    def source(self, path: str) -> Source | None:
+        with self._read() as db:
+            row = db.execute(
+                "SELECT path, doc_id, sha256 FROM sources WHERE path = %s", (path,)
+            ).fetchone()
+        return None if row is None else Source(*row)
+
+    def sources(self) -> list[Source]:
+        with self._read() as db:
+            rows = db.execute("SELECT path, doc_id, sha256 FROM sources ORDER BY path").fetchall()
+        return [Source(*row) for row in rows]
+
+    def sources_of(self, doc_id: str) -> list[Source]:
+        """The files a brief was read from."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT path, doc_id, sha256 FROM sources WHERE doc_id = %s ORDER BY path",
+                (doc_id,),
+            ).fetchall()
+        return [Source(*row) for row in rows]
+
+    def has_brief(self, doc_id: str) -> bool:
+        with self._read() as db:
+            found = db.execute("SELECT 1 FROM briefs WHERE doc_id = %s", (doc_id,)).fetchone()
+        return found is not None
+
+    def briefs(self) -> list[BriefInfo]:
+        return self._infos("", ())
+
+    def brief(self, doc_id: str) -> BriefInfo | None:
+        infos = self._infos(" WHERE doc_id = %s", (doc_id,))
+        return infos[0] if infos else None
+
+    def _infos(self, where: str, args: tuple[str, ...]) -> list[BriefInfo]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT doc_id, title, number, date, format, sha256, sections, chunk_ids,"
+                f" ingested_at, authors, author_roles FROM briefs{where}"
+                # Undated briefs last in both databases (SQLite sorts NULL first).
+                " ORDER BY date IS NULL, date DESC, title",
+                args,
+            ).fetchall()
+            paths: dict[str, list[str]] = {}
+            sources = f"SELECT path, doc_id FROM sources{where} ORDER BY path"
+            for path, doc_id in db.execute(sources, args).fetchall():
+                paths.setdefault(doc_id, []).append(path)
+        return [
+            BriefInfo(
+                doc_id=r[0],
+                title=r[1],
+                number=r[2],
+                date=r[3],
+                format=r[4],
+                sha256=r[5],
+                sections=tuple(json.loads(r[6])),
+                chunks=len(json.loads(r[7])),
+                sources=tuple(paths.get(r[0], ())),
+                ingested_at=r[8],
+                authors=tuple(json.loads(r[9])),
+                author_roles=tuple(json.loads(r[10])),
+            )
+            for r in rows
+        ]
+
+    def copies(self) -> list[Copy]:
+        """The fingerprint of every brief that has one (see :mod:`briefqa.index.copies`)."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT c.doc_id, c.signature, c.origin, b.format, c.length"
+                " FROM copies c JOIN briefs b ON b.doc_id = c.doc_id"
+            ).fetchall()
+        return [Copy(r[0], bytes(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def record_copy(self, copy: Copy) -> None:
+        """Keep the fingerprint of a brief indexed before fingerprints were recorded."""
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM briefs WHERE doc_id = %s", (copy.doc_id,)).fetchone():
+                _keep_copy(db, copy.doc_id, copy.signature, copy.origin, copy.length)
+
+    def fill_metadata(
+        self, doc_id: str, *, number: str | None, date: str | None, authors: Sequence[str]
+    ) -> None:
+        """Give a brief the number, date and authors it lacks (another copy's)."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE briefs SET number = COALESCE(number, %s), date = COALESCE(date, %s),"
+                " authors = CASE WHEN authors = '[]' THEN %s ELSE authors END WHERE doc_id = %s",
+                (number, date, json.dumps(list(authors)), doc_id),
+            ).rowcount
+            if changed:
+                _bump(db)
+
+    def chunk_ids(self, doc_id: str | None = None) -> list[str]:
+        """Chunk ids of one brief, or of every brief."""
+        with self._read() as db:
+            if doc_id is None:
+                rows = db.execute("SELECT chunk_ids FROM briefs").fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT chunk_ids FROM briefs WHERE doc_id = %s", (doc_id,)
+                ).fetchall()
+        return [cid for (ids,) in rows for cid in json.loads(ids)]
+
+    def chunk_owners(self) -> dict[str, list[str]]:
+        """chunk id → the briefs that list it, once per listing (a sound index lists
+        each chunk exactly once)."""
+        owners: dict[str, list[str]] = {}
+        with self._read() as db:
+            rows = db.execute("SELECT doc_id, chunk_ids FROM briefs").fetchall()
+        for doc_id, ids in rows:
+            for cid in json.loads(ids):
+                owners.setdefault(cid, []).append(doc_id)
+        return owners
+
+    def generation(self) -> int:
+        """A counter bumped whenever the set of indexed chunks changes.
+
+        Readers that cache derived data (the BM25 index) compare it to know when to rebuild.
+        """
+        value = self.get_meta("generation")
+        return int(value) if value is not None else 0
+
+    def pending(self) -> list[str]:
+        with self._read() as db:
+            return [row[0] for row in db.execute("SELECT chunk_id FROM pending").fetchall()]
+
+    # --------------------------------------------------------------- writing
+
+    def add_pending(self, chunk_ids: Iterable[str]) -> None:
+        with self._transaction() as db:
+            _add_pending(db, chunk_ids)
+
+    def clear_pending(self, chunk_ids: Iterable[str]) -> None:
+        """Forget pending ids once they are deleted from the store.
+
+        This bumps the generation again: the bump that dropped their brief came *before*
+        the store deletion, so a BM25 index another worker built in between still holds
+        the deleted chunks, and must be rebuilt.
+        """
+        with self._transaction() as db:
+            rows = [(c,) for c in chunk_ids]
+            if db.executemany("DELETE FROM pending WHERE chunk_id = %s", rows).rowcount:
+                _bump(db)
+
+    def commit(
+        self,
+        items: Sequence[tuple[Brief, Sequence[str], Sequence[Source]]],
+        fingerprints: Mapping[str, bytes] | None = None,
+    ) -> list[str]:
+        """Record briefs whose chunks are now in the store, with the files they came from
+        and (by doc id) their fingerprints.
+
+        A file that pointed at another brief is re-pointed; a brief left without files is
+        dropped. Returns the chunk ids that are now orphaned (pending deletion).
+        """
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        fingerprints = fingerprints or {}
+        with self._transaction() as db:
+            for brief, chunk_ids, _ in items:
+                db.execute(
+                    "INSERT INTO briefs (doc_id, title, number, date, format, sha256, sections,"
+                    " chunk_ids, ingested_at, authors, author_roles)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (doc_id) DO UPDATE SET title = excluded.title,"
+                    " number = excluded.number, date = excluded.date, format = excluded.format,"
+                    " sha256 = excluded.sha256, sections = excluded.sections,"
+                    " chunk_ids = excluded.chunk_ids, ingested_at = excluded.ingested_at,"
+                    " authors = excluded.authors, author_roles = excluded.author_roles",
+                    (
+                        brief.doc_id,
+                        brief.title,
+                        brief.number,
+                        brief.date,
+                        brief.format,
+                        brief.sha256,
+                        json.dumps(list(brief.sections)),
+                        json.dumps(list(chunk_ids)),
+                        now,
+                        json.dumps(list(brief.authors)),
+                        json.dumps(list(brief.author_roles)),
+                    ),
+                )
+                if brief.doc_id in fingerprints:
+                    signature = fingerprints[brief.doc_id]
+                    _keep_copy(db, brief.doc_id, signature, brief.source, len(brief.text))
+                db.executemany("DELETE FROM pending WHERE chunk_id = %s", [(c,) for c in chunk_ids])
+            _bump(db)
+            orphaned: list[str] = []
+            for _, _, sources in items:
+                for source in sources:
+                    orphaned += _point(db, source)
+        return orphaned
+
+    def dedupe_chunk_ids(self) -> int:
+        """Keep each chunk id once, in the brief its id was derived from (ids start with
+        their brief's id); returns how many listings were removed."""
+        removed = 0
+        with self._transaction() as db:
+            for doc_id, ids in db.execute("SELECT doc_id, chunk_ids FROM briefs").fetchall():
+                listed: list[str] = json.loads(ids)
+                kept = [cid for cid in dict.fromkeys(listed) if cid.startswith(f"{doc_id}-")]
+                if len(kept) != len(listed):
+                    removed += len(listed) - len(kept)
+                    db.execute(
+                        "UPDATE briefs SET chunk_ids = %s WHERE doc_id = %s",
+                        (json.dumps(kept), doc_id),
+                    )
+            if removed:
+                _bump(db)
+        return removed
+
+    def point(self, source: Source) -> list[str]:
+        """Record that ``source.path`` holds an already indexed brief."""
+        with self._transaction() as db:
+            return _point(db, source)
+
+    def remove_source(self, path: str) -> tuple[str | None, list[str]]:
+        """Forget a file. Returns the brief dropped with it (if any) and its orphaned ids."""
+        with self._transaction() as db:
+            row = db.execute("SELECT doc_id FROM sources WHERE path = %s", (path,)).fetchone()
+            if row is None:
+                return None, []
+            db.execute("DELETE FROM sources WHERE path = %s", (path,))
+            orphaned = _drop_if_unreferenced(db, row[0])
+            return (row[0] if orphaned is not None else None), orphaned or []
+
+    def remove_brief(self, doc_id: str) -> list[str] | None:
+        """Drop a brief and its files. Returns its orphaned ids, or None if unknown."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM sources WHERE doc_id = %s", (doc_id,))
+            return _drop_if_unreferenced(db, doc_id)
+
+
+class SQLiteManifest(Manifest):
+    """The manifest in the data dir's SQLite file (WAL), shared by the threads and
+    processes of one host."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -155,295 +433,80 @@ class Manifest:
             self._db.close()
 
     @contextmanager
-    def _snapshot(self) -> Iterator[sqlite3.Connection]:
-        """Several reads that see one state, even while another process commits."""
-        with self._lock:
-            self._db.execute("BEGIN DEFERRED")
-            try:
-                yield self._db
-            finally:
-                if self._db.in_transaction:
-                    self._db.execute("COMMIT")
+    def _read(self) -> Iterator[Statements]:
+        with self._lock, writing(self._db, mode="DEFERRED") as db:
+            yield QuestionMarks(db)
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Statements]:
         with self._lock, writing(self._db) as db:
+            yield QuestionMarks(db)
+
+
+class PostgresManifest(Manifest):
+    """The manifest in PostgreSQL (``BRIEFQA_DATABASE_URL``), shared by every worker on
+    every host that has the same URL."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        connect(url, timeout=timeout)  # reachable, and its schema current, from the start
+
+    @contextmanager
+    def _read(self) -> Iterator[Statements]:
+        with statements(self.url, self.timeout, read_only=True) as db:
             yield db
 
-    # ------------------------------------------------------------------ meta
-
-    def get_meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self._transaction() as db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    # --------------------------------------------------------------- reading
-
-    def source(self, path: str) -> Source | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT path, doc_id, sha256 FROM sources WHERE path=?", (path,)
-            ).fetchone()
-        return None if row is None else Source(*row)
-
-    def sources(self) -> list[Source]:
-        with self._lock:
-            rows = self._db.execute("SELECT path, doc_id, sha256 FROM sources").fetchall()
-        return [Source(*row) for row in rows]
-
-    def sources_of(self, doc_id: str) -> list[Source]:
-        """The files a brief was read from."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT path, doc_id, sha256 FROM sources WHERE doc_id=? ORDER BY path", (doc_id,)
-            ).fetchall()
-        return [Source(*row) for row in rows]
-
-    def has_brief(self, doc_id: str) -> bool:
-        with self._lock:
-            return (
-                self._db.execute("SELECT 1 FROM briefs WHERE doc_id=?", (doc_id,)).fetchone()
-                is not None
-            )
-
-    def briefs(self) -> list[BriefInfo]:
-        return self._infos("", ())
-
-    def brief(self, doc_id: str) -> BriefInfo | None:
-        infos = self._infos(" WHERE doc_id=?", (doc_id,))
-        return infos[0] if infos else None
-
-    def _infos(self, where: str, args: tuple[str, ...]) -> list[BriefInfo]:
-        with self._snapshot():
-            rows = self._db.execute(
-                "SELECT doc_id, title, number, date, format, sha256, sections, chunk_ids,"
-                f" ingested_at, authors, author_roles FROM briefs{where}"
-                " ORDER BY date DESC, title",
-                args,
-            ).fetchall()
-            paths: dict[str, list[str]] = {}
-            sources = f"SELECT path, doc_id FROM sources{where} ORDER BY path"
-            for path, doc_id in self._db.execute(sources, args):
-                paths.setdefault(doc_id, []).append(path)
-        return [
-            BriefInfo(
-                doc_id=r[0],
-                title=r[1],
-                number=r[2],
-                date=r[3],
-                format=r[4],
-                sha256=r[5],
-                sections=tuple(json.loads(r[6])),
-                chunks=len(json.loads(r[7])),
-                sources=tuple(paths.get(r[0], ())),
-                ingested_at=r[8],
-                authors=tuple(json.loads(r[9])),
-                author_roles=tuple(json.loads(r[10])),
-            )
-            for r in rows
-        ]
-
-    def copies(self) -> list[Copy]:
-        """The fingerprint of every brief that has one (see :mod:`briefqa.index.copies`)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT c.doc_id, c.signature, c.origin, b.format, c.length"
-                " FROM copies c JOIN briefs b USING (doc_id)"
-            ).fetchall()
-        return [Copy(r[0], bytes(r[1]), r[2], r[3], r[4]) for r in rows]
-
-    def record_copy(self, copy: Copy) -> None:
-        """Keep the fingerprint of a brief indexed before fingerprints were recorded."""
-        with self._transaction() as db:
-            if db.execute("SELECT 1 FROM briefs WHERE doc_id=?", (copy.doc_id,)).fetchone():
-                db.execute(
-                    "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?)",
-                    (copy.doc_id, copy.signature, copy.origin, copy.length),
-                )
-
-    def fill_metadata(
-        self, doc_id: str, *, number: str | None, date: str | None, authors: Sequence[str]
-    ) -> None:
-        """Give a brief the number, date and authors it lacks (another copy's)."""
-        with self._transaction() as db:
-            before = db.total_changes
-            db.execute(
-                "UPDATE briefs SET number=COALESCE(number, ?), date=COALESCE(date, ?),"
-                " authors=CASE WHEN authors='[]' THEN ? ELSE authors END WHERE doc_id=?",
-                (number, date, json.dumps(list(authors)), doc_id),
-            )
-            if db.total_changes != before:
-                _bump(db)
-
-    def chunk_ids(self, doc_id: str | None = None) -> list[str]:
-        """Chunk ids of one brief, or of every brief."""
-        with self._lock:
-            if doc_id is None:
-                rows = self._db.execute("SELECT chunk_ids FROM briefs").fetchall()
-            else:
-                rows = self._db.execute(
-                    "SELECT chunk_ids FROM briefs WHERE doc_id=?", (doc_id,)
-                ).fetchall()
-        return [cid for (ids,) in rows for cid in json.loads(ids)]
-
-    def chunk_owners(self) -> dict[str, list[str]]:
-        """chunk id → the briefs that list it, once per listing (a sound index lists
-        each chunk exactly once)."""
-        owners: dict[str, list[str]] = {}
-        with self._lock:
-            rows = self._db.execute("SELECT doc_id, chunk_ids FROM briefs").fetchall()
-        for doc_id, ids in rows:
-            for cid in json.loads(ids):
-                owners.setdefault(cid, []).append(doc_id)
-        return owners
-
-    def generation(self) -> int:
-        """A counter bumped whenever the set of indexed chunks changes.
-
-        Readers that cache derived data (the BM25 index) compare it to know when to rebuild.
-        """
-        value = self.get_meta("generation")
-        return int(value) if value is not None else 0
-
-    def pending(self) -> list[str]:
-        with self._lock:
-            return [row[0] for row in self._db.execute("SELECT chunk_id FROM pending")]
-
-    # --------------------------------------------------------------- writing
-
-    def add_pending(self, chunk_ids: Iterable[str]) -> None:
-        with self._transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((c,) for c in chunk_ids))
-
-    def clear_pending(self, chunk_ids: Iterable[str]) -> None:
-        """Forget pending ids once they are deleted from the store.
-
-        This bumps the generation again: the bump that dropped their brief came *before*
-        the store deletion, so a BM25 index another worker built in between still holds
-        the deleted chunks, and must be rebuilt.
-        """
-        with self._transaction() as db:
-            before = db.total_changes
-            db.executemany("DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids))
-            if db.total_changes != before:
-                _bump(db)
-
-    def commit(
-        self,
-        items: Sequence[tuple[Brief, Sequence[str], Sequence[Source]]],
-        fingerprints: Mapping[str, bytes] | None = None,
-    ) -> list[str]:
-        """Record briefs whose chunks are now in the store, with the files they came from
-        and (by doc id) their fingerprints.
-
-        A file that pointed at another brief is re-pointed; a brief left without files is
-        dropped. Returns the chunk ids that are now orphaned (pending deletion).
-        """
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        fingerprints = fingerprints or {}
-        with self._transaction() as db:
-            for brief, chunk_ids, _ in items:
-                db.execute(
-                    "INSERT OR REPLACE INTO briefs (doc_id, title, number, date, format,"
-                    " sha256, sections, chunk_ids, ingested_at, authors, author_roles)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        brief.doc_id,
-                        brief.title,
-                        brief.number,
-                        brief.date,
-                        brief.format,
-                        brief.sha256,
-                        json.dumps(list(brief.sections)),
-                        json.dumps(list(chunk_ids)),
-                        now,
-                        json.dumps(list(brief.authors)),
-                        json.dumps(list(brief.author_roles)),
-                    ),
-                )
-                if brief.doc_id in fingerprints:
-                    db.execute(
-                        "INSERT OR REPLACE INTO copies VALUES (?, ?, ?, ?)",
-                        (brief.doc_id, fingerprints[brief.doc_id], brief.source, len(brief.text)),
-                    )
-                db.executemany("DELETE FROM pending WHERE chunk_id=?", ((c,) for c in chunk_ids))
-            _bump(db)
-            orphaned: list[str] = []
-            for _, _, sources in items:
-                for source in sources:
-                    orphaned += self._point(db, source)
-        return orphaned
-
-    def dedupe_chunk_ids(self) -> int:
-        """Keep each chunk id once, in the brief its id was derived from (ids start with
-        their brief's id); returns how many listings were removed."""
-        removed = 0
-        with self._transaction() as db:
-            for doc_id, ids in db.execute("SELECT doc_id, chunk_ids FROM briefs").fetchall():
-                listed: list[str] = json.loads(ids)
-                kept = [cid for cid in dict.fromkeys(listed) if cid.startswith(f"{doc_id}-")]
-                if len(kept) != len(listed):
-                    removed += len(listed) - len(kept)
-                    db.execute(
-                        "UPDATE briefs SET chunk_ids=? WHERE doc_id=?", (json.dumps(kept), doc_id)
-                    )
-            if removed:
-                _bump(db)
-        return removed
-
-    def point(self, source: Source) -> list[str]:
-        """Record that ``source.path`` holds an already indexed brief."""
-        with self._transaction() as db:
-            return self._point(db, source)
-
-    def remove_source(self, path: str) -> tuple[str | None, list[str]]:
-        """Forget a file. Returns the brief dropped with it (if any) and its orphaned ids."""
-        with self._transaction() as db:
-            row = db.execute("SELECT doc_id FROM sources WHERE path=?", (path,)).fetchone()
-            if row is None:
-                return None, []
-            db.execute("DELETE FROM sources WHERE path=?", (path,))
-            orphaned = self._drop_if_unreferenced(db, row[0])
-            return (row[0] if orphaned is not None else None), orphaned or []
-
-    def remove_brief(self, doc_id: str) -> list[str] | None:
-        """Drop a brief and its files. Returns its orphaned ids, or None if unknown."""
-        with self._transaction() as db:
-            db.execute("DELETE FROM sources WHERE doc_id=?", (doc_id,))
-            return self._drop_if_unreferenced(db, doc_id)
-
-    @staticmethod
-    def _point(db: sqlite3.Connection, source: Source) -> list[str]:
-        old = db.execute("SELECT doc_id FROM sources WHERE path=?", (source.path,)).fetchone()
-        db.execute(
-            "INSERT OR REPLACE INTO sources VALUES (?, ?, ?)",
-            (source.path, source.doc_id, source.sha256),
-        )
-        if old is None or old[0] == source.doc_id:
-            return []
-        return Manifest._drop_if_unreferenced(db, old[0]) or []
-
-    @staticmethod
-    def _drop_if_unreferenced(db: sqlite3.Connection, doc_id: str) -> list[str] | None:
-        if db.execute("SELECT 1 FROM sources WHERE doc_id=?", (doc_id,)).fetchone():
-            return None
-        row = db.execute("SELECT chunk_ids FROM briefs WHERE doc_id=?", (doc_id,)).fetchone()
-        if row is None:
-            return None
-        ids: list[str] = json.loads(row[0])
-        db.execute("DELETE FROM copies WHERE doc_id=?", (doc_id,))
-        db.execute("DELETE FROM briefs WHERE doc_id=?", (doc_id,))
-        _bump(db)
-        db.executemany("INSERT OR IGNORE INTO pending VALUES (?)", ((c,) for c in ids))
-        return ids
+    @contextmanager
+    def _transaction(self) -> Iterator[Statements]:
+        with statements(self.url, self.timeout) as db:
+            yield db
 
 
-def _bump(db: sqlite3.Connection) -> None:
+def _keep_copy(db: Statements, doc_id: str, signature: bytes, origin: str, length: int) -> None:
     db.execute(
-        "INSERT INTO meta VALUES ('generation', '1') ON CONFLICT(key) DO UPDATE"
-        " SET value = CAST(value AS INTEGER) + 1"
+        "INSERT INTO copies (doc_id, signature, origin, length) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (doc_id) DO UPDATE SET signature = excluded.signature,"
+        " origin = excluded.origin, length = excluded.length",
+        (doc_id, signature, origin, length),
+    )
+
+
+def _add_pending(db: Statements, chunk_ids: Iterable[str]) -> None:
+    db.executemany(
+        "INSERT INTO pending (chunk_id) VALUES (%s) ON CONFLICT (chunk_id) DO NOTHING",
+        [(c,) for c in chunk_ids],
+    )
+
+
+def _point(db: Statements, source: Source) -> list[str]:
+    old = db.execute("SELECT doc_id FROM sources WHERE path = %s", (source.path,)).fetchone()
+    db.execute(
+        "INSERT INTO sources (path, doc_id, sha256) VALUES (%s, %s, %s)"
+        " ON CONFLICT (path) DO UPDATE SET doc_id = excluded.doc_id, sha256 = excluded.sha256",
+        (source.path, source.doc_id, source.sha256),
+    )
+    if old is None or old[0] == source.doc_id:
+        return []
+    return _drop_if_unreferenced(db, old[0]) or []
+
+
+def _drop_if_unreferenced(db: Statements, doc_id: str) -> list[str] | None:
+    if db.execute("SELECT 1 FROM sources WHERE doc_id = %s", (doc_id,)).fetchone():
+        return None
+    row = db.execute("SELECT chunk_ids FROM briefs WHERE doc_id = %s", (doc_id,)).fetchone()
+    if row is None:
+        return None
+    ids: list[str] = json.loads(row[0])
+    db.execute("DELETE FROM copies WHERE doc_id = %s", (doc_id,))
+    db.execute("DELETE FROM briefs WHERE doc_id = %s", (doc_id,))
+    _bump(db)
+    _add_pending(db, ids)
+    return ids
+
+
+def _bump(db: Statements) -> None:
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT (key)"
+        " DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
     )
