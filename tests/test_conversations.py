@@ -321,9 +321,9 @@ def test_the_sqlite_data_dir_upgrades_into_postgres(
         for key, value in env.items():
             patch.setenv(key, value)
         assert main(["--data-dir", str(data), "upgrade-database"]) == 0
-        assert "copied 2 conversation(s) and 2 feedback event(s)" in capsys.readouterr().out
+        assert ", 2 conversation(s) and 2 feedback event(s)" in capsys.readouterr().out
         assert main(["--data-dir", str(data), "upgrade-database"]) == 0
-        assert "copied 0 conversation(s) and 0 feedback event(s)" in capsys.readouterr().out
+        assert ", 0 conversation(s) and 0 feedback event(s)" in capsys.readouterr().out
     # An evaluator's drafts come from the database now, the same as from the file.
     with BriefQA(tmp_path / "elsewhere", settings=Settings(database_url=postgres_url)) as there:
         assert there.feedback_drafts() == drafts_before

@@ -147,8 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     _feedback_arguments(commands)
     upgrade = commands.add_parser(
         "upgrade-database",
-        help="copy the data dir's conversations and feedback into BRIEFQA_DATABASE_URL "
-        "(safe to re-run)",
+        help="copy the data dir's index (its manifest, sentence vectors and uploads), "
+        "conversations and feedback into BRIEFQA_DATABASE_URL (safe to re-run)",
     )
     upgrade.set_defaults(func=_upgrade_database)
 
@@ -591,7 +591,9 @@ def _upgrade_database(args: argparse.Namespace) -> int:
     with _engine(args) as qa:
         counts = qa.upgrade_database()
     print(
-        f"copied {counts['copied']} conversation(s) and {counts['feedback_copied']} feedback "
+        f"copied {counts['briefs_copied']} brief(s) ({counts['sentence_rows_copied']} "
+        f"sentence-vector row(s), {counts['uploads_copied']} upload(s)), "
+        f"{counts['copied']} conversation(s) and {counts['feedback_copied']} feedback "
         f"event(s) from {qa.data_dir} into the database; {counts['already_there']} "
         "conversation(s) were there already"
     )

@@ -361,26 +361,24 @@ def writer_turn(url: str, wait: float, *, timeout: float = 10.0) -> Iterator[_Tu
     every host), waiting up to ``wait`` seconds for another writer, else raise
     :class:`IndexLocked`.
 
-    A session-level advisory lock on a connection of the pool, held for the whole
-    write: the server releases it when the connection ends, so a worker killed mid-write
-    never leaves a lock behind. Waiters hold the queue lock shared, which a long writer
-    checks between briefs (:meth:`_Turn.give_way`), as the data dir's flock does.
+    A session-level advisory lock, held for the whole write on a connection of its own
+    (not the pool's: writers waiting their turn must not take the connections the
+    writer needs). The server releases it when the connection ends, so a worker killed
+    mid-write never leaves a lock behind. Waiters hold the queue lock shared, which a
+    long writer checks between briefs (:meth:`_Turn.give_way`), as the data dir's flock
+    does.
     """
+    import psycopg
+
+    connect(url, timeout=timeout)  # the schema current, a failure named
     try:
-        with connect(url, timeout=timeout).connection() as conn:
-            conn.autocommit = True
-            try:
-                if not _try(conn, "pg_try_advisory_lock", _WRITER_LOCK) and not _queue(conn, wait):
-                    raise IndexLocked(
-                        f"another briefqa worker is writing to the index in {_where(url)} "
-                        f"(waited {wait:g} s, BRIEFQA_LOCK_WAIT_S); try again when it is done"
-                    )
-                try:
-                    yield _Turn(conn)
-                finally:
-                    conn.execute("SELECT pg_advisory_unlock_all()")
-            finally:
-                conn.autocommit = False
+        with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout))) as conn:
+            if not _try(conn, "pg_try_advisory_lock", _WRITER_LOCK) and not _queue(conn, wait):
+                raise IndexLocked(
+                    f"another briefqa worker is writing to the index in {_where(url)} "
+                    f"(waited {wait:g} s, BRIEFQA_LOCK_WAIT_S); try again when it is done"
+                )
+            yield _Turn(conn)
     except BriefQAError:
         raise
     except Exception as exc:

@@ -64,20 +64,23 @@ class BriefQA(Library):
         return SQLiteConversations(self.data_dir / "conversations.sqlite3")
 
     def upgrade_database(self) -> dict[str, int]:
-        """Copy the state this data dir keeps (staff's conversations and feedback) into
-        the PostgreSQL database of ``database_url``, keeping ids, users, times and ratings.
-        What is there already is left as it is, so it is safe to run again. Returns how
-        many conversations were copied and were there already, and feedback events copied.
+        """Copy the state this data dir keeps into the PostgreSQL database of
+        ``database_url``: the index's manifest, sentence vectors and uploads (its Chroma
+        collection stays where it is), staff's conversations (ids, users, times and
+        ratings kept) and feedback. What is there already is left as it is, so it is
+        safe to run again. Returns how many of each were copied (and conversations that
+        were there already).
 
         Raises:
-            ConfigError: ``database_url`` is not set.
+            ConfigError: ``database_url`` is not set, or the database holds another index.
             StoreError: the database cannot be reached.
         """
         if not self.settings.database_url:
             raise ConfigError(
                 "set BRIEFQA_DATABASE_URL to the PostgreSQL database to copy the data dir into"
             )
-        counts = {"copied": 0, "already_there": 0, "feedback_copied": 0}
+        counts = self.index.copy_into_database()
+        counts |= {"copied": 0, "already_there": 0, "feedback_copied": 0}
         path = self.data_dir / "conversations.sqlite3"
         if path.exists():
             source = SQLiteConversations(path)

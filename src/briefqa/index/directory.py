@@ -312,10 +312,28 @@ class Index:
             IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         """
         with self.ingest_lock():
+            files = [s.path for s in self.manifest.sources_of(doc_id)]
             if self.manifest.remove_brief(doc_id) is None:
                 return False
             self.flush_pending()
+            # Its uploaded files go too: kept, a rebuild would bring the brief back.
+            for key in files:
+                self._drop_upload(key)
             return True
+
+    def _drop_upload(self, key: str) -> None:
+        uploads = self.data_dir / "uploads"
+        if key.startswith(UPLOAD_KEY):
+            local = uploads / key[len(UPLOAD_KEY) :]
+            if self.uploads is not None:
+                self.uploads.drop(key)
+        else:
+            local = Path(key)
+            if not local.is_relative_to(uploads.resolve()):
+                return  # the corpus's files are the institute's, not ours
+        local.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # another upload shares the folder
+            local.parent.rmdir()
 
     def copies(self) -> tuple[CopyIndex, dict[str, Copy]]:
         """The stored briefs' fingerprints, to find copies of a brief among them.
@@ -343,6 +361,65 @@ class Index:
             signature = np.frombuffer(record.signature, dtype=np.uint32)
             found.add(record.doc_id, signature, record.length)
         return found, records
+
+    def copy_into_database(self) -> dict[str, int]:
+        """Copy the index this data dir keeps in files (the manifest, the sentence
+        vectors, the uploads' bytes) into the database of ``database_url``: its Chroma
+        collection stays where it is, and the data dir serves on with the database.
+        Rows there already are kept, so it is safe to run again. Returns how many briefs,
+        sentence-vector rows and uploads were copied.
+
+        Raises:
+            ConfigError: the database holds another index.
+        """
+        counts = {"briefs_copied": 0, "sentence_rows_copied": 0, "uploads_copied": 0}
+        path = self.data_dir / "manifest.sqlite3"
+        uploads = self.uploads
+        if uploads is None or not path.exists():
+            return counts
+        source = SQLiteManifest(path)
+        try:
+            with self.ingest_lock():
+                theirs, ours = source.get_meta("index_id"), self.manifest.get_meta("index_id")
+                if theirs and ours and theirs != ours:
+                    raise ConfigError(
+                        f"the database already holds another index (manifest {ours}) than "
+                        f"{self.data_dir} (manifest {theirs}); copy into an empty database"
+                    )
+                tables = source.dump()
+                # Uploads are listed by their path here, by a key every host reads there.
+                tables["sources"] = [
+                    (self.key(Path(p)), doc, sha) for p, doc, sha in tables["sources"]
+                ]
+                tables["copies"] = [
+                    (doc, sig, self.key(Path(origin)), n)
+                    for doc, sig, origin, n in tables["copies"]
+                ]
+                known = uploads.keys()
+                for key, _, _ in tables["sources"]:
+                    local = self.file(key) if key.startswith(UPLOAD_KEY) else None
+                    if local is not None and key not in known:
+                        uploads.keep(key, local.read_bytes())
+                        counts["uploads_copied"] += 1
+                counts["briefs_copied"] = self.manifest.load(tables)
+                counts["sentence_rows_copied"] = self._copy_sentences()
+        finally:
+            source.close()
+        return counts
+
+    def _copy_sentences(self, page: int = 500) -> int:
+        path = self.data_dir / "sentences.sqlite3"
+        if not path.exists():
+            return 0
+        source = SQLiteSentenceVectors(path)
+        try:
+            ids = sorted(source.ids() - self.sentences.ids())
+            for start in range(0, len(ids), page):
+                found = source.get(ids[start : start + page])
+                self.sentences.put(list(found), list(found.values()))
+        finally:
+            source.close()
+        return len(ids)
 
     # ---------------------------------------------------------------- stamps
 
@@ -379,8 +456,9 @@ class Index:
 
     def _check_owner(self, *, record: bool) -> None:
         """One vector collection, one manifest: workers that share a Chroma server must
-        share the manifest too (one data dir, or one database). The collection carries the id of the manifest that fills
-        it; an index with another manifest is refused before it reads or writes."""
+        share the manifest too (one data dir, or one database). The collection carries
+        the id of the manifest that fills it; an index with another manifest is refused
+        before it reads or writes."""
         store = self.store
         if not isinstance(store, OwnedStore):  # a store without stamps (tests, custom)
             return

@@ -195,7 +195,8 @@ def _stray_files(index: Index, listed: set[str]) -> list[str]:
     # An upload no brief lists was left by a write that failed before its brief committed.
     uploads = data_dir / "uploads"
     sources = {s.path for s in manifest.sources()}
-    if uploads.is_dir():
+    # With the database, this worker's files are copies of what the database keeps.
+    if uploads.is_dir() and index.uploads is None:
         for path in uploads.rglob("*"):
             hidden = any(p.startswith(".") for p in path.relative_to(uploads).parts)
             if not hidden and path.is_file() and index.key(path) not in sources:

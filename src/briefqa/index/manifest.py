@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..database import Statements, connect, statements
 from ..errors import DataDamaged, StoreError, UnknownSchema
@@ -124,6 +125,18 @@ class Source:
 #: The index's tables in PostgreSQL (the uploads' bytes aside), which ``briefqa check
 #: --rebuild`` sets aside.
 INDEX_TABLES = ("meta", "briefs", "sources", "pending", "copies", "sentence_vectors")
+
+# Every table's columns, in the order :meth:`Manifest.dump` gives them.
+_COLUMNS = {
+    "meta": ("key", "value"),
+    "briefs": (
+        "doc_id", "title", "number", "date", "format", "sha256", "sections", "chunk_ids",
+        "ingested_at", "authors", "author_roles",
+    ),
+    "sources": ("path", "doc_id", "sha256"),
+    "pending": ("chunk_id",),
+    "copies": ("doc_id", "signature", "origin", "length"),
+}  # fmt: skip
 
 #: What to do about a damaged manifest (the command is `briefqa check --rebuild`).
 REBUILD = (
@@ -399,6 +412,37 @@ class Manifest:
         with self._transaction() as db:
             db.execute("DELETE FROM sources WHERE doc_id = %s", (doc_id,))
             return _drop_if_unreferenced(db, doc_id)
+
+    # -------------------------------------------------------------- copying
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, in one snapshot (to copy the manifest elsewhere)."""
+        with self._read() as db:
+            return {
+                table: [tuple(row) for row in db.execute(
+                    f"SELECT {', '.join(names)} FROM {table}").fetchall()]
+                for table, names in _COLUMNS.items()
+            }  # fmt: skip
+
+    def load(self, tables: Mapping[str, Sequence[tuple[Any, ...]]]) -> int:
+        """Add rows :meth:`dump` gave, each unless its key is here already; how many
+        briefs were added. The generation moves on, so every worker sees them."""
+        with self._transaction() as db:
+            before = len(db.execute("SELECT doc_id FROM briefs").fetchall())
+            for table, names in _COLUMNS.items():
+                marks = ", ".join(["%s"] * len(names))
+                db.executemany(
+                    f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
+                    " ON CONFLICT DO NOTHING",
+                    [
+                        row
+                        for row in tables.get(table, ())
+                        if table != "meta" or row[0] != "generation"
+                    ],
+                )
+            added = len(db.execute("SELECT doc_id FROM briefs").fetchall()) - before
+            _bump(db)
+        return added
 
 
 class SQLiteManifest(Manifest):
