@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import BriefQAError, ConfigError, IndexLocked, StoreError, UnknownSchema
@@ -171,8 +171,6 @@ def _open(url: str, timeout: float) -> ConnectionPool[Any]:
         max_size=8,
         timeout=timeout,
         open=False,
-        # A server restarted under a worker: a dead connection is noticed and replaced.
-        check=ConnectionPool.check_connection,
         name="briefqa",
     )
     try:
@@ -270,11 +268,27 @@ def connection(url: str, timeout: float, *, read_only: bool = False) -> Iterator
     refused connection becomes a :class:`StoreError` naming the database (the pool
     replaces the connection for the next call). ``read_only``: one snapshot for all its
     reads (PostgreSQL's default takes a new one for each statement)."""
+    from psycopg import IsolationLevel, OperationalError
+
     try:
-        with connect(url, timeout=timeout).connection() as conn, conn.transaction():
-            if read_only:
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield conn
+        pool = connect(url, timeout=timeout)
+        for attempt in range(2):
+            with pool.connection() as conn, ExitStack() as stack:
+                # Said in the BEGIN psycopg sends, not in a statement (a round trip) of
+                # its own.
+                conn.isolation_level = IsolationLevel.REPEATABLE_READ if read_only else None
+                conn.read_only = read_only or None
+                try:
+                    stack.enter_context(conn.transaction())
+                except OperationalError:
+                    if attempt:
+                        raise
+                    # A connection the server dropped (it restarted): so were the pool's
+                    # other idle ones; they are replaced, and the call tried once more.
+                    pool.check()
+                    continue
+                yield conn
+                return
     except BriefQAError:
         raise
     except Exception as exc:

@@ -189,7 +189,9 @@ class Answerer:
         self, question: str, history: History | None = None, filters: Filters | None = None
     ) -> Iterator[str | Answer]:
         """Yield text pieces as they are produced, then the verified :class:`Answer`."""
-        return self._answer(self.prepare.invoke(self._start(question, history, filters)))
+        with self.retriever.manifest.pinned():  # the passages are chosen from one state
+            state = self.prepare.invoke(self._start(question, history, filters))
+        return self._answer(state)
 
     def summary(self, info: BriefInfo) -> Answer:
         """The brief's lead and the gist of its conclusions, cited."""
@@ -221,7 +223,8 @@ class Answerer:
         reader when there is one (each hit's ``score`` is then the reader's)."""
         if vector is None:
             vector = self.embedder.embed([question])[0]
-        return self._reorder(question, vector, self._pool(question, k, filters, vector), k)[0]
+        with self.retriever.manifest.pinned():
+            return self._reorder(question, vector, self._pool(question, k, filters, vector), k)[0]
 
     def _pool(self, question: str, k: int, filters: Filters | None, vector: Vectors) -> list[Hit]:
         """The retrieved passages the reader reorders (``k`` without a reader)."""

@@ -172,9 +172,11 @@ class Retriever:
         """Inverse document frequency of a content term over the indexed chunks.
 
         Terms absent from the index get the highest value: a question about a word no
-        brief uses is likely about something the briefs do not cover.
+        brief uses is likely about something the briefs do not cover. The index the
+        last search used serves (a weight, not a result: no round trip to the manifest).
         """
-        index = self._lexical_index().index
+        lexical = self._lexical or self._lexical_index()
+        index = lexical.index
         total = len(index) if index is not None else 0
 
         def idf(term: str) -> float:

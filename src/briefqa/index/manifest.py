@@ -17,6 +17,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,6 +126,10 @@ class Source:
 #: The index's tables in PostgreSQL (the uploads' bytes aside), which ``briefqa check
 #: --rebuild`` sets aside.
 INDEX_TABLES = ("meta", "briefs", "sources", "pending", "copies", "sentence_vectors")
+
+# Generations pinned by :meth:`Manifest.pinned`, by manifest (each thread and task has
+# its own context).
+_PINNED: ContextVar[dict[int, int]] = ContextVar("briefqa_pinned_generation", default={})  # noqa: B039
 
 # Every table's columns, in the order :meth:`Manifest.dump` gives them.
 _COLUMNS = {
@@ -298,10 +303,30 @@ class Manifest:
     def generation(self) -> int:
         """A counter bumped whenever the set of indexed chunks changes.
 
-        Readers that cache derived data (the BM25 index) compare it to know when to rebuild.
+        Readers that cache derived data (the BM25 index, the briefs' catalogue) compare it
+        to know when to rebuild. Inside :meth:`pinned` it is read once.
         """
+        pinned = _PINNED.get().get(id(self))
+        if pinned is not None:
+            return pinned
         value = self.get_meta("generation")
         return int(value) if value is not None else 0
+
+    @contextmanager
+    def pinned(self) -> Iterator[int]:
+        """One generation for the block (one question): the BM25 index and the briefs'
+        catalogue it uses are of one state, read once instead of at each use (a round
+        trip each when the manifest is in PostgreSQL)."""
+        pins = _PINNED.get()
+        if id(self) in pins:
+            yield pins[id(self)]
+            return
+        generation = self.generation()
+        token = _PINNED.set({**pins, id(self): generation})
+        try:
+            yield generation
+        finally:
+            _PINNED.reset(token)
 
     def pending(self) -> list[str]:
         with self._read() as db:
