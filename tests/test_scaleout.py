@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,79 @@ def test_two_workers_stay_consistent(chroma_server: str, tmp_path: Path) -> None
         assert [len(_request(f"{u}/api/v1/documents")) for u in (a, b)] == [1, 1]
         again = _request(f"{a}/api/v1/ask", "POST", body=question)
         assert all(s["doc_id"] != doc_id for s in again["sources"] + again["nearest"])
+    finally:
+        for _, proc, _ in workers:
+            proc.terminate()
+        for _, proc, _ in workers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_two_hosts_share_one_database_and_one_chroma(
+    chroma_server: str, postgres_url: str, tmp_path: Path
+) -> None:
+    """Two `briefqa serve` workers with data dirs of their own (no file shared, as on two
+    hosts) behind one PostgreSQL and one `chroma run`."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")}
+    env.update(
+        BRIEFQA_CHROMA_URL=chroma_server,
+        BRIEFQA_DATABASE_URL=postgres_url,
+        BRIEFQA_CORPUS_DIR=str(corpus),
+        HF_HUB_OFFLINE="1",
+    )
+    workers: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    try:
+        for name in ("a", "b"):  # at once, on an empty index: one ingests, one waits
+            port, log = free_port(), tmp_path / f"worker-{name}.log"
+            command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
+            here = {**env, "BRIEFQA_DATA_DIR": str(tmp_path / f"host-{name}"),
+                    "GRADIO_TEMP_DIR": str(tmp_path / f"gradio-{name}")}  # fmt: skip
+            with open(log, "wb") as out:
+                proc = subprocess.Popen(command, env=here, stdout=out, stderr=subprocess.STDOUT)
+            workers.append((f"http://127.0.0.1:{port}", proc, log))
+        for url, proc, log in workers:
+            _wait(url, proc, log)
+        (a, _, _), (b, _, _) = workers
+        assert [len(_request(f"{u}/api/v1/documents")) for u in (a, b)] == [1, 1]
+
+        added = _request(f"{a}/api/v1/documents", "POST", files=("arctic.txt", ARCTIC.encode()))
+        doc_id = added["results"][0]["brief"]["doc_id"]
+        question = {"question": "How much cargo did the Northern Sea Route carry in 2023?"}
+        answer = _request(f"{b}/api/v1/ask", "POST", body={**question, "conversation_id": "new"})
+        assert "36 million tonnes" in answer["answer"]
+        cited = [s for s in answer["sources"] if s["doc_id"] == doc_id]
+        assert cited and cited[0]["lexical"] is not None, "worker b's BM25 side has the brief"
+
+        # A conversation begun on b is continued on a.
+        follow = {"question": "Which year was that?", "conversation_id": answer["conversation_id"]}
+        _request(f"{a}/api/v1/ask", "POST", body=follow)
+        kept = _request(f"{b}/api/v1/conversations/{answer['conversation_id']}")
+        assert [t["question"] for t in kept["turns"]] == [question["question"], follow["question"]]
+
+        _request(f"{b}/api/v1/documents/{doc_id}", "DELETE")
+        assert [len(_request(f"{u}/api/v1/documents")) for u in (a, b)] == [1, 1]
+
+        # Eight uploads at once, split across both workers: every brief once.
+        def upload(i: int) -> Any:
+            text = f"Port report {i}\n\nThe harbour of Port {i} handled {i + 3} ships.\n"
+            url = (a, b)[i % 2]
+            return _request(
+                f"{url}/api/v1/documents", "POST", files=(f"port-{i}.txt", text.encode())
+            )
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(upload, range(8)))
+        assert all(r["results"][0]["ok"] for r in results), results
+        titles = [d["title"] for d in _request(f"{a}/api/v1/documents")]
+        assert sorted(t for t in titles if t.startswith("Port")) == sorted(
+            f"Port report {i}" for i in range(8)
+        )
+        assert len(titles) == 9 == len(_request(f"{b}/api/v1/documents"))
     finally:
         for _, proc, _ in workers:
             proc.terminate()
