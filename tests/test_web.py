@@ -547,3 +547,38 @@ def test_a_conversation_survives_reload_and_restart_and_is_shared_read_only(
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(gone, timeout=10)  # no login: refused before anything
     context.close()
+
+
+def test_a_chat_goes_on_on_a_worker_that_never_served_it(tmp_path: Path, browser: object) -> None:
+    """The worker that answers the next question may not be the one that served the page
+    (a restart, or another worker behind the load balancer): without reloading, the
+    follow-up continues the same kept conversation, with the history it relies on."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")},
+        "BRIEFQA_DATA_DIR": str(tmp_path / "data"),
+        "BRIEFQA_CORPUS_DIR": str(corpus),
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+    }
+    command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page = context.new_page()
+    with running_server(command, f"{url}/", tmp_path / "serve-1.log", 180, env):
+        page.goto(url)
+        page.wait_for_selector("#bq-question textarea", timeout=60_000)
+        _ask(page, QUESTION)
+        page.wait_for_selector(f"#bq-conversations :text('{QUESTION}')", timeout=60_000)
+        _settle(page)
+    with running_server(command, f"{url}/", tmp_path / "serve-2.log", 180, env):
+        _ask(page, "Why did it object to the office?")  # the same page, a new worker
+        page.wait_for_selector("#bq-turn-1", timeout=60_000)
+        _settle(page)
+        with urllib.request.urlopen(f"{url}/api/v1/conversations", timeout=30) as listed:
+            conversations = json.loads(listed.read())
+        assert [c["turns_count"] for c in conversations] == [2], conversations
+    context.close()

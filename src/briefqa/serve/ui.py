@@ -317,9 +317,10 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
         doc_ids: list[str] | None,
         start: str,
         end: str,
+        opened: str | None,
         request: gr.Request,
     ) -> Iterator[tuple[Any, ...]]:
-        state = _session(state)
+        state = _recovered(qa, state, opened, _user(request))
         try:
             filters = Filters(
                 doc_ids=tuple(doc_ids) if doc_ids else None,
@@ -359,7 +360,8 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
         yield "", chat, sources, state
 
     tab.tries.click(lambda sample: sample[0], tab.tries, tab.question, **_PRIVATE)
-    inputs = [tab.question, tab.chatbot, session, tab.doc_filter, tab.date_from, tab.date_to]
+    inputs = [tab.question, tab.chatbot, session, tab.doc_filter, tab.date_from, tab.date_to,
+              current]  # fmt: skip
     # The conversation list and the browser's open conversation are updated after the
     # answer, by a step of the page's own: the API's /ask gives the question box, the
     # chat and the sources, as it always has.
@@ -391,16 +393,16 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
          tab.history.conversations, current, tab.history.title, tab.history.link],
         **_PRIVATE,
     ).then(_prepare_download, [session], [tab.download], **_PRIVATE)  # fmt: skip
-    _wire_feedback(qa, tab, session)
+    _wire_feedback(qa, tab, session, current)
 
 
-def _wire_feedback(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
+def _wire_feedback(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.BrowserState) -> None:
     """The ratings of answers (kept with their conversation too) and their comments."""
 
     def rate(
-        state: dict[str, Any] | None, data: gr.LikeData, request: gr.Request
+        state: dict[str, Any] | None, opened: str | None, data: gr.LikeData, request: gr.Request
     ) -> tuple[Any, ...]:
-        state = _session(state)
+        state = _recovered(qa, state, opened, _user(request))
         index = data.index[0] if isinstance(data.index, tuple | list) else data.index
         turn = state["by_message"].get(index)
         if turn is None:  # a user message or an error line: nothing to rate
@@ -425,7 +427,7 @@ def _wire_feedback(qa: BriefQA, tab: _ChatTab, session: gr.State) -> None:
                 gr.Warning(f"Your rating is recorded, but not with the conversation: {exc}")
         return gr.Row(visible=True), {**state, "rated": (turn, rating)}
 
-    tab.chatbot.like(rate, [session], [tab.comment_row, session], **_PRIVATE)
+    tab.chatbot.like(rate, [session, current], [tab.comment_row, session], **_PRIVATE)
 
     def send_feedback(text: str, state: dict[str, Any] | None) -> tuple[Any, ...]:
         rated = _session(state).get("rated")
@@ -770,26 +772,31 @@ def _wire_history(
         _prepare_download, [session], [tab.download], **_PRIVATE
     )
 
-    def conversation_of(state: dict[str, Any] | None) -> str:
-        found = _session(state).get("conversation")
+    def conversation_of(state: dict[str, Any] | None, opened: str | None) -> str:
+        found = _session(state).get("conversation") or opened
         if not found:
             raise gr.Error("Ask a question first: this chat is not kept yet.",
                            print_exception=False)  # fmt: skip
         return str(found)
 
-    def rename(title: str, state: dict[str, Any] | None, request: gr.Request) -> Any:
+    def rename(
+        title: str, state: dict[str, Any] | None, opened: str | None, request: gr.Request
+    ) -> Any:
         user = _user(request)
         try:
-            renamed = qa.conversations.rename(user, conversation_of(state), title)
+            renamed = qa.conversations.rename(user, conversation_of(state, opened), title)
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         return _listing(qa, user, renamed.id)[0], renamed.title
 
     for event in (panel.rename.click, panel.title.submit):
-        event(rename, [panel.title, session], [panel.conversations, panel.title], **_PRIVATE)
+        event(rename, [panel.title, session, current], [panel.conversations, panel.title],
+              **_PRIVATE)  # fmt: skip
 
-    def share(state: dict[str, Any] | None, request: gr.Request) -> tuple[Any, ...]:
-        user, conversation = _user(request), conversation_of(state)
+    def share(
+        state: dict[str, Any] | None, opened: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        user, conversation = _user(request), conversation_of(state, opened)
         try:
             now = qa.conversations.get(user, conversation).shared
             shared = qa.conversations.share(user, conversation, shared=not now)
@@ -797,18 +804,20 @@ def _wire_history(
             raise gr.Error(str(exc), print_exception=False) from None
         return _share_note(shared), _share_label(shared)
 
-    panel.share.click(share, [session], [panel.link, panel.share], **_PRIVATE)
+    panel.share.click(share, [session, current], [panel.link, panel.share], **_PRIVATE)
 
-    def delete(state: dict[str, Any] | None, request: gr.Request) -> tuple[Any, ...]:
+    def delete(
+        state: dict[str, Any] | None, opened: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
         user = _user(request)
         try:
-            qa.conversations.delete(user, conversation_of(state))
+            qa.conversations.delete(user, conversation_of(state, opened))
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         gr.Info("The conversation is deleted.")
         return show(None, user)
 
-    panel.delete.click(delete, [session], shown, **_PRIVATE).then(
+    panel.delete.click(delete, [session, current], shown, **_PRIVATE).then(
         _prepare_download, [session], [tab.download], **_PRIVATE
     )
 
@@ -940,6 +949,23 @@ def _export_dir() -> Path:
 def _new_session() -> dict[str, Any]:
     # stored: each answer's turn number in the kept conversation (ratings go there).
     return {"answers": [], "by_message": {}, "rated": None, "conversation": None, "stored": {}}
+
+
+def _recovered(
+    qa: BriefQA, state: dict[str, Any] | None, opened: str | None, user: str
+) -> dict[str, Any]:
+    """The session, or, when this worker has none but the browser has a conversation open
+    (another worker served it, or this one restarted), that conversation's session from
+    the store: a chat goes on on whichever worker its next question reaches."""
+    if state is not None or not opened:
+        return _session(state)
+    try:
+        conversation = qa.conversations.get(user, opened)
+    except BriefQAError:  # deleted meanwhile, or unreadable now: a new chat, as before
+        return _new_session()
+    if conversation.user != user:
+        return _new_session()
+    return _restore(conversation)[1]
 
 
 def _session(state: dict[str, Any] | None) -> dict[str, Any]:
