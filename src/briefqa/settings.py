@@ -82,8 +82,10 @@ class Settings(BaseSettings):
         default=None,
         repr=False,  # it may hold the database's password
         description=(
-            "PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DB) for state that workers "
-            "on several hosts share: staff's conversations. Unset: SQLite in data_dir."
+            "PostgreSQL URL (postgresql://USER:PASSWORD@HOST:PORT/DB) for the state workers "
+            "on several hosts share: the index's manifest, sentence vectors and uploads, the "
+            "writers' lock, staff's conversations and feedback (with chroma_url, data_dir is "
+            "then scratch). Unset: SQLite files in data_dir."
         ),
     )
     chunk_tokens: int = Field(

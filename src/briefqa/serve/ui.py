@@ -317,8 +317,9 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
         doc_ids: list[str] | None,
         start: str,
         end: str,
-        opened: str | None,
         request: gr.Request,
+        # The browser's open conversation; API callers (gradio_client) have none.
+        opened: str | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         state = _recovered(qa, state, opened, _user(request))
         try:
