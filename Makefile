@@ -51,6 +51,7 @@ test: setup $(LLAMA_STAMP) lint
 bench: setup
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench_state.py
+	$(BIN)/python benchmarks/bench_workers.py
 
 # The reading-order benchmark's PDFs, made again by the programs that made them
 # (apt: texlive-latex-extra, libreoffice-writer-nogui, weasyprint, chromium, poppler-utils).
