@@ -164,6 +164,28 @@ def load(ports: list[int], asked: list[str], seconds: float) -> dict[str, Any]:
     }
 
 
+def bm25_costs(servers: Settings, work: Path, pooled: PooledEmbedder) -> dict[str, Any]:
+    """What keeping a worker's BM25 index current costs with the index in the database: a
+    new worker's first build (every chunk read from the Chroma server), the update after
+    another worker adds a brief (only its chunks read), and the size of the saved arrays
+    that the other design would move through the database at every change."""
+    with BriefQA(work / "fresh", settings=servers, embedder=pooled) as fresh:
+        started = time.perf_counter()
+        fresh.retriever.refresh()
+        built = time.perf_counter() - started
+        saved = sum(f.stat().st_size for f in (work / "fresh" / "bm25").rglob("*") if f.is_file())
+        with BriefQA(work / "other", settings=servers, embedder=pooled) as other:
+            other.add("one-more.txt", b"One more brief\n\nThe port moved 12 ships in May.\n")
+        started = time.perf_counter()
+        fresh.retriever.refresh()
+        updated = time.perf_counter() - started
+    return {
+        "first_build_s": round(built, 2),
+        "update_after_one_brief_s": round(updated, 3),
+        "saved_arrays_mb": round(saved / 1e6, 1),
+    }
+
+
 def run(chunks: int, seconds: float) -> dict[str, Any]:
     result: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -189,6 +211,7 @@ def run(chunks: int, seconds: float) -> dict[str, Any]:
             with BriefQA(work / f"build-{name}", settings=settings, embedder=pooled) as qa:
                 result[f"chunks_{name}"] = qa.ingest([corpus]).chunks
             result[f"build_{name}_s"] = round(time.perf_counter() - started, 1)
+        result["bm25"] = bm25_costs(Settings(database_url=url, chroma_url=chroma_url), work, pooled)
         close_pools()
         rows: dict[str, dict[str, Any]] = {}
         port, single = worker(work / "build-files", {}, work / "single.log")
@@ -224,6 +247,15 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {name} | {row['workers']} | {row['requests_per_s']:.1f} | {row['p50_ms']:.0f} ms"
             f" | {row['p95_ms']:.0f} ms | {row['errors']} |"
         )
+    bm25 = r["bm25"]
+    lines += [
+        "",
+        f"BM25 with the index in the database: a new worker builds it from Chroma in "
+        f"{bm25['first_build_s']:.1f} s; after another worker adds a brief, its update takes "
+        f"{bm25['update_after_one_brief_s'] * 1000:.0f} ms (the generation counter is all the "
+        f"database holds for it); the saved arrays are {bm25['saved_arrays_mb']:.1f} MB, which "
+        "keeping them in the database would move at every change.",
+    ]
     single = r["rows"]["single process, files"]
     two = r["rows"]["two workers, servers"]
     lines += [
