@@ -1,11 +1,12 @@
-"""Where staff's conversations are kept, SQLite in the data dir or PostgreSQL: what keeping
-them costs a question.
+"""Where the state lives, SQLite files in the data dir or PostgreSQL: what it costs a
+question.
 
 Over the seed corpus, in one process (FastAPI's TestClient, no network between client and
 server), the same questions are asked through ``POST /api/v1/ask`` three ways: without
-keeping them, kept in ``conversations.sqlite3``, and kept in a PostgreSQL server of the
-benchmark's own (``briefqa.testing.postgres_cluster``: Debian's binaries, on this
-machine). It reports the warm ask p50 / p95 of each, the store's own operations (start,
+keeping them, kept in ``conversations.sqlite3`` (the index in the data dir's files too),
+and with ``BRIEFQA_DATABASE_URL`` (the manifest, the sentence vectors and the
+conversation all in a PostgreSQL server of the benchmark's own:
+``briefqa.testing.postgres_cluster``, Debian's binaries, on this machine). It reports the warm ask p50 / p95 of each, the store's own operations (start,
 add, list, open a conversation of 20 turns), and whether PostgreSQL's warm ask p50 stays
 within 1.3 × SQLite's (issue 23's target).
 
@@ -134,7 +135,7 @@ def run(rounds: int) -> dict[str, Any]:
 
 def markdown(r: dict[str, Any]) -> str:
     lines = [
-        f"# Conversations kept: SQLite or PostgreSQL ({r['date']}, {r['machine']})",
+        f"# State in SQLite files or PostgreSQL ({r['date']}, {r['machine']})",
         "",
         f"Warm `POST /api/v1/ask` over the seed corpus, {r['questions']} questions each, in "
         "process; the store's operations on real answers (p50).",
