@@ -6,9 +6,10 @@ server), the same questions are asked through ``POST /api/v1/ask`` three ways: w
 keeping them, kept in ``conversations.sqlite3`` (the index in the data dir's files too),
 and with ``BRIEFQA_DATABASE_URL`` (the manifest, the sentence vectors and the
 conversation all in a PostgreSQL server of the benchmark's own:
-``briefqa.testing.postgres_cluster``, Debian's binaries, on this machine). It reports the warm ask p50 / p95 of each, the store's own operations (start,
-add, list, open a conversation of 20 turns), and whether PostgreSQL's warm ask p50 stays
-within 1.3 × SQLite's (issue 23's target).
+``briefqa.testing.postgres_cluster``, Debian's binaries, on this machine). It reports
+the warm ask p50 / p95 of each, the store's own operations (start, add, list, open a
+conversation of 20 turns), and whether PostgreSQL's warm ask p50 stays within 1.3 ×
+SQLite's (issue 23's target).
 
 Usage: python benchmarks/bench_state.py [--rounds 5] [--out benchmarks/results/state]
 """

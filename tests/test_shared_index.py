@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from briefqa import BriefQA, ConfigError, IndexLocked, Settings
+from briefqa import BriefQA, ConfigError, IndexLocked, Settings, StoreError
 from briefqa.database import writer_turn
 from briefqa.index.embeddings import SentenceTransformerEmbedder
 from briefqa.index.manifest import Manifest, PostgresManifest, Source, SQLiteManifest
@@ -148,6 +148,25 @@ def test_one_writer_at_a_time_across_workers(postgres_url: str) -> None:
     assert order == ["waiter", "long writer"]
 
 
+def test_a_write_stops_when_the_writers_lock_is_lost(postgres_url: str) -> None:
+    """The lock lives on a connection of its own; if it ends (a restart, a network cut),
+    the writes that follow are refused instead of interleaving with another writer's."""
+    import psycopg
+
+    from briefqa import database
+
+    manifest = PostgresManifest(postgres_url)
+    with writer_turn(postgres_url, 0):
+        manifest.set_meta("note", "kept")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (database._holders[postgres_url],))
+        with pytest.raises(StoreError, match=r"writers' lock .* was lost"):
+            manifest.set_meta("note", "after the lock was lost")
+    assert manifest.get_meta("note") == "kept"
+    with writer_turn(postgres_url, 5):  # free for the next writer
+        manifest.set_meta("note", "next")
+
+
 # ------------------------------------------------------------- two workers
 
 
@@ -222,10 +241,24 @@ def test_two_workers_with_data_dirs_of_their_own(
             assert check.consistent, check
             assert check.briefs == 9 and check.chunks == check.stored
 
+        # An upload through two, removed through one: two's copy of the file stays, but
+        # is not the database's, and the rebuild below must not bring the brief back.
+        removed = two.add("removed.txt", b"Removed brief\n\nIt said 7 things.\n")
+        one.remove(removed.doc_id)
+        generation = one.index.manifest.generation()
+
         # Starting again from the briefs' files: the uploads come back from the database.
         report, check = two.rebuild()
         assert report.failed == 0 and check.consistent and check.briefs == 9
         assert len(one.documents()) == 9
+        assert removed.doc_id not in {b.doc_id for b in one.documents()}
+        # The count goes on (one's BM25 index was built for an earlier generation), and
+        # one reopens the collection two made again.
+        assert two.index.manifest.generation() > generation
+        later = two.add("later.txt", b"Later brief\n\nThe canal carried 41 barges in June.\n")
+        found = one.ask("How many barges did the canal carry in June?")
+        hit = [s for s in found.sources if s.doc_id == later.doc_id]
+        assert hit and hit[0].lexical is not None
 
 
 def test_a_local_chroma_with_a_shared_database_is_refused(

@@ -36,6 +36,7 @@ __all__ = [
     "close_pools",
     "connect",
     "connection",
+    "fence",
     "migrate",
     "set_aside",
     "statements",
@@ -112,6 +113,11 @@ _opening: dict[str, threading.Lock] = {}
 _failed: dict[str, tuple[float, StoreError]] = {}
 #: How long a failure to reach a database is answered from memory.
 _RETRY_S = 2.0
+# TCP keepalives on every connection: a host that vanishes (not a process that dies,
+# whose socket closes) releases the writer lock, and a pooled connection to a vanished
+# server fails, within about a minute, not the system's 2 hours.
+_KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 20, "keepalives_interval": 10,
+               "keepalives_count": 3}  # fmt: skip
 
 
 def connect(url: str, *, timeout: float = 10.0) -> ConnectionPool[Any]:
@@ -164,7 +170,10 @@ def _open(url: str, timeout: float) -> ConnectionPool[Any]:
         # refused login, an unknown database, a host that does not answer).
         psycopg.connect(url, connect_timeout=max(1, round(timeout))).close()
     except Exception as exc:
-        raise _store_error(url, exc) from None
+        mapped = _store_error(url, exc)
+        if mapped is exc:  # not the database's: the caller's own error, as it was
+            raise
+        raise mapped from None
     pool = ConnectionPool(
         url,
         min_size=1,
@@ -172,6 +181,7 @@ def _open(url: str, timeout: float) -> ConnectionPool[Any]:
         timeout=timeout,
         open=False,
         name="briefqa",
+        kwargs=dict(_KEEPALIVES),
     )
     try:
         pool.open(wait=True, timeout=timeout)
@@ -292,7 +302,10 @@ def connection(url: str, timeout: float, *, read_only: bool = False) -> Iterator
     except BriefQAError:
         raise
     except Exception as exc:
-        raise _store_error(url, exc) from None
+        mapped = _store_error(url, exc)
+        if mapped is exc:  # not the database's: the caller's own error, as it was
+            raise
+        raise mapped from None
 
 
 def set_aside(
@@ -327,10 +340,15 @@ class _Rows:
         return self.conn.execute(sql, values)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Any:
+        if not rows:
+            return _NoRows()  # psycopg's unused cursor says -1
         cursor = self.conn.cursor()
-        if rows:
-            cursor.executemany(sql, rows)
+        cursor.executemany(sql, rows)
         return cursor
+
+
+class _NoRows:
+    rowcount = 0
 
 
 @contextmanager
@@ -346,13 +364,16 @@ def statements(url: str, timeout: float, *, read_only: bool = False) -> Iterator
 _WRITER_LOCK = 0x62726965667177  # "briefqw"
 _QUEUE_LOCK = 0x62726965667171  # "briefqq"
 _POLL_S = 0.05
+# The backend holding the writer lock for this process, by URL (see fence()).
+_holders: dict[str, int] = {}
 
 
 class _Turn:
     """One writer's hold of the database's writer lock (see :func:`writer_turn`)."""
 
-    def __init__(self, conn: Connection[Any]) -> None:
+    def __init__(self, conn: Connection[Any], url: str) -> None:
         self._conn = conn
+        self._url = url
 
     def give_way(self) -> bool:
         """Let the writers waiting now go first, then take the lock back (waiting as long
@@ -366,6 +387,7 @@ class _Turn:
         self._conn.execute("SELECT pg_advisory_lock(%s)", (_QUEUE_LOCK,))
         self._conn.execute("SELECT pg_advisory_unlock(%s)", (_QUEUE_LOCK,))
         self._conn.execute("SELECT pg_advisory_lock(%s)", (_WRITER_LOCK,))
+        _holders[self._url] = self._conn.info.backend_pid  # another thread's turn ended
         return True
 
 
@@ -386,17 +408,51 @@ def writer_turn(url: str, wait: float, *, timeout: float = 10.0) -> Iterator[_Tu
 
     connect(url, timeout=timeout)  # the schema current, a failure named
     try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout))) as conn:
+        with psycopg.connect(
+            url, autocommit=True, connect_timeout=max(1, round(timeout)), **_KEEPALIVES
+        ) as conn:
             if not _try(conn, "pg_try_advisory_lock", _WRITER_LOCK) and not _queue(conn, wait):
                 raise IndexLocked(
                     f"another briefqa worker is writing to the index in {_where(url)} "
                     f"(waited {wait:g} s, BRIEFQA_LOCK_WAIT_S); try again when it is done"
                 )
-            yield _Turn(conn)
+            pid = _holders[url] = conn.info.backend_pid
+            try:
+                yield _Turn(conn, url)
+            finally:
+                if _holders.get(url) == pid:
+                    del _holders[url]
     except BriefQAError:
         raise
     except Exception as exc:
-        raise _store_error(url, exc) from None
+        mapped = _store_error(url, exc)
+        if mapped is exc:
+            raise
+        raise mapped from None
+
+
+def fence(db: Statements, url: str) -> None:
+    """In a write transaction of a process that holds the writer lock: check that it still
+    does. The writes go through the pool, the lock lives on a connection of its own; if
+    that connection ended (the server restarted, a network cut, an administrator), the
+    lock is gone and another writer may hold it: the write must stop, not interleave.
+
+    Raises:
+        StoreError: the lock was lost; the transaction is rolled back.
+    """
+    pid = _holders.get(url)
+    if pid is None:
+        return
+    held = db.execute(
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = %s "
+        "AND classid = %s AND objid = %s",
+        (pid, _WRITER_LOCK >> 32, _WRITER_LOCK & 0xFFFFFFFF),
+    ).fetchone()
+    if held is None:
+        raise StoreError(
+            f"the writers' lock on {_where(url)} was lost (its connection ended): the write "
+            "stopped before this step; try again (`briefqa check` names what it left)"
+        )
 
 
 def _try(conn: Connection[Any], function: str, key: int) -> bool:

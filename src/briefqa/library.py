@@ -8,6 +8,8 @@ on top of it; an ingest worker needs only this half.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +18,7 @@ from typing import Self
 from .answer.reader import Reader
 from .answer.writing import Writer
 from .assembly import Parts
-from .errors import NotFound
+from .errors import BriefQAError, NotFound
 from .index.directory import Index
 from .index.embeddings import Embedder
 from .index.ingest import Progress, add_upload, run_ingest
@@ -164,11 +166,18 @@ class Library:
             IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         """
         with self.index.ingest_lock():
+            try:
+                counted = self.index.manifest.generation() + 1
+            except (BriefQAError, sqlite3.DatabaseError):  # the manifest is damaged
+                counted = int(time.time())
             with self.parts.lock:
                 self.parts.reset()
                 self.index.close()
                 self.index.forget_store()
             sources = rebuild_files(self.data_dir, self.settings)
+            # The count goes on, not from 0: every worker's BM25 index and catalogue are
+            # kept by generation, and must not take the new index for one they know.
+            self.index.manifest.set_meta("generation", str(counted))
             report = self.ingest(sources) if sources else IngestReport()
         return report, self.check()
 

@@ -224,7 +224,8 @@ class Index:
         """The local file a listed key names (None if there is none): an upload kept in
         the database is copied into this worker's ``data_dir/uploads`` first."""
         if not key.startswith(UPLOAD_KEY):
-            return Path(key)
+            path = Path(key)
+            return path if path.is_file() else None
         local = self.data_dir / "uploads" / key[len(UPLOAD_KEY) :]
         if self.uploads is None or local.is_file():
             return local if local.is_file() else None

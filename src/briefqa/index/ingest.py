@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import logging
 import os
 import re
 import threading
@@ -34,6 +35,7 @@ from .directory import Index
 from .embeddings import BatchedEmbedder, Embedder, SpanEmbedder, Vectors
 from .isolation import ParseLimits, read_brief
 from .manifest import Manifest, Source
+from .uploads import UPLOAD_KEY
 
 #: Called as ``progress(chunks_done, chunks_total)`` while embedding; the total grows
 #: as each batch of files is read.
@@ -42,6 +44,8 @@ Progress = Callable[[int, int], None]
 #: Files planned and written per turn: a long ingest lets waiting writers in between
 #: batches, which are large enough that encoding still overlaps writing.
 _BATCH = 32
+
+log = logging.getLogger("briefqa.index.ingest")
 
 #: Returns the embedding model; called only when something needs embedding, so that a
 #: re-ingest of an unchanged corpus never loads the model.
@@ -137,16 +141,42 @@ def run_ingest(
             if counted:
                 counted.next_batch()
         if prune:
+            # Only files under what was given: another folder's files (or, with the index
+            # in a database, another host's) are not this run's to judge.
+            given = [Path(p).resolve() for p in paths]
             for source in manifest.sources():
-                if not index.has_file(source.path):
+                if _under(source.path, given) and not index.has_file(source.path):
                     dropped, _ = manifest.remove_source(source.path)
                     report.removed += dropped is not None
         index.flush_pending()
-        if recorded != READER_VERSION:
+        # With the index in a database, files this host cannot read (another host's
+        # folder) were not read again with the new readers: the version stays, so that
+        # a run on a host that can read them does.
+        unread = (
+            [s.path for s in manifest.sources() if index.file(s.path) is None]
+            if stale and index.uploads is not None
+            else []
+        )
+        if unread:
+            log.warning(
+                "%d indexed file(s) are not on this host (%s…): they keep what the older "
+                "readers made of them until an ingest on a host that has them",
+                len(unread),
+                unread[0],
+            )
+        elif recorded != READER_VERSION:
             manifest.set_meta("reader_version", READER_VERSION)
         report.failed = len(report.errors)
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _under(key: str, given: Sequence[Path]) -> bool:
+    """Whether a listed file is one of ``given`` or inside one of them."""
+    if key.startswith(UPLOAD_KEY):
+        return False  # uploads leave through removal, not a folder's pruning
+    path = Path(key)
+    return any(path == g or path.is_relative_to(g) for g in given)
 
 
 class _Cumulative:

@@ -134,7 +134,9 @@ def _inspect(index: Index) -> IndexCheck:
     # chunk's vectors count as damaged, and repair makes them again.
     vectors_file = index.data_dir / "sentences.sqlite3"
     try:
-        sentences = index.sentences if _sound(vectors_file) else None
+        # (In a database, a file left here from before is not the index's.)
+        sound = index.settings.database_url is not None or _sound(vectors_file)
+        sentences = index.sentences if sound else None
     except UnknownSchema:  # another program's file, or a newer briefqa's
         sentences = None
 
@@ -199,7 +201,7 @@ def _stray_files(index: Index, listed: set[str]) -> list[str]:
     if uploads.is_dir() and index.uploads is None:
         for path in uploads.rglob("*"):
             hidden = any(p.startswith(".") for p in path.relative_to(uploads).parts)
-            if not hidden and path.is_file() and index.key(path) not in sources:
+            if not hidden and path.is_file() and index.key(path.resolve()) not in sources:
                 stray.append(str(path))
     if index.uploads is not None:
         stray += sorted(index.uploads.keys() - sources)
@@ -293,6 +295,9 @@ def rebuild_files(data_dir: Path, settings: Settings) -> list[Path]:
         # The index's tables, renamed *_damaged_<time> in the database; the uploads'
         # bytes stay, copied here to be read again.
         set_aside(settings.database_url, "index", INDEX_TABLES, stamp)
+        # This host's files are copies: what the database keeps is what there is (a
+        # brief removed through another host left its copy here).
+        shutil.rmtree(data_dir / "uploads", ignore_errors=True)
         uploads = PostgresUploads(settings.database_url)
         for key in sorted(uploads.keys()):
             uploads.fetch(key, data_dir / "uploads" / key[len(UPLOAD_KEY) :])

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..database import Statements, connect, statements
+from ..database import Statements, connect, fence, statements
 from ..errors import DataDamaged, StoreError, UnknownSchema
 from ..schema import Brief, BriefInfo
 from .databases import (
@@ -529,6 +529,7 @@ class PostgresManifest(Manifest):
     @contextmanager
     def _transaction(self) -> Iterator[Statements]:
         with statements(self.url, self.timeout) as db:
+            fence(db, self.url)  # the writer lock is still this process's
             yield db
 
 

@@ -7,9 +7,10 @@ A store that can record which index it belongs to is also an :class:`OwnedStore`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlparse
 
 import numpy as np
@@ -81,6 +82,7 @@ class OwnedStore(Protocol):
 
 
 _OWNER = "briefqa_index"
+T = TypeVar("T")
 
 
 class ChromaStore:
@@ -93,14 +95,29 @@ class ChromaStore:
         self._client = client
         self.name = collection
         try:
-            # embedding_function=None: vectors always come from our own embedder, so
-            # Chroma never loads (or downloads) its default ONNX model.
-            self._collection = client.get_or_create_collection(
-                collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
-            )
+            self._collection = self._open()
             self._max_batch = int(client.get_max_batch_size())
         except Exception as exc:
             raise StoreError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
+
+    def _open(self) -> Any:
+        # embedding_function=None: vectors always come from our own embedder, so Chroma
+        # never loads (or downloads) its default ONNX model.
+        return self._client.get_or_create_collection(
+            self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+
+    def _call(self, operation: Callable[[Any], T]) -> T:
+        """``operation`` on the collection; once more on the collection opened afresh if
+        it was dropped meanwhile (a rebuild through another worker makes it again under
+        a new id, which the handle kept here does not know)."""
+        try:
+            return operation(self._collection)
+        except Exception as exc:
+            if "does not exist" not in str(exc):
+                raise
+            self._collection = self._open()
+            return operation(self._collection)
 
     def owner(self) -> str | None:
         """The id of the briefqa index (manifest) this collection belongs to, if any.
@@ -180,12 +197,13 @@ class ChromaStore:
         for lo in range(0, len(chunks), self._max_batch):
             part = chunks[lo : lo + self._max_batch]
             try:
-                self._collection.upsert(
-                    ids=[c.chunk_id for c in part],
-                    embeddings=np.asarray(embeddings[lo : lo + self._max_batch]),
-                    documents=[c.text for c in part],
-                    metadatas=[_metadata(c) for c in part],
-                )
+                rows = {
+                    "ids": [c.chunk_id for c in part],
+                    "embeddings": np.asarray(embeddings[lo : lo + self._max_batch]),
+                    "documents": [c.text for c in part],
+                    "metadatas": [_metadata(c) for c in part],
+                }
+                self._call(partial(_upsert, rows=rows))
             except Exception as exc:
                 raise _write_failed(f"writing {len(part)} chunks to Chroma", exc) from exc
 
@@ -193,7 +211,8 @@ class ChromaStore:
         ids = list(chunk_ids)
         for lo in range(0, len(ids), self._max_batch):
             try:
-                self._collection.delete(ids=ids[lo : lo + self._max_batch])
+                batch = ids[lo : lo + self._max_batch]
+                self._call(partial(_delete, ids=batch))
             except Exception as exc:
                 raise _write_failed("deleting chunks from Chroma", exc) from exc
 
@@ -203,11 +222,14 @@ class ChromaStore:
         if k <= 0:
             return []
         try:
-            result = self._collection.query(
-                query_embeddings=np.asarray(embedding, dtype=np.float32).reshape(1, -1),
-                n_results=k,
-                where=dict(where) if where else None,
-                include=["documents", "metadatas", "distances"],
+            vector = np.asarray(embedding, dtype=np.float32).reshape(1, -1)
+            result = self._call(
+                lambda c: c.query(
+                    query_embeddings=vector,
+                    n_results=k,
+                    where=dict(where) if where else None,
+                    include=["documents", "metadatas", "distances"],
+                )
             )
         except Exception as exc:
             raise StoreError(f"Chroma query failed: {exc}") from exc
@@ -224,7 +246,9 @@ class ChromaStore:
         if not chunk_ids:
             return []
         try:
-            result = self._collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+            result = self._call(
+                lambda c: c.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+            )
         except Exception as exc:
             raise StoreError(f"reading chunks from Chroma failed: {exc}") from exc
         found = {
@@ -251,7 +275,7 @@ class ChromaStore:
         offset = 0
         while True:
             try:
-                result = self._collection.get(include=include, limit=page, offset=offset)
+                result = self._call(partial(_page, include=include, limit=page, offset=offset))
             except Exception as exc:
                 raise StoreError(f"reading chunks from Chroma failed: {exc}") from exc
             ids = result["ids"]
@@ -264,9 +288,21 @@ class ChromaStore:
 
     def count(self) -> int:
         try:
-            return int(self._collection.count())
+            return int(self._call(lambda c: c.count()))
         except Exception as exc:
             raise StoreError(f"counting Chroma chunks failed: {exc}") from exc
+
+
+def _upsert(collection: Any, rows: dict[str, Any]) -> None:
+    collection.upsert(**rows)
+
+
+def _delete(collection: Any, ids: list[str]) -> None:
+    collection.delete(ids=ids)
+
+
+def _page(collection: Any, include: list[str], limit: int, offset: int) -> Any:
+    return collection.get(include=include, limit=limit, offset=offset)
 
 
 def _chroma_settings() -> Any:
