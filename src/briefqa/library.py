@@ -68,7 +68,8 @@ class Library:
         """Index briefs from files and folders, incrementally.
 
         Unchanged files are skipped without embedding; changed ones replace their
-        chunks; with ``prune``, briefs whose files are gone are removed. Bad files are
+        chunks; with ``prune``, briefs whose files under ``paths`` are gone are removed
+        (uploads leave through :meth:`remove`). Bad files are
         reported in :attr:`IngestReport.errors` and do not stop the others.
 
         Raises:
