@@ -241,6 +241,15 @@ def test_two_workers_with_data_dirs_of_their_own(
             assert check.consistent, check
             assert check.briefs == 9 and check.chunks == check.stored
 
+        # A file another host indexed is not this host's to prune.
+        [seed_brief] = [b for b in one.documents() if not b.title.startswith("Report")]
+        elsewhere = Source("/srv/host-a/corpus/seed.txt", seed_brief.doc_id, "sha-of-a")
+        one.index.manifest.point(elsewhere)
+        (tmp_path / "empty").mkdir()
+        assert two.ingest([tmp_path / "empty"], prune=True).removed == 0
+        assert elsewhere.path in two.brief(seed_brief.doc_id).sources
+        one.index.manifest.remove_source(elsewhere.path)
+
         # An upload through two, removed through one: two's copy of the file stays, but
         # is not the database's, and the rebuild below must not bring the brief back.
         removed = two.add("removed.txt", b"Removed brief\n\nIt said 7 things.\n")

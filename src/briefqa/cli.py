@@ -85,7 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "paths", nargs="*", metavar="PATH", help="brief files or folders (default: corpus_dir)"
     )
-    ingest.add_argument("--prune", action="store_true", help="remove briefs whose files under the given paths are gone")
+    ingest.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove briefs whose files are gone (with BRIEFQA_DATABASE_URL: only files under "
+        "the given paths)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.add_argument(
         "--if-empty", action="store_true", help="do nothing if the index already holds briefs"

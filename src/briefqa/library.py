@@ -68,8 +68,9 @@ class Library:
         """Index briefs from files and folders, incrementally.
 
         Unchanged files are skipped without embedding; changed ones replace their
-        chunks; with ``prune``, briefs whose files under ``paths`` are gone are removed
-        (uploads leave through :meth:`remove`). Bad files are
+        chunks; with ``prune``, briefs whose files are gone are removed (with the index in
+        a database, only files under ``paths``: another host's are not this one's to
+        judge). Bad files are
         reported in :attr:`IngestReport.errors` and do not stop the others.
 
         Raises:

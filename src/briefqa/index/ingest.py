@@ -141,9 +141,9 @@ def run_ingest(
             if counted:
                 counted.next_batch()
         if prune:
-            # Only files under what was given: another folder's files (or, with the index
-            # in a database, another host's) are not this run's to judge.
-            given = [Path(p).resolve() for p in paths]
+            # With the index in a database, a file missing here may be another host's:
+            # only the files under what this run was given are its to judge.
+            given = [Path(p).resolve() for p in paths] if index.uploads is not None else None
             for source in manifest.sources():
                 if _under(source.path, given) and not index.has_file(source.path):
                     dropped, _ = manifest.remove_source(source.path)
@@ -171,8 +171,10 @@ def run_ingest(
         return report
 
 
-def _under(key: str, given: Sequence[Path]) -> bool:
-    """Whether a listed file is one of ``given`` or inside one of them."""
+def _under(key: str, given: Sequence[Path] | None) -> bool:
+    """Whether a listed file is one of ``given`` or inside one of them (None: any file)."""
+    if given is None:
+        return True
     if key.startswith(UPLOAD_KEY):
         return False  # uploads leave through removal, not a folder's pruning
     path = Path(key)
