@@ -10,7 +10,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,30 +65,41 @@ def _wait(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 2
             time.sleep(0.5)
 
 
-def test_two_workers_stay_consistent(chroma_server: str, tmp_path: Path) -> None:
+@contextmanager
+def _two_workers(tmp_path: Path, servers: dict[str, str], *, shared: bool) -> Iterator[list[str]]:
+    """Two `briefqa serve` workers started at once on an empty index (one ingests the
+    corpus, the other waits), with one data dir between them or one each (``shared``);
+    their URLs. Stopped afterwards."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SEED, corpus / SEED.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")}
-    env.update(
-        BRIEFQA_CHROMA_URL=chroma_server,
-        BRIEFQA_DATA_DIR=str(tmp_path / "shared"),
-        BRIEFQA_CORPUS_DIR=str(corpus),
-        HF_HUB_OFFLINE="1",
-        GRADIO_TEMP_DIR=str(tmp_path / "gradio"),
-    )
+    env.update(servers, BRIEFQA_CORPUS_DIR=str(corpus), HF_HUB_OFFLINE="1")
     workers: list[tuple[str, subprocess.Popen[bytes], Path]] = []
     try:
-        # Both start at once on an empty index: one ingests the corpus, the other waits.
         for name in ("a", "b"):
             port, log = free_port(), tmp_path / f"worker-{name}.log"
             command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
+            here = {**env, "BRIEFQA_DATA_DIR": str(tmp_path / ("shared" if shared else name)),
+                    "GRADIO_TEMP_DIR": str(tmp_path / f"gradio-{name}")}  # fmt: skip
             with open(log, "wb") as out:
-                proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+                proc = subprocess.Popen(command, env=here, stdout=out, stderr=subprocess.STDOUT)
             workers.append((f"http://127.0.0.1:{port}", proc, log))
         for url, proc, log in workers:
             _wait(url, proc, log)
-        (a, _, _), (b, _, _) = workers
+        yield [url for url, _, _ in workers]
+    finally:
+        for _, proc, _ in workers:
+            proc.terminate()
+        for _, proc, _ in workers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_two_workers_stay_consistent(chroma_server: str, tmp_path: Path) -> None:
+    with _two_workers(tmp_path, {"BRIEFQA_CHROMA_URL": chroma_server}, shared=True) as (a, b):
         assert [len(_request(f"{u}/api/v1/documents")) for u in (a, b)] == [1, 1]
 
         added = _request(f"{a}/api/v1/documents", "POST", files=("arctic.txt", ARCTIC.encode()))
@@ -103,14 +116,6 @@ def test_two_workers_stay_consistent(chroma_server: str, tmp_path: Path) -> None
         assert [len(_request(f"{u}/api/v1/documents")) for u in (a, b)] == [1, 1]
         again = _request(f"{a}/api/v1/ask", "POST", body=question)
         assert all(s["doc_id"] != doc_id for s in again["sources"] + again["nearest"])
-    finally:
-        for _, proc, _ in workers:
-            proc.terminate()
-        for _, proc, _ in workers:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def test_two_hosts_share_one_database_and_one_chroma(
@@ -118,29 +123,8 @@ def test_two_hosts_share_one_database_and_one_chroma(
 ) -> None:
     """Two `briefqa serve` workers with data dirs of their own (no file shared, as on two
     hosts) behind one PostgreSQL and one `chroma run`."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(SEED, corpus / SEED.name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")}
-    env.update(
-        BRIEFQA_CHROMA_URL=chroma_server,
-        BRIEFQA_DATABASE_URL=postgres_url,
-        BRIEFQA_CORPUS_DIR=str(corpus),
-        HF_HUB_OFFLINE="1",
-    )
-    workers: list[tuple[str, subprocess.Popen[bytes], Path]] = []
-    try:
-        for name in ("a", "b"):  # at once, on an empty index: one ingests, one waits
-            port, log = free_port(), tmp_path / f"worker-{name}.log"
-            command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
-            here = {**env, "BRIEFQA_DATA_DIR": str(tmp_path / f"host-{name}"),
-                    "GRADIO_TEMP_DIR": str(tmp_path / f"gradio-{name}")}  # fmt: skip
-            with open(log, "wb") as out:
-                proc = subprocess.Popen(command, env=here, stdout=out, stderr=subprocess.STDOUT)
-            workers.append((f"http://127.0.0.1:{port}", proc, log))
-        for url, proc, log in workers:
-            _wait(url, proc, log)
-        (a, _, _), (b, _, _) = workers
+    servers = {"BRIEFQA_CHROMA_URL": chroma_server, "BRIEFQA_DATABASE_URL": postgres_url}
+    with _two_workers(tmp_path, servers, shared=False) as (a, b):
         assert [len(_request(f"{u}/api/v1/documents")) for u in (a, b)] == [1, 1]
 
         added = _request(f"{a}/api/v1/documents", "POST", files=("arctic.txt", ARCTIC.encode()))
@@ -176,14 +160,6 @@ def test_two_hosts_share_one_database_and_one_chroma(
             f"Port report {i}" for i in range(8)
         )
         assert len(titles) == 9 == len(_request(f"{b}/api/v1/documents"))
-    finally:
-        for _, proc, _ in workers:
-            proc.terminate()
-        for _, proc, _ in workers:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def test_a_second_data_dir_cannot_take_over_the_collection(

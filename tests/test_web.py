@@ -455,28 +455,34 @@ def test_a_dislike_in_the_chat_becomes_a_test_question_that_fails(
 # ------------------------------------------------------------------ conversations
 
 
+def _restartable(tmp_path: Path, **settings: str) -> tuple[str, list[str], dict[str, str]]:
+    """A `briefqa serve` over the seed corpus to start (and start again) on one port: the
+    browser keeps its storage per origin. Its URL, command and environment."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / SEED.name)
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")},
+        "BRIEFQA_DATA_DIR": str(tmp_path / "data"),
+        "BRIEFQA_CORPUS_DIR": str(corpus),
+        "HF_HUB_OFFLINE": "1",
+        "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
+        **settings,
+    }
+    command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
+    return f"http://127.0.0.1:{port}", command, env
+
+
 def test_a_conversation_survives_reload_and_restart_and_is_shared_read_only(
     tmp_path: Path, browser: object, shots: Path
 ) -> None:
     """Alice's chat is kept: reloaded, and after a server restart, it reopens with its
     citations; she renames and shares it, Bob (logged in) reads it through the link but
     does not see it in his list, and her delete removes it."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(SEED, corpus / SEED.name)
     users = tmp_path / "users"
     users.write_text(f"alice:{hash_password(PASSWORD)}\nbob:{hash_password('bob-pass')}\n")
-    port = free_port()  # the same after the restart: the browser keeps its storage per origin
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")},
-        "BRIEFQA_DATA_DIR": str(tmp_path / "data"),
-        "BRIEFQA_CORPUS_DIR": str(corpus),
-        "BRIEFQA_AUTH_FILE": str(users),
-        "HF_HUB_OFFLINE": "1",
-        "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
-    }
-    command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
+    url, command, env = _restartable(tmp_path, BRIEFQA_AUTH_FILE=str(users))
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     page = context.new_page()
     with running_server(command, f"{url}/", tmp_path / "serve-1.log", 180, env):
@@ -553,19 +559,7 @@ def test_a_chat_goes_on_on_a_worker_that_never_served_it(tmp_path: Path, browser
     """The worker that answers the next question may not be the one that served the page
     (a restart, or another worker behind the load balancer): without reloading, the
     follow-up continues the same kept conversation, with the history it relies on."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(SEED, corpus / SEED.name)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("BRIEFQA_")},
-        "BRIEFQA_DATA_DIR": str(tmp_path / "data"),
-        "BRIEFQA_CORPUS_DIR": str(corpus),
-        "HF_HUB_OFFLINE": "1",
-        "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),
-    }
-    command = [sys.executable, "-m", "briefqa.cli", "serve", "--port", str(port)]
+    url, command, env = _restartable(tmp_path)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
     page = context.new_page()
     with running_server(command, f"{url}/", tmp_path / "serve-1.log", 180, env):
