@@ -216,3 +216,29 @@ def test_a_second_session_adding_the_same_file_is_told_what_the_first_found(
     clock = [time.monotonic() + 61]  # a minute on (an hour in the server): forgotten
     monkeypatch.setattr(ui.time, "monotonic", lambda: clock[0])
     assert recent.result("/cache/abc/arctic.md") is None
+
+
+def test_a_worker_takes_the_conversation_the_browser_has_open(tmp_path: object) -> None:
+    """A chat event on a worker whose own session is missing, or is of another
+    conversation than the browser shows (it served the browser before a failover and
+    back), continues the conversation the browser has open; a new chat is new."""
+    from briefqa.serve.ui import _NO_CONVERSATION, _recovered
+
+    qa = BriefQA(tmp_path / "data")  # type: ignore[operator]
+    store = qa.conversations
+    first = store.start("alice", _answer(question="First?"))
+    second = store.start("alice", _answer(question="Second?"))
+    store.add("alice", second.id, _answer(question="And then?"))
+    stale = {"answers": [_answer(question="First?")], "by_message": {1: 0},
+             "conversation": first.id, "stored": {0: 0}, "rated": None}  # fmt: skip
+    assert _recovered(qa, stale, first.id, "alice") is stale  # its own: kept as it is
+    taken = _recovered(qa, stale, second.id, "alice")
+    assert taken["conversation"] == second.id
+    assert [a.question for a in taken["answers"]] == ["Second?", "And then?"]
+    assert _recovered(qa, None, second.id, "alice")["conversation"] == second.id
+    for fresh in (_recovered(qa, stale, _NO_CONVERSATION, "alice"),
+                  _recovered(qa, None, second.id, "bob")):  # fmt: skip
+        assert fresh["answers"] == [] and fresh.get("conversation") is None
+    store.delete("alice", second.id)
+    assert _recovered(qa, None, second.id, "alice")["answers"] == []
+    qa.close()

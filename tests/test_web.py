@@ -575,4 +575,12 @@ def test_a_chat_goes_on_on_a_worker_that_never_served_it(tmp_path: Path, browser
         with urllib.request.urlopen(f"{url}/api/v1/conversations", timeout=30) as listed:
             conversations = json.loads(listed.read())
         assert [c["turns_count"] for c in conversations] == [2], conversations
+        # A new chat stays new after a reload (the browser remembers that none is open).
+        page.click("#bq-new")
+        page.wait_for_function("!document.querySelector('#bq-turn-0')", timeout=30_000)
+        _settle(page)
+        page.reload()
+        page.wait_for_selector("#bq-question textarea", timeout=60_000)
+        _settle(page)
+        assert page.locator("#bq-turn-0").count() == 0
     context.close()

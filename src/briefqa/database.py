@@ -17,10 +17,12 @@ Requires the ``postgres`` extra: ``pip install 'briefqa[postgres]'``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import BriefQAError, ConfigError, IndexLocked, StoreError, UnknownSchema
@@ -40,6 +42,7 @@ __all__ = [
     "migrate",
     "set_aside",
     "statements",
+    "still_held",
     "writer_turn",
 ]
 
@@ -364,8 +367,18 @@ def statements(url: str, timeout: float, *, read_only: bool = False) -> Iterator
 _WRITER_LOCK = 0x62726965667177  # "briefqw"
 _QUEUE_LOCK = 0x62726965667171  # "briefqq"
 _POLL_S = 0.05
-# The backend holding the writer lock for this process, by URL (see fence()).
-_holders: dict[str, int] = {}
+# The lock's session must outlive a role's timeouts: a statement_timeout would cancel
+# give_way's wait for the lock, an idle_session_timeout (PostgreSQL 14+) end the lock.
+_LOCK_SESSION = (
+    "SET statement_timeout = 0",
+    "SET lock_timeout = 0",
+    "SET idle_session_timeout = 0",
+)
+# The backend holding the writer lock for the code running in this context, by URL (see
+# fence()): per writer, not per process, and carried into the threads it hands work to
+# (contextvars.copy_context), so that a writer that lost the lock is not vouched for by
+# another thread's.
+_holders: ContextVar[dict[str, int]] = ContextVar("briefqa_writer", default={})  # noqa: B039
 
 
 class _Turn:
@@ -387,7 +400,6 @@ class _Turn:
         self._conn.execute("SELECT pg_advisory_lock(%s)", (_QUEUE_LOCK,))
         self._conn.execute("SELECT pg_advisory_unlock(%s)", (_QUEUE_LOCK,))
         self._conn.execute("SELECT pg_advisory_lock(%s)", (_WRITER_LOCK,))
-        _holders[self._url] = self._conn.info.backend_pid  # another thread's turn ended
         return True
 
 
@@ -416,12 +428,14 @@ def writer_turn(url: str, wait: float, *, timeout: float = 10.0) -> Iterator[_Tu
                     f"another briefqa worker is writing to the index in {_where(url)} "
                     f"(waited {wait:g} s, BRIEFQA_LOCK_WAIT_S); try again when it is done"
                 )
-            pid = _holders[url] = conn.info.backend_pid
+            for setting in _LOCK_SESSION:
+                with contextlib.suppress(psycopg.Error):  # not every server knows each
+                    conn.execute(setting)
+            token = _holders.set({**_holders.get(), url: conn.info.backend_pid})
             try:
                 yield _Turn(conn, url)
             finally:
-                if _holders.get(url) == pid:
-                    del _holders[url]
+                _holders.reset(token)
     except BriefQAError:
         raise
     except Exception as exc:
@@ -429,6 +443,13 @@ def writer_turn(url: str, wait: float, *, timeout: float = 10.0) -> Iterator[_Tu
         if mapped is exc:
             raise
         raise mapped from None
+
+
+def still_held(url: str, *, timeout: float = 10.0) -> None:
+    """:func:`fence` in a transaction of its own: before a step outside the database (a
+    deletion from Chroma) that a writer which lost the lock must not take."""
+    with statements(url, timeout) as db:
+        fence(db, url)
 
 
 def fence(db: Statements, url: str) -> None:
@@ -440,7 +461,7 @@ def fence(db: Statements, url: str) -> None:
     Raises:
         StoreError: the lock was lost; the transaction is rolled back.
     """
-    pid = _holders.get(url)
+    pid = _holders.get().get(url)
     if pid is None:
         return
     held = db.execute(

@@ -168,15 +168,17 @@ class Library:
             IndexLocked: another writer held the data directory for all of ``lock_wait_s``.
         """
         with self.index.ingest_lock():
+            listed: set[str] | None
             try:
                 counted = self.index.manifest.generation() + 1
-            except (BriefQAError, sqlite3.DatabaseError):  # the manifest is damaged
-                counted = int(time.time())
+                listed = {source.path for source in self.index.manifest.sources()}
+            except (BriefQAError, sqlite3.DatabaseError, ValueError):  # it is damaged
+                counted, listed = int(time.time()), None
             with self.parts.lock:
                 self.parts.reset()
                 self.index.close()
                 self.index.forget_store()
-            sources = rebuild_files(self.data_dir, self.settings)
+            sources = rebuild_files(self.data_dir, self.settings, listed)
             # The count goes on, not from 0: every worker's BM25 index and catalogue are
             # kept by generation, and must not take the new index for one they know.
             self.index.manifest.set_meta("generation", str(counted))

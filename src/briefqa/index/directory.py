@@ -23,7 +23,7 @@ from typing import IO, Protocol
 
 import numpy as np
 
-from ..database import writer_turn
+from ..database import still_held, writer_turn
 from ..errors import ConfigError, IndexLocked
 from ..settings import Settings
 from .copies import CopyIndex, fingerprint
@@ -301,6 +301,8 @@ class Index:
         if pending:
             listed = set(manifest.chunk_ids())
             doomed = [cid for cid in pending if cid not in listed]
+            if self.settings.database_url:  # the ids may be another writer's by now
+                still_held(self.settings.database_url)
             self.store.delete(doomed)
             self.sentences.delete(doomed)
             manifest.clear_pending(pending)

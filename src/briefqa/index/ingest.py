@@ -11,6 +11,7 @@ same way.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import logging
@@ -116,6 +117,7 @@ def run_ingest(
             :meth:`Index.check_compatible`).
         StoreError: the vector store failed.
     """
+    paths = list(paths)  # read twice: the files, then what --prune may judge
     with index.ingest_lock():
         index.check_compatible(record=True)
         started = time.perf_counter()
@@ -149,26 +151,27 @@ def run_ingest(
                     dropped, _ = manifest.remove_source(source.path)
                     report.removed += dropped is not None
         index.flush_pending()
-        # With the index in a database, files this host cannot read (another host's
-        # folder) were not read again with the new readers: the version stays, so that
-        # a run on a host that can read them does.
-        unread = (
-            [s.path for s in manifest.sources() if index.file(s.path) is None]
-            if stale and index.uploads is not None
-            else []
-        )
-        if unread:
-            log.warning(
-                "%d indexed file(s) are not on this host (%s…): they keep what the older "
-                "readers made of them until an ingest on a host that has them",
-                len(unread),
-                unread[0],
-            )
-        elif recorded != READER_VERSION:
+        if recorded != READER_VERSION:
+            if stale:
+                _warn_unread(index)
             manifest.set_meta("reader_version", READER_VERSION)
         report.failed = len(report.errors)
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _warn_unread(index: Index) -> None:
+    """Files a re-read with new readers could not reach on this host (another host's
+    folder, or a file deleted but not pruned) keep what the older readers made of them
+    until they change: say so, once, rather than re-read at every ingest."""
+    unread = [s.path for s in index.manifest.sources() if index.file(s.path) is None]
+    if unread:
+        log.warning(
+            "%d indexed file(s) could not be read again with the new readers here (%s…): "
+            "they keep their text until they change; run `briefqa ingest` where they are",
+            len(unread),
+            unread[0],
+        )
 
 
 def _under(key: str, given: Sequence[Path] | None) -> bool:
@@ -278,7 +281,9 @@ def _index(
             if embedded is not None:
                 if in_flight is not None:
                     in_flight.result()
-                in_flight = writer.submit(_write, index, embedded, report)
+                # In this context: the writer's hold of the lock goes with the write.
+                run = contextvars.copy_context().run
+                in_flight = writer.submit(run, _write, index, embedded, report)
             done += size
             if progress:
                 progress(done, total)

@@ -282,13 +282,14 @@ def _set_aside(path: Path, stamp: str | None = None) -> None:
             part.rename(part.with_name(f"{part.name}.damaged-{stamp}"))
 
 
-def rebuild_files(data_dir: Path, settings: Settings) -> list[Path]:
+def rebuild_files(data_dir: Path, settings: Settings, listed: set[str] | None = None) -> list[Path]:
     """Set the index's files aside and start an empty index, for
     ``briefqa check --rebuild``: the manifest, the sentence vectors and the saved BM25
     index are renamed ``*.damaged-<time>`` (nothing of them is deleted), and the Chroma
     collection is dropped (it holds only vectors of the briefs, made again by the ingest
-    that follows). Returns the files to ingest again: every upload, and the corpus
-    folder when there is one.
+    that follows). Returns the files to ingest again: every upload (with a database,
+    those of ``listed``, the keys the manifest listed, when it could be read), and the
+    corpus folder when there is one.
     """
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     if settings.database_url:
@@ -296,11 +297,17 @@ def rebuild_files(data_dir: Path, settings: Settings) -> list[Path]:
         # bytes stay, copied here to be read again.
         set_aside(settings.database_url, "index", INDEX_TABLES, stamp)
         # This host's files are copies: what the database keeps is what there is (a
-        # brief removed through another host left its copy here).
-        shutil.rmtree(data_dir / "uploads", ignore_errors=True)
+        # brief removed through another host left its copy here). Uploads waiting for
+        # the lock (hidden, under .incoming) stay.
+        folder = data_dir / "uploads"
+        for child in folder.iterdir() if folder.is_dir() else []:
+            if not child.name.startswith("."):
+                shutil.rmtree(child, ignore_errors=True)
         uploads = PostgresUploads(settings.database_url)
-        for key in sorted(uploads.keys()):
-            uploads.fetch(key, data_dir / "uploads" / key[len(UPLOAD_KEY) :])
+        # Only those the index listed: an upload whose write failed is not brought in.
+        keys = uploads.keys() if listed is None else uploads.keys() & listed
+        for key in sorted(keys):
+            uploads.fetch(key, folder / key[len(UPLOAD_KEY) :])
     else:
         # Staff's conversations are not the index's: they stay where they are.
         for name in ("manifest.sqlite3", "sentences.sqlite3"):

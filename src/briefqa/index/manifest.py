@@ -578,5 +578,5 @@ def _drop_if_unreferenced(db: Statements, doc_id: str) -> list[str] | None:
 def _bump(db: Statements) -> None:
     db.execute(
         "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT (key)"
-        " DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
+        " DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)"
     )

@@ -368,10 +368,14 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
     # chat and the sources, as it always has.
     outputs = [tab.question, tab.chatbot, tab.sources, session]
 
-    def listed(state: dict[str, Any] | None, request: gr.Request) -> tuple[Any, ...]:
-        conversation = _session(state).get("conversation")
+    def listed(
+        state: dict[str, Any] | None, opened: str | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        # After a failed question on a worker without a session, the browser's open
+        # conversation is still the one open.
+        conversation = _session(state).get("conversation") or _open(opened)
         listing, titles = _listing(qa, _user(request), conversation)
-        return listing, conversation, titles.get(conversation or "", gr.skip())
+        return listing, _remembered(conversation), titles.get(conversation or "", gr.skip())
 
     for asked in (
         tab.ask.click(respond, inputs, outputs, api_name="ask"),
@@ -379,13 +383,13 @@ def _wire_chat(qa: BriefQA, tab: _ChatTab, session: gr.State, current: gr.Browse
     ):
         asked.then(_prepare_download, [session], [tab.download], **_PRIVATE).then(
             listed,
-            [session],
+            [session, current],
             [tab.history.conversations, current, tab.history.title],
             **_PRIVATE,
         )
 
     def reset() -> tuple[Any, ...]:
-        return [], EMPTY_SOURCES, None, gr.Row(visible=False), "", None, None, "", ""
+        return [], EMPTY_SOURCES, None, gr.Row(visible=False), "", None, _NO_CONVERSATION, "", ""
 
     tab.new_chat.click(
         reset,
@@ -702,6 +706,7 @@ def _wire_summary(
         doc_id: str | None,
         messages: list[dict[str, Any]],
         state: dict[str, Any] | None,
+        opened: str | None,
         request: gr.Request,
     ) -> tuple[Any, ...]:
         # Posted into the chat as a turn: citations, the sources panel, feedback and
@@ -713,18 +718,19 @@ def _wire_summary(
         except BriefQAError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         asked = {"role": "user", "content": plain_markdown(answer.question)}
-        messages, state = _add_turn([*messages, asked], _session(state), answer)
         user = _user(request)
+        here = _recovered(qa, state, opened, user)
+        messages, state = _add_turn([*messages, asked], here, answer)
         state = _keep(qa, user, state, answer)
         listing = _listing(qa, user, state["conversation"])[0]
         answers = state["answers"]
         sources_html = render_sources(answers, brief_index(qa, answers))
-        return (messages, sources_html, state, listing, state.get("conversation"),
+        return (messages, sources_html, state, listing, _remembered(state.get("conversation")),
                 gr.Tabs(selected="chat"))  # fmt: skip
 
     tab.summarise.click(
         summary,
-        [tab.to_summarise, chat.chatbot, session],
+        [tab.to_summarise, chat.chatbot, session, current],
         [chat.chatbot, chat.sources, session, chat.history.conversations, current, tabs],
         **_PRIVATE,
     ).then(_prepare_download, [session], [chat.download], **_PRIVATE)
@@ -743,7 +749,8 @@ def _wire_history(
         listing, _ = _listing(qa, user, conversation.id if conversation else None)
         hidden = gr.Row(visible=False)  # a comment box of the chat shown before
         if conversation is None:
-            return [], EMPTY_SOURCES, None, listing, None, "", "", _share_label(None), hidden
+            return ([], EMPTY_SOURCES, None, listing, _NO_CONVERSATION, "", "", _share_label(None),
+                    hidden)  # fmt: skip
         chat, state = _restore(conversation)
         answers = state["answers"]
         sources = render_sources(answers, brief_index(qa, answers))
@@ -755,6 +762,7 @@ def _wire_history(
     def opened(conversation_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         user = _user(request)
         found = None
+        conversation_id = _open(conversation_id)
         if conversation_id:
             try:
                 found = qa.conversations.get(user, conversation_id)
@@ -774,7 +782,9 @@ def _wire_history(
     )
 
     def conversation_of(state: dict[str, Any] | None, opened: str | None) -> str:
-        found = _session(state).get("conversation") or opened
+        # What the browser shows: this worker's session may be of another conversation
+        # (kept from before the browser went to another worker and came back).
+        found = _open(opened) or _session(state).get("conversation")
         if not found:
             raise gr.Error("Ask a question first: this chat is not kept yet.",
                            print_exception=False)  # fmt: skip
@@ -955,18 +965,40 @@ def _new_session() -> dict[str, Any]:
 def _recovered(
     qa: BriefQA, state: dict[str, Any] | None, opened: str | None, user: str
 ) -> dict[str, Any]:
-    """The session, or, when this worker has none but the browser has a conversation open
-    (another worker served it, or this one restarted), that conversation's session from
-    the store: a chat goes on on whichever worker its next question reaches."""
-    if state is not None or not opened:
-        return _session(state)
+    """The session of the conversation the browser has open. This worker's session when
+    it is of that conversation; otherwise (another worker served the page, this one
+    restarted, or the browser went elsewhere and came back) that conversation's session
+    from the store: a chat goes on on whichever worker its next question reaches."""
+    opened = _open(opened)
+    if state is not None and state.get("conversation") == opened:
+        return state  # this worker's own (or a chat not kept yet)
+    if opened is None:
+        return _new_session()  # the browser started a new chat
     try:
         conversation = qa.conversations.get(user, opened)
-    except BriefQAError:  # deleted meanwhile, or unreadable now: a new chat, as before
+    except NotFound:  # deleted meanwhile (in another tab): a new chat
         return _new_session()
+    except BriefQAError as exc:
+        raise gr.Error(
+            f"Your conversation cannot be read now: {exc}", print_exception=False
+        ) from None
     if conversation.user != user:
         return _new_session()
     return _restore(conversation)[1]
+
+
+# What the browser remembers when no conversation is open. Not None: Gradio's browser
+# storage keeps only a value that is truthy, and a reload would reopen the last one.
+_NO_CONVERSATION = "none"
+
+
+def _open(remembered: str | None) -> str | None:
+    """The conversation id the browser remembers, if any."""
+    return remembered if remembered and remembered != _NO_CONVERSATION else None
+
+
+def _remembered(conversation: str | None) -> str:
+    return conversation or _NO_CONVERSATION
 
 
 def _session(state: dict[str, Any] | None) -> dict[str, Any]:
