@@ -494,7 +494,11 @@ class ChatSession(Session):
 
     async def ask(self, question: str, expect_error: str | None = None) -> Asked:
         outputs = await self.event(
-            "ask", [question, self.chat, None, [], "", ""], expect_error=expect_error
+            # The states (the session's, the browser's open conversation) as a script
+            # sends them: None, the server keeps the session.
+            "ask",
+            [question, self.chat, None, [], "", "", None],
+            expect_error=expect_error,
         )
         cleared, chat = outputs[0], outputs[1]
         if cleared != "" or len(chat) != len(self.chat) + 2 or chat[-1]["role"] != "assistant":
@@ -509,7 +513,9 @@ class ChatSession(Session):
         liked = self.rng.choice(("Like", "Dislike"))
         index = len(self.chat) - 1
         shown = await self.event(
-            "rate", [None], {"index": index, "value": self.chat[-1]["content"], "liked": liked}
+            "rate",
+            [None, None],
+            {"index": index, "value": self.chat[-1]["content"], "liked": liked},
         )
         if not shown[0].get("visible"):
             raise Outcome("invalid", "the rating did not reach the answer it was given to")

@@ -232,6 +232,7 @@ def test_a_worker_takes_the_conversation_the_browser_has_open(tmp_path: object) 
     stale = {"answers": [_answer(question="First?")], "by_message": {1: 0},
              "conversation": first.id, "stored": {0: 0}, "rated": None}  # fmt: skip
     assert _recovered(qa, stale, first.id, "alice") is stale  # its own: kept as it is
+    assert _recovered(qa, stale, None, "alice") is stale  # an API caller says nothing
     taken = _recovered(qa, stale, second.id, "alice")
     assert taken["conversation"] == second.id
     assert [a.question for a in taken["answers"]] == ["Second?", "And then?"]

@@ -969,10 +969,12 @@ def _recovered(
     it is of that conversation; otherwise (another worker served the page, this one
     restarted, or the browser went elsewhere and came back) that conversation's session
     from the store: a chat goes on on whichever worker its next question reaches."""
-    opened = _open(opened)
-    if state is not None and state.get("conversation") == opened:
+    if opened is None:  # a caller that does not say (the API, a script): as it was
+        return _session(state)
+    shown = _open(opened)
+    if state is not None and state.get("conversation") == shown:
         return state  # this worker's own (or a chat not kept yet)
-    if opened is None:
+    if shown is None:
         return _new_session()  # the browser started a new chat
     try:
         conversation = qa.conversations.get(user, opened)
