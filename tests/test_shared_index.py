@@ -97,6 +97,17 @@ def test_the_manifest_keeps_one_contract_in_both_databases(manifest: Manifest) -
     assert manifest.get_meta("embedding_model") == "m2"
 
 
+def test_a_database_with_another_programs_tables_is_refused(postgres_url: str) -> None:
+    import psycopg
+
+    from briefqa import UnknownSchema
+
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("CREATE TABLE meta (id INTEGER, note TEXT)")
+    with pytest.raises(UnknownSchema, match=r"table\(s\) meta, which briefqa's index"):
+        PostgresManifest(postgres_url)
+
+
 def test_a_manifest_copies_into_postgres(tmp_path: Path, postgres_url: str) -> None:
     here = SQLiteManifest(tmp_path / "manifest.sqlite3")
     here.commit([(_brief("a"), ["a-1"], [Source("/c/a.txt", "a", "sha-a")])], {"a": b"\x00"})

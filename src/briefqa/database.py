@@ -18,6 +18,7 @@ Requires the ``postgres`` extra: ``pip install 'briefqa[postgres]'``.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -225,6 +226,8 @@ def migrate(pool: ConnectionPool[Any]) -> dict[str, int]:
                     f"the database's {part} are at schema version {have}, written by a newer "
                     f"briefqa (this one knows up to {len(steps)}): upgrade briefqa"
                 )
+            if have == 0:
+                _refuse_others(conn, part, steps)
             for statements in steps[have:]:
                 for statement in statements:
                     conn.execute(statement)
@@ -236,6 +239,23 @@ def migrate(pool: ConnectionPool[Any]) -> dict[str, int]:
             )
             found[part] = len(steps)
     return {part: int(v) for part, v in found.items()}
+
+
+def _refuse_others(conn: Connection[Any], part: str, steps: list[list[str]]) -> None:
+    """Before a part's tables are first made: a table of that name there already is
+    another program's (``CREATE TABLE IF NOT EXISTS`` would take it silently)."""
+    names = [m.group(1) for step in steps for st in step
+             if (m := re.match(r"CREATE TABLE IF NOT EXISTS (\w+)", st))]  # fmt: skip
+    taken = conn.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_name = ANY(%s) ORDER BY table_name",
+        (names,),
+    ).fetchall()
+    if taken:
+        raise UnknownSchema(
+            f"the database already has the table(s) {', '.join(t for (t,) in taken)}, which "
+            f"briefqa's {part} would use and did not make: give briefqa a database of its own"
+        )
 
 
 def _store_error(url: str, exc: BaseException) -> BaseException:
