@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MIGRATIONS",
+    "InDatabase",
     "Statements",
     "close_pools",
     "connect",
@@ -169,15 +170,10 @@ def _open(url: str, timeout: float) -> ConnectionPool[Any]:
         raise ConfigError(
             "BRIEFQA_DATABASE_URL needs psycopg: pip install 'briefqa[postgres]'"
         ) from None
-    try:
+    with _named(url):
         # One connection first: the pool only says it timed out, this says why (a
         # refused login, an unknown database, a host that does not answer).
         psycopg.connect(url, connect_timeout=max(1, round(timeout))).close()
-    except Exception as exc:
-        mapped = _store_error(url, exc)
-        if mapped is exc:  # not the database's: the caller's own error, as it was
-            raise
-        raise mapped from None
     pool = ConnectionPool(
         url,
         min_size=1,
@@ -228,9 +224,7 @@ def migrate(pool: ConnectionPool[Any]) -> dict[str, int]:
                 )
             if have == 0:
                 _refuse_others(conn, part, steps)
-            for statements in steps[have:]:
-                for statement in statements:
-                    conn.execute(statement)
+            _apply(conn, steps[have:])
             conn.execute(
                 "INSERT INTO briefqa_schema (part, version) VALUES (%s, %s) ON CONFLICT (part) "
                 "DO UPDATE SET version = EXCLUDED.version, migrated_at = now() "
@@ -239,6 +233,12 @@ def migrate(pool: ConnectionPool[Any]) -> dict[str, int]:
             )
             found[part] = len(steps)
     return {part: int(v) for part, v in found.items()}
+
+
+def _apply(conn: Connection[Any], steps: list[list[str]]) -> None:
+    for step in steps:
+        for statement in step:
+            conn.execute(statement)
 
 
 def _refuse_others(conn: Connection[Any], part: str, steps: list[list[str]]) -> None:
@@ -256,6 +256,21 @@ def _refuse_others(conn: Connection[Any], part: str, steps: list[list[str]]) -> 
             f"the database already has the table(s) {', '.join(t for (t,) in taken)}, which "
             f"briefqa's {part} would use and did not make: give briefqa a database of its own"
         )
+
+
+@contextmanager
+def _named(url: str) -> Iterator[None]:
+    """A failure of the database as :class:`StoreError` naming it (never its password);
+    briefqa's own errors and the caller's pass as they are."""
+    try:
+        yield
+    except BriefQAError:
+        raise
+    except Exception as exc:
+        mapped = _store_error(url, exc)
+        if mapped is exc:  # not the database's: the caller's own error, as it was
+            raise
+        raise mapped from None
 
 
 def _store_error(url: str, exc: BaseException) -> BaseException:
@@ -303,7 +318,7 @@ def connection(url: str, timeout: float, *, read_only: bool = False) -> Iterator
     reads (PostgreSQL's default takes a new one for each statement)."""
     from psycopg import IsolationLevel, OperationalError
 
-    try:
+    with _named(url):
         pool = connect(url, timeout=timeout)
         for attempt in range(2):
             with pool.connection() as conn, ExitStack() as stack:
@@ -322,13 +337,6 @@ def connection(url: str, timeout: float, *, read_only: bool = False) -> Iterator
                     continue
                 yield conn
                 return
-    except BriefQAError:
-        raise
-    except Exception as exc:
-        mapped = _store_error(url, exc)
-        if mapped is exc:  # not the database's: the caller's own error, as it was
-            raise
-        raise mapped from None
 
 
 def set_aside(
@@ -348,9 +356,7 @@ def set_aside(
             conn.execute(f"ALTER INDEX {name} RENAME TO {name}{suffix}")
         for table in tables:
             conn.execute(f"ALTER TABLE IF EXISTS {table} RENAME TO {table}{suffix}")
-        for statements_ in MIGRATIONS[part]:
-            for statement in statements_:
-                conn.execute(statement)
+        _apply(conn, MIGRATIONS[part])
 
 
 class _Rows:
@@ -379,6 +385,23 @@ def statements(url: str, timeout: float, *, read_only: bool = False) -> Iterator
     """:func:`connection`'s transaction as :class:`Statements`."""
     with connection(url, timeout, read_only=read_only) as conn:
         yield _Rows(conn)
+
+
+class InDatabase:
+    """A store whose rows live in the PostgreSQL database at ``url``: reachable, and its
+    schema current, from the start; each call one transaction of the process's pool."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url = url
+        self.timeout = timeout
+        connect(url, timeout=timeout)
+
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Statements]:
+        # A read in one snapshot: a write between two of its statements stays unseen.
+        return statements(self.url, self.timeout, read_only=not write)
+
+    def close(self) -> None:
+        """Nothing to release: the pool is the process's."""
 
 
 # ------------------------------------------------------------- the writers' lock
@@ -439,30 +462,25 @@ def writer_turn(url: str, wait: float, *, timeout: float = 10.0) -> Iterator[_Tu
     import psycopg
 
     connect(url, timeout=timeout)  # the schema current, a failure named
-    try:
-        with psycopg.connect(
+    with (
+        _named(url),
+        psycopg.connect(
             url, autocommit=True, connect_timeout=max(1, round(timeout)), **_KEEPALIVES
-        ) as conn:
-            if not _try(conn, "pg_try_advisory_lock", _WRITER_LOCK) and not _queue(conn, wait):
-                raise IndexLocked(
-                    f"another briefqa worker is writing to the index in {_where(url)} "
-                    f"(waited {wait:g} s, BRIEFQA_LOCK_WAIT_S); try again when it is done"
-                )
-            for setting in _LOCK_SESSION:
-                with contextlib.suppress(psycopg.Error):  # not every server knows each
-                    conn.execute(setting)
-            token = _holders.set({**_holders.get(), url: conn.info.backend_pid})
-            try:
-                yield _Turn(conn, url)
-            finally:
-                _holders.reset(token)
-    except BriefQAError:
-        raise
-    except Exception as exc:
-        mapped = _store_error(url, exc)
-        if mapped is exc:
-            raise
-        raise mapped from None
+        ) as conn,
+    ):
+        if not _try(conn, "pg_try_advisory_lock", _WRITER_LOCK) and not _queue(conn, wait):
+            raise IndexLocked(
+                f"another briefqa worker is writing to the index in {_where(url)} "
+                f"(waited {wait:g} s, BRIEFQA_LOCK_WAIT_S); try again when it is done"
+            )
+        for setting in _LOCK_SESSION:
+            with contextlib.suppress(psycopg.Error):  # not every server knows each
+                conn.execute(setting)
+        token = _holders.set({**_holders.get(), url: conn.info.backend_pid})
+        try:
+            yield _Turn(conn, url)
+        finally:
+            _holders.reset(token)
 
 
 def still_held(url: str, *, timeout: float = 10.0) -> None:

@@ -10,42 +10,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from .conversations import SQLConversations, json_text
-from .database import Statements, connect, connection, statements
+from .database import InDatabase
 
 __all__ = ["PostgresConversations", "PostgresFeedback"]
 
 
-class PostgresConversations(SQLConversations):
-    """Conversations in PostgreSQL, shared by every worker that has the same URL."""
+class PostgresConversations(InDatabase, SQLConversations):
+    """Conversations in PostgreSQL, shared by every worker that has the same URL (a read
+    in one snapshot: a delete between two reads never shows a conversation without its
+    turns)."""
 
     lock_row = " FOR UPDATE"
     json_value = "%s::jsonb"
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        connect(url, timeout=timeout)  # reachable, and its schema current, from the start
 
-    @contextmanager
-    def _transaction(self, *, write: bool = True) -> Iterator[Statements]:
-        # A read in one snapshot: a delete between two reads would otherwise show a
-        # conversation without its turns.
-        with statements(self.url, self.timeout, read_only=not write) as db:
-            yield db
-
-
-class PostgresFeedback:
+class PostgresFeedback(InDatabase):
     """Feedback events in PostgreSQL, in the order they were recorded (the
     :class:`~briefqa.feedback.FeedbackEvents` of every worker with the same URL)."""
-
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        connect(url, timeout=timeout)
 
     def append(self, event: dict[str, Any]) -> None:
         self.copy([event])
@@ -65,9 +49,9 @@ class PostgresFeedback:
         if not rows:
             return 0
         added = 0
-        with connection(self.url, self.timeout) as conn:
+        with self._transaction() as db:
             for row in rows:
-                added += conn.execute(
+                added += db.execute(
                     "INSERT INTO feedback_events (digest, event) VALUES (%s, %s::jsonb) "
                     "ON CONFLICT (digest) DO NOTHING",
                     row,
@@ -75,6 +59,6 @@ class PostgresFeedback:
         return added
 
     def events(self) -> Iterator[dict[str, Any]]:
-        with connection(self.url, self.timeout, read_only=True) as conn:
-            found = conn.execute("SELECT event FROM feedback_events ORDER BY id").fetchall()
+        with self._transaction(write=False) as db:
+            found = db.execute("SELECT event FROM feedback_events ORDER BY id").fetchall()
         return (row[0] for row in found)

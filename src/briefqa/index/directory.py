@@ -30,7 +30,7 @@ from .copies import CopyIndex, fingerprint
 from .manifest import Copy, Manifest, PostgresManifest, SQLiteManifest
 from .sentences import PostgresSentenceVectors, SentenceVectors, SQLiteSentenceVectors
 from .store import OwnedStore, VectorStore, store_from_settings
-from .uploads import UPLOAD_KEY, PostgresUploads
+from .uploads import UPLOAD_KEY, PostgresUploads, upload_copy
 
 _POLL_S = 0.05
 
@@ -226,7 +226,7 @@ class Index:
         if not key.startswith(UPLOAD_KEY):
             path = Path(key)
             return path if path.is_file() else None
-        local = self.data_dir / "uploads" / key[len(UPLOAD_KEY) :]
+        local = upload_copy(self.data_dir, key)
         if self.uploads is None or local.is_file():
             return local if local.is_file() else None
         return self.uploads.fetch(key, local)
@@ -325,14 +325,13 @@ class Index:
             return True
 
     def _drop_upload(self, key: str) -> None:
-        uploads = self.data_dir / "uploads"
         if key.startswith(UPLOAD_KEY):
-            local = uploads / key[len(UPLOAD_KEY) :]
+            local = upload_copy(self.data_dir, key)
             if self.uploads is not None:
                 self.uploads.drop(key)
         else:
             local = Path(key)
-            if not local.is_relative_to(uploads.resolve()):
+            if not local.is_relative_to((self.data_dir / "uploads").resolve()):
                 return  # the corpus's files are the institute's, not ours
         local.unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # another upload shares the folder

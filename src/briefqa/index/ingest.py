@@ -317,7 +317,7 @@ def _changed(
         given = {index.key(path) for path, _ in changed}
         for s in manifest.sources():
             local = index.file(s.path) if s.path not in given else None
-            if local is not None and local.is_file():
+            if local is not None:  # a file that is there (Index.file)
                 changed.append((local, None))
     return changed
 
@@ -358,7 +358,7 @@ def _plan(
         copies.discard(doc_id)
         for listed in manifest.sources_of(doc_id):
             local = index.file(listed.path) if listed.path not in moving else None
-            if local is not None and local.is_file():
+            if local is not None:
                 again.append((local, None))
                 moving.add(listed.path)
     parsed += _parse(again, report, read, index.key)

@@ -41,7 +41,7 @@ from .directory import Index
 from .ingest import EmbedderFactory, reindex
 from .manifest import INDEX_TABLES, REBUILD, Source
 from .store import ChromaStore, store_from_settings
-from .uploads import UPLOAD_KEY, PostgresUploads
+from .uploads import UPLOAD_KEY, PostgresUploads, upload_copy
 
 # A partial file's name carries the pid of the process writing it: uploads are written
 # into ".incoming/.<pid>-<thread>/<name>", BM25 indexes as ".partial-<pid>-<thread>".
@@ -307,7 +307,7 @@ def rebuild_files(data_dir: Path, settings: Settings, listed: set[str] | None = 
         # Only those the index listed: an upload whose write failed is not brought in.
         keys = uploads.keys() if listed is None else uploads.keys() & listed
         for key in sorted(keys):
-            uploads.fetch(key, folder / key[len(UPLOAD_KEY) :])
+            uploads.fetch(key, upload_copy(data_dir, key))
     else:
         # Staff's conversations are not the index's: they stay where they are.
         for name in ("manifest.sqlite3", "sentences.sqlite3"):

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..database import Statements, connect, fence, statements
+from ..database import InDatabase, Statements, fence
 from ..errors import DataDamaged, StoreError, UnknownSchema
 from ..schema import Brief, BriefInfo
 from .databases import (
@@ -123,10 +123,6 @@ class Source:
     sha256: str
 
 
-#: The index's tables in PostgreSQL (the uploads' bytes aside), which ``briefqa check
-#: --rebuild`` sets aside.
-INDEX_TABLES = ("meta", "briefs", "sources", "pending", "copies", "sentence_vectors")
-
 # Generations pinned by :meth:`Manifest.pinned`, by manifest (each thread and task has
 # its own context).
 _PINNED: ContextVar[dict[int, int]] = ContextVar("briefqa_pinned_generation", default={})  # noqa: B039
@@ -142,6 +138,10 @@ _COLUMNS = {
     "pending": ("chunk_id",),
     "copies": ("doc_id", "signature", "origin", "length"),
 }  # fmt: skip
+
+#: The index's tables in PostgreSQL (the uploads' bytes aside), which ``briefqa check
+#: --rebuild`` sets aside.
+INDEX_TABLES = (*_COLUMNS, "sentence_vectors")
 
 #: What to do about a damaged manifest (the command is `briefqa check --rebuild`).
 REBUILD = (
@@ -512,24 +512,18 @@ class SQLiteManifest(Manifest):
             yield QuestionMarks(db)
 
 
-class PostgresManifest(Manifest):
+class PostgresManifest(InDatabase, Manifest):
     """The manifest in PostgreSQL (``BRIEFQA_DATABASE_URL``), shared by every worker on
     every host that has the same URL."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        connect(url, timeout=timeout)  # reachable, and its schema current, from the start
+    def _read(self) -> AbstractContextManager[Statements]:
+        return super()._transaction(write=False)
 
     @contextmanager
-    def _read(self) -> Iterator[Statements]:
-        with statements(self.url, self.timeout, read_only=True) as db:
-            yield db
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Statements]:
-        with statements(self.url, self.timeout) as db:
-            fence(db, self.url)  # the writer lock is still this process's
+    def _transaction(self, *, write: bool = True) -> Iterator[Statements]:
+        with super()._transaction(write=write) as db:
+            if write:
+                fence(db, self.url)  # the writer lock is still this writer's
             yield db
 
 

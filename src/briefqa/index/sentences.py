@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..database import Statements, connect, statements
+from ..database import InDatabase, Statements
 from ..errors import UnknownSchema
 from .databases import QuestionMarks, UnknownFile, columns, open_wal, writing
 from .embeddings import Vectors
@@ -132,20 +132,10 @@ class SQLiteSentenceVectors(SentenceVectors):
             self._db.close()
 
 
-class PostgresSentenceVectors(SentenceVectors):
+class PostgresSentenceVectors(InDatabase, SentenceVectors):
     """The vectors in PostgreSQL (``BRIEFQA_DATABASE_URL``), shared by every worker."""
 
     table = "sentence_vectors"
-
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        connect(url, timeout=timeout)
-
-    @contextmanager
-    def _transaction(self, *, write: bool = True) -> Iterator[Statements]:
-        with statements(self.url, self.timeout, read_only=not write) as db:
-            yield db
 
 
 _TABLES = {"vectors": {"chunk_id", "dim", "data"}}

@@ -15,24 +15,24 @@ import os
 import threading
 from pathlib import Path
 
-from ..database import connect, statements
+from ..database import InDatabase
 
 #: How the manifest names an upload whose bytes are kept in the database.
 UPLOAD_KEY = "upload:"
 
 
-class PostgresUploads:
-    """Uploaded files' bytes by their manifest key, shared by every worker."""
+def upload_copy(data_dir: Path, key: str) -> Path:
+    """Where this worker keeps its copy of the upload listed as ``key``."""
+    return data_dir / "uploads" / key.removeprefix(UPLOAD_KEY)
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        connect(url, timeout=timeout)
+
+class PostgresUploads(InDatabase):
+    """Uploaded files' bytes by their manifest key, shared by every worker."""
 
     def keep(self, key: str, data: bytes) -> None:
         """Keep ``data`` under ``key`` (the same bytes kept again change nothing: the key
         holds the hash of its bytes)."""
-        with statements(self.url, self.timeout) as db:
+        with self._transaction() as db:
             db.execute(
                 "INSERT INTO uploads (path, sha256, data) VALUES (%s, %s, %s)"
                 " ON CONFLICT (path) DO NOTHING",
@@ -40,23 +40,23 @@ class PostgresUploads:
             )
 
     def has(self, key: str) -> bool:
-        with statements(self.url, self.timeout, read_only=True) as db:
+        with self._transaction(write=False) as db:
             return (
                 db.execute("SELECT 1 FROM uploads WHERE path = %s", (key,)).fetchone() is not None
             )
 
     def keys(self) -> set[str]:
-        with statements(self.url, self.timeout, read_only=True) as db:
+        with self._transaction(write=False) as db:
             return {row[0] for row in db.execute("SELECT path FROM uploads").fetchall()}
 
     def drop(self, key: str) -> None:
-        with statements(self.url, self.timeout) as db:
+        with self._transaction() as db:
             db.execute("DELETE FROM uploads WHERE path = %s", (key,))
 
     def fetch(self, key: str, target: Path) -> Path | None:
         """Write the bytes kept under ``key`` to ``target`` (whole, or not at all);
         ``target``, or None when the database has no such upload."""
-        with statements(self.url, self.timeout, read_only=True) as db:
+        with self._transaction(write=False) as db:
             row = db.execute("SELECT data FROM uploads WHERE path = %s", (key,)).fetchone()
         if row is None:
             return None

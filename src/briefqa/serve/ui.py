@@ -761,19 +761,12 @@ def _wire_history(
 
     def opened(conversation_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         user = _user(request)
-        found = None
-        conversation_id = _open(conversation_id)
-        if conversation_id:
-            try:
-                found = qa.conversations.get(user, conversation_id)
-            except NotFound:  # deleted (in another tab), or another user's on this browser
-                found = None
-            except BriefQAError as exc:
-                log.error("the conversations of %s could not be read: %s", user, exc)
-                gr.Warning(f"Your conversations cannot be read now: {exc}")
-                found = None
-            if found is not None and found.user != user:
-                found = None  # opened from the list: only one's own are listed
+        try:
+            found = _own(qa, user, conversation_id)
+        except BriefQAError as exc:
+            log.error("the conversations of %s could not be read: %s", user, exc)
+            gr.Warning(f"Your conversations cannot be read now: {exc}")
+            found = None
         return show(found, user)
 
     demo.load(opened, [current], shown, **_PRIVATE)
@@ -974,19 +967,28 @@ def _recovered(
     shown = _open(opened)
     if state is not None and state.get("conversation") == shown:
         return state  # this worker's own (or a chat not kept yet)
-    if shown is None:
-        return _new_session()  # the browser started a new chat
     try:
-        conversation = qa.conversations.get(user, opened)
-    except NotFound:  # deleted meanwhile (in another tab): a new chat
-        return _new_session()
+        conversation = _own(qa, user, shown)
     except BriefQAError as exc:
         raise gr.Error(
             f"Your conversation cannot be read now: {exc}", print_exception=False
         ) from None
-    if conversation.user != user:
-        return _new_session()
-    return _restore(conversation)[1]
+    # None: the browser started a new chat, or its conversation was deleted meanwhile.
+    return _new_session() if conversation is None else _restore(conversation)[1]
+
+
+def _own(qa: BriefQA, user: str, remembered: str | None) -> Conversation | None:
+    """The user's own conversation the browser remembers: None when there is none, it
+    was deleted (in another tab), or it is another user's (one logged in before on this
+    browser, or one shared: opened by its link, never as one's own chat)."""
+    conversation_id = _open(remembered)
+    if conversation_id is None:
+        return None
+    try:
+        found = qa.conversations.get(user, conversation_id)
+    except NotFound:
+        return None
+    return found if found.user == user else None
 
 
 # What the browser remembers when no conversation is open. Not None: Gradio's browser
