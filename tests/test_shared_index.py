@@ -170,9 +170,9 @@ def test_a_write_stops_when_the_writers_lock_is_lost(postgres_url: str) -> None:
     with writer_turn(postgres_url, 0):
         manifest.set_meta("note", "kept")
         with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(%s)", (database._holders.get()[postgres_url],)
-            )
+            # The timeout makes it wait until the backend is gone, its locks with it.
+            pid = database._holders.get()[postgres_url]
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
         with pytest.raises(StoreError, match=r"writers' lock .* was lost"):
             manifest.set_meta("note", "after the lock was lost")
     assert manifest.get_meta("note") == "kept"
