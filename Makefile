@@ -87,16 +87,20 @@ eval-ci: setup
 		--fail-under first_sentence_gold=0.85 --fail-under refused_share=0 \
 		--against evals/reports/whole_brief/report.json --fail-on-regression --runs none
 
-# Train the reading model from scratch on the CPU (about 75 min on 2 cores), export it to
-# ONNX (int8) and install it into src/briefqa/models/reader/ (docs/reader.md). Started
-# again after an interruption, it resumes from build/reader/checkpoint.pt.
+# Train the reading model from scratch on the CPU (about 2 h on 2 cores), export it to
+# ONNX (int8) and install it into src/briefqa/models/reader/ (docs/reader.md). Two
+# stages: 2 epochs on the pairs, then one more with on-topic sentences from other
+# paragraphs as negatives (--near). Started again after an interruption, each stage
+# resumes from its checkpoint.pt.
 READER_DATA ?= ../shared/readerdata
 READER_FILES := $(READER_DATA)/selqa-ass-dev.json $(READER_DATA)/selqa-ass-test.json \
 	$(READER_DATA)/squad2-train-subset.json
 train-reader: setup
 	$(BIN)/python training/train_reader.py --data $(READER_FILES) --out build/reader
-	$(BIN)/python training/export_reader.py --model build/reader/model --data $(READER_FILES) \
-		--out build/reader/onnx --install
+	$(BIN)/python training/train_reader.py --data $(READER_FILES) --out build/reader-near \
+		--init build/reader/model --epochs 1 --lr 2e-5 --near 4
+	$(BIN)/python training/export_reader.py --model build/reader-near/model \
+		--data $(READER_FILES) --out build/reader-near/onnx --install
 
 clean:
 	rm -rf $(VENV) .briefqa

@@ -56,7 +56,7 @@ def test_the_shipped_file_scores_as_the_trained_model_did() -> None:
     differences = [abs(g - p["probability"]) for g, p in zip(got, pairs, strict=True)]
     # Measured at export: the largest difference on these pairs (stated in the file).
     assert max(differences) <= parity["max_difference_measured"] + 1e-4
-    # int8 moves a probability near 0.5 most: 0.135 on these pairs for the shipped model.
+    # int8 moves a probability near 0.5 most: 0.149 on these pairs for the shipped model.
     assert max(differences) <= 0.16
     # The verdict (answers or not) is the same on nearly every pair.
     same = sum((g >= 0.5) == (p["probability"] >= 0.5) for g, p in zip(got, pairs, strict=True))
@@ -308,6 +308,33 @@ def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
     assert config["num_hidden_layers"] == 1
 
 
+@pytest.mark.slow
+def test_the_shipped_reader_rebuilds_into_a_model_that_trains_further(tmp_path: Path) -> None:
+    """A further training stage can start from the shipped int8 weights: read back as
+    float32 they score the parity pairs as the trained model did, up to int8's error."""
+    sys.path.insert(0, str(ROOT / "training"))
+    try:
+        import dequantize_reader
+    finally:
+        sys.path.remove(str(ROOT / "training"))
+    _, train_reader, reader_data = _training_modules()
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    folder = dequantize_reader.rebuild(PACKAGED_READER, tmp_path / "model")
+    model = BertForSequenceClassification.from_pretrained(str(folder)).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    parity = json.loads(PARITY.read_text(encoding="utf-8"))["pairs"]
+    pairs = [
+        reader_data.Pair("g", p["question"], p["sentence"], p["context"], p["label"], "parity")
+        for p in parity
+    ]
+    got = 1.0 / (1.0 + np.exp(-train_reader.score(model, tokenizer, pairs, True)))
+    wanted = np.array([p["probability"] for p in parity])
+    # Measured: mean difference 0.012, the same verdict on 49 of 50 pairs.
+    assert float(np.abs(got - wanted).mean()) < 0.03
+    assert int(((got >= 0.5) == (wanted >= 0.5)).sum()) >= 47
+
+
 def test_a_student_keeps_the_layers_asked_for() -> None:
     _, train_reader, _ = _training_modules()
     assert train_reader.keep_layers("first", 3, 6) == [0, 1, 2]
@@ -317,6 +344,39 @@ def test_a_student_keeps_the_layers_asked_for() -> None:
         train_reader.keep_layers("1,6", 2, 6)
     with pytest.raises(SystemExit, match="only 6"):
         train_reader.keep_layers("first", 8, 6)
+
+
+def test_near_negatives_come_from_other_paragraphs_and_never_hold_the_answer(
+    tmp_path: Path,
+) -> None:
+    _, _, reader_data = _training_modules()
+    paragraphs = [
+        "Chopin moved to Paris in 1831. He gave his first Paris concert in 1832.",
+        "In Paris Chopin met Liszt. Chopin taught piano in Paris for years.",
+        "Chopin settled in Paris in 1831, after Vienna. The weather was mild.",
+    ]
+    qas = {
+        "id": "q",
+        "question": "When did Chopin move to Paris?",
+        "answers": [{"text": "1831", "answer_start": paragraphs[0].index("1831")}],
+        "is_impossible": False,
+    }
+    unanswerable = {"id": "u", "question": "When did Chopin visit Paris?", "answers": [],
+                    "is_impossible": True}  # fmt: skip
+    data = {"data": [{"title": "Chopin", "paragraphs": [
+        {"context": paragraphs[0], "qas": [qas]},
+        {"context": paragraphs[1], "qas": [unanswerable]},
+        {"context": paragraphs[2], "qas": []},
+    ]}]}  # fmt: skip
+    path = tmp_path / "squad-near.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    near = reader_data.near_negatives(path, per_question=2)
+    assert {p.group for p in near} == {"squad:q"}, "none for an unanswerable question"
+    assert all(p.label == 0 and p.source == "squad-near" for p in near)
+    sentences = [p.sentence for p in near]
+    # The paragraph's own sentences are negatives already; a sentence holding the answer
+    # text elsewhere ("settled in Paris in 1831") may answer too and is left out.
+    assert sentences == ["In Paris Chopin met Liszt.", "Chopin taught piano in Paris for years."]
 
 
 def test_ranking_batches_keep_each_question_whole(tmp_path: Path) -> None:

@@ -98,13 +98,10 @@ def onnx_scores(model: Path, tokenizer_file: Path, pairs: list[Pair], context: b
     tokenizer.no_padding()
     tokenizer.enable_truncation(MAX_LENGTH, strategy="longest_first")  # as the answer path
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-    out = []
-    for i in range(0, len(pairs), 64):
-        chunk = pairs[i : i + 64]
-        encoded = tokenizer.encode_batch([(p.question, sentence_text(p, context)) for p in chunk])
-        arrays = pair_inputs(encoded)
-        out.append(session.run(None, arrays)[0])
-    return np.concatenate(out)
+    # One pair per pass, as the answer path runs them: int8 activations are scaled over a
+    # whole batch, so batched pairs (padded to the longest) score a little differently.
+    encoded = tokenizer.encode_batch([(p.question, sentence_text(p, context)) for p in pairs])
+    return np.array([session.run(None, pair_inputs([e]))[0].reshape(-1)[0] for e in encoded])
 
 
 def torch_scores(model_dir: Path, pairs: list[Pair], context: bool) -> np.ndarray:

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from briefqa.text import normalize, sentence_spans
+from briefqa.text import content_terms, normalize, sentence_spans
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,45 @@ def squad_pairs(path: Path) -> list[Pair]:
                     pairs.append(
                         Pair(group, question, normalize(context[a:b]), title, label, "squad")
                     )
+    return pairs
+
+
+def near_negatives(path: Path, per_question: int = 4) -> list[Pair]:
+    """Sentences from *other* paragraphs of a SQuAD question's article that share the most
+    words with it, as negatives of that question (``source`` "squad-near").
+
+    In the answer path the reader compares sentences of several retrieved passages, most
+    of them on the question's topic; a paragraph's own sentences alone never teach it
+    that a sentence about the same person or event, elsewhere in the article, does not
+    answer. A sentence holding one of the question's answer texts is never taken (the
+    fact may be repeated), and unanswerable questions get none: another paragraph may
+    answer what theirs does not."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    pairs = []
+    for article in data:
+        title = article["title"].replace("_", " ")
+        sentences = [
+            (k, normalize(paragraph["context"][a:b]))
+            for k, paragraph in enumerate(article["paragraphs"])
+            for a, b in sentence_spans(paragraph["context"])
+        ]
+        terms = [set(content_terms(text)) for _, text in sentences]
+        for k, paragraph in enumerate(article["paragraphs"]):
+            for qa in paragraph["qas"]:
+                question = normalize(qa["question"])
+                if not question or qa.get("is_impossible"):
+                    continue
+                answers = {a["text"].lower() for a in qa["answers"] if a["text"].strip()}
+                asked = set(content_terms(question))
+                scored = [
+                    (len(asked & terms[i]), i)
+                    for i, (other, text) in enumerate(sentences)
+                    if other != k and not any(a in text.lower() for a in answers)
+                ]
+                best = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))
+                for _, i in best[:per_question]:
+                    group = "squad:" + qa["id"]
+                    pairs.append(Pair(group, question, sentences[i][1], title, 0, "squad-near"))
     return pairs
 
 

@@ -11,6 +11,11 @@ encoder, a fresh one-logit head on the [CLS] token, trained with binary cross-en
 on by default (``--no-bf16`` on a CPU without fast bf16). Everything random is drawn from
 ``--seed``.
 
+``--near N`` adds, for each training SQuAD question, N sentences from other paragraphs of
+its article that share its words (:func:`reader_data.near_negatives`): the on-topic
+sentences that do not answer, which retrieval hands the reader. The shipped reader is a
+second stage: one epoch with ``--near 4 --lr 2e-5`` from the first stage's model.
+
 ``--init`` starts from another model instead (a trained reader), keeping ``--layers`` of
 its layers (``--init-layers``: the first ones, spread ones, or a list): a smaller, faster
 reader. With ``--teacher`` such a student also learns the teacher's logit on every pair,
@@ -44,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import torch
-from reader_data import Pair, load_pairs, split
+from reader_data import Pair, load_pairs, near_negatives, split
 
 #: Word pieces of question + sentence the model reads (the answer path cuts there too).
 MAX_LENGTH = 128
@@ -251,6 +256,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     pairs = load_pairs(args.data)
     train_pairs, dev_pairs = split(pairs, seed=args.seed)
+    if args.near:
+        # Added after the split, to training questions only: the development questions
+        # stay the same (and comparable between recipes).
+        trained = {p.group for p in train_pairs}
+        train_pairs += [
+            p
+            for path in args.data
+            if path.name.lower().startswith("squad")
+            for p in near_negatives(path, args.near)
+            if p.group in trained
+        ]
     if args.limit:
         train_pairs = train_pairs[: args.limit]
         dev_pairs = dev_pairs[: args.limit]
@@ -290,6 +306,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "init_layers": args.init_layers,
         "teacher": str(args.teacher) if args.teacher else None,
         "distill": args.distill,
+        "near": args.near,
     }
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -434,6 +451,12 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=1.0,
         help="weight of a listwise ranking loss beside the cross-entropy (0: none)",
+    )
+    p.add_argument(
+        "--near",
+        type=int,
+        default=0,
+        help="per SQuAD question, negatives from other paragraphs of its article (0: none)",
     )
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
