@@ -241,7 +241,9 @@ def _tiny_data(folder: Path) -> list[Path]:
                                 "is_impossible": True,
                             },
                         ],
-                    }
+                    },
+                    # No questions of its own: near negatives for the other paragraph's.
+                    {"context": "Chopin gave concerts in Paris. He taught there.", "qas": []},
                 ],
             }
             for a in range(4)
@@ -267,7 +269,7 @@ def _training_modules() -> tuple[ModuleType, ModuleType, ModuleType]:
 
 @pytest.mark.slow
 def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
-    export_reader, train_reader, _ = _training_modules()
+    export_reader, train_reader, reader_data = _training_modules()
     data = _tiny_data(tmp_path)
     out = tmp_path / "run"
     common = ["--data", *map(str, data), "--out", str(out), "--layers", "1"]
@@ -295,13 +297,23 @@ def test_the_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
     scores = reader.score("When did Chopin move to Paris?", ["He moved to Paris in 1831."])
     assert len(scores) == 1 and 0.0 <= scores[0] <= 1.0
 
-    # A smaller student starts from the trained reader's layers and learns its logits too.
+    # A smaller student starts from the trained reader's layers and learns its logits too;
+    # like the second stage, it also trains on near negatives.
     student = tmp_path / "student"
     student_args = ["--data", *map(str, data), "--out", str(student), "--layers", "1"]
     student_args += ["--init", str(out / "model"), "--teacher", str(out / "model")]
-    student_args += ["--distill", "0.5", "--max-steps", "3", "--batch-size", "8"]
+    student_args += ["--distill", "0.5", "--max-steps", "3", "--batch-size", "8", "--near", "2"]
     args = train_reader.parser().parse_args(student_args)
     train_reader.train(args)
+    # The near negatives join the training questions' pairs, never the development ones.
+    import torch
+
+    train, _ = reader_data.split(reader_data.load_pairs(data), seed=13)
+    groups = {p.group for p in train}
+    near = [p for p in reader_data.near_negatives(data[1], 2) if p.group in groups]
+    assert near, "the second paragraph gives the training questions near negatives"
+    recipe = torch.load(student / "checkpoint.pt", weights_only=False)["recipe"]
+    assert recipe["near"] == 2 and recipe["pairs"] == len(train) + len(near)
     teacher = np.load(student / "teacher.npz")
     assert teacher["context"].shape == teacher["plain"].shape and teacher["context"].std() > 0
     config = json.loads((student / "model" / "config.json").read_text())
@@ -370,7 +382,7 @@ def test_near_negatives_come_from_other_paragraphs_and_never_hold_the_answer(
     ]}]}  # fmt: skip
     path = tmp_path / "squad-near.json"
     path.write_text(json.dumps(data), encoding="utf-8")
-    near = reader_data.near_negatives(path, per_question=2)
+    near = reader_data.near_negatives(path, per_question=4)
     assert {p.group for p in near} == {"squad:q"}, "none for an unanswerable question"
     assert all(p.label == 0 and p.source == "squad-near" for p in near)
     sentences = [p.sentence for p in near]

@@ -108,7 +108,8 @@ def near_negatives(path: Path, per_question: int = 4) -> list[Pair]:
                 question = normalize(qa["question"])
                 if not question or qa.get("is_impossible"):
                     continue
-                answers = {a["text"].lower() for a in qa["answers"] if a["text"].strip()}
+                # Compared as the sentences are: normalised, then lower-cased.
+                answers = {normalize(a["text"]).lower() for a in qa["answers"] if a["text"].strip()}
                 asked = set(content_terms(question))
                 scored = [
                     (len(asked & terms[i]), i)

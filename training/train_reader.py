@@ -14,7 +14,9 @@ on by default (``--no-bf16`` on a CPU without fast bf16). Everything random is d
 ``--near N`` adds, for each training SQuAD question, N sentences from other paragraphs of
 its article that share its words (:func:`reader_data.near_negatives`): the on-topic
 sentences that do not answer, which retrieval hands the reader. The shipped reader is a
-second stage: one epoch with ``--near 4 --lr 2e-5`` from the first stage's model.
+second stage: one epoch with ``--near 4 --lr 2e-5`` from the first stage's model (the
+shipped file's second stage started from the first stage's int8 weights read back by
+``dequantize_reader.py``: docs/reader.md).
 
 ``--init`` starts from another model instead (a trained reader), keeping ``--layers`` of
 its layers (``--init-layers``: the first ones, spread ones, or a list): a smaller, faster
@@ -310,7 +312,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     }
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
-        if state.get("recipe", recipe) != recipe:
+        # A checkpoint written before --near existed trained without near negatives.
+        if {"near": 0, **state.get("recipe", recipe)} != recipe:
             raise SystemExit(
                 f"{checkpoint} was written by another recipe ({state['recipe']}, now {recipe}): "
                 "resume with the same arguments, or delete it to start afresh"

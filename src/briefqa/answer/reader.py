@@ -114,7 +114,7 @@ class OnnxReader:
         # second thread.
         options.intra_op_num_threads = threads or 1
         options.inter_op_num_threads = 1
-        # Batches are small: a preallocated arena would hold tens of MB for little gain.
+        # Passes are small: a preallocated arena would hold tens of MB for little gain.
         options.enable_cpu_mem_arena = False
         try:
             self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
