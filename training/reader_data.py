@@ -26,6 +26,7 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from briefqa.text import content_terms, normalize, sentence_spans
 
@@ -74,13 +75,18 @@ def squad_pairs(path: Path) -> list[Pair]:
                 starts = (
                     [] if qa.get("is_impossible") else [a["answer_start"] for a in qa["answers"]]
                 )
-                group = "squad:" + qa["id"]
+                group = squad_group(qa)
                 for a, b in spans:
                     label = int(any(a <= s < b for s in starts))
                     pairs.append(
                         Pair(group, question, normalize(context[a:b]), title, label, "squad")
                     )
     return pairs
+
+
+def squad_group(qa: dict[str, Any]) -> str:
+    """A SQuAD question's group: its near negatives must join the pairs of its paragraph."""
+    return "squad:" + qa["id"]
 
 
 def near_negatives(path: Path, per_question: int = 4) -> list[Pair]:
@@ -103,6 +109,7 @@ def near_negatives(path: Path, per_question: int = 4) -> list[Pair]:
             for a, b in sentence_spans(paragraph["context"])
         ]
         terms = [set(content_terms(text)) for _, text in sentences]
+        lowered = [text.lower() for _, text in sentences]
         for k, paragraph in enumerate(article["paragraphs"]):
             for qa in paragraph["qas"]:
                 question = normalize(qa["question"])
@@ -113,12 +120,12 @@ def near_negatives(path: Path, per_question: int = 4) -> list[Pair]:
                 asked = set(content_terms(question))
                 scored = [
                     (len(asked & terms[i]), i)
-                    for i, (other, text) in enumerate(sentences)
-                    if other != k and not any(a in text.lower() for a in answers)
+                    for i, (other, _) in enumerate(sentences)
+                    if other != k and not any(a in lowered[i] for a in answers)
                 ]
                 best = sorted((s for s in scored if s[0] > 0), key=lambda s: (-s[0], s[1]))
+                group = squad_group(qa)
                 for _, i in best[:per_question]:
-                    group = "squad:" + qa["id"]
                     pairs.append(Pair(group, question, sentences[i][1], title, 0, "squad-near"))
     return pairs
 
