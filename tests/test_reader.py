@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
@@ -74,6 +75,29 @@ def test_a_question_longer_than_the_model_reads_is_cut_not_failed() -> None:
     long_question = "Why did the allies disagree about the office " * 40 + "?"
     scores = reader.score(long_question, ["France opposed the office.", "Trade grew."])
     assert len(scores) == 2 and all(0.0 <= p <= 1.0 for p in scores)
+
+
+def test_pairs_read_side_by_side_score_as_read_one_by_one() -> None:
+    """A question's pairs are read on several threads at once; each pair is still one
+    pass, so its score cannot depend on the threads, and callers asking at the same time
+    each get their own sentences' scores, in their order."""
+    sentences = [s.strip() for s in FENCE.replace("\n", " ").split(". ") if s.strip()]
+    question = "What will the fence cost?"
+    alone = OnnxReader(PACKAGED_READER, threads=1)
+    together = OnnxReader(PACKAGED_READER, threads=3)
+    assert together.threads == 3
+    expected = alone.score(question, sentences)
+    assert together.score(question, sentences) == expected
+    # Eight callers with questions of their own (so that none reads another's
+    # remembered scores), half of them with the sentences in reverse.
+    asked = [
+        (f"{q} ({n})", sentences[:: 1 - 2 * (n % 2)])
+        for n, q in enumerate(["What will the fence cost?", "Who will build the fence?"] * 4)
+    ]
+    expected_each = [alone.score(q, s) for q, s in asked]
+    with ThreadPoolExecutor(len(asked)) as callers:
+        got = list(callers.map(lambda qs: together.score(*qs), asked))
+    assert got == expected_each
 
 
 def test_the_gate_with_the_reader_weighs_the_readers_verdict() -> None:

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
         ),
     )
     reader_candidates: int = Field(
-        default=16,
+        default=12,
         ge=1,
         le=200,
         description="Sentences the reader reads per question (the likeliest by similarity).",
@@ -134,7 +134,9 @@ class Settings(BaseSettings):
         description="Retrieved passages the reader reorders before top_k are kept.",
     )
     reader_threads: int | None = Field(
-        default=None, ge=1, description="ONNX Runtime threads per question; unset: 1."
+        default=None,
+        ge=1,
+        description="Pairs the reader reads at once, each on one core; unset: cores, at most 4.",
     )
     refusal_threshold: float | None = Field(
         default=None,

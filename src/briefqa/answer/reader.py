@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -39,6 +40,9 @@ PACKAGED_READER = Path(__file__).parents[1] / "models" / "reader"
 _FILES = ("model.onnx", "tokenizer.json", "reader.json")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _CACHE = 4096  # (question, sentence) scores remembered: a question is read once per stage
+#: Most pairs read at once by default: beyond a few cores a question's 16-48 pairs gain
+#: little, and each reading thread keeps its own scratch memory.
+MAX_THREADS = 4
 
 
 @runtime_checkable
@@ -71,7 +75,9 @@ class OnnxReader:
     """
 
     def __init__(self, folder: Path = PACKAGED_READER, *, threads: int | None = None) -> None:
-        """
+        """``threads``: pairs read at once, each on one core (default: the machine's
+        cores, at most :data:`MAX_THREADS`).
+
         Raises:
             ConfigError: a file is missing, damaged or not a reader's.
         """
@@ -109,10 +115,11 @@ class OnnxReader:
             folder / "refusal.json" if (folder / "refusal.json").is_file() else None
         )
         options = ort.SessionOptions()
-        # One core by default: the other serves the rest of the answer path (embedding,
-        # retrieval) for the questions in flight, and one short pair gains little from a
-        # second thread.
-        options.intra_op_num_threads = threads or 1
+        # Each pass on one core: a pair is short (a question and a sentence, 55 word
+        # pieces on average), and splitting one pass over cores gains far less than
+        # reading a question's pairs side by side, one per core (16 pairs: 68 ms on one
+        # core, 35 ms on two).
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         # Passes are small: a preallocated arena would hold tens of MB for little gain.
         options.enable_cpu_mem_arena = False
@@ -128,11 +135,12 @@ class OnnxReader:
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._cache: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._lock = threading.Lock()
-        # Every forward pass runs on this one thread. Called from the server's many
+        # Every forward pass runs on these few threads. Called from the server's many
         # request threads, ONNX Runtime's scratch tensors came from as many malloc
-        # arenas, and RSS grew by 100 MB in 20 s of load without ever settling; on one
-        # thread it stays flat, at a cost of about a tenth of peak throughput on 2 cores.
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="briefqa-reader")
+        # arenas, and RSS grew by 100 MB in 20 s of load without ever settling; on a
+        # fixed pool of threads it stays flat.
+        self.threads = threads or min(MAX_THREADS, os.cpu_count() or 1)
+        self._workers = ThreadPoolExecutor(self.threads, thread_name_prefix="briefqa-reader")
 
     def score(
         self, question: str, sentences: Sequence[str], contexts: Sequence[str] | None = None
@@ -165,20 +173,19 @@ class OnnxReader:
         return [float(s) for s in out if s is not None]
 
     def _logits(self, question: str, texts: Sequence[str]) -> np.ndarray[Any, Any]:
-        return self._worker.submit(self._forward, question, texts).result()
-
-    def _forward(self, question: str, texts: Sequence[str]) -> np.ndarray[Any, Any]:
         # One pair per pass. Batched pairs are padded to the longest (a brief's sentences
         # run from a dozen word pieces to a hundred), and int8 activations are scaled over
         # the whole batch, so a pair's score moved with what it ran beside; alone, nothing
         # is padded and a pair always scores the same (16 pairs: 59 ms alone, 67 ms in
         # fours, 126 ms in one batch, one core).
-        out = np.empty(len(texts), dtype=np.float32)
-        for row, encoded in enumerate(self._tokenizer.encode_batch([(question, t) for t in texts])):
-            arrays = pair_inputs([encoded])
-            result = self._session.run(None, {k: arrays[k] for k in self._inputs})[0]
-            out[row] = float(np.asarray(result).reshape(-1)[0])
-        return out
+        encoded = self._tokenizer.encode_batch([(question, t) for t in texts])
+        passes = [self._workers.submit(self._forward, e) for e in encoded]
+        return np.array([p.result() for p in passes], dtype=np.float32)
+
+    def _forward(self, encoded: Any) -> float:
+        arrays = pair_inputs([encoded])
+        result = self._session.run(None, {k: arrays[k] for k in self._inputs})[0]
+        return float(np.asarray(result).reshape(-1)[0])
 
 
 def pair_inputs(encoded: Sequence[Any]) -> dict[str, Any]:

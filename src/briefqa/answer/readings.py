@@ -2,11 +2,11 @@
 retrieved passages, and what it found (:class:`Readings`), which the refusal gate and
 the extractive writer then use.
 
-The reader costs about 5 ms a sentence on one core, so it does not read every sentence
+The reader costs about 4 ms a sentence on one core, so it does not read every sentence
 of every passage: each candidate passage's likeliest sentence by similarity (so that
 every passage can be reordered), then the likeliest others up to a budget
-(``reader_candidates``, 16). The answering sentence is among those nearly always (0.98–
-0.99 on our sets); what similarity gets wrong is which of them comes first.
+(``reader_candidates``, 12). The answering sentence is among those nearly always (0.97–
+0.98 on our sets); what similarity gets wrong is which of them comes first.
 
 A question that asks two things (:func:`briefqa.answer.intents.question_parts`) is read once
 whole and once per part: a sentence that answers both parts ranks above one that answers
@@ -123,7 +123,7 @@ def read(
     embedder: Embedder,
     reader: Reader,
     *,
-    budget: int = 16,
+    budget: int = 12,
 ) -> Readings:
     """Read the likeliest sentences of ``hits`` (at most ``budget``) for ``question``."""
     candidates = unique_sentences(hits)
