@@ -182,6 +182,34 @@ def test_a_two_part_question_gets_the_sentence_that_answers_both(
     assert answer.citations[0].answer_score == 1.0
 
 
+def test_more_passages_asked_for_read_each_ones_likeliest_sentence_too(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """The reading budget is set for the ``reader_pool`` passages an answer reorders; a
+    search for more passages reads one more sentence for each extra passage, so the
+    budget is not all spent on each passage's first sentence."""
+    folder = tmp_path / "briefs"
+    folder.mkdir()
+    for n, place in enumerate(["Narva", "Tartu", "Riga", "Vilnius", "Gdansk", "Turku"]):
+        (folder / f"fence-{n}.txt").write_text(
+            f"The {place} fence\n\nA fence is planned near {place}. It will be long. "
+            f"The fence near {place} will cost a great deal. Guards will patrol it.\n",
+            encoding="utf-8",
+        )
+    reader = OverlapReader()
+    settings = Settings(reader_pool=2, reader_candidates=3, top_k=2)
+    with BriefQA(tmp_path / "data", settings=settings, embedder=embedder, reader=reader) as qa:
+        qa.ingest([folder])
+        question = "What will the fence cost?"
+        qa.retrieve(question, k=2)
+        assert len(reader.calls) == 3, "the pool's passages: its budget"
+        reader.calls.clear()
+        hits = qa.retrieve(question, k=5)
+        assert len(hits) == 5
+        assert len(reader.calls) == 3 + 3, "three passages beyond the pool, one sentence each"
+        assert len({s for _, s in reader.calls}) == 6
+
+
 def test_a_second_sentence_is_added_for_the_part_the_first_leaves_open(
     fence_qa: tuple[BriefQA, OverlapReader],
 ) -> None:

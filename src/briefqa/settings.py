@@ -125,7 +125,10 @@ class Settings(BaseSettings):
         default=12,
         ge=1,
         le=200,
-        description="Sentences the reader reads per question (the likeliest by similarity).",
+        description=(
+            "Sentences the reader reads per question, the likeliest by similarity "
+            "(one more for each passage retrieved beyond reader_pool)."
+        ),
     )
     reader_pool: int = Field(
         default=8,
