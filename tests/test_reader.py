@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +14,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from briefqa import BriefQA, ConfigError, Settings
+from briefqa import BriefQA, ConfigError, EmbeddingError, Settings
 from briefqa.answer.intents import question_parts
 from briefqa.answer.reader import PACKAGED_READER, OnnxReader, reader_from_settings
 from briefqa.answer.readings import Readings, rerank
@@ -77,7 +78,9 @@ def test_a_question_longer_than_the_model_reads_is_cut_not_failed() -> None:
     assert len(scores) == 2 and all(0.0 <= p <= 1.0 for p in scores)
 
 
-def test_pairs_read_side_by_side_score_as_read_one_by_one() -> None:
+def test_pairs_read_side_by_side_score_as_read_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A question's pairs are read on several threads at once; each pair is still one
     pass, so its score cannot depend on the threads, and callers asking at the same time
     each get their own sentences' scores, in their order."""
@@ -85,19 +88,41 @@ def test_pairs_read_side_by_side_score_as_read_one_by_one() -> None:
     question = "What will the fence cost?"
     alone = OnnxReader(PACKAGED_READER, threads=1)
     together = OnnxReader(PACKAGED_READER, threads=3)
-    assert together.threads == 3
+    used: set[str] = set()
+    forward = together._forward
+
+    def on_a_reading_thread(encoded: object) -> float:
+        used.add(threading.current_thread().name)
+        return forward(encoded)
+
+    monkeypatch.setattr(together, "_forward", on_a_reading_thread)
     expected = alone.score(question, sentences)
     assert together.score(question, sentences) == expected
     # Eight callers with questions of their own (so that none reads another's
-    # remembered scores), half of them with the sentences in reverse.
+    # remembered scores).
     asked = [
-        (f"{q} ({n})", sentences[:: 1 - 2 * (n % 2)])
+        (f"{q} ({n})", sentences)
         for n, q in enumerate(["What will the fence cost?", "Who will build the fence?"] * 4)
     ]
     expected_each = [alone.score(q, s) for q, s in asked]
     with ThreadPoolExecutor(len(asked)) as callers:
         got = list(callers.map(lambda qs: together.score(*qs), asked))
     assert got == expected_each
+    assert len(used) > 1 and all(name.startswith("briefqa-reader") for name in used)
+
+
+def test_a_failed_pass_fails_the_reading_with_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reader = OnnxReader(PACKAGED_READER, threads=2)
+
+    class Broken:
+        def run(self, *args: object) -> None:
+            raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(reader, "_session", Broken())
+    with pytest.raises(EmbeddingError, match="the reader failed: out of memory"):
+        reader.score("What will the fence cost?", ["It costs 1.6 billion.", "Trade grew."])
 
 
 def test_the_gate_with_the_reader_weighs_the_readers_verdict() -> None:

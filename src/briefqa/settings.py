@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         le=200,
         description=(
             "Sentences the reader reads per question, the likeliest by similarity "
-            "(one more for each passage retrieved beyond reader_pool)."
+            "(one more for each passage read beyond reader_pool)."
         ),
     )
     reader_pool: int = Field(
@@ -139,6 +139,7 @@ class Settings(BaseSettings):
     reader_threads: int | None = Field(
         default=None,
         ge=1,
+        le=64,
         description="Pairs the reader reads at once, each on one core; unset: cores, at most 4.",
     )
     refusal_threshold: float | None = Field(

@@ -40,7 +40,7 @@ PACKAGED_READER = Path(__file__).parents[1] / "models" / "reader"
 _FILES = ("model.onnx", "tokenizer.json", "reader.json")
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _CACHE = 4096  # (question, sentence) scores remembered: a question is read once per stage
-#: Most pairs read at once by default: beyond a few cores a question's 16-48 pairs gain
+#: Most pairs read at once by default: beyond a few cores a question's dozen pairs gain
 #: little, and each reading thread keeps its own scratch memory.
 MAX_THREADS = 4
 
@@ -139,7 +139,7 @@ class OnnxReader:
         # request threads, ONNX Runtime's scratch tensors came from as many malloc
         # arenas, and RSS grew by 100 MB in 20 s of load without ever settling; on a
         # fixed pool of threads it stays flat.
-        self.threads = threads or min(MAX_THREADS, os.cpu_count() or 1)
+        self.threads = threads or min(MAX_THREADS, _cores())
         self._workers = ThreadPoolExecutor(self.threads, thread_name_prefix="briefqa-reader")
 
     def score(
@@ -180,9 +180,15 @@ class OnnxReader:
         # fours, 126 ms in one batch, one core).
         encoded = self._tokenizer.encode_batch([(question, t) for t in texts])
         passes = [self._workers.submit(self._forward, e) for e in encoded]
-        return np.array([p.result() for p in passes], dtype=np.float32)
+        try:
+            return np.array([p.result() for p in passes], dtype=np.float32)
+        finally:
+            for p in passes:
+                p.cancel()  # after a failed pass, the question's others need not run
 
     def _forward(self, encoded: Any) -> float:
+        # Runs on a reading thread: it must never wait on the reader itself, or it would
+        # wait on work queued behind it.
         arrays = pair_inputs([encoded])
         result = self._session.run(None, {k: arrays[k] for k in self._inputs})[0]
         return float(np.asarray(result).reshape(-1)[0])
@@ -232,6 +238,14 @@ def reader_from_settings(settings: Settings) -> Reader | None:
 
 _LOADED: dict[tuple[str, int | None], OnnxReader] = {}
 _LOADED_LOCK = threading.Lock()
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def _sigmoid(x: float) -> float:
