@@ -123,9 +123,11 @@ def read(
     embedder: Embedder,
     reader: Reader,
     *,
-    budget: int = 12,
+    budget: int,
 ) -> Readings:
-    """Read the likeliest sentences of ``hits`` (at most ``budget``) for ``question``."""
+    """Read the likeliest sentences of ``hits`` (at most ``budget``, or one per passage
+    if there are more passages) for ``question``. The caller sets the budget from
+    ``reader_candidates``, the one place its default lives."""
     candidates = unique_sentences(hits)
     if not candidates:
         return Readings(question)
